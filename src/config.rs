@@ -1,0 +1,80 @@
+//! Runtime configuration: paths (XDG state dir), environment overrides and the contract's limits.
+//! Every tunable of the daemon is read here, once, so the rest of the code takes a `Config`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Most bytes `SendCommand` accepts.
+pub const MAX_COMMAND_BYTES: usize = 64 * 1024;
+/// Most bytes of an operator's pause note.
+pub const MAX_NOTE_BYTES: usize = 4 * 1024;
+/// Most lines `CaptureOutput` returns.
+pub const MAX_CAPTURE_LINES: u32 = 10_000;
+/// Lines captured when the caller asks for 0, and for a derived pause summary.
+pub const DEFAULT_CAPTURE_LINES: u32 = 50;
+/// Most characters kept in a derived pause summary.
+pub const SUMMARY_CHARS: usize = 500;
+/// Lifecycle and hook events kept per session.
+pub const EVENT_HISTORY: usize = 256;
+/// How long `StartSession` keeps looking for the claude process in the new pane.
+pub const CLAUDE_DETECT_WINDOW: Duration = Duration::from_secs(5);
+/// Graceful stop: wait this long after `/exit` before SIGTERM.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
+/// Graceful stop: wait this long after SIGTERM before SIGKILL.
+pub const TERM_GRACE: Duration = Duration::from_secs(3);
+
+/// Settings of one daemon run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Directory of the persisted registry.
+    pub state_dir: PathBuf,
+    /// tmux server socket (`-S`); `None` is tmux's default server.
+    pub tmux_socket: Option<PathBuf>,
+    /// The tmux binary.
+    pub tmux_bin: PathBuf,
+    /// Timeout of every tmux call.
+    pub tmux_timeout: Duration,
+    /// The program started as claude in new sessions.
+    pub claude_command: String,
+}
+
+impl Config {
+    /// Reads the environment overrides over the XDG defaults.
+    pub fn from_env() -> Self {
+        let state_dir = env_path("TRUSTY_MPM_STATE_DIR").unwrap_or_else(|| {
+            let base = env_path("XDG_STATE_HOME").unwrap_or_else(|| home().join(".local/state"));
+            base.join("trusty-mpm")
+        });
+        let tmux_timeout = std::env::var("TRUSTY_MPM_TMUX_TIMEOUT_MS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|ms| *ms > 0)
+            .map(Duration::from_millis)
+            .unwrap_or(Duration::from_secs(5));
+        Config {
+            state_dir,
+            tmux_socket: env_path("TRUSTY_MPM_TMUX_SOCKET"),
+            tmux_bin: env_path("TRUSTY_MPM_TMUX_BIN").unwrap_or_else(|| PathBuf::from("tmux")),
+            tmux_timeout,
+            claude_command: std::env::var("TRUSTY_MPM_CLAUDE_COMMAND")
+                .ok()
+                .filter(|s| !s.trim().is_empty())
+                .unwrap_or_else(|| "claude".to_owned()),
+        }
+    }
+
+    /// The registry file inside the state dir.
+    pub fn registry_path(&self) -> PathBuf {
+        self.state_dir.join("registry.json")
+    }
+}
+
+fn env_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+fn home() -> PathBuf {
+    env_path("HOME").unwrap_or_else(|| PathBuf::from("/"))
+}

@@ -1,0 +1,419 @@
+//! The `org.trusty.Mpm1` interface at `/org/trusty/Mpm1`: session lifecycle by key, and the
+//! manager's signals.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use zbus::message::Header;
+use zbus::object_server::SignalEmitter;
+use zbus::{Connection, ObjectPath, OwnedObjectPath, OwnedVariant, interface};
+
+use super::{Ctx, WireError, session_path};
+use crate::error::Error;
+use crate::lifecycle::StartOptions;
+use crate::model::Session;
+
+/// The manager object.
+pub struct Manager {
+    ctx: Arc<Ctx>,
+}
+
+impl Manager {
+    pub(super) fn new(ctx: Arc<Ctx>) -> Self {
+        Manager { ctx }
+    }
+}
+
+/// One row of `ListSessions`.
+type SessionRow = (String, String, String, String, String, u32, OwnedObjectPath);
+
+fn row(s: &Session) -> SessionRow {
+    (
+        s.id.to_string(),
+        s.name.to_string(),
+        s.project_dir.clone(),
+        s.status.as_str().to_owned(),
+        s.activity.as_str().to_owned(),
+        s.pid(),
+        session_path(s.id),
+    )
+}
+
+/// Reads `StartSession`'s options, refusing unknown keys and wrong types.
+fn start_options(options: HashMap<String, OwnedVariant>) -> Result<StartOptions, Error> {
+    let mut out = StartOptions::default();
+    for (key, value) in options {
+        match key.as_str() {
+            "args" => {
+                out.args = Vec::<String>::try_from(value).map_err(|_| {
+                    Error::invalid("Option 'args' must be an array of strings (as).")
+                })?;
+            }
+            "resume" => {
+                out.resume = Some(
+                    String::try_from(value)
+                        .map_err(|_| Error::invalid("Option 'resume' must be a string (s)."))?,
+                );
+            }
+            other => {
+                return Err(Error::invalid(format!(
+                    "Unknown option '{}'; StartSession takes 'args' and 'resume'.",
+                    crate::lifecycle::printable(other)
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Manages Claude Code sessions running in tmux.
+#[interface(name = "org.trusty.Mpm1")]
+impl Manager {
+    /// All managed sessions, oldest first: id, name, project_dir, status, activity, pid, path.
+    #[zbus(out_args("sessions"))]
+    async fn list_sessions(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+    ) -> Result<Vec<SessionRow>, WireError> {
+        self.ctx
+            .call(conn, &hdr, || async {
+                Ok(self.ctx.svc.list().iter().map(row).collect())
+            })
+            .await
+    }
+
+    /// The object path of the session matching key (a UUID in either spelling, or a name).
+    #[zbus(out_args("path"))]
+    async fn get_session(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        key: &str,
+    ) -> Result<OwnedObjectPath, WireError> {
+        self.ctx
+            .call(conn, &hdr, || async {
+                Ok(session_path(self.ctx.svc.resolve(key)?))
+            })
+            .await
+    }
+
+    /// Creates a detached tmux session in project_dir running claude. An empty name is derived
+    /// from the folder. Options: "args" (as) extra claude arguments, "resume" (s) a Claude Code
+    /// session id to resume. The session is starting until its claude process is found.
+    #[zbus(out_args("id", "name", "path"))]
+    async fn start_session(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        project_dir: &str,
+        name: &str,
+        options: HashMap<String, OwnedVariant>,
+    ) -> Result<(String, String, OwnedObjectPath), WireError> {
+        self.ctx
+            .call(conn, &hdr, || async {
+                let opts = start_options(options)?;
+                let s = self.ctx.svc.start(project_dir, name, opts).await?;
+                Ok((s.id.to_string(), s.name.to_string(), session_path(s.id)))
+            })
+            .await
+    }
+
+    /// Records a session for bookkeeping only; no tmux session is created.
+    #[zbus(out_args("id", "name", "path"))]
+    async fn register_session(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        project_dir: &str,
+        name: &str,
+    ) -> Result<(String, String, OwnedObjectPath), WireError> {
+        self.ctx
+            .call(conn, &hdr, || async {
+                let s = self.ctx.svc.register(project_dir, name).await?;
+                Ok((s.id.to_string(), s.name.to_string(), session_path(s.id)))
+            })
+            .await
+    }
+
+    /// Manages an existing tmux session, finding claude in its panes.
+    #[zbus(out_args("id", "path"))]
+    async fn adopt_session(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        tmux_name: &str,
+    ) -> Result<(String, OwnedObjectPath), WireError> {
+        self.ctx
+            .call(conn, &hdr, || async {
+                let s = self.ctx.svc.adopt(tmux_name).await?;
+                Ok((s.id.to_string(), session_path(s.id)))
+            })
+            .await
+    }
+
+    /// Adopts every unmanaged tmux session with claude running in one of its panes; returns
+    /// the names adopted.
+    #[zbus(out_args("names"))]
+    async fn discover_sessions(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+    ) -> Result<Vec<String>, WireError> {
+        self.ctx.call(conn, &hdr, || self.ctx.svc.discover()).await
+    }
+
+    /// Pauses a starting or active session. The summary is the note, or when the note is empty
+    /// the meaningful tail (at most 500 characters) of the pane's last 50 lines. With freeze,
+    /// the claude process is also stopped with SIGSTOP.
+    #[zbus(out_args("summary"))]
+    async fn pause_session(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        key: &str,
+        note: &str,
+        freeze: bool,
+    ) -> Result<String, WireError> {
+        self.ctx
+            .call(conn, &hdr, || async {
+                self.ctx
+                    .svc
+                    .pause(self.ctx.svc.resolve(key)?, note, freeze)
+                    .await
+            })
+            .await
+    }
+
+    /// Resumes a paused session (continuing a frozen claude process).
+    async fn resume_session(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        key: &str,
+    ) -> Result<(), WireError> {
+        self.ctx
+            .call(conn, &hdr, || async {
+                self.ctx.svc.resume(self.ctx.svc.resolve(key)?).await
+            })
+            .await
+    }
+
+    /// Stops claude. Graceful: types /exit, waits 5 s, then SIGTERM, then SIGKILL after 3 s.
+    /// Force: SIGTERM at once. The record stays, stopped; stopping a stopped session is a no-op.
+    async fn stop_session(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        key: &str,
+        force: bool,
+    ) -> Result<(), WireError> {
+        self.ctx
+            .call(conn, &hdr, || async {
+                self.ctx.svc.stop(self.ctx.svc.resolve(key)?, force).await
+            })
+            .await
+    }
+
+    /// Relaunches claude in a stopped session's tmux session, with --resume when Claude Code's
+    /// session id is known.
+    async fn restart_session(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        key: &str,
+    ) -> Result<(), WireError> {
+        self.ctx
+            .call(conn, &hdr, || async {
+                self.ctx.svc.restart(self.ctx.svc.resolve(key)?).await
+            })
+            .await
+    }
+
+    /// Forgets a session; kills its tmux session only when kill_tmux is true.
+    async fn remove_session(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        key: &str,
+        kill_tmux: bool,
+    ) -> Result<(), WireError> {
+        self.ctx
+            .call(conn, &hdr, || async {
+                self.ctx
+                    .svc
+                    .remove(self.ctx.svc.resolve(key)?, kill_tmux)
+                    .await
+            })
+            .await
+    }
+
+    /// Types text literally into the session's pane (at most 64 KiB, no NUL), then Enter.
+    async fn send_command(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        key: &str,
+        text: &str,
+    ) -> Result<(), WireError> {
+        self.ctx
+            .call(conn, &hdr, || async {
+                self.ctx
+                    .svc
+                    .send_command(self.ctx.svc.resolve(key)?, text)
+                    .await
+            })
+            .await
+    }
+
+    /// Presses keys: Enter, Escape, Tab, Up, Down, Left, Right, BSpace, C-c, C-d, or single
+    /// printable characters (typed literally).
+    async fn send_keys(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        key: &str,
+        keys: Vec<String>,
+    ) -> Result<(), WireError> {
+        self.ctx
+            .call(conn, &hdr, || async {
+                self.ctx
+                    .svc
+                    .send_keys(self.ctx.svc.resolve(key)?, &keys)
+                    .await
+            })
+            .await
+    }
+
+    /// The last lines (1 to 10,000; 0 means 50) of the pane, trailing blank rows dropped.
+    /// compression: off (as is), trim (escapes, trailing spaces and blank runs removed) or
+    /// summarise (also borders dropped, at most the last 500 characters).
+    #[zbus(out_args("text"))]
+    async fn capture_output(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        key: &str,
+        lines: u32,
+        compression: &str,
+    ) -> Result<String, WireError> {
+        self.ctx
+            .call(conn, &hdr, || async {
+                let id = self.ctx.svc.resolve(key)?;
+                self.ctx.svc.capture(id, lines, compression).await
+            })
+            .await
+    }
+
+    /// Removes sessions whose tmux session is gone (nothing, when tmux cannot be reached) and
+    /// marks sessions whose claude process is gone as stopped.
+    #[zbus(out_args("reaped", "names", "stopped"))]
+    async fn reap_dead_sessions(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+    ) -> Result<(u32, Vec<String>, u32), WireError> {
+        self.ctx.call(conn, &hdr, || self.ctx.svc.reap()).await
+    }
+
+    /// Names the claude process of a session; it must be running. The session becomes active.
+    async fn set_session_pid(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        key: &str,
+        pid: u32,
+    ) -> Result<(), WireError> {
+        self.ctx
+            .call(conn, &hdr, || async {
+                self.ctx.svc.set_pid(self.ctx.svc.resolve(key)?, pid).await
+            })
+            .await
+    }
+
+    /// The session's recent events (all when limit is 0): at_usec, event, tool, summary;
+    /// newest last.
+    #[zbus(out_args("events"))]
+    async fn get_events(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        key: &str,
+        limit: u32,
+    ) -> Result<Vec<(u64, String, String, String)>, WireError> {
+        self.ctx
+            .call(conn, &hdr, || async {
+                super::session::events(&self.ctx, self.ctx.svc.resolve(key)?, limit)
+            })
+            .await
+    }
+
+    /// The daemon's version.
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn version(&self) -> String {
+        env!("CARGO_PKG_VERSION").to_owned()
+    }
+
+    /// How many sessions are managed.
+    #[zbus(property)]
+    fn session_count(&self) -> u32 {
+        self.ctx.svc.count() as u32
+    }
+
+    /// A session was added.
+    #[zbus(signal)]
+    pub async fn session_new(
+        emitter: &SignalEmitter<'_>,
+        id: &str,
+        name: &str,
+        path: ObjectPath<'_>,
+    ) -> zbus::Result<()>;
+
+    /// A session was removed.
+    #[zbus(signal)]
+    pub async fn session_removed(
+        emitter: &SignalEmitter<'_>,
+        id: &str,
+        name: &str,
+        path: ObjectPath<'_>,
+    ) -> zbus::Result<()>;
+
+    /// A session's status changed (starting, active, paused, stopped).
+    #[zbus(signal)]
+    pub async fn status_changed(
+        emitter: &SignalEmitter<'_>,
+        id: &str,
+        name: &str,
+        status: &str,
+    ) -> zbus::Result<()>;
+
+    /// A session's activity changed (unknown, working, ready, needs-input).
+    #[zbus(signal)]
+    pub async fn activity_changed(
+        emitter: &SignalEmitter<'_>,
+        id: &str,
+        name: &str,
+        activity: &str,
+        detail: &str,
+    ) -> zbus::Result<()>;
+
+    /// Claude Code asks for permission to use a tool; answer with AnswerPermission.
+    #[zbus(signal)]
+    pub async fn permission_requested(
+        emitter: &SignalEmitter<'_>,
+        id: &str,
+        name: &str,
+        request_id: &str,
+        tool: &str,
+        detail: &str,
+    ) -> zbus::Result<()>;
+
+    /// A session's claude process exited.
+    #[zbus(signal)]
+    pub async fn claude_exited(
+        emitter: &SignalEmitter<'_>,
+        id: &str,
+        name: &str,
+        pid: u32,
+    ) -> zbus::Result<()>;
+}

@@ -1,0 +1,108 @@
+//! The D-Bus face of the daemon: the `org.trusty.Mpm1` manager, one `org.trusty.Mpm1.Session`
+//! object per session, the ObjectManager, wire errors, the caller check, and the publisher that
+//! turns domain events into signals. Handlers only deserialize, call the lifecycle service and
+//! serialize; no rule about sessions lives here.
+
+mod access;
+mod error;
+mod manager;
+mod publisher;
+mod session;
+
+use std::sync::Arc;
+
+use zbus::{Connection, OwnedObjectPath, fdo::RequestNameFlags, fdo::RequestNameReply};
+
+pub use error::{WireError, WireResult};
+pub use manager::Manager;
+pub use session::SessionObject;
+
+use crate::error::{Error, Result};
+use crate::lifecycle::{DomainEvent, SessionService};
+use crate::model::SessionId;
+use access::Access;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// The well-known bus name.
+pub const BUS_NAME: &str = "org.trusty.Mpm1";
+/// The manager's object path (also the ObjectManager root).
+pub const MANAGER_PATH: &str = "/org/trusty/Mpm1";
+/// The manager interface.
+pub const MANAGER_IFACE: &str = "org.trusty.Mpm1";
+/// The per-session interface.
+pub const SESSION_IFACE: &str = "org.trusty.Mpm1.Session";
+
+/// The object path of a session.
+pub fn session_path(id: SessionId) -> OwnedObjectPath {
+    OwnedObjectPath::try_from(format!("{MANAGER_PATH}/session/{}", id.simple()))
+        .expect("32 hex digits make a valid path element")
+}
+
+/// What every handler needs: the service and the caller check.
+pub struct Ctx {
+    pub svc: Arc<SessionService>,
+    access: Access,
+}
+
+impl Ctx {
+    /// Runs one call for an admitted caller, then waits until the signals of what it changed
+    /// are out, so a client never sees a reply before the change it caused.
+    async fn call<T, F, Fut>(
+        &self,
+        conn: &Connection,
+        hdr: &zbus::message::Header<'_>,
+        f: F,
+    ) -> WireResult<T>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        self.access.check(conn, hdr).await?;
+        let out = f().await;
+        self.svc.flush_events().await;
+        out.map_err(WireError::from)
+    }
+}
+
+/// Serves the objects on `conn`, then claims the bus name. Fails with a clear message when
+/// another daemon already owns it.
+pub async fn serve(
+    conn: &Connection,
+    svc: Arc<SessionService>,
+    mut events: UnboundedReceiver<DomainEvent>,
+) -> Result<()> {
+    // Events from reconciliation describe the state the objects are built from; drop them.
+    while let Ok(ev) = events.try_recv() {
+        if let DomainEvent::Flush(tx) = ev {
+            let _ = tx.send(());
+        }
+    }
+    let ctx = Arc::new(Ctx {
+        svc: svc.clone(),
+        access: Access::new(),
+    });
+    let server = conn.object_server();
+    let internal = |e: zbus::Error| Error::internal("publishing the D-Bus objects", e);
+    server
+        .at(MANAGER_PATH, Manager::new(ctx.clone()))
+        .await
+        .map_err(internal)?;
+    server
+        .at(MANAGER_PATH, zbus::fdo::ObjectManager)
+        .await
+        .map_err(internal)?;
+    let publisher = publisher::Publisher::new(conn.clone(), ctx.clone());
+    publisher.publish_existing().await.map_err(internal)?;
+    tokio::spawn(publisher.run(events));
+
+    match conn
+        .request_name_with_flags(BUS_NAME, RequestNameFlags::DO_NOT_QUEUE)
+        .await
+        .map_err(internal)?
+    {
+        RequestNameReply::PrimaryOwner | RequestNameReply::AlreadyOwner => Ok(()),
+        _ => Err(Error::AlreadyExists(format!(
+            "Another trusty-mpm daemon already owns {BUS_NAME} on this bus."
+        ))),
+    }
+}

@@ -1,0 +1,192 @@
+//! Turns domain events into what bus clients see, in order: session objects appearing and
+//! disappearing (ObjectManager signals follow), the manager's signals, and PropertiesChanged
+//! for every property whose value changed.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::mpsc::UnboundedReceiver;
+use zbus::fdo::Properties;
+use zbus::names::InterfaceName;
+use zbus::object_server::SignalEmitter;
+use zbus::{Connection, Variant};
+
+use super::{
+    Ctx, MANAGER_IFACE, MANAGER_PATH, Manager, SESSION_IFACE, SessionObject, session_path,
+};
+use crate::lifecycle::DomainEvent;
+use crate::model::{Session, SessionId};
+
+pub(super) struct Publisher {
+    conn: Connection,
+    ctx: Arc<Ctx>,
+    /// What clients were last told of each session.
+    seen: HashMap<SessionId, Session>,
+}
+
+/// The session properties whose values differ between `a` and `b`.
+fn changed_properties<'a>(a: &Session, b: &'a Session) -> HashMap<&'static str, Variant<'a>> {
+    let mut m: HashMap<&'static str, Variant<'a>> = HashMap::new();
+    if a.name != b.name {
+        m.insert("Name", Variant::from(b.name.as_str()));
+    }
+    if a.project_dir != b.project_dir {
+        m.insert("ProjectDir", Variant::from(b.project_dir.as_str()));
+    }
+    if a.status != b.status {
+        m.insert("Status", Variant::from(b.status.as_str()));
+    }
+    if a.activity != b.activity {
+        m.insert("Activity", Variant::from(b.activity.as_str()));
+    }
+    if a.activity_detail != b.activity_detail {
+        m.insert("ActivityDetail", Variant::from(b.activity_detail.as_str()));
+    }
+    if a.pid() != b.pid() {
+        m.insert("Pid", Variant::from(b.pid()));
+    }
+    if a.claude_session_id != b.claude_session_id {
+        m.insert(
+            "ClaudeSessionId",
+            Variant::from(b.claude_session_id.as_str()),
+        );
+    }
+    if a.transcript_path != b.transcript_path {
+        m.insert("TranscriptPath", Variant::from(b.transcript_path.as_str()));
+    }
+    if a.created_at != b.created_at {
+        m.insert("CreatedAt", Variant::from(b.created_at));
+    }
+    if a.last_seen != b.last_seen {
+        m.insert("LastSeen", Variant::from(b.last_seen));
+    }
+    if a.paused_at != b.paused_at {
+        m.insert("PausedAt", Variant::from(b.paused_at));
+    }
+    if a.pause_summary != b.pause_summary {
+        m.insert("PauseSummary", Variant::from(b.pause_summary.as_str()));
+    }
+    if a.frozen != b.frozen {
+        m.insert("Frozen", Variant::from(b.frozen));
+    }
+    m
+}
+
+impl Publisher {
+    pub(super) fn new(conn: Connection, ctx: Arc<Ctx>) -> Self {
+        Publisher {
+            conn,
+            ctx,
+            seen: HashMap::new(),
+        }
+    }
+
+    fn manager(&self) -> SignalEmitter<'static> {
+        SignalEmitter::new(&self.conn, MANAGER_PATH)
+            .expect("valid path")
+            .into_owned()
+    }
+
+    /// Serves an object for every session the service holds at start.
+    pub(super) async fn publish_existing(&self) -> zbus::Result<()> {
+        for s in self.ctx.svc.list() {
+            self.conn
+                .object_server()
+                .at(
+                    session_path(s.id),
+                    SessionObject::new(s.id, self.ctx.clone()),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn run(mut self, mut events: UnboundedReceiver<DomainEvent>) {
+        self.seen = self.ctx.svc.list().into_iter().map(|s| (s.id, s)).collect();
+        while let Some(ev) = events.recv().await {
+            if let Err(e) = self.handle(ev).await {
+                tracing::warn!("could not publish a change on the bus: {e}");
+            }
+        }
+    }
+
+    async fn handle(&mut self, ev: DomainEvent) -> zbus::Result<()> {
+        let mgr = self.manager();
+        match ev {
+            DomainEvent::Flush(tx) => {
+                let _ = tx.send(());
+            }
+            DomainEvent::Added(s) => {
+                let path = session_path(s.id);
+                self.conn
+                    .object_server()
+                    .at(&path, SessionObject::new(s.id, self.ctx.clone()))
+                    .await?;
+                let (id, name) = (s.id.to_string(), s.name.to_string());
+                self.seen.insert(s.id, s);
+                Manager::session_new(&mgr, &id, &name, path.as_ref()).await?;
+                self.count_changed(&mgr).await?;
+            }
+            DomainEvent::Removed(s) => {
+                let path = session_path(s.id);
+                self.conn
+                    .object_server()
+                    .remove::<SessionObject, _>(&path)
+                    .await?;
+                self.seen.remove(&s.id);
+                let (id, name) = (s.id.to_string(), s.name.to_string());
+                Manager::session_removed(&mgr, &id, &name, path.as_ref()).await?;
+                self.count_changed(&mgr).await?;
+            }
+            DomainEvent::Changed(s) => {
+                let Some(before) = self.seen.get(&s.id) else {
+                    return Ok(()); // removed meanwhile
+                };
+                let changed = changed_properties(before, &s);
+                if !changed.is_empty() {
+                    let obj = SignalEmitter::new(&self.conn, session_path(s.id))?;
+                    Properties::properties_changed(
+                        &obj,
+                        InterfaceName::from_static_str_unchecked(SESSION_IFACE),
+                        changed,
+                        Cow::Borrowed(&[]),
+                    )
+                    .await?;
+                }
+                let (id, name) = (s.id.to_string(), s.name.to_string());
+                if before.status != s.status {
+                    Manager::status_changed(&mgr, &id, &name, s.status.as_str()).await?;
+                }
+                if before.activity != s.activity || before.activity_detail != s.activity_detail {
+                    Manager::activity_changed(
+                        &mgr,
+                        &id,
+                        &name,
+                        s.activity.as_str(),
+                        &s.activity_detail,
+                    )
+                    .await?;
+                }
+                self.seen.insert(s.id, s);
+            }
+            DomainEvent::ClaudeExited { session, pid } => {
+                Manager::claude_exited(&mgr, &session.id.to_string(), session.name.as_str(), pid)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn count_changed(&self, mgr: &SignalEmitter<'_>) -> zbus::Result<()> {
+        let mut m = HashMap::new();
+        m.insert("SessionCount", Variant::from(self.seen.len() as u32));
+        Properties::properties_changed(
+            mgr,
+            InterfaceName::from_static_str_unchecked(MANAGER_IFACE),
+            m,
+            Cow::Borrowed(&[]),
+        )
+        .await
+    }
+}

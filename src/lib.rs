@@ -1,0 +1,15 @@
+//! trusty-mpm: a systemd user service that runs and watches Claude Code sessions in tmux and
+//! exposes their lifecycle over D-Bus as `org.trusty.Mpm1`. See `architecture.md` for the map.
+
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod dbus;
+pub mod error;
+pub mod lifecycle;
+pub mod logging;
+pub mod model;
+pub mod procwatch;
+pub mod store;
+pub mod systemd;
+pub mod tmux;

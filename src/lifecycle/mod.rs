@@ -1,0 +1,325 @@
+//! `SessionService`: the one owner of session state and every rule about sessions. It knows
+//! nothing of D-Bus: it returns core errors and reports each change as a `DomainEvent` on a
+//! channel, in the order the changes happened, for the D-Bus layer to turn into signals.
+//!
+//! State lives behind a short-held mutex that is never kept across an await, so reads never
+//! wait for tmux. Every mutation is persisted (group-committed) before the operation returns.
+
+mod ops;
+pub mod summary;
+mod watch;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::AbortHandle;
+
+pub use ops::StartOptions;
+
+use crate::config::{Config, EVENT_HISTORY};
+use crate::error::{Error, Result};
+use crate::model::{EventRecord, Session, SessionId, SessionName, now_usec};
+use crate::store;
+use crate::tmux::TmuxDriver;
+
+/// A change the D-Bus layer publishes.
+#[derive(Debug)]
+pub enum DomainEvent {
+    /// A session joined the registry.
+    Added(Session),
+    /// A session's record changed; the listener diffs it against the last one it saw.
+    Changed(Session),
+    /// A session left the registry.
+    Removed(Session),
+    /// The claude process of a session exited.
+    ClaudeExited { session: Session, pid: u32 },
+    /// Answered once every event sent before it has been handled.
+    Flush(oneshot::Sender<()>),
+}
+
+struct Entry {
+    session: Session,
+    history: VecDeque<EventRecord>,
+    watcher: Option<AbortHandle>,
+}
+
+#[derive(Default)]
+struct State {
+    sessions: HashMap<SessionId, Entry>,
+    /// Names held by operations that are still creating their tmux session.
+    reserved: HashSet<SessionName>,
+}
+
+impl State {
+    fn by_name(&self, name: &str) -> Option<SessionId> {
+        self.sessions
+            .values()
+            .find(|e| e.session.name.as_str() == name)
+            .map(|e| e.session.id)
+    }
+
+    fn name_taken(&self, name: &SessionName) -> bool {
+        self.reserved.contains(name) || self.by_name(name.as_str()).is_some()
+    }
+}
+
+/// Owner of all sessions.
+pub struct SessionService {
+    cfg: Config,
+    tmux: TmuxDriver,
+    state: Mutex<State>,
+    events: mpsc::UnboundedSender<DomainEvent>,
+    /// Bumped by every mutation; compared with `persisted` to group-commit writes.
+    generation: AtomicU64,
+    persisted: AtomicU64,
+    write_lock: tokio::sync::Mutex<()>,
+}
+
+impl SessionService {
+    /// Creates the service with the sessions of the registry file (not yet reconciled).
+    pub fn new(
+        cfg: Config,
+        sessions: Vec<Session>,
+    ) -> (Arc<Self>, mpsc::UnboundedReceiver<DomainEvent>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let state = State {
+            sessions: sessions
+                .into_iter()
+                .map(|s| {
+                    (
+                        s.id,
+                        Entry {
+                            session: s,
+                            history: VecDeque::new(),
+                            watcher: None,
+                        },
+                    )
+                })
+                .collect(),
+            reserved: HashSet::new(),
+        };
+        let svc = Arc::new(SessionService {
+            tmux: TmuxDriver::new(&cfg),
+            cfg,
+            state: Mutex::new(state),
+            events: tx,
+            generation: AtomicU64::new(0),
+            persisted: AtomicU64::new(0),
+            write_lock: tokio::sync::Mutex::new(()),
+        });
+        (svc, rx)
+    }
+
+    /// Loads the registry file named by the config, moving an unreadable one aside.
+    pub fn load_registry(cfg: &Config) -> Result<Vec<Session>> {
+        let path = cfg.registry_path();
+        match store::load(&path) {
+            Ok(store::Loaded::Empty) => Ok(Vec::new()),
+            Ok(store::Loaded::Sessions(s)) => Ok(s),
+            Ok(store::Loaded::MovedAside { to, reason }) => {
+                tracing::error!(
+                    "registry {} could not be read ({reason}); moved it to {} and starting empty",
+                    path.display(),
+                    to.display()
+                );
+                Ok(Vec::new())
+            }
+            Err(e) => Err(Error::internal("reading the registry", e)),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain data behind; keep serving it.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn emit(&self, ev: DomainEvent) {
+        // No listener (tests of the core alone) is fine.
+        let _ = self.events.send(ev);
+    }
+
+    /// Waits until the listener has handled every event sent so far.
+    pub async fn flush_events(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.events.send(DomainEvent::Flush(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// Marks the state dirty; call `persist` before answering.
+    fn touch(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Writes the registry if it changed since the last write. Concurrent callers share one
+    /// write: whoever takes the lock writes the newest state, covering everyone waiting.
+    pub async fn persist(&self) -> Result<()> {
+        let wanted = self.generation.load(Ordering::SeqCst);
+        let _guard = self.write_lock.lock().await;
+        if self.persisted.load(Ordering::SeqCst) >= wanted {
+            return Ok(());
+        }
+        let (generation, bytes) = {
+            let st = self.lock();
+            let mut list: Vec<Session> = st.sessions.values().map(|e| e.session.clone()).collect();
+            list.sort_by_key(|s| s.created_at);
+            (self.generation.load(Ordering::SeqCst), store::encode(list))
+        };
+        let path = self.cfg.registry_path();
+        tokio::task::spawn_blocking(move || store::write_atomic(&path, &bytes))
+            .await
+            .map_err(|e| Error::internal("saving the registry", e))?
+            .map_err(|e| Error::internal("saving the registry", e))?;
+        self.persisted.store(generation, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Resolves a key (UUID in either spelling, or a name) to a session id.
+    pub fn resolve(&self, key: &str) -> Result<SessionId> {
+        let st = self.lock();
+        if let Some(id) = SessionId::parse(key)
+            && st.sessions.contains_key(&id)
+        {
+            return Ok(id);
+        }
+        if let Some(id) = st.by_name(key) {
+            return Ok(id);
+        }
+        if SessionId::parse(key).is_none() && SessionName::new(key).is_err() {
+            return Err(Error::invalid(format!(
+                "'{}' is neither a session id nor a valid session name.",
+                printable(key)
+            )));
+        }
+        Err(Error::NotFound(format!("No session matches '{key}'.")))
+    }
+
+    /// A copy of one session.
+    pub fn get(&self, id: SessionId) -> Option<Session> {
+        self.lock().sessions.get(&id).map(|e| e.session.clone())
+    }
+
+    /// Copies of all sessions, oldest first.
+    pub fn list(&self) -> Vec<Session> {
+        let mut v: Vec<Session> = self
+            .lock()
+            .sessions
+            .values()
+            .map(|e| e.session.clone())
+            .collect();
+        v.sort_by_key(|s| s.created_at);
+        v
+    }
+
+    pub fn count(&self) -> usize {
+        self.lock().sessions.len()
+    }
+
+    /// The last `limit` events of a session (all when 0), newest last.
+    pub fn events(&self, id: SessionId, limit: u32) -> Result<Vec<EventRecord>> {
+        let st = self.lock();
+        let e = st
+            .sessions
+            .get(&id)
+            .ok_or_else(|| Error::NotFound("The session no longer exists.".into()))?;
+        let skip = match limit {
+            0 => 0,
+            n => e.history.len().saturating_sub(n as usize),
+        };
+        Ok(e.history.iter().skip(skip).cloned().collect())
+    }
+
+    /// Applies `f` to a session under the lock; on `Ok` the change is recorded in history (if
+    /// `event` is given), published and marked for persisting. On `Err` nothing changed.
+    fn update<T>(
+        &self,
+        id: SessionId,
+        event: Option<(&str, String)>,
+        f: impl FnOnce(&mut Session) -> Result<T>,
+    ) -> Result<T> {
+        let mut st = self.lock();
+        let entry = st
+            .sessions
+            .get_mut(&id)
+            .ok_or_else(|| Error::NotFound("The session no longer exists.".into()))?;
+        let before = entry.session.clone();
+        let out = f(&mut entry.session)?;
+        if let Some((name, summary)) = event {
+            push_event(&mut entry.history, name, "", summary);
+        }
+        if entry.session != before {
+            self.touch();
+            self.emit(DomainEvent::Changed(entry.session.clone()));
+        }
+        Ok(out)
+    }
+
+    /// Adds a session record, publishing it.
+    fn insert(&self, session: Session, event: &str, summary: String) {
+        let mut st = self.lock();
+        st.reserved.remove(&session.name);
+        let mut history = VecDeque::new();
+        push_event(&mut history, event, "", summary);
+        self.emit(DomainEvent::Added(session.clone()));
+        st.sessions.insert(
+            session.id,
+            Entry {
+                session,
+                history,
+                watcher: None,
+            },
+        );
+        self.touch();
+    }
+
+    /// Drops a session record and its watcher, publishing the removal.
+    fn delete(&self, id: SessionId) -> Option<Session> {
+        let mut st = self.lock();
+        let entry = st.sessions.remove(&id)?;
+        if let Some(w) = entry.watcher {
+            w.abort();
+        }
+        self.touch();
+        self.emit(DomainEvent::Removed(entry.session.clone()));
+        Some(entry.session)
+    }
+
+    /// Appends an event to a session's history without changing the session.
+    pub fn record_event(&self, id: SessionId, event: &str, tool: &str, summary: String) {
+        if let Some(e) = self.lock().sessions.get_mut(&id) {
+            push_event(&mut e.history, event, tool, summary);
+        }
+    }
+}
+
+fn push_event(history: &mut VecDeque<EventRecord>, event: &str, tool: &str, summary: String) {
+    if history.len() == EVENT_HISTORY {
+        history.pop_front();
+    }
+    history.push_back(EventRecord {
+        at_usec: now_usec(),
+        event: event.to_owned(),
+        tool: tool.to_owned(),
+        summary,
+    });
+}
+
+/// A user-supplied string made safe to quote in a one-line message.
+pub(crate) fn printable(s: &str) -> String {
+    let clean: String = s
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .take(80)
+        .collect();
+    if s.chars().count() > 80 {
+        format!("{clean}…")
+    } else {
+        clean
+    }
+}

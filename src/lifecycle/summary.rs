@@ -1,0 +1,173 @@
+//! Turning raw pane text into something a person can read: ANSI escapes stripped, blank runs
+//! collapsed, and (for summaries) the TUI's box-drawing borders dropped and the tail kept.
+
+use crate::config::SUMMARY_CHARS;
+
+/// How `CaptureOutput` post-processes pane text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    Off,
+    Trim,
+    Summarise,
+}
+
+impl Compression {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "off" | "" => Some(Compression::Off),
+            "trim" => Some(Compression::Trim),
+            "summarise" | "summarize" => Some(Compression::Summarise),
+            _ => None,
+        }
+    }
+
+    pub fn apply(self, text: &str) -> String {
+        match self {
+            Compression::Off => text.to_owned(),
+            Compression::Trim => trim(text),
+            Compression::Summarise => summarise(text),
+        }
+    }
+}
+
+/// Removes CSI, OSC and two-byte escape sequences and other control characters but newlines
+/// and tabs.
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\x1b' {
+            if !c.is_control() || c == '\n' || c == '\t' {
+                out.push(c);
+            }
+            continue;
+        }
+        match chars.next() {
+            // CSI: parameters and intermediates up to a final byte in @..~
+            Some('[') => {
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            // OSC, DCS, APC, PM: up to BEL or ESC \
+            Some(']' | 'P' | '_' | '^') => {
+                while let Some(c) = chars.next() {
+                    if c == '\x07' {
+                        break;
+                    }
+                    if c == '\x1b' && chars.peek() == Some(&'\\') {
+                        chars.next();
+                        break;
+                    }
+                }
+            }
+            // nF sequences (e.g. ESC ( B): intermediates, then one final byte.
+            Some(c) if (' '..='/').contains(&c) => {
+                for c in chars.by_ref() {
+                    if !(' '..='/').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            // Two-byte sequences (ESC 7, ESC =, ...).
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Lines with trailing space removed and runs of blank lines folded into one.
+fn collapse(lines: impl Iterator<Item = String>) -> String {
+    let mut out = String::new();
+    let mut blank_run = true; // also drops leading blank lines
+    for line in lines {
+        let line = line.trim_end();
+        if line.is_empty() {
+            if !blank_run {
+                out.push('\n');
+            }
+            blank_run = true;
+        } else {
+            out.push_str(line);
+            out.push('\n');
+            blank_run = false;
+        }
+    }
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    out
+}
+
+/// `trim` compression: escapes stripped, trailing space and blank runs removed.
+pub fn trim(text: &str) -> String {
+    collapse(strip_ansi(text).lines().map(str::to_owned))
+}
+
+fn is_border(c: char) -> bool {
+    // Box drawing and block elements, as the TUI draws its frames with them.
+    ('\u{2500}'..='\u{259F}').contains(&c)
+}
+
+/// `summarise` compression and the derived pause summary: borders dropped, each line trimmed,
+/// and the last `SUMMARY_CHARS` characters of what is left, cut at a line start where possible.
+pub fn summarise(text: &str) -> String {
+    let lines = strip_ansi(text)
+        .lines()
+        .map(|l| {
+            let kept: String = l.chars().filter(|c| !is_border(*c)).collect();
+            kept.trim().to_owned()
+        })
+        .collect::<Vec<_>>();
+    let body = collapse(lines.into_iter());
+    let body = body.trim_end();
+    let count = body.chars().count();
+    if count <= SUMMARY_CHARS {
+        return body.to_owned();
+    }
+    let cut = body
+        .char_indices()
+        .nth(count - SUMMARY_CHARS)
+        .map(|(i, _)| i)
+        .unwrap_or(0);
+    let tail = &body[cut..];
+    // Prefer to start at a whole line unless that would drop most of the budget.
+    match tail.find('\n') {
+        Some(nl) if nl < SUMMARY_CHARS / 2 => tail[nl + 1..].to_owned(),
+        _ => tail.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ansi_sequences_are_stripped() {
+        let s = "\x1b[1;32mgreen\x1b[0m \x1b]0;title\x07text\x1b]8;;http://x\x1b\\link\x1b(B\r";
+        assert_eq!(strip_ansi(s), "green textlink");
+    }
+
+    #[test]
+    fn summary_drops_borders_and_blank_runs() {
+        let pane = "╭──────────╮\n│ > hello  │\n╰──────────╯\n\n\n\nDone: 3 files changed\n\n";
+        assert_eq!(summarise(pane), "> hello\n\nDone: 3 files changed");
+    }
+
+    #[test]
+    fn summary_keeps_the_last_500_chars() {
+        let pane: String = (0..100).map(|i| format!("line number {i:03}\n")).collect();
+        let s = summarise(&pane);
+        assert!(s.chars().count() <= SUMMARY_CHARS);
+        assert!(s.ends_with("line number 099"));
+        assert!(s.starts_with("line number"), "cut mid-line: {s:.40}");
+    }
+
+    #[test]
+    fn trim_keeps_borders_but_folds_blanks() {
+        assert_eq!(trim("│ a │   \n\n\n\nb\n\n"), "│ a │\n\nb\n");
+        assert_eq!(Compression::parse("zip"), None);
+    }
+}

@@ -1,0 +1,244 @@
+//! procfs and pidfd: finding the claude process in a pane's process tree, process identity as
+//! (pid, starttime), signals sent through a pidfd, and event-driven exit detection.
+//!
+//! The /proc scans here are blocking; async callers run them through `find_claude_async`.
+
+use std::collections::{HashMap, VecDeque};
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+use procfs::process::{Process, all_processes};
+use rustix::process::{Pid, PidfdFlags, Signal, pidfd_open, pidfd_send_signal};
+use tokio::io::unix::AsyncFd;
+
+use crate::model::ProcIdentity;
+
+/// The identity of a live (not zombie) process, read from `/proc/<pid>/stat`.
+pub fn identity(pid: u32) -> Option<ProcIdentity> {
+    let stat = Process::new(pid as i32).ok()?.stat().ok()?;
+    (stat.state != 'Z').then_some(ProcIdentity {
+        pid,
+        starttime: stat.starttime,
+    })
+}
+
+/// Whether the process recorded as `id` still runs (same pid, same start time).
+pub fn is_alive(id: ProcIdentity) -> bool {
+    identity(id.pid) == Some(id)
+}
+
+/// The one-letter scheduler state of a process (`R`, `S`, `T` for stopped, ...).
+pub fn state(pid: u32) -> Option<char> {
+    Some(Process::new(pid as i32).ok()?.stat().ok()?.state)
+}
+
+/// Whether a process looks like Claude Code: the native binary (comm or exe `claude`, or an exe
+/// under `.../claude/versions/<version>`), a script or link invoked as `claude`, or the npm
+/// install run by node (`.../@anthropic-ai/claude-code/cli.js`).
+pub fn looks_like_claude(comm: &str, exe: Option<&Path>, argv: &[String]) -> bool {
+    if comm == "claude" {
+        return true;
+    }
+    if let Some(exe) = exe {
+        if exe.file_name().is_some_and(|n| n == "claude") {
+            return true;
+        }
+        let parent = exe.parent();
+        if parent
+            .and_then(Path::file_name)
+            .is_some_and(|n| n == "versions")
+            && parent
+                .and_then(Path::parent)
+                .and_then(Path::file_name)
+                .is_some_and(|n| n == "claude")
+        {
+            return true;
+        }
+    }
+    let base = |s: &str| {
+        Path::new(s)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+    };
+    if argv.first().and_then(|a| base(a)).as_deref() == Some("claude") {
+        return true;
+    }
+    let runs_node = argv.first().and_then(|a| base(a)).as_deref() == Some("node");
+    runs_node
+        && argv
+            .iter()
+            .skip(1)
+            .take(4)
+            .any(|a| a.ends_with("@anthropic-ai/claude-code/cli.js"))
+}
+
+fn process_is_claude(p: &Process, comm: &str) -> bool {
+    let exe = p.exe().ok();
+    let argv = p.cmdline().unwrap_or_default();
+    looks_like_claude(comm, exe.as_deref(), &argv)
+}
+
+/// Finds the claude process at or below `root` (a pane's pid), nearest to the root first.
+pub fn find_claude(root: u32) -> Option<ProcIdentity> {
+    let mut children: HashMap<u32, Vec<(u32, u64, String)>> = HashMap::new();
+    let mut root_entry = None;
+    for p in all_processes().ok()?.flatten() {
+        let Ok(stat) = p.stat() else { continue };
+        if stat.state == 'Z' {
+            continue;
+        }
+        let entry = (stat.pid as u32, stat.starttime, stat.comm);
+        if entry.0 == root {
+            root_entry = Some(entry.clone());
+        }
+        children.entry(stat.ppid as u32).or_default().push(entry);
+    }
+    let mut queue: VecDeque<(u32, u64, String)> = root_entry.into_iter().collect();
+    while let Some((pid, starttime, comm)) = queue.pop_front() {
+        if let Ok(p) = Process::new(pid as i32)
+            && process_is_claude(&p, &comm)
+        {
+            let id = ProcIdentity { pid, starttime };
+            // Re-check: the pid may have been reused while we scanned.
+            if is_alive(id) {
+                return Some(id);
+            }
+        }
+        if let Some(kids) = children.remove(&pid) {
+            queue.extend(kids);
+        }
+    }
+    None
+}
+
+/// `find_claude` off the async executor.
+pub async fn find_claude_async(root: u32) -> Option<ProcIdentity> {
+    tokio::task::spawn_blocking(move || find_claude(root))
+        .await
+        .ok()
+        .flatten()
+}
+
+/// A pidfd bound to one verified process: signals cannot reach a reused pid through it, and it
+/// becomes readable the moment the process exits.
+#[derive(Debug)]
+pub struct ProcHandle {
+    id: ProcIdentity,
+    fd: OwnedFd,
+}
+
+/// A process signal the daemon sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sig {
+    Stop,
+    Cont,
+    Term,
+    Kill,
+}
+
+impl ProcHandle {
+    /// Opens a pidfd for `id`; `None` when that process (pid and start time) no longer runs.
+    pub fn open(id: ProcIdentity) -> Option<Self> {
+        let pid = Pid::from_raw(i32::try_from(id.pid).ok()?)?;
+        let fd = pidfd_open(pid, PidfdFlags::empty()).ok()?;
+        // The pidfd pins the process we opened; if its start time differs, the pid was reused.
+        is_alive(id).then_some(ProcHandle { id, fd })
+    }
+
+    pub fn identity(&self) -> ProcIdentity {
+        self.id
+    }
+
+    /// Sends a signal; fails when the process is gone.
+    pub fn signal(&self, sig: Sig) -> std::io::Result<()> {
+        let sig = match sig {
+            Sig::Stop => Signal::STOP,
+            Sig::Cont => Signal::CONT,
+            Sig::Term => Signal::TERM,
+            Sig::Kill => Signal::KILL,
+        };
+        pidfd_send_signal(&self.fd, sig).map_err(Into::into)
+    }
+
+    /// Resolves when the process exits (at once if it already has).
+    pub async fn exited(self) -> std::io::Result<ProcIdentity> {
+        let id = self.id;
+        // SAFETY: the OwnedFd moves into the AsyncFd, which owns it until dropped, so the
+        // descriptor stays open and refers to this pidfd for the AsyncFd's whole life.
+        let afd =
+            unsafe { AsyncFd::register_with_interest(self.fd, tokio::io::Interest::READABLE) }
+                .map_err(std::io::Error::from)?;
+        let _ready = afd.readable().await?;
+        Ok(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn argv(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn claude_detection_covers_real_installs() {
+        assert!(looks_like_claude("claude", None, &[]));
+        let native = PathBuf::from("/home/u/.local/share/claude/versions/2.0.14");
+        assert!(looks_like_claude(
+            "2.0.14",
+            Some(&native),
+            &argv(&["claude"])
+        ));
+        assert!(looks_like_claude("2.0.14", Some(&native), &[]));
+        assert!(looks_like_claude(
+            "node",
+            Some(Path::new("/usr/bin/node")),
+            &argv(&[
+                "node",
+                "/usr/lib/node_modules/@anthropic-ai/claude-code/cli.js",
+                "--resume",
+                "x"
+            ])
+        ));
+        assert!(looks_like_claude(
+            "bash",
+            None,
+            &argv(&["/opt/bin/claude", "-p"])
+        ));
+        assert!(!looks_like_claude(
+            "bash",
+            Some(Path::new("/bin/bash")),
+            &argv(&["bash", "claude"])
+        ));
+        assert!(!looks_like_claude(
+            "node",
+            None,
+            &argv(&["node", "server.js"])
+        ));
+        assert!(!looks_like_claude(
+            "claude-helper",
+            None,
+            &argv(&["claude-helper"])
+        ));
+    }
+
+    #[test]
+    fn identity_tracks_start_time() {
+        let me = std::process::id();
+        let id = identity(me).expect("own process");
+        assert!(is_alive(id));
+        assert!(!is_alive(ProcIdentity {
+            pid: me,
+            starttime: id.starttime + 1
+        }));
+        assert!(
+            ProcHandle::open(ProcIdentity {
+                pid: me,
+                starttime: id.starttime + 1
+            })
+            .is_none()
+        );
+    }
+}

@@ -1,0 +1,116 @@
+//! Registry persistence: one versioned JSON file, written atomically (temp file, fsync, rename,
+//! fsync of the directory) and loaded at start. A file that cannot be read is moved aside, never
+//! overwritten. These are blocking functions; async callers run them on the blocking pool.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Session, now_usec};
+
+/// The on-disk format version this build writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct RegistryFile {
+    version: u32,
+    sessions: Vec<Session>,
+}
+
+/// What `load` found.
+#[derive(Debug)]
+pub enum Loaded {
+    /// No registry yet.
+    Empty,
+    /// The sessions of a readable registry.
+    Sessions(Vec<Session>),
+    /// The file was unreadable and was moved to the given path; the daemon starts empty.
+    MovedAside { to: PathBuf, reason: String },
+}
+
+/// Loads the registry at `path`.
+pub fn load(path: &Path) -> std::io::Result<Loaded> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Loaded::Empty),
+        Err(e) => return Err(e),
+    };
+    let reason = match serde_json::from_slice::<RegistryFile>(&bytes) {
+        Ok(file) if file.version == FORMAT_VERSION => return Ok(Loaded::Sessions(file.sessions)),
+        Ok(file) => format!(
+            "format version {} is not one this build reads ({FORMAT_VERSION})",
+            file.version
+        ),
+        Err(e) => e.to_string(),
+    };
+    let to = path.with_extension(format!("json.unreadable-{}", now_usec()));
+    fs::rename(path, &to)?;
+    Ok(Loaded::MovedAside { to, reason })
+}
+
+/// Serializes the sessions in the current format.
+pub fn encode(sessions: Vec<Session>) -> Vec<u8> {
+    let file = RegistryFile {
+        version: FORMAT_VERSION,
+        sessions,
+    };
+    // Serializing plain data structures cannot fail.
+    serde_json::to_vec_pretty(&file).expect("registry serializes")
+}
+
+/// Replaces the file at `path` with `bytes` atomically and durably.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)?;
+    let tmp = path.with_extension("json.tmp");
+    {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, path)?;
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::SessionName;
+
+    #[test]
+    fn round_trip_and_corrupt_file_is_moved_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/registry.json");
+        assert!(matches!(load(&path).unwrap(), Loaded::Empty));
+
+        let s = Session::new(SessionName::new("a").unwrap(), "/".into(), true);
+        write_atomic(&path, &encode(vec![s.clone()])).unwrap();
+        match load(&path).unwrap() {
+            Loaded::Sessions(v) => assert_eq!(v, vec![s]),
+            other => panic!("unexpected {other:?}"),
+        }
+
+        fs::write(&path, b"{ not json").unwrap();
+        let Loaded::MovedAside { to, .. } = load(&path).unwrap() else {
+            panic!("corrupt file not moved aside")
+        };
+        assert!(!path.exists());
+        assert_eq!(fs::read(&to).unwrap(), b"{ not json");
+    }
+
+    #[test]
+    fn future_versions_are_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.json");
+        fs::write(&path, br#"{"version": 99, "sessions": []}"#).unwrap();
+        assert!(matches!(load(&path).unwrap(), Loaded::MovedAside { .. }));
+    }
+}

@@ -1,0 +1,251 @@
+//! `TmuxDriver`: the only code that runs `tmux`. It picks the server socket, passes every
+//! argument as argv (never through a shell), bounds every call with a timeout, types text
+//! literally, and turns tmux's exit status and stderr into core errors.
+
+mod parse;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::Command;
+
+pub use parse::{Pane, is_missing_target, is_no_server, parse_panes, tail_lines};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::model::SessionName;
+
+/// Environment the daemon must not hand down to tmux servers and agents: systemd's notify and
+/// watchdog hooks and the journal stream belong to the daemon alone.
+pub const PRIVATE_ENV: [&str; 4] = [
+    "NOTIFY_SOCKET",
+    "WATCHDOG_USEC",
+    "WATCHDOG_PID",
+    "JOURNAL_STREAM",
+];
+
+/// Runs tmux commands against one server.
+#[derive(Debug, Clone)]
+pub struct TmuxDriver {
+    bin: PathBuf,
+    socket: Option<PathBuf>,
+    timeout: Duration,
+}
+
+/// Where a command is aimed: a pane id (`%N`) when known, else the session's active pane.
+pub fn target(name: &SessionName, pane: &str) -> String {
+    if pane.starts_with('%') {
+        pane.to_owned()
+    } else {
+        // `=` asks for an exact name match; tmux would otherwise accept prefixes and patterns.
+        format!("={name}:")
+    }
+}
+
+impl TmuxDriver {
+    pub fn new(cfg: &Config) -> Self {
+        TmuxDriver {
+            bin: cfg.tmux_bin.clone(),
+            socket: cfg.tmux_socket.clone(),
+            timeout: cfg.tmux_timeout,
+        }
+    }
+
+    /// Runs one tmux invocation and returns its stdout.
+    async fn run<I, S>(&self, args: I) -> Result<String>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        let mut cmd = Command::new(&self.bin);
+        if let Some(sock) = &self.socket {
+            cmd.arg("-S").arg(sock);
+        }
+        cmd.args(args.into_iter().map(Into::into))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        for var in PRIVATE_ENV {
+            cmd.env_remove(var);
+        }
+        let child = cmd.spawn().map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::TmuxUnavailable(format!(
+                    "The tmux program ({}) is not installed or not on PATH.",
+                    self.bin.display()
+                ))
+            } else {
+                Error::TmuxUnavailable(format!("tmux could not be started: {e}."))
+            }
+        })?;
+        let out = match tokio::time::timeout(self.timeout, child.wait_with_output()).await {
+            Ok(Ok(out)) => out,
+            Ok(Err(e)) => return Err(Error::TmuxFailed(format!("tmux failed to run: {e}."))),
+            Err(_) => {
+                return Err(Error::Timeout(format!(
+                    "tmux did not answer within {} ms.",
+                    self.timeout.as_millis()
+                )));
+            }
+        };
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(parse::classify_failure(&String::from_utf8_lossy(
+                &out.stderr,
+            )))
+        }
+    }
+
+    /// Names of all sessions of the server. A server that is not running is `TmuxUnavailable`.
+    pub async fn list_sessions(&self) -> Result<Vec<String>> {
+        let out = self.run(["list-sessions", "-F", "#{session_name}"]).await?;
+        Ok(out.lines().map(str::to_owned).collect())
+    }
+
+    /// Whether a session of exactly this name exists; no running server means no.
+    pub async fn session_exists(&self, name: &str) -> Result<bool> {
+        match self.list_sessions().await {
+            Ok(names) => Ok(names.iter().any(|n| n == name)),
+            Err(Error::TmuxUnavailable(m)) if is_no_server(&m) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every pane of a session, in every window.
+    pub async fn panes(&self, name: &SessionName) -> Result<Vec<Pane>> {
+        let out = self
+            .run([
+                "list-panes",
+                "-s",
+                "-t",
+                &format!("={name}"),
+                "-F",
+                parse::PANE_FORMAT,
+            ])
+            .await?;
+        Ok(parse_panes(&out))
+    }
+
+    /// Creates a detached session in `dir` running `argv`; returns its first pane.
+    /// The pane stays (dead) when its program exits, so the session can be restarted.
+    pub async fn new_session(
+        &self,
+        name: &SessionName,
+        dir: &str,
+        argv: &[String],
+    ) -> Result<Pane> {
+        let mut args: Vec<String> = vec![
+            "new-session".into(),
+            "-d".into(),
+            "-s".into(),
+            name.to_string(),
+            "-c".into(),
+            dir.into(),
+            "-P".into(),
+            "-F".into(),
+            parse::PANE_FORMAT.into(),
+            "--".into(),
+        ];
+        args.extend(argv.iter().cloned());
+        // Set in the same invocation so that a program exiting at once still leaves its pane.
+        args.extend([
+            ";".into(),
+            "set-option".into(),
+            "-w".into(),
+            "-t".into(),
+            format!("={name}:"),
+            "remain-on-exit".into(),
+            "on".into(),
+        ]);
+        let out = self.run(args).await?;
+        parse_panes(&out)
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::TmuxFailed("tmux did not report the new pane.".into()))
+    }
+
+    /// Starts `argv` again in a pane whose program has exited.
+    pub async fn respawn_pane(&self, pane: &str, dir: &str, argv: &[String]) -> Result<()> {
+        let mut args: Vec<String> = vec![
+            "respawn-pane".into(),
+            "-t".into(),
+            pane.into(),
+            "-c".into(),
+            dir.into(),
+            "--".into(),
+        ];
+        args.extend(argv.iter().cloned());
+        self.run(args).await.map(drop)
+    }
+
+    /// Opens a new window in the session running `argv`; returns its pane.
+    pub async fn new_window(&self, name: &SessionName, dir: &str, argv: &[String]) -> Result<Pane> {
+        let mut args: Vec<String> = vec![
+            "new-window".into(),
+            "-t".into(),
+            format!("={name}:"),
+            "-c".into(),
+            dir.into(),
+            "-P".into(),
+            "-F".into(),
+            parse::PANE_FORMAT.into(),
+            "--".into(),
+        ];
+        args.extend(argv.iter().cloned());
+        args.extend([
+            ";".into(),
+            "set-option".into(),
+            "-w".into(),
+            "remain-on-exit".into(),
+            "on".into(),
+        ]);
+        let out = self.run(args).await?;
+        parse_panes(&out)
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::TmuxFailed("tmux did not report the new pane.".into()))
+    }
+
+    /// Types `text` literally, then presses Enter as a separate key.
+    pub async fn send_text(&self, target: &str, text: &str) -> Result<()> {
+        if !text.is_empty() {
+            self.run(["send-keys", "-t", target, "-l", "--", text])
+                .await?;
+        }
+        self.run(["send-keys", "-t", target, "Enter"])
+            .await
+            .map(drop)
+    }
+
+    /// Presses one named key (already allow-listed) or types one literal character.
+    pub async fn send_key(&self, target: &str, key: &str, literal: bool) -> Result<()> {
+        if literal {
+            self.run(["send-keys", "-t", target, "-l", "--", key]).await
+        } else {
+            self.run(["send-keys", "-t", target, "--", key]).await
+        }
+        .map(drop)
+    }
+
+    /// The last `lines` non-blank-tailed lines of the pane (history included, wrapped lines joined).
+    pub async fn capture(&self, target: &str, lines: u32) -> Result<String> {
+        let start = format!("-{lines}");
+        let out = self
+            .run(["capture-pane", "-p", "-J", "-S", &start, "-t", target])
+            .await?;
+        Ok(tail_lines(&out, lines as usize))
+    }
+
+    /// Kills a session; a session that is already gone is not an error.
+    pub async fn kill_session(&self, name: &SessionName) -> Result<()> {
+        match self.run(["kill-session", "-t", &format!("={name}")]).await {
+            Ok(_) => Ok(()),
+            Err(Error::TmuxFailed(m)) if is_missing_target(&m) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Parsing of tmux output and error text, kept pure so it can be unit tested and fuzzed.
+
+use crate::error::Error;
+
+/// The `-F` format whose lines `parse_panes` reads.
+pub const PANE_FORMAT: &str =
+    "#{pane_id}\t#{pane_pid}\t#{pane_dead}\t#{pane_active}\t#{pane_current_path}";
+
+/// One tmux pane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pane {
+    pub id: String,
+    pub pid: u32,
+    pub dead: bool,
+    pub active: bool,
+    /// The pane's working directory (may be empty).
+    pub current_path: String,
+}
+
+/// Parses lines printed with `PANE_FORMAT`; malformed lines are skipped.
+pub fn parse_panes(out: &str) -> Vec<Pane> {
+    out.lines()
+        .filter_map(|line| {
+            // The path comes last and keeps any tabs it contains.
+            let mut f = line.splitn(5, '\t');
+            let id = f.next()?;
+            let pid = f.next()?.parse().ok()?;
+            let dead = f.next()? == "1";
+            let active = f.next()? == "1";
+            let current_path = f.next().unwrap_or("").to_owned();
+            id.starts_with('%').then(|| Pane {
+                id: id.to_owned(),
+                pid,
+                dead,
+                active,
+                current_path,
+            })
+        })
+        .collect()
+}
+
+/// The last `n` lines of `s` once trailing blank lines (the unused rows of the visible screen)
+/// are dropped, joined with `\n` and ending in `\n` when not empty.
+pub fn tail_lines(s: &str, n: usize) -> String {
+    let s = s.trim_end();
+    if s.is_empty() || n == 0 {
+        return String::new();
+    }
+    let lines: Vec<&str> = s.lines().collect();
+    let start = lines.len().saturating_sub(n);
+    let mut out = lines[start..].join("\n");
+    out.push('\n');
+    out
+}
+
+/// Whether tmux's stderr says there is no server behind the socket.
+pub fn is_no_server(stderr: &str) -> bool {
+    stderr.contains("no server running") || stderr.contains("error connecting to")
+}
+
+/// Whether tmux's stderr says the target session, window or pane does not exist.
+pub fn is_missing_target(stderr: &str) -> bool {
+    stderr.contains("can't find session")
+        || stderr.contains("can't find window")
+        || stderr.contains("can't find pane")
+        || stderr.contains("session not found")
+}
+
+/// Maps a failed tmux call's stderr to a core error.
+pub fn classify_failure(stderr: &str) -> Error {
+    let msg = one_line(stderr);
+    if is_no_server(&msg) || msg.contains("server exited unexpectedly") {
+        Error::TmuxUnavailable(format!("The tmux server is not reachable: {msg}."))
+    } else if msg.is_empty() {
+        Error::TmuxFailed("tmux failed without saying why.".into())
+    } else {
+        Error::TmuxFailed(format!("tmux failed: {msg}."))
+    }
+}
+
+/// tmux's stderr as one short line, free of control characters.
+fn one_line(stderr: &str) -> String {
+    let joined = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let clean: String = joined
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(300)
+        .collect();
+    clean.trim_end_matches('.').to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panes_parse_and_skip_garbage() {
+        let out = "%1\t100\t0\t1\t/home/a b\n%2\t200\t1\t0\t/x\ty\ngarbage\n%x\tnotapid\t0\t0\n";
+        let pane = |id: &str, pid, dead, active, path: &str| Pane {
+            id: id.into(),
+            pid,
+            dead,
+            active,
+            current_path: path.into(),
+        };
+        assert_eq!(
+            parse_panes(out),
+            vec![
+                pane("%1", 100, false, true, "/home/a b"),
+                pane("%2", 200, true, false, "/x\ty"),
+            ]
+        );
+    }
+
+    #[test]
+    fn tail_keeps_exactly_the_last_lines() {
+        let screen = "a\nb\nc\nd\n\n\n\n";
+        assert_eq!(tail_lines(screen, 2), "c\nd\n");
+        assert_eq!(tail_lines(screen, 10), "a\nb\nc\nd\n");
+        assert_eq!(tail_lines("\n\n", 5), "");
+    }
+
+    #[test]
+    fn failures_map_to_contract_errors() {
+        assert!(matches!(
+            classify_failure("no server running on /tmp/x\n"),
+            Error::TmuxUnavailable(_)
+        ));
+        assert!(matches!(
+            classify_failure("error connecting to /nope/sock (No such file or directory)"),
+            Error::TmuxUnavailable(_)
+        ));
+        let Error::TmuxFailed(m) = classify_failure("can't find session: y\n") else {
+            panic!()
+        };
+        assert_eq!(m, "tmux failed: can't find session: y.");
+        assert!(is_missing_target(&m));
+        assert!(matches!(classify_failure(""), Error::TmuxFailed(_)));
+    }
+}
