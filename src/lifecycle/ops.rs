@@ -79,10 +79,18 @@ impl Drop for Reservation<'_> {
 }
 
 impl SessionService {
-    /// The claude command line for a pane. `env` makes tmux run it as argv (tmux hands a
-    /// single-word command to a shell) and then execs claude, so claude is the pane's process.
+    /// The claude command line for a pane. claude runs as a child of a minimal `sh` that only
+    /// waits for it: tmux resumes a pane's own process when it stops (which would undo a
+    /// freeze), and a command of several words is run by tmux as argv, not through a shell.
+    /// Arguments reach claude as `"$@"`, never parsed by the shell.
     fn claude_argv(&self, args: &[String], resume: Option<&str>) -> Vec<String> {
-        let mut argv = vec!["env".to_owned(), self.cfg.claude_command.clone()];
+        let mut argv = vec![
+            "sh".to_owned(),
+            "-c".to_owned(),
+            "\"$@\"; exit $?".to_owned(),
+            "trusty-mpm-launch".to_owned(),
+            self.cfg.claude_command.clone(),
+        ];
         argv.extend(args.iter().cloned());
         if let Some(id) = resume {
             argv.extend(["--resume".to_owned(), id.to_owned()]);

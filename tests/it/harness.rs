@@ -1,0 +1,353 @@
+//! Real parts for integration tests: a private dbus-daemon, a private tmux server, the real
+//! `trusty-mpm daemon` binary and the fake claude in `tests/fixtures/`. Each `Env` owns what it
+//! started and cleans up exactly that (by pid and by socket). Missing tools fail loudly.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use std::io::{BufRead, BufReader};
+use tempfile::TempDir;
+use trusty_mpm::cli::proxy::{ManagerProxy, SessionProxy};
+use zbus::{Connection, OwnedObjectPath};
+
+pub const DAEMON: &str = env!("CARGO_BIN_EXE_trusty-mpm");
+
+/// Panics with a clear message when a tool the tests need is missing.
+pub fn require(tool: &str) {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+        .unwrap_or(false);
+    assert!(
+        found,
+        "integration tests need `{tool}` on PATH; install it (see .ci/run)"
+    );
+}
+
+pub fn fake_claude() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/claude")
+}
+
+/// A private session bus.
+pub struct Bus {
+    child: Child,
+    pub address: String,
+}
+
+impl Bus {
+    pub fn start(dir: &Path) -> Bus {
+        require("dbus-daemon");
+        let sock = dir.join("bus");
+        let conf = dir.join("bus.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path={}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"#,
+                sock.display()
+            ),
+        )
+        .unwrap();
+        let mut child = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", conf.display()))
+            .args(["--nofork", "--print-address"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("dbus-daemon starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(!line.trim().is_empty(), "dbus-daemon printed no address");
+        Bus {
+            child,
+            address: line.trim().to_owned(),
+        }
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Bus {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// One test's world: bus, tmux socket, state dir and (usually) a running daemon.
+pub struct Env {
+    pub dir: TempDir,
+    pub bus: Bus,
+    pub daemon: Option<Child>,
+    pub conn: Connection,
+    /// Extra environment for the daemon (e.g. a short tmux timeout).
+    pub daemon_env: Vec<(String, String)>,
+}
+
+impl Env {
+    /// Bus, tmux socket path and a ready daemon.
+    pub async fn new() -> Env {
+        Self::with_env(&[]).await
+    }
+
+    pub async fn with_env(extra: &[(&str, &str)]) -> Env {
+        require("tmux");
+        let dir = tempfile::Builder::new()
+            .prefix("trusty-mpm-it")
+            .tempdir()
+            .unwrap();
+        // Let a test client of another uid reach the bus socket.
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let bus = Bus::start(dir.path());
+        let conn = zbus::connection::Builder::address(bus.address.as_str())
+            .build()
+            .await
+            .expect("connect to the private bus");
+        let mut env = Env {
+            dir,
+            bus,
+            daemon: None,
+            conn,
+            daemon_env: extra
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        env.start_daemon().await;
+        env
+    }
+
+    pub fn tmux_socket(&self) -> PathBuf {
+        self.dir.path().join("tmux.sock")
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    /// A directory that exists, for use as a project dir.
+    pub fn project(&self, name: &str) -> String {
+        let p = self.dir.path().join("projects").join(name);
+        std::fs::create_dir_all(&p).unwrap();
+        p.to_string_lossy().into_owned()
+    }
+
+    /// The daemon command with this test's environment.
+    pub fn daemon_command(&self) -> Command {
+        let mut cmd = Command::new(DAEMON);
+        cmd.arg("daemon")
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus.address)
+            .env("TRUSTY_MPM_STATE_DIR", self.state_dir())
+            .env("TRUSTY_MPM_TMUX_SOCKET", self.tmux_socket())
+            .env("TRUSTY_MPM_CLAUDE_COMMAND", fake_claude())
+            .env("RUST_LOG", "debug")
+            .env_remove("TMUX")
+            .env_remove("TMUX_PANE")
+            .env_remove("NOTIFY_SOCKET")
+            .stdin(Stdio::null());
+        for (k, v) in &self.daemon_env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Starts the daemon and waits until it owns its name.
+    pub async fn start_daemon(&mut self) {
+        assert!(self.daemon.is_none(), "daemon already running");
+        let child = self.daemon_command().spawn().expect("daemon starts");
+        self.daemon = Some(child);
+        self.wait_for_name().await;
+    }
+
+    pub async fn wait_for_name(&mut self) {
+        let dbus = zbus::fdo::DBusProxy::new(&self.conn).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let name = zbus::names::BusName::try_from("org.trusty.Mpm1").unwrap();
+            if dbus.name_has_owner(name).await.unwrap() {
+                return;
+            }
+            if let Some(status) = self.daemon.as_mut().and_then(|c| c.try_wait().unwrap()) {
+                panic!("daemon exited early: {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "daemon did not take its bus name in 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops the daemon with SIGTERM and returns its exit status.
+    pub fn stop_daemon(&mut self) -> std::process::ExitStatus {
+        let mut child = self.daemon.take().expect("daemon running");
+        signal(child.id(), "TERM");
+        wait_child(&mut child, Duration::from_secs(5)).expect("daemon exits after SIGTERM")
+    }
+
+    pub async fn restart_daemon(&mut self) {
+        let status = self.stop_daemon();
+        assert!(
+            status.success(),
+            "daemon exit status after SIGTERM: {status}"
+        );
+        self.start_daemon().await;
+    }
+
+    /// Runs tmux against this test's private server.
+    pub fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-S")
+            .arg(self.tmux_socket())
+            .arg("-f")
+            .arg("/dev/null")
+            .args(args)
+            .env_remove("TMUX")
+            .env_remove("TMUX_PANE")
+            .stdin(Stdio::null())
+            .output()
+            .expect("tmux runs")
+    }
+
+    pub async fn manager(&self) -> ManagerProxy<'static> {
+        ManagerProxy::new(&self.conn).await.unwrap()
+    }
+
+    pub async fn session(&self, path: &OwnedObjectPath) -> SessionProxy<'static> {
+        SessionProxy::builder(&self.conn)
+            .path(path.clone())
+            .build()
+            .await
+            .unwrap()
+    }
+
+    /// Starts a session of the fake claude and waits until it is active.
+    pub async fn start_active(&self, name: &str) -> (String, OwnedObjectPath, u32) {
+        let m = self.manager().await;
+        let dir = self.project(name);
+        let (id, _, path) = m
+            .start_session(&dir, name, Default::default())
+            .await
+            .expect("StartSession");
+        let s = self.session(&path).await;
+        wait_for("session active", || async {
+            s.status().await.unwrap() == "active"
+        })
+        .await;
+        let pid = s.pid().await.unwrap();
+        assert_ne!(pid, 0);
+        (id, path, pid)
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.daemon.take() {
+            signal(child.id(), "KILL");
+            let _ = child.wait();
+        }
+        // Only our private server, by its socket.
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+pub fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{sig} {pid} failed");
+}
+
+pub fn wait_child(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return Some(s);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Polls `cond` until it holds, failing the test after 10 s.
+pub async fn wait_for<F, Fut>(what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cond().await {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The process state letter from /proc (`T` is stopped).
+pub fn proc_state(pid: u32) -> char {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    after.chars().next().unwrap()
+}
+
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            let after = &s[s.rfind(')').unwrap() + 2..];
+            !after.starts_with('Z')
+        })
+        .unwrap_or(false)
+}
+
+/// The D-Bus error name of a failed call.
+pub fn error_name(e: &zbus::Error) -> String {
+    match e {
+        zbus::Error::MethodError(name, _, _) => name.to_string(),
+        other => panic!("not a method error: {other:?}"),
+    }
+}
+
+/// Asserts a call failed with `org.trusty.Mpm1.Error.<name>` and a one-sentence message.
+pub fn assert_error<T: std::fmt::Debug>(r: zbus::Result<T>, name: &str) -> String {
+    let e = r.expect_err(&format!("expected {name}"));
+    assert_eq!(
+        error_name(&e),
+        format!("org.trusty.Mpm1.Error.{name}"),
+        "{e:?}"
+    );
+    let zbus::Error::MethodError(_, Some(msg), _) = &e else {
+        panic!("{name} without a message")
+    };
+    assert!(
+        !msg.contains('\n') && msg.ends_with('.'),
+        "not one sentence: {msg:?}"
+    );
+    assert!(
+        !msg.contains("Error(") && !msg.contains("{ "),
+        "debug output on the wire: {msg:?}"
+    );
+    msg.clone()
+}
