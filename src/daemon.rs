@@ -8,10 +8,9 @@ use std::sync::Arc;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::config::Config;
-use crate::error::Error;
 use crate::lifecycle::SessionService;
 use crate::model::Status;
-use crate::{dbus, systemd};
+use crate::{dbus, store, systemd};
 
 /// A one-line state for STATUS=.
 pub fn status_line(svc: &SessionService) -> String {
@@ -23,6 +22,28 @@ pub fn status_line(svc: &SessionService) -> String {
 /// Runs the daemon until it is told to stop or loses the bus.
 pub async fn run() -> ExitCode {
     let cfg = Config::from_env();
+    // Bus first: a second daemon must leave before it touches the registry.
+    let conn = match zbus::connection::Builder::session().build().await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("trusty-mpm: cannot connect to the session bus: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = dbus::check_name_free(&conn).await {
+        eprintln!("trusty-mpm: {e}");
+        return ExitCode::FAILURE;
+    }
+    let _lock = match store::lock_state_dir(&cfg.state_dir) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!(
+                "trusty-mpm: another daemon is using the state directory {} ({e}).",
+                cfg.state_dir.display()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
     let sessions = match SessionService::load_registry(&cfg) {
         Ok(s) => s,
         Err(e) => {
@@ -36,18 +57,8 @@ pub async fn run() -> ExitCode {
         tracing::error!("reconciling the registry failed: {e}");
     }
 
-    let conn = match zbus::connection::Builder::session().build().await {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("trusty-mpm: cannot connect to the session bus: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     if let Err(e) = dbus::serve(&conn, svc.clone(), events).await {
-        match e {
-            Error::AlreadyExists(m) => eprintln!("trusty-mpm: {m}"),
-            e => eprintln!("trusty-mpm: {e}"),
-        }
+        eprintln!("trusty-mpm: {e}");
         return ExitCode::FAILURE;
     }
     svc.spawn_maintenance();

@@ -51,6 +51,20 @@ pub fn load(path: &Path) -> std::io::Result<Loaded> {
     Ok(Loaded::MovedAside { to, reason })
 }
 
+/// Takes the state directory for this daemon alone (an advisory lock held while the returned
+/// file stays open), so two daemons never write one registry.
+pub fn lock_state_dir(dir: &Path) -> std::io::Result<File> {
+    fs::create_dir_all(dir)?;
+    let f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(dir.join("daemon.lock"))?;
+    rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive)?;
+    Ok(f)
+}
+
 /// Serializes the sessions in the current format.
 pub fn encode(sessions: Vec<Session>) -> Vec<u8> {
     let file = RegistryFile {

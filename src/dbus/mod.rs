@@ -98,11 +98,28 @@ pub async fn serve(
     match conn
         .request_name_with_flags(BUS_NAME, RequestNameFlags::DO_NOT_QUEUE)
         .await
-        .map_err(internal)?
     {
-        RequestNameReply::PrimaryOwner | RequestNameReply::AlreadyOwner => Ok(()),
-        _ => Err(Error::AlreadyExists(format!(
-            "Another trusty-mpm daemon already owns {BUS_NAME} on this bus."
-        ))),
+        Ok(RequestNameReply::PrimaryOwner | RequestNameReply::AlreadyOwner) => Ok(()),
+        Ok(_) | Err(zbus::Error::NameTaken) => Err(name_taken()),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+fn name_taken() -> Error {
+    Error::AlreadyExists(format!(
+        "Another trusty-mpm daemon already owns {BUS_NAME} on this bus."
+    ))
+}
+
+/// Fails early, before any state is touched, when another daemon serves the bus already.
+pub async fn check_name_free(conn: &Connection) -> Result<()> {
+    let dbus = zbus::fdo::DBusProxy::new(conn)
+        .await
+        .map_err(|e| Error::internal("asking the bus about its names", e))?;
+    let name = zbus::names::BusName::from_static_str(BUS_NAME).expect("valid bus name");
+    match dbus.name_has_owner(name).await {
+        Ok(true) => Err(name_taken()),
+        Ok(false) => Ok(()),
+        Err(e) => Err(Error::internal("asking the bus about its names", e)),
     }
 }

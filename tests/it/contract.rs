@@ -1,0 +1,104 @@
+//! The shipped introspection XML is the contract: it must equal what the running daemon says.
+//! Set TRUSTY_MPM_BLESS=1 to rewrite the file from the live daemon after a deliberate change.
+
+use std::path::Path;
+
+use zbus::fdo::IntrospectableProxy;
+
+use crate::harness::*;
+
+const XML: &str = "packaging/dbus/org.trusty.Mpm1.xml";
+
+/// The `<interface name="NAME">…</interface>` block of an introspection document, lines trimmed.
+fn interface_block(xml: &str, name: &str) -> String {
+    let open = format!("<interface name=\"{name}\">");
+    let start = xml
+        .find(&open)
+        .unwrap_or_else(|| panic!("no interface {name}"));
+    let end = start + xml[start..].find("</interface>").unwrap() + "</interface>".len();
+    xml[start..end]
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+async fn introspect(env: &Env, path: &str) -> String {
+    IntrospectableProxy::builder(&env.conn)
+        .destination("org.trusty.Mpm1")
+        .path(path.to_owned())
+        .build()
+        .await
+        .unwrap()
+        .introspect()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn live_introspection_matches_the_shipped_xml() {
+    let env = Env::new().await;
+    let (_, path, _) = env.start_active("xml").await;
+    let manager = introspect(&env, "/org/trusty/Mpm1").await;
+    let session = introspect(&env, path.as_str()).await;
+    let live_mgr = interface_block(&manager, "org.trusty.Mpm1");
+    let live_session = interface_block(&session, "org.trusty.Mpm1.Session");
+    assert!(manager.contains("org.freedesktop.DBus.ObjectManager"));
+
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join(XML);
+    if std::env::var_os("TRUSTY_MPM_BLESS").is_some() {
+        let doc = format!(
+            "<!DOCTYPE node PUBLIC \"-//freedesktop//DTD D-BUS Object Introspection 1.0//EN\"\n \
+             \"http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd\">\n\
+             <!-- org.trusty.Mpm1: the public D-Bus API of trusty-mpm.\n     \
+             The manager lives at /org/trusty/Mpm1 (with org.freedesktop.DBus.ObjectManager);\n     \
+             each session at /org/trusty/Mpm1/session/<uuid as 32 hex digits>.\n     \
+             Errors: org.trusty.Mpm1.Error.{{NotFound,InvalidState,InvalidArgument,AlreadyExists,\n     \
+             TmuxUnavailable,TmuxFailed,Timeout,AccessDenied,Internal}}.\n     \
+             Generated from the running daemon; tests/it/contract.rs keeps the two equal. -->\n\
+             <node>\n{}\n{}\n</node>\n",
+            indent(&live_mgr),
+            indent(&live_session)
+        );
+        std::fs::write(&file, doc).unwrap();
+    }
+    let shipped = std::fs::read_to_string(&file).expect("packaging XML exists");
+    assert_eq!(
+        interface_block(&shipped, "org.trusty.Mpm1"),
+        live_mgr,
+        "manager interface drifted from {XML}"
+    );
+    assert_eq!(
+        interface_block(&shipped, "org.trusty.Mpm1.Session"),
+        live_session,
+        "session interface drifted from {XML}"
+    );
+}
+
+/// Re-indents a trimmed block by XML depth for the shipped file.
+fn indent(block: &str) -> String {
+    let mut depth = 1usize;
+    let mut out = Vec::new();
+    let mut in_comment = false;
+    for line in block.lines() {
+        let closing = line.starts_with("</");
+        if closing {
+            depth = depth.saturating_sub(1);
+        }
+        let pad = if in_comment && !line.starts_with("-->") {
+            depth + 1
+        } else {
+            depth
+        };
+        out.push(format!("{}{}", "  ".repeat(pad), line));
+        if line.starts_with("<!--") && !line.ends_with("-->") {
+            in_comment = true;
+        } else if line.ends_with("-->") {
+            in_comment = false;
+        } else if !in_comment && line.starts_with('<') && !closing && !line.ends_with("/>") {
+            depth += 1;
+        }
+    }
+    out.join("\n")
+}
