@@ -351,3 +351,107 @@ pub fn assert_error<T: std::fmt::Debug>(r: zbus::Result<T>, name: &str) -> Strin
     );
     msg.clone()
 }
+
+impl Env {
+    /// Names of the sessions on this test's tmux server; none when no server runs.
+    pub fn tmux_sessions(&self) -> Vec<String> {
+        let out = self.tmux(&["list-sessions", "-F", "#{session_name}"]);
+        if out.status.success() {
+            return String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(str::to_owned)
+                .collect();
+        }
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("no server running") || err.contains("error connecting to"),
+            "tmux list-sessions failed: {err}"
+        );
+        Vec::new()
+    }
+
+    /// The pid of the first pane's process of tmux session `name`.
+    pub fn pane_pid(&self, name: &str) -> u32 {
+        let out = self.tmux(&["list-panes", "-t", &format!("={name}:"), "-F", "#{pane_pid}"]);
+        assert!(
+            out.status.success(),
+            "tmux list-panes {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .and_then(|l| l.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no pane pid for {name}"))
+    }
+
+    /// Creates an unmanaged tmux session `name` in `dir` running the fake claude under a
+    /// waiting `sh` (as the daemon launches it) and returns the fake claude's pid once it runs.
+    pub async fn tmux_with_claude(&self, name: &str, dir: &str) -> u32 {
+        let claude = fake_claude();
+        let out = self.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "-c",
+            dir,
+            "--",
+            "sh",
+            "-c",
+            "\"$@\"; exit $?",
+            "x",
+            claude.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "tmux new-session {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let pane = self.pane_pid(name);
+        wait_for("claude runs in the tmux session", || async move {
+            find_descendant(pane, "claude").is_some()
+        })
+        .await;
+        find_descendant(pane, "claude").expect("claude still runs")
+    }
+
+    /// A session proxy that asks the daemon for every property read (no cache).
+    pub async fn session_uncached(&self, path: &OwnedObjectPath) -> SessionProxy<'static> {
+        SessionProxy::builder(&self.conn)
+            .path(path.clone())
+            .cache_properties(zbus::proxy::CacheProperties::No)
+            .build()
+            .await
+            .unwrap()
+    }
+}
+
+/// The pid of a process whose comm is `comm` among the descendants of `root` (not `root`).
+pub fn find_descendant(root: u32, comm: &str) -> Option<u32> {
+    // (pid, ppid, comm) of every process.
+    let procs: Vec<(u32, u32, String)> = std::fs::read_dir("/proc")
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let open = stat.find('(')?;
+            let close = stat.rfind(')')?;
+            let name = stat[open + 1..close].to_owned();
+            let ppid = stat[close + 2..].split(' ').nth(1)?.parse().ok()?;
+            Some((pid, ppid, name))
+        })
+        .collect();
+    let mut queue = vec![root];
+    while let Some(parent) = queue.pop() {
+        for (pid, ppid, name) in &procs {
+            if *ppid == parent {
+                if name == comm && alive(*pid) {
+                    return Some(*pid);
+                }
+                queue.push(*pid);
+            }
+        }
+    }
+    None
+}
