@@ -1,12 +1,23 @@
 # The two quick-start commands: `make run` (the daemon) and `make test` (every test).
-.PHONY: run test build lint
+# `make install` puts the service in the user's standard locations (PREFIX, default ~/.local).
+.PHONY: run test build lint install uninstall
+
+PREFIX ?= $(HOME)/.local
+BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
+UNITDIR ?= $(DATADIR)/systemd/user
+DBUSDIR ?= $(DATADIR)/dbus-1/services
+IFACEDIR ?= $(DATADIR)/dbus-1/interfaces
+# The binary to install; the default is built in release mode first.
+BIN ?= target/release/trusty-mpm
 
 run:
 	scripts/run-daemon.sh
 
-# Unit tests and the integration suite (private dbus-daemon, private tmux server, fake claude).
+# Unit tests and the integration suite (private dbus-daemon, private tmux server, fake claude,
+# private systemd --user for the end-to-end tests).
 test:
-	cargo test --all-targets
+	scripts/test.sh
 
 build:
 	cargo build --release
@@ -14,3 +25,20 @@ build:
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
+
+install:
+	@if [ "$(BIN)" = target/release/trusty-mpm ]; then cargo build --release; fi
+	install -Dm755 "$(BIN)" "$(DESTDIR)$(BINDIR)/trusty-mpm"
+	install -d "$(DESTDIR)$(UNITDIR)" "$(DESTDIR)$(DBUSDIR)" "$(DESTDIR)$(IFACEDIR)"
+	sed -e 's|@bindir@|$(BINDIR)|g' -e 's|@datadir@|$(DATADIR)|g' \
+		packaging/systemd/trusty-mpm.service.in > "$(DESTDIR)$(UNITDIR)/trusty-mpm.service"
+	sed -e 's|@bindir@|$(BINDIR)|g' \
+		packaging/dbus/org.trusty.Mpm1.service.in > "$(DESTDIR)$(DBUSDIR)/org.trusty.Mpm1.service"
+	install -m644 packaging/dbus/org.trusty.Mpm1.xml "$(DESTDIR)$(IFACEDIR)/org.trusty.Mpm1.xml"
+	-systemctl --user daemon-reload
+
+uninstall:
+	-systemctl --user stop trusty-mpm.service
+	rm -f "$(DESTDIR)$(BINDIR)/trusty-mpm" "$(DESTDIR)$(UNITDIR)/trusty-mpm.service" \
+		"$(DESTDIR)$(DBUSDIR)/org.trusty.Mpm1.service" "$(DESTDIR)$(IFACEDIR)/org.trusty.Mpm1.xml"
+	-systemctl --user daemon-reload

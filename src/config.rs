@@ -36,6 +36,10 @@ pub struct Config {
     pub tmux_timeout: Duration,
     /// The program started as claude in new sessions.
     pub claude_command: String,
+    /// Whether the daemon runs as a systemd service (`INVOCATION_ID` is set): then a tmux server
+    /// it starts is started by the user manager instead, outside the daemon's cgroup and
+    /// sandbox, so sessions outlive the service.
+    pub under_systemd: bool,
 }
 
 impl Config {
@@ -60,6 +64,7 @@ impl Config {
                 .ok()
                 .filter(|s| !s.trim().is_empty())
                 .unwrap_or_else(|| "claude".to_owned()),
+            under_systemd: std::env::var_os("INVOCATION_ID").is_some(),
         }
     }
 

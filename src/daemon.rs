@@ -9,15 +9,7 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use crate::config::Config;
 use crate::lifecycle::SessionService;
-use crate::model::Status;
 use crate::{dbus, store, systemd};
-
-/// A one-line state for STATUS=.
-pub fn status_line(svc: &SessionService) -> String {
-    let all = svc.list();
-    let active = all.iter().filter(|s| s.status == Status::Active).count();
-    format!("{} sessions, {active} active", all.len())
-}
 
 /// Runs the daemon until it is told to stop or loses the bus.
 pub async fn run() -> ExitCode {
@@ -62,8 +54,18 @@ pub async fn run() -> ExitCode {
         return ExitCode::FAILURE;
     }
     svc.spawn_maintenance();
-    systemd::ready(&status_line(&svc));
+    let mut counts = svc.counts();
+    systemd::ready(&counts.borrow_and_update().to_string());
+    tokio::spawn(async move {
+        while counts.changed().await.is_ok() {
+            let line = counts.borrow_and_update().to_string();
+            systemd::status(&line);
+        }
+    });
     systemd::spawn_watchdog(svc.clone());
+    if std::env::var_os("TRUSTY_MPM_TEST_FAULTS").is_some() {
+        arm_test_faults(&svc);
+    }
     tracing::info!(
         sessions = svc.count(),
         "trusty-mpm ready on {}",
@@ -71,6 +73,20 @@ pub async fn run() -> ExitCode {
     );
 
     wait_for_end(&conn, &svc).await
+}
+
+/// Test-only fault switch (TRUSTY_MPM_TEST_FAULTS set): SIGUSR1 deadlocks the state owner,
+/// as a real bug would, so tests can watch the watchdog pings stop.
+fn arm_test_faults(svc: &Arc<SessionService>) {
+    let Ok(mut usr1) = signal(SignalKind::user_defined1()) else {
+        return;
+    };
+    let svc = svc.clone();
+    tokio::spawn(async move {
+        usr1.recv().await;
+        tracing::warn!("test fault: wedging the state owner");
+        svc.wedge_for_tests();
+    });
 }
 
 async fn wait_for_end(conn: &zbus::Connection, svc: &Arc<SessionService>) -> ExitCode {

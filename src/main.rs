@@ -33,7 +33,10 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Daemon => {
             trusty_mpm::logging::init();
-            rt.block_on(trusty_mpm::daemon::run())
+            let code = rt.block_on(trusty_mpm::daemon::run());
+            // Do not wait for stray blocking work (a hung tmux call) on the way out.
+            rt.shutdown_timeout(std::time::Duration::from_millis(200));
+            code
         }
     }
 }

@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch as tokio_watch};
 use tokio::task::AbortHandle;
 
 pub use ops::StartOptions;
@@ -23,6 +23,19 @@ use crate::error::{Error, Result};
 use crate::model::{EventRecord, Session, SessionId, SessionName, now_usec};
 use crate::store;
 use crate::tmux::TmuxDriver;
+
+/// How many sessions there are and how many are active, for status lines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub total: usize,
+    pub active: usize,
+}
+
+impl std::fmt::Display for Counts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} sessions, {} active", self.total, self.active)
+    }
+}
 
 /// A change the D-Bus layer publishes.
 #[derive(Debug)]
@@ -75,6 +88,7 @@ pub struct SessionService {
     generation: AtomicU64,
     persisted: AtomicU64,
     write_lock: tokio::sync::Mutex<()>,
+    counts: tokio_watch::Sender<Counts>,
 }
 
 impl SessionService {
@@ -108,7 +122,9 @@ impl SessionService {
             generation: AtomicU64::new(0),
             persisted: AtomicU64::new(0),
             write_lock: tokio::sync::Mutex::new(()),
+            counts: tokio_watch::Sender::new(Counts::default()),
         });
+        svc.touch(&svc.lock());
         (svc, rx)
     }
 
@@ -152,9 +168,36 @@ impl SessionService {
         }
     }
 
-    /// Marks the state dirty; call `persist` before answering.
-    fn touch(&self) {
+    /// Marks the state dirty (call `persist` before answering) and refreshes the counts.
+    fn touch(&self, st: &State) {
         self.generation.fetch_add(1, Ordering::SeqCst);
+        let counts = Counts {
+            total: st.sessions.len(),
+            active: st
+                .sessions
+                .values()
+                .filter(|e| e.session.status == crate::model::Status::Active)
+                .count(),
+        };
+        self.counts
+            .send_if_modified(|c| std::mem::replace(c, counts) != counts);
+    }
+
+    /// Holds the state lock forever from another thread: the test-only fault of a deadlocked
+    /// state owner (see `daemon::arm_test_faults`).
+    pub fn wedge_for_tests(self: &Arc<Self>) {
+        let svc = Arc::clone(self);
+        std::thread::spawn(move || {
+            let _held = svc.lock();
+            loop {
+                std::thread::park();
+            }
+        });
+    }
+
+    /// Follows the session counts as they change.
+    pub fn counts(&self) -> tokio_watch::Receiver<Counts> {
+        self.counts.subscribe()
     }
 
     /// Writes the registry if it changed since the last write. Concurrent callers share one
@@ -251,11 +294,13 @@ impl SessionService {
         let before = entry.session.clone();
         let out = f(&mut entry.session)?;
         if let Some((name, summary)) = event {
+            tracing::info!(session_id = %id, session_name = %entry.session.name, "{name}: {summary}");
             push_event(&mut entry.history, name, "", summary);
         }
         if entry.session != before {
-            self.touch();
-            self.emit(DomainEvent::Changed(entry.session.clone()));
+            let changed = entry.session.clone();
+            self.touch(&st);
+            self.emit(DomainEvent::Changed(changed));
         }
         Ok(out)
     }
@@ -264,6 +309,7 @@ impl SessionService {
     fn insert(&self, session: Session, event: &str, summary: String) {
         let mut st = self.lock();
         st.reserved.remove(&session.name);
+        tracing::info!(session_id = %session.id, session_name = %session.name, "{event}: {summary}");
         let mut history = VecDeque::new();
         push_event(&mut history, event, "", summary);
         self.emit(DomainEvent::Added(session.clone()));
@@ -275,17 +321,18 @@ impl SessionService {
                 watcher: None,
             },
         );
-        self.touch();
+        self.touch(&st);
     }
 
     /// Drops a session record and its watcher, publishing the removal.
     fn delete(&self, id: SessionId) -> Option<Session> {
         let mut st = self.lock();
         let entry = st.sessions.remove(&id)?;
+        tracing::info!(session_id = %id, session_name = %entry.session.name, "removed");
         if let Some(w) = entry.watcher {
             w.abort();
         }
-        self.touch();
+        self.touch(&st);
         self.emit(DomainEvent::Removed(entry.session.clone()));
         Some(entry.session)
     }

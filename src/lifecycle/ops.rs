@@ -410,7 +410,7 @@ impl SessionService {
             {
                 Ok(()) => {}
                 Err(e) if handle.is_some() => tracing::info!(
-                    session = %s.name, "could not send /exit ({e}); terminating instead"
+                    session_id = %s.id, session_name = %s.name, "could not send /exit ({e}); terminating instead"
                 ),
                 Err(e) => return Err(e),
             }
@@ -421,7 +421,7 @@ impl SessionService {
         if !exited && let Some(h) = &handle {
             let _ = h.signal(Sig::Term);
             if !wait_exit(h, TERM_GRACE).await {
-                tracing::warn!(session = %s.name, pid = h.identity().pid, "claude ignored SIGTERM; killing it");
+                tracing::warn!(session_id = %s.id, session_name = %s.name, pid = h.identity().pid, "claude ignored SIGTERM; killing it");
                 let _ = h.signal(Sig::Kill);
                 wait_exit(h, TERM_GRACE).await;
             }

@@ -14,9 +14,9 @@ pub enum Compression {
 impl Compression {
     pub fn parse(s: &str) -> Option<Self> {
         match s {
-            "off" | "" => Some(Compression::Off),
+            "off" => Some(Compression::Off),
             "trim" => Some(Compression::Trim),
-            "summarise" | "summarize" => Some(Compression::Summarise),
+            "summarise" => Some(Compression::Summarise),
             _ => None,
         }
     }
@@ -169,5 +169,6 @@ mod tests {
     fn trim_keeps_borders_but_folds_blanks() {
         assert_eq!(trim("│ a │   \n\n\n\nb\n\n"), "│ a │\n\nb\n");
         assert_eq!(Compression::parse("zip"), None);
+        assert_eq!(Compression::parse(""), None);
     }
 }

@@ -68,13 +68,14 @@ impl SessionService {
             format!("claude (pid {}) exited", ident.pid),
         );
         entry.watcher = None;
-        self.touch();
-        self.emit(DomainEvent::Changed(entry.session.clone()));
+        let session = entry.session.clone();
+        self.touch(&st);
+        tracing::info!(session_id = %session.id, session_name = %session.name, pid = ident.pid, "claude exited");
+        self.emit(DomainEvent::Changed(session.clone()));
         self.emit(DomainEvent::ClaudeExited {
-            session: entry.session.clone(),
+            session,
             pid: ident.pid,
         });
-        tracing::info!(session = %entry.session.name, pid = ident.pid, "claude exited");
         true
     }
 
@@ -113,7 +114,7 @@ impl SessionService {
                     return;
                 }
                 if tokio::time::Instant::now() >= deadline {
-                    tracing::warn!(%id, "no claude process found in the pane within {:?}", CLAUDE_DETECT_WINDOW);
+                    tracing::warn!(session_id = %id, "no claude process found in the pane within {:?}", CLAUDE_DETECT_WINDOW);
                     return;
                 }
                 tokio::time::sleep(DETECT_STEP).await;
@@ -139,7 +140,7 @@ impl SessionService {
                 && let Some(names) = &tmux_names
                 && !names.iter().any(|n| n == s.name.as_str())
             {
-                tracing::info!(session = %s.name, "tmux session is gone; removing the record");
+                tracing::info!(session_id = %s.id, session_name = %s.name, "tmux session is gone; removing the record");
                 self.delete(s.id);
                 continue;
             }

@@ -11,19 +11,24 @@ use std::time::Duration;
 
 use tokio::process::Command;
 
-pub use parse::{Pane, is_missing_target, is_no_server, parse_panes, tail_lines};
+use parse::{PANE_FORMAT, parse_panes, tail_lines};
+pub use parse::{Pane, is_missing_target, is_no_server};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::SessionName;
 
 /// Environment the daemon must not hand down to tmux servers and agents: systemd's notify and
-/// watchdog hooks and the journal stream belong to the daemon alone.
-pub const PRIVATE_ENV: [&str; 4] = [
+/// watchdog hooks, the journal stream and the service's identity belong to the daemon alone.
+pub const PRIVATE_ENV: [&str; 8] = [
     "NOTIFY_SOCKET",
     "WATCHDOG_USEC",
     "WATCHDOG_PID",
     "JOURNAL_STREAM",
+    "INVOCATION_ID",
+    "MANAGERPID",
+    "SYSTEMD_EXEC_PID",
+    "TRUSTY_MPM_TEST_FAULTS",
 ];
 
 /// Runs tmux commands against one server.
@@ -32,6 +37,7 @@ pub struct TmuxDriver {
     bin: PathBuf,
     socket: Option<PathBuf>,
     timeout: Duration,
+    under_systemd: bool,
 }
 
 /// Where a command is aimed: a pane id (`%N`) when known, else the session's active pane.
@@ -50,6 +56,7 @@ impl TmuxDriver {
             bin: cfg.tmux_bin.clone(),
             socket: cfg.tmux_socket.clone(),
             timeout: cfg.tmux_timeout,
+            under_systemd: cfg.under_systemd,
         }
     }
 
@@ -60,6 +67,35 @@ impl TmuxDriver {
         S: Into<OsString>,
     {
         let mut cmd = Command::new(&self.bin);
+        self.exec(&mut cmd, args).await
+    }
+
+    /// Runs tmux through `systemd-run --user` as a transient service of its own, so that a tmux
+    /// server it starts lives outside the daemon's cgroup and sandbox (a scope would inherit
+    /// no_new_privs, seccomp filters and namespaces). Its stdout goes to the journal.
+    async fn run_as_service<I, S>(&self, args: I) -> Result<()>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        let mut cmd = Command::new("systemd-run");
+        cmd.args([
+            "--user",
+            "--quiet",
+            "--collect",
+            "--property=Type=forking",
+            "--description=tmux server started by trusty-mpm",
+            "--",
+        ])
+        .arg(&self.bin);
+        self.exec(&mut cmd, args).await.map(drop)
+    }
+
+    async fn exec<I, S>(&self, cmd: &mut Command, args: I) -> Result<String>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
         if let Some(sock) = &self.socket {
             cmd.arg("-S").arg(sock);
         }
@@ -74,8 +110,8 @@ impl TmuxDriver {
         let child = cmd.spawn().map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 Error::TmuxUnavailable(format!(
-                    "The tmux program ({}) is not installed or not on PATH.",
-                    self.bin.display()
+                    "The program {:?} is not installed or not on PATH.",
+                    cmd.as_std().get_program()
                 ))
             } else {
                 Error::TmuxUnavailable(format!("tmux could not be started: {e}."))
@@ -91,7 +127,9 @@ impl TmuxDriver {
                 )));
             }
         };
-        if out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // tmux 3.3 exits 0 when it cannot create its socket; only stderr tells.
+        if out.status.success() && !parse::is_socket_error(&stderr) {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
             Err(parse::classify_failure(&String::from_utf8_lossy(
@@ -106,15 +144,6 @@ impl TmuxDriver {
         Ok(out.lines().map(str::to_owned).collect())
     }
 
-    /// Whether a session of exactly this name exists; no running server means no.
-    pub async fn session_exists(&self, name: &str) -> Result<bool> {
-        match self.list_sessions().await {
-            Ok(names) => Ok(names.iter().any(|n| n == name)),
-            Err(Error::TmuxUnavailable(m)) if is_no_server(&m) => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
     /// Every pane of a session, in every window.
     pub async fn panes(&self, name: &SessionName) -> Result<Vec<Pane>> {
         let out = self
@@ -124,7 +153,7 @@ impl TmuxDriver {
                 "-t",
                 &format!("={name}"),
                 "-F",
-                parse::PANE_FORMAT,
+                PANE_FORMAT,
             ])
             .await?;
         Ok(parse_panes(&out))
@@ -147,7 +176,7 @@ impl TmuxDriver {
             dir.into(),
             "-P".into(),
             "-F".into(),
-            parse::PANE_FORMAT.into(),
+            PANE_FORMAT.into(),
             "--".into(),
         ];
         args.extend(argv.iter().cloned());
@@ -161,11 +190,29 @@ impl TmuxDriver {
             "remain-on-exit".into(),
             "on".into(),
         ]);
+        if self.under_systemd && !self.server_running().await? {
+            self.run_as_service(args).await?;
+            return self
+                .panes(name)
+                .await?
+                .into_iter()
+                .next()
+                .ok_or_else(|| Error::TmuxFailed("tmux did not report the new pane.".into()));
+        }
         let out = self.run(args).await?;
         parse_panes(&out)
             .into_iter()
             .next()
             .ok_or_else(|| Error::TmuxFailed("tmux did not report the new pane.".into()))
+    }
+
+    /// Whether a server answers on the socket.
+    async fn server_running(&self) -> Result<bool> {
+        match self.list_sessions().await {
+            Ok(_) => Ok(true),
+            Err(Error::TmuxUnavailable(m)) if is_no_server(&m) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// Starts `argv` again in a pane whose program has exited.
@@ -192,7 +239,7 @@ impl TmuxDriver {
             dir.into(),
             "-P".into(),
             "-F".into(),
-            parse::PANE_FORMAT.into(),
+            PANE_FORMAT.into(),
             "--".into(),
         ];
         args.extend(argv.iter().cloned());

@@ -58,6 +58,11 @@ pub fn is_no_server(stderr: &str) -> bool {
     stderr.contains("no server running") || stderr.contains("error connecting to")
 }
 
+/// Whether tmux's stderr says its socket could not be created or reached.
+pub fn is_socket_error(stderr: &str) -> bool {
+    stderr.contains("error creating") || stderr.contains("error connecting to")
+}
+
 /// Whether tmux's stderr says the target session, window or pane does not exist.
 pub fn is_missing_target(stderr: &str) -> bool {
     stderr.contains("can't find session")
@@ -69,7 +74,7 @@ pub fn is_missing_target(stderr: &str) -> bool {
 /// Maps a failed tmux call's stderr to a core error.
 pub fn classify_failure(stderr: &str) -> Error {
     let msg = one_line(stderr);
-    if is_no_server(&msg) || msg.contains("server exited unexpectedly") {
+    if is_no_server(&msg) || is_socket_error(&msg) || msg.contains("server exited unexpectedly") {
         Error::TmuxUnavailable(format!("The tmux server is not reachable: {msg}."))
     } else if msg.is_empty() {
         Error::TmuxFailed("tmux failed without saying why.".into())
@@ -141,5 +146,9 @@ mod tests {
         assert_eq!(m, "tmux failed: can't find session: y.");
         assert!(is_missing_target(&m));
         assert!(matches!(classify_failure(""), Error::TmuxFailed(_)));
+        assert!(matches!(
+            classify_failure("error creating /nope/sock (No such file or directory)"),
+            Error::TmuxUnavailable(_)
+        ));
     }
 }

@@ -372,7 +372,13 @@ impl Env {
 
     /// The pid of the first pane's process of tmux session `name`.
     pub fn pane_pid(&self, name: &str) -> u32 {
-        let out = self.tmux(&["list-panes", "-t", &format!("={name}:"), "-F", "#{pane_pid}"]);
+        let out = self.tmux(&[
+            "list-panes",
+            "-t",
+            &format!("={name}:"),
+            "-F",
+            "#{pane_pid}",
+        ]);
         assert!(
             out.status.success(),
             "tmux list-panes {name}: {}",

@@ -1,7 +1,9 @@
 //! Integration tests: the real daemon on a private bus and tmux server (see `harness`).
 
+mod adopt;
 mod contract;
 mod daemon;
+mod errors;
 mod harness;
 mod lifecycle;
 mod signals;

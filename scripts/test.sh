@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# `make test`: the whole suite. The end-to-end tests start a private `systemd --user`, which
+# needs /run/systemd/system to exist (it does on any machine booted with systemd; on a bare
+# container we are root and create it, as a booted system would have it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -d /run/systemd/system ]; then
+  if [ "$(id -u)" = 0 ]; then
+    mkdir -p /run/systemd/system
+  else
+    echo "make test: /run/systemd/system is missing, so systemd --user cannot run here" >&2
+    exit 1
+  fi
+fi
+exec cargo test --all-targets
