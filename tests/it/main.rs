@@ -6,4 +6,6 @@ mod daemon;
 mod errors;
 mod harness;
 mod lifecycle;
+mod notify;
 mod signals;
+mod watch;

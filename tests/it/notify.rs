@@ -1,0 +1,130 @@
+//! sd_notify as systemd would see it, through a fake NOTIFY_SOCKET: READY=1 only once the name
+//! is owned, STATUS= on change, the watchdog cadence (and its silence when the state owner is
+//! wedged), STOPPING=1 on SIGTERM; and that nothing of it reaches the agents.
+
+use std::os::unix::net::UnixDatagram;
+use std::time::{Duration, Instant};
+
+use crate::harness::*;
+
+/// A datagram socket standing in for systemd's notify socket.
+struct FakeSystemd {
+    _dir: tempfile::TempDir,
+    sock: UnixDatagram,
+    path: String,
+}
+
+impl FakeSystemd {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify");
+        let sock = UnixDatagram::bind(&path).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        FakeSystemd {
+            path: path.to_string_lossy().into_owned(),
+            _dir: dir,
+            sock,
+        }
+    }
+
+    /// Every message received within `window`.
+    fn collect(&self, window: Duration) -> Vec<String> {
+        let deadline = Instant::now() + window;
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        while Instant::now() < deadline {
+            if let Ok(n) = self.sock.recv(&mut buf) {
+                out.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            }
+        }
+        out
+    }
+
+    /// Waits up to 10 s for a message containing `needle`; returns it and what came before.
+    fn wait_for(&self, needle: &str) -> (String, Vec<String>) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut before = Vec::new();
+        let mut buf = [0u8; 4096];
+        while Instant::now() < deadline {
+            if let Ok(n) = self.sock.recv(&mut buf) {
+                let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+                if msg.contains(needle) {
+                    return (msg, before);
+                }
+                before.push(msg);
+            }
+        }
+        panic!("no notify message with {needle:?}; got {before:?}");
+    }
+}
+
+fn pings(msgs: &[String]) -> usize {
+    msgs.iter()
+        .filter(|m| m.lines().any(|l| l == "WATCHDOG=1"))
+        .count()
+}
+
+#[tokio::test]
+async fn ready_status_and_stopping() {
+    let sd = FakeSystemd::new();
+    let mut env = Env::with_env(&[("NOTIFY_SOCKET", &sd.path)]).await;
+    let (ready, before) = sd.wait_for("READY=1");
+    assert!(ready.contains("STATUS=0 sessions, 0 active"), "{ready:?}");
+    assert!(
+        before
+            .iter()
+            .any(|m| m.contains("STATUS=reconciling 0 sessions")),
+        "{before:?}"
+    );
+    // READY=1 came after the name was owned (the harness saw the name before returning, and the
+    // daemon only sends READY after RequestName succeeded): calls work right away.
+    env.manager().await.list_sessions().await.unwrap();
+
+    let (_, path, pid) = env.start_active("notify").await;
+    sd.wait_for("STATUS=1 sessions, 1 active");
+
+    // The agent sees none of the daemon's systemd plumbing.
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    let environ = String::from_utf8_lossy(&environ);
+    for var in ["NOTIFY_SOCKET=", "WATCHDOG_USEC=", "JOURNAL_STREAM="] {
+        assert!(
+            !environ.split('\0').any(|kv| kv.starts_with(var)),
+            "claude inherited {var}"
+        );
+    }
+
+    env.session(&path).await.stop(true).await.unwrap();
+    sd.wait_for("STATUS=1 sessions, 0 active");
+
+    let mut daemon = env.daemon.take().unwrap();
+    let t = Instant::now();
+    signal(daemon.id(), "TERM");
+    let status =
+        wait_child(&mut daemon, Duration::from_secs(2)).expect("exit within 2 s of SIGTERM");
+    assert!(status.success(), "{status}");
+    let (stopping, _) = sd.wait_for("STOPPING=1");
+    assert!(t.elapsed() < Duration::from_secs(2), "{stopping:?}");
+}
+
+#[tokio::test]
+async fn watchdog_pings_at_half_interval_and_stops_when_wedged() {
+    let sd = FakeSystemd::new();
+    let env = Env::with_env(&[
+        ("NOTIFY_SOCKET", &sd.path),
+        ("WATCHDOG_USEC", "400000"),
+        ("TRUSTY_MPM_TEST_FAULTS", "1"),
+    ])
+    .await;
+    sd.wait_for("READY=1");
+    // 400 ms interval: a ping every 200 ms, so about 10 in 2 s.
+    let healthy = pings(&sd.collect(Duration::from_secs(2)));
+    assert!((7..=13).contains(&healthy), "{healthy} pings in 2 s");
+
+    let pid = env.daemon.as_ref().unwrap().id();
+    signal(pid, "USR1");
+    // Allow one ping already on its way, then silence.
+    sd.collect(Duration::from_millis(300));
+    let wedged = pings(&sd.collect(Duration::from_secs(2)));
+    assert_eq!(wedged, 0, "a wedged daemon kept pinging");
+}
