@@ -3,6 +3,7 @@
 mod adopt;
 mod contract;
 mod daemon;
+mod e2e_systemd;
 mod errors;
 mod harness;
 mod lifecycle;

@@ -1,0 +1,279 @@
+//! End to end under a real, private `systemd --user` (its own runtime, config and data dirs):
+//! the installed unit reaches `active` only after READY, D-Bus activation starts it, the
+//! watchdog restarts a frozen daemon, and restarts never touch tmux or claude.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+use trusty_mpm::cli::proxy::{ManagerProxy, SessionProxy};
+
+use crate::harness::*;
+
+/// A private user manager; everything it runs is stopped with it.
+struct UserManager {
+    child: Child,
+    dir: TempDir,
+}
+
+impl UserManager {
+    fn start() -> UserManager {
+        for tool in [
+            "systemd",
+            "systemctl",
+            "systemd-run",
+            "systemd-analyze",
+            "make",
+        ] {
+            require(tool);
+        }
+        assert!(
+            Path::new("/run/systemd/system").is_dir(),
+            "systemd --user needs /run/systemd/system; run the suite with `make test`"
+        );
+        let dir = tempfile::Builder::new()
+            .prefix("trusty-mpm-e2e")
+            .tempdir()
+            .unwrap();
+        for sub in ["rt", "config", "data", "state"] {
+            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        }
+        std::fs::set_permissions(
+            dir.path().join("rt"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.path().join("systemd.log")).unwrap();
+        let mut cmd = Command::new("systemd");
+        cmd.arg("--user")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        let child = Self::env(dir.path(), &mut cmd)
+            .spawn()
+            .expect("systemd --user starts");
+        let um = UserManager { child, dir };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let out = um.systemctl(&["is-system-running"]);
+            let state = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            if state == "running" || state == "degraded" {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "systemd --user did not come up ({state}); log: {}",
+                std::fs::read_to_string(um.dir.path().join("systemd.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        um
+    }
+
+    /// The environment that points a command at this manager and its directories.
+    fn env<'c>(dir: &Path, cmd: &'c mut Command) -> &'c mut Command {
+        cmd.env("XDG_RUNTIME_DIR", dir.join("rt"))
+            .env("XDG_CONFIG_HOME", dir.join("config"))
+            .env("XDG_DATA_HOME", dir.join("data"))
+            .env("XDG_STATE_HOME", dir.join("state"))
+            .env(
+                "DBUS_SESSION_BUS_ADDRESS",
+                format!("unix:path={}", dir.join("rt/bus").display()),
+            )
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("TMUX")
+            .env_remove("TMUX_PANE")
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn run(&self, program: &str, args: &[&str]) -> Output {
+        let mut cmd = Command::new(program);
+        cmd.args(args).stdin(Stdio::null());
+        Self::env(self.dir.path(), &mut cmd).output().unwrap()
+    }
+
+    fn systemctl(&self, args: &[&str]) -> Output {
+        let mut all = vec!["--user"];
+        all.extend_from_slice(args);
+        self.run("systemctl", &all)
+    }
+
+    fn ok(&self, args: &[&str]) {
+        let out = self.systemctl(args);
+        assert!(
+            out.status.success(),
+            "systemctl --user {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn show(&self, prop: &str) -> String {
+        let out = self.systemctl(&["show", "-p", prop, "--value", "trusty-mpm.service"]);
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    fn tmux(&self, args: &[&str]) -> Output {
+        let mut all = vec!["-S", "tmux.sock"];
+        all.extend_from_slice(args);
+        let mut cmd = Command::new("tmux");
+        cmd.args(&all).current_dir(self.dir.path());
+        Self::env(self.dir.path(), &mut cmd).output().unwrap()
+    }
+}
+
+impl Drop for UserManager {
+    fn drop(&mut self) {
+        let _ = self.systemctl(&["stop", "trusty-mpm.service"]);
+        let _ = self.tmux(&["kill-server"]);
+        signal(self.child.id(), "TERM");
+        if wait_child(&mut self.child, Duration::from_secs(10)).is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+#[tokio::test]
+async fn unit_activation_watchdog_and_restarts_under_systemd_user() {
+    let um = UserManager::start();
+    let prefix = um.path("prefix");
+    let data = um.path("data");
+    let out = um.run(
+        "make",
+        &[
+            "-s",
+            "-C",
+            env!("CARGO_MANIFEST_DIR"),
+            "install",
+            &format!("PREFIX={}", prefix.display()),
+            &format!("DATADIR={}", data.display()),
+            &format!("BIN={DAEMON}"),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "make install: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let unit = data.join("systemd/user/trusty-mpm.service");
+    assert!(
+        data.join("dbus-1/services/org.trusty.Mpm1.service")
+            .is_file()
+    );
+
+    let verify = um.run(
+        "systemd-analyze",
+        &["verify", "--user", "--man=no", unit.to_str().unwrap()],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&verify.stderr),
+        "",
+        "systemd-analyze verify complained"
+    );
+
+    // Short timings for the test, and the fake claude on a private tmux server.
+    let dropin = um.path("config/systemd/user/trusty-mpm.service.d");
+    std::fs::create_dir_all(&dropin).unwrap();
+    std::fs::write(
+        dropin.join("test.conf"),
+        "[Service]\nWatchdogSec=2s\nRestartSec=200ms\nTimeoutAbortSec=1s\n",
+    )
+    .unwrap();
+    um.ok(&[
+        "set-environment",
+        &format!("TRUSTY_MPM_CLAUDE_COMMAND={}", fake_claude().display()),
+        &format!("TRUSTY_MPM_TMUX_SOCKET={}", um.path("tmux.sock").display()),
+        "RUST_LOG=debug",
+    ]);
+    um.ok(&["daemon-reload"]);
+
+    // start returns once READY=1 came: the name is served at that moment.
+    um.ok(&["start", "trusty-mpm.service"]);
+    assert_eq!(um.show("ActiveState"), "active");
+    let conn = zbus::connection::Builder::address(
+        format!("unix:path={}", um.path("rt/bus").display()).as_str(),
+    )
+    .build()
+    .await
+    .unwrap();
+    let m = ManagerProxy::new(&conn).await.unwrap();
+    m.list_sessions().await.unwrap();
+
+    // D-Bus activation of a stopped service.
+    um.ok(&["stop", "trusty-mpm.service"]);
+    assert_eq!(um.show("ActiveState"), "inactive");
+    assert!(m.list_sessions().await.unwrap().is_empty());
+    assert_eq!(
+        um.show("ActiveState"),
+        "active",
+        "a bus call activated the service"
+    );
+
+    // A session; its tmux server runs outside the daemon's cgroup.
+    let project = um.path("project");
+    std::fs::create_dir_all(&project).unwrap();
+    let (_, _, path) = m
+        .start_session(project.to_str().unwrap(), "e2e", Default::default())
+        .await
+        .unwrap();
+    let s = SessionProxy::builder(&conn)
+        .path(path.clone())
+        .cache_properties(zbus::proxy::CacheProperties::No)
+        .build()
+        .await
+        .unwrap();
+    wait_for("active", || async { s.status().await.unwrap() == "active" }).await;
+    let claude = s.pid().await.unwrap();
+    let tmux_pid: u32 =
+        String::from_utf8_lossy(&um.tmux(&["display-message", "-p", "#{pid}"]).stdout)
+            .trim()
+            .parse()
+            .unwrap();
+    let cgroup = std::fs::read_to_string(format!("/proc/{tmux_pid}/cgroup")).unwrap();
+    assert!(
+        !cgroup.contains("trusty-mpm.service"),
+        "tmux server in the daemon's cgroup:\n{cgroup}"
+    );
+
+    // systemctl restart leaves tmux and claude alone.
+    let main1 = um.show("MainPID");
+    um.ok(&["restart", "trusty-mpm.service"]);
+    assert_ne!(um.show("MainPID"), main1);
+    assert!(alive(claude) && alive(tmux_pid), "restart killed a session");
+    assert_eq!(s.status().await.unwrap(), "active");
+    assert_eq!(s.pid().await.unwrap(), claude);
+
+    // A frozen daemon stops pinging; systemd restarts it and the session is still there.
+    let main2: u32 = um.show("MainPID").parse().unwrap();
+    let t = Instant::now();
+    signal(main2, "STOP");
+    loop {
+        let main: u32 = um.show("MainPID").parse().unwrap_or(0);
+        if main != 0 && main != main2 && um.show("ActiveState") == "active" {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(15),
+            "no watchdog restart within 15 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    println!(
+        "watchdog restart after SIGSTOP took {:?} (WatchdogSec=2s, TimeoutAbortSec=1s, RestartSec=200ms)",
+        t.elapsed()
+    );
+    assert!(
+        alive(claude) && alive(tmux_pid),
+        "watchdog restart killed a session"
+    );
+    let rows = m.list_sessions().await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].1.as_str(), rows[0].3.as_str(), rows[0].5),
+        ("e2e", "active", claude)
+    );
+}
