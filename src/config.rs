@@ -28,6 +28,8 @@ pub const TERM_GRACE: Duration = Duration::from_secs(3);
 pub struct Config {
     /// Directory of the persisted registry.
     pub state_dir: PathBuf,
+    /// The optional config file (hook policy: permission wait, auto-adopt, deny rules).
+    pub config_file: PathBuf,
     /// tmux server socket (`-S`); `None` is tmux's default server.
     pub tmux_socket: Option<PathBuf>,
     /// The tmux binary.
@@ -55,8 +57,13 @@ impl Config {
             .filter(|ms| *ms > 0)
             .map(Duration::from_millis)
             .unwrap_or(Duration::from_secs(5));
+        let config_file = env_path("TRUSTY_MPM_CONFIG").unwrap_or_else(|| {
+            let base = env_path("XDG_CONFIG_HOME").unwrap_or_else(|| home().join(".config"));
+            base.join("trusty-mpm/config.toml")
+        });
         Config {
             state_dir,
+            config_file,
             tmux_socket: env_path("TRUSTY_MPM_TMUX_SOCKET"),
             tmux_bin: env_path("TRUSTY_MPM_TMUX_BIN").unwrap_or_else(|| PathBuf::from("tmux")),
             tmux_timeout,

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::config::Config;
+use crate::hooks::HookService;
+use crate::hooks::policy::Policy;
 use crate::lifecycle::SessionService;
 use crate::{dbus, store, systemd};
 
@@ -43,13 +45,29 @@ pub async fn run() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let policy = match Policy::load(&cfg.config_file) {
+        Ok(p) => p,
+        Err(e) => {
+            // Reported loudly, and `trusty-mpm hooks check` says the same; the daemon still
+            // serves sessions, without the broken file's rules.
+            tracing::error!("config file is broken, its deny rules are NOT applied: {e}");
+            eprintln!("trusty-mpm: config file is broken, its deny rules are NOT applied: {e}");
+            Policy::default()
+        }
+    };
+    tracing::info!(
+        deny_rules = policy.deny.len(),
+        permission_wait_secs = policy.permission_wait.as_secs(),
+        "hook policy loaded"
+    );
     let (svc, events) = SessionService::new(cfg, sessions);
+    let hooks = Arc::new(HookService::new(svc.clone(), policy));
     systemd::status(&format!("reconciling {} sessions", svc.count()));
     if let Err(e) = svc.reconcile().await {
         tracing::error!("reconciling the registry failed: {e}");
     }
 
-    if let Err(e) = dbus::serve(&conn, svc.clone(), events).await {
+    if let Err(e) = dbus::serve(&conn, svc.clone(), hooks, events).await {
         eprintln!("trusty-mpm: {e}");
         return ExitCode::FAILURE;
     }

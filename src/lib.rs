@@ -6,6 +6,7 @@ pub mod config;
 pub mod daemon;
 pub mod dbus;
 pub mod error;
+pub mod hooks;
 pub mod lifecycle;
 pub mod logging;
 pub mod model;

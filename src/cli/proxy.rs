@@ -42,6 +42,18 @@ pub trait Manager {
     fn reap_dead_sessions(&self) -> zbus::Result<(u32, Vec<String>, u32)>;
     fn set_session_pid(&self, key: &str, pid: u32) -> zbus::Result<()>;
     fn get_events(&self, key: &str, limit: u32) -> zbus::Result<Vec<EventRow>>;
+    fn handle_hook(
+        &self,
+        payload_json: &str,
+        context: HashMap<&str, Variant<'_>>,
+    ) -> zbus::Result<(String, i32, String)>;
+    fn answer_permission(
+        &self,
+        key: &str,
+        request_id: &str,
+        allow: bool,
+        reason: &str,
+    ) -> zbus::Result<()>;
 
     #[zbus(property)]
     fn version(&self) -> zbus::Result<String>;
@@ -90,6 +102,7 @@ pub trait Session {
     fn send_keys(&self, keys: &[&str]) -> zbus::Result<()>;
     fn capture_output(&self, lines: u32, compression: &str) -> zbus::Result<String>;
     fn get_events(&self, limit: u32) -> zbus::Result<Vec<EventRow>>;
+    fn answer_permission(&self, request_id: &str, allow: bool, reason: &str) -> zbus::Result<()>;
 
     #[zbus(property)]
     fn id(&self) -> zbus::Result<String>;

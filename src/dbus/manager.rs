@@ -10,6 +10,7 @@ use zbus::{Connection, ObjectPath, OwnedObjectPath, OwnedVariant, interface};
 
 use super::{Ctx, WireError, session_path};
 use crate::error::Error;
+use crate::hooks::HookContext;
 use crate::lifecycle::StartOptions;
 use crate::model::Session;
 
@@ -64,6 +65,21 @@ fn start_options(options: HashMap<String, OwnedVariant>) -> Result<StartOptions,
         }
     }
     Ok(out)
+}
+
+/// Reads `HandleHook`'s context; unknown keys are ignored so newer relays keep working.
+fn hook_context(context: HashMap<String, OwnedVariant>) -> Result<HookContext, Error> {
+    let mut ctx = HookContext::default();
+    for (key, value) in context {
+        let bad = || Error::invalid(format!("Hook context '{key}' has the wrong type."));
+        match key.as_str() {
+            "tmux_pane" => ctx.tmux_pane = String::try_from(value).map_err(|_| bad())?,
+            "tmux" => ctx.tmux = String::try_from(value).map_err(|_| bad())?,
+            "ppid" => ctx.ppid = u32::try_from(value).map_err(|_| bad())?,
+            _ => {}
+        }
+    }
+    Ok(ctx)
 }
 
 /// Manages Claude Code sessions running in tmux.
@@ -344,6 +360,49 @@ impl Manager {
         self.ctx
             .call(conn, &hdr, || async {
                 super::session::events(&self.ctx, self.ctx.svc.resolve(key)?, limit)
+            })
+            .await
+    }
+
+    /// The hook relay's call: one Claude Code hook event (JSON, at most 1 MiB) and what only
+    /// the relay sees: "tmux_pane" (s), "tmux" (s), "ppid" (u). Returns what the relay prints
+    /// on stdout (a decision JSON, or nothing), its exit code (0, or 2 to block) and stderr.
+    /// Events of unmanaged processes are ignored, except a SessionStart from a tmux pane, which
+    /// adopts that tmux session (config auto_adopt). A PermissionRequest emits
+    /// PermissionRequested and, with permission_wait_secs configured, waits that long for
+    /// AnswerPermission.
+    #[zbus(out_args("stdout", "exit_code", "stderr"))]
+    async fn handle_hook(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        payload_json: &str,
+        context: HashMap<String, OwnedVariant>,
+    ) -> Result<(String, i32, String), WireError> {
+        self.ctx
+            .call(conn, &hdr, || async {
+                let ctx = hook_context(context)?;
+                let r = self.ctx.hooks.handle(payload_json, &ctx).await?;
+                Ok((r.stdout, r.exit_code, r.stderr))
+            })
+            .await
+    }
+
+    /// Allows or denies a waiting permission request (see PermissionRequested); reason is
+    /// shown to Claude on deny. An unknown or expired request is NotFound.
+    async fn answer_permission(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        key: &str,
+        request_id: &str,
+        allow: bool,
+        reason: &str,
+    ) -> Result<(), WireError> {
+        self.ctx
+            .call(conn, &hdr, || async {
+                let id = self.ctx.svc.resolve(key)?;
+                self.ctx.hooks.answer(id, request_id, allow, reason)
             })
             .await
     }

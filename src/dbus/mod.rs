@@ -18,6 +18,7 @@ pub use manager::Manager;
 pub use session::SessionObject;
 
 use crate::error::{Error, Result};
+use crate::hooks::HookService;
 use crate::lifecycle::{DomainEvent, SessionService};
 use crate::model::SessionId;
 use access::Access;
@@ -38,9 +39,10 @@ pub fn session_path(id: SessionId) -> OwnedObjectPath {
         .expect("32 hex digits make a valid path element")
 }
 
-/// What every handler needs: the service and the caller check.
+/// What every handler needs: the services and the caller check.
 pub struct Ctx {
     pub svc: Arc<SessionService>,
+    pub hooks: Arc<HookService>,
     access: Access,
 }
 
@@ -69,6 +71,7 @@ impl Ctx {
 pub async fn serve(
     conn: &Connection,
     svc: Arc<SessionService>,
+    hooks: Arc<HookService>,
     mut events: UnboundedReceiver<DomainEvent>,
 ) -> Result<()> {
     // Events from reconciliation describe the state the objects are built from; drop them.
@@ -79,6 +82,7 @@ pub async fn serve(
     }
     let ctx = Arc::new(Ctx {
         svc: svc.clone(),
+        hooks,
         access: Access::new(),
     });
     let server = conn.object_server();

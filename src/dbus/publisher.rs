@@ -158,7 +158,8 @@ impl Publisher {
                 if before.status != s.status {
                     Manager::status_changed(&mgr, &id, &name, s.status.as_str()).await?;
                 }
-                if before.activity != s.activity || before.activity_detail != s.activity_detail {
+                // A new detail alone (the next tool) is a PropertiesChanged, not an activity change.
+                if before.activity != s.activity {
                     Manager::activity_changed(
                         &mgr,
                         &id,
@@ -169,6 +170,23 @@ impl Publisher {
                     .await?;
                 }
                 self.seen.insert(s.id, s);
+            }
+            DomainEvent::PermissionRequested {
+                session,
+                request_id,
+                tool,
+                detail,
+            } => {
+                let id = session.id.to_string();
+                Manager::permission_requested(
+                    &mgr,
+                    &id,
+                    session.name.as_str(),
+                    &request_id,
+                    &tool,
+                    &detail,
+                )
+                .await?;
             }
             DomainEvent::ClaudeExited { session, pid } => {
                 Manager::claude_exited(&mgr, &session.id.to_string(), session.name.as_str(), pid)

@@ -160,6 +160,22 @@ impl SessionObject {
             .await
     }
 
+    /// Answers a waiting permission request; see AnswerPermission.
+    async fn answer_permission(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        request_id: &str,
+        allow: bool,
+        reason: &str,
+    ) -> Result<(), WireError> {
+        self.ctx
+            .call(conn, &hdr, || async {
+                self.ctx.hooks.answer(self.id, request_id, allow, reason)
+            })
+            .await
+    }
+
     /// The session's UUID, hyphenated.
     #[zbus(property(emits_changed_signal = "const"))]
     fn id(&self) -> String {

@@ -5,6 +5,7 @@
 //! State lives behind a short-held mutex that is never kept across an await, so reads never
 //! wait for tmux. Every mutation is persisted (group-committed) before the operation returns.
 
+mod hooks;
 mod ops;
 pub mod summary;
 mod watch;
@@ -16,6 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{mpsc, oneshot, watch as tokio_watch};
 use tokio::task::AbortHandle;
 
+pub use hooks::HookEffect;
 pub use ops::StartOptions;
 
 use crate::config::{Config, EVENT_HISTORY};
@@ -48,6 +50,13 @@ pub enum DomainEvent {
     Removed(Session),
     /// The claude process of a session exited.
     ClaudeExited { session: Session, pid: u32 },
+    /// Claude asks for permission to use a tool.
+    PermissionRequested {
+        session: Session,
+        request_id: String,
+        tool: String,
+        detail: String,
+    },
     /// Answered once every event sent before it has been handled.
     Flush(oneshot::Sender<()>),
 }

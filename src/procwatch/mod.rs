@@ -22,6 +22,12 @@ pub fn identity(pid: u32) -> Option<ProcIdentity> {
     })
 }
 
+/// The parent pid of a process.
+pub fn parent(pid: u32) -> Option<u32> {
+    let ppid = Process::new(pid as i32).ok()?.stat().ok()?.ppid;
+    u32::try_from(ppid).ok()
+}
+
 /// Whether the process recorded as `id` still runs (same pid, same start time).
 pub fn is_alive(id: ProcIdentity) -> bool {
     identity(id.pid) == Some(id)

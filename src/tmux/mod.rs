@@ -40,6 +40,16 @@ pub struct TmuxDriver {
     under_systemd: bool,
 }
 
+/// The socket of tmux's default server: `$TMUX_TMPDIR` (or /tmp), `tmux-<uid>/default`.
+fn default_socket() -> PathBuf {
+    let dir = std::env::var_os("TMUX_TMPDIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp"));
+    dir.join(format!("tmux-{}", rustix::process::getuid().as_raw()))
+        .join("default")
+}
+
 /// Where a command is aimed: a pane id (`%N`) when known, else the session's active pane.
 pub fn target(name: &SessionName, pane: &str) -> String {
     if pane.starts_with('%') {
@@ -142,6 +152,39 @@ impl TmuxDriver {
     pub async fn list_sessions(&self) -> Result<Vec<String>> {
         let out = self.run(["list-sessions", "-F", "#{session_name}"]).await?;
         Ok(out.lines().map(str::to_owned).collect())
+    }
+
+    /// The session a pane (`%N`) belongs to; `None` when the pane does not exist.
+    pub async fn session_of_pane(&self, pane: &str) -> Result<Option<String>> {
+        if !pane.starts_with('%')
+            || !pane[1..].bytes().all(|b| b.is_ascii_digit())
+            || pane.len() < 2
+        {
+            return Ok(None);
+        }
+        match self
+            .run(["display-message", "-p", "-t", pane, "#{session_name}"])
+            .await
+        {
+            Ok(out) => Ok(Some(out.trim_end_matches('\n').to_owned())),
+            Err(Error::TmuxFailed(m)) if is_missing_target(&m) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether a `TMUX` environment value (`socket,pid,index`) names this driver's server.
+    /// An empty value cannot be checked and is accepted.
+    pub fn is_our_server(&self, tmux_env: &str) -> bool {
+        let Some(socket) = tmux_env.split(',').next().filter(|s| !s.is_empty()) else {
+            return true;
+        };
+        let ours = match &self.socket {
+            Some(p) => p.clone(),
+            None => default_socket(),
+        };
+        let canon =
+            |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        canon(std::path::Path::new(socket)) == canon(&ours)
     }
 
     /// Every pane of a session, in every window.

@@ -6,6 +6,7 @@ mod daemon;
 mod e2e_systemd;
 mod errors;
 mod harness;
+mod hooks;
 mod lifecycle;
 mod notify;
 mod signals;

@@ -1,0 +1,148 @@
+//! The activity state machine of the contract: what each hook event says about an agent, and
+//! the one-line summary it leaves in the session's history.
+
+use super::payload::Payload;
+use crate::lifecycle::HookEffect;
+use crate::model::Activity;
+
+/// The effect of an event on its session.
+pub fn effect(p: &Payload) -> HookEffect {
+    let mut e = HookEffect::default();
+    let tool = p.tool_name.clone();
+    e.activity = match p.hook_event_name.as_str() {
+        "PreToolUse" if tool == "AskUserQuestion" => Some((Activity::NeedsInput, tool)),
+        "UserPromptSubmit" => Some((Activity::Working, String::new())),
+        "PreToolUse" | "PostToolUse" => Some((Activity::Working, tool)),
+        "PermissionRequest" => Some((Activity::NeedsInput, tool)),
+        "Notification" => match p.notification_type.as_str() {
+            "permission_prompt" | "elicitation_dialog" => {
+                Some((Activity::NeedsInput, p.message.clone()))
+            }
+            "idle_prompt" => Some((Activity::Ready, p.message.clone())),
+            _ => None,
+        },
+        "Stop" | "StopFailure" => Some((Activity::Ready, String::new())),
+        // /clear ends the old conversation and starts a new one in the same process.
+        "SessionEnd" if p.reason != "clear" => {
+            e.ended = true;
+            Some((Activity::Unknown, String::new()))
+        }
+        _ => None,
+    };
+    if p.hook_event_name == "SessionStart" && !p.session_id.is_empty() {
+        e.claude_ids = Some((p.session_id.clone(), p.transcript_path.clone()));
+    }
+    e
+}
+
+/// A one-line summary for the history: `Bash: cargo test`, `Notification: Claude needs ...`.
+pub fn summary(p: &Payload) -> String {
+    let text = match p.hook_event_name.as_str() {
+        "PreToolUse" | "PostToolUse" | "PermissionRequest" => {
+            return one_line(&format!("{}: {}", p.tool_name, p.subject()));
+        }
+        "UserPromptSubmit" => p.prompt.clone(),
+        "Notification" => p.message.clone(),
+        "SessionStart" => p.source.clone(),
+        "SessionEnd" => p.reason.clone(),
+        _ => String::new(),
+    };
+    if text.is_empty() {
+        p.hook_event_name.clone()
+    } else {
+        one_line(&format!("{}: {text}", p.hook_event_name))
+    }
+}
+
+/// The first line, without control characters, at most 200 characters.
+fn one_line(s: &str) -> String {
+    let line = s.lines().next().unwrap_or("");
+    let mut out: String = line.chars().filter(|c| !c.is_control()).take(200).collect();
+    if line.chars().count() > 200 {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hooks::payload::parse;
+
+    fn eff(json: &str) -> HookEffect {
+        effect(&parse(json).unwrap())
+    }
+
+    fn act(json: &str) -> Option<Activity> {
+        eff(json).activity.map(|a| a.0)
+    }
+
+    #[test]
+    fn contract_mapping() {
+        use Activity::*;
+        assert_eq!(
+            act(r#"{"hook_event_name":"UserPromptSubmit","prompt":"x"}"#),
+            Some(Working)
+        );
+        assert_eq!(
+            act(r#"{"hook_event_name":"PreToolUse","tool_name":"Bash"}"#),
+            Some(Working)
+        );
+        assert_eq!(
+            act(r#"{"hook_event_name":"PostToolUse","tool_name":"Bash"}"#),
+            Some(Working)
+        );
+        assert_eq!(
+            act(r#"{"hook_event_name":"PreToolUse","tool_name":"AskUserQuestion"}"#),
+            Some(NeedsInput)
+        );
+        assert_eq!(
+            act(r#"{"hook_event_name":"PermissionRequest","tool_name":"Bash"}"#),
+            Some(NeedsInput)
+        );
+        assert_eq!(
+            act(r#"{"hook_event_name":"Notification","notification_type":"permission_prompt"}"#),
+            Some(NeedsInput)
+        );
+        assert_eq!(
+            act(r#"{"hook_event_name":"Notification","notification_type":"elicitation_dialog"}"#),
+            Some(NeedsInput)
+        );
+        assert_eq!(
+            act(r#"{"hook_event_name":"Notification","notification_type":"idle_prompt"}"#),
+            Some(Ready)
+        );
+        assert_eq!(
+            act(r#"{"hook_event_name":"Notification","notification_type":"auth_success"}"#),
+            None
+        );
+        assert_eq!(act(r#"{"hook_event_name":"Stop"}"#), Some(Ready));
+        assert_eq!(act(r#"{"hook_event_name":"StopFailure"}"#), Some(Ready));
+        assert_eq!(act(r#"{"hook_event_name":"SomethingNew"}"#), None);
+        let end = eff(r#"{"hook_event_name":"SessionEnd","reason":"logout"}"#);
+        assert!(end.ended);
+        assert_eq!(end.activity.map(|a| a.0), Some(Unknown));
+        assert!(!eff(r#"{"hook_event_name":"SessionEnd","reason":"clear"}"#).ended);
+    }
+
+    #[test]
+    fn session_start_records_ids() {
+        let e = eff(
+            r#"{"hook_event_name":"SessionStart","session_id":"abc","transcript_path":"/t","source":"clear"}"#,
+        );
+        assert_eq!(e.claude_ids, Some(("abc".into(), "/t".into())));
+        assert_eq!(e.activity, None);
+    }
+
+    #[test]
+    fn summaries_are_one_line() {
+        let p = parse(r#"{"hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"cargo test\nsecond"}}"#).unwrap();
+        assert_eq!(summary(&p), "Bash: cargo test");
+        let p =
+            parse(r#"{"hook_event_name":"Notification","message":"Claude needs your permission"}"#)
+                .unwrap();
+        assert_eq!(summary(&p), "Notification: Claude needs your permission");
+        let p = parse(r#"{"hook_event_name":"Stop"}"#).unwrap();
+        assert_eq!(summary(&p), "Stop");
+    }
+}

@@ -1,0 +1,218 @@
+//! Claude Code hook interception: the payload model, the activity state machine, the deny
+//! policy, permission requests waiting for an answer, settings.json install, and the relay.
+//!
+//! `HookService::handle` is what `HandleHook` runs: find the session the event belongs to
+//! (tmux pane, then Claude's session id, then the process tree), apply the event through the
+//! lifecycle service, enforce deny rules, and for a permission request wait for an answer.
+
+pub mod activity;
+pub mod payload;
+pub mod policy;
+pub mod relay;
+pub mod settings;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+use tokio::sync::oneshot;
+
+use crate::config::MAX_NOTE_BYTES;
+use crate::error::{Error, Result};
+use crate::lifecycle::{SessionService, printable};
+use crate::model::SessionId;
+use payload::Payload;
+use policy::Policy;
+
+/// What only the relay can see about the hook process.
+#[derive(Debug, Clone, Default)]
+pub struct HookContext {
+    /// `TMUX_PANE` of the hook process.
+    pub tmux_pane: String,
+    /// `TMUX` of the hook process (`socket,pid,index`).
+    pub tmux: String,
+    /// The relay's parent pid (a child of claude).
+    pub ppid: u32,
+}
+
+/// What the relay prints and exits with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HookReply {
+    pub stdout: String,
+    pub exit_code: i32,
+    pub stderr: String,
+}
+
+struct Answer {
+    allow: bool,
+    reason: String,
+}
+
+/// Hook handling for the daemon.
+pub struct HookService {
+    svc: Arc<SessionService>,
+    policy: Policy,
+    pending: Mutex<HashMap<(SessionId, String), oneshot::Sender<Answer>>>,
+}
+
+impl HookService {
+    pub fn new(svc: Arc<SessionService>, policy: Policy) -> Self {
+        HookService {
+            svc,
+            policy,
+            pending: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn pending(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(SessionId, String), oneshot::Sender<Answer>>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `HandleHook`: one event from the relay.
+    pub async fn handle(&self, json: &str, ctx: &HookContext) -> Result<HookReply> {
+        let p = payload::parse(json)?;
+        let Some(id) = self.session_for(&p, ctx).await? else {
+            return Ok(HookReply::default());
+        };
+        let effect = activity::effect(&p);
+        let summary = activity::summary(&p);
+        self.svc.apply_hook(
+            id,
+            &p.hook_event_name,
+            &p.tool_name,
+            summary.clone(),
+            &effect,
+            &p.session_id,
+            &p.transcript_path,
+        )?;
+        self.svc.persist().await?;
+        if let Some(rule) = self.policy.denies(&p) {
+            tracing::info!(session_id = %id, "denied {summary}: {}", rule.reason);
+            self.svc.record_event(
+                id,
+                "Denied",
+                &p.tool_name,
+                format!("{}: {}", p.tool_name, rule.reason),
+            );
+            return Ok(reply(json!({
+                "hookSpecificOutput": {
+                    "hookEventName": "PreToolUse",
+                    "permissionDecision": "deny",
+                    "permissionDecisionReason": rule.reason,
+                }
+            })));
+        }
+        if p.hook_event_name == "PermissionRequest" {
+            return Ok(self.permission(id, &p, summary).await);
+        }
+        Ok(HookReply::default())
+    }
+
+    /// Announces a permission request and, when configured, waits for `AnswerPermission`.
+    async fn permission(&self, id: SessionId, p: &Payload, detail: String) -> HookReply {
+        let request_id = uuid::Uuid::new_v4().simple().to_string();
+        let wait = self.policy.permission_wait;
+        let rx = (!wait.is_zero()).then(|| {
+            let (tx, rx) = oneshot::channel();
+            self.pending().insert((id, request_id.clone()), tx);
+            rx
+        });
+        self.svc
+            .permission_requested(id, &request_id, &p.tool_name, &detail);
+        let Some(rx) = rx else {
+            return HookReply::default();
+        };
+        let answer = tokio::time::timeout(wait, rx).await;
+        self.pending().remove(&(id, request_id));
+        let Ok(Ok(a)) = answer else {
+            // No answer: no decision, Claude Code shows its own prompt.
+            return HookReply::default();
+        };
+        let decision = if a.allow {
+            json!({ "behavior": "allow" })
+        } else {
+            let message = if a.reason.is_empty() {
+                "Denied by the operator.".to_owned()
+            } else {
+                a.reason
+            };
+            json!({ "behavior": "deny", "message": message })
+        };
+        reply(json!({
+            "hookSpecificOutput": { "hookEventName": "PermissionRequest", "decision": decision }
+        }))
+    }
+
+    /// `AnswerPermission`: allow or deny a waiting request of a session.
+    pub fn answer(&self, id: SessionId, request_id: &str, allow: bool, reason: &str) -> Result<()> {
+        if reason.len() > MAX_NOTE_BYTES {
+            return Err(Error::invalid(format!(
+                "The reason is {} bytes; at most {MAX_NOTE_BYTES} are allowed.",
+                reason.len()
+            )));
+        }
+        let tx = self
+            .pending()
+            .remove(&(id, request_id.to_owned()))
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "No permission request '{}' is waiting in this session; it was answered, expired or never existed.",
+                    printable(request_id)
+                ))
+            })?;
+        let what = if allow { "allowed" } else { "denied" };
+        tx.send(Answer {
+            allow,
+            reason: reason.to_owned(),
+        })
+        .map_err(|_| Error::NotFound("That permission request has just expired.".into()))?;
+        self.svc
+            .record_event(id, "PermissionAnswer", "", format!("{what} {request_id}"));
+        Ok(())
+    }
+
+    /// The managed session an event belongs to; a SessionStart from an unmanaged tmux pane of
+    /// our server adopts that tmux session when auto-adopt is on.
+    async fn session_for(&self, p: &Payload, ctx: &HookContext) -> Result<Option<SessionId>> {
+        if !ctx.tmux_pane.is_empty() && self.svc.is_our_tmux(&ctx.tmux) {
+            if let Some(id) = self.svc.find_by_pane(&ctx.tmux_pane) {
+                return Ok(Some(id));
+            }
+            match self.svc.tmux_session_of_pane(&ctx.tmux_pane).await {
+                Ok(Some(name)) => {
+                    if let Some(id) = self.svc.find_by_name(&name) {
+                        return Ok(Some(id));
+                    }
+                    if p.hook_event_name == "SessionStart" && self.policy.auto_adopt {
+                        match self.svc.adopt(&name).await {
+                            Ok(s) => return Ok(Some(s.id)),
+                            Err(Error::AlreadyExists(_)) => {
+                                return Ok(self.svc.find_by_name(&name));
+                            }
+                            Err(e) => tracing::info!("not adopting tmux session {name:?}: {e}"),
+                        }
+                    }
+                }
+                Ok(None) => {}
+                // tmux trouble must not fail the hook: fall back to the other clues.
+                Err(e) => tracing::debug!("cannot ask tmux about pane {}: {e}", ctx.tmux_pane),
+            }
+        }
+        if let Some(id) = self.svc.find_by_claude_id(&p.session_id) {
+            return Ok(Some(id));
+        }
+        Ok((ctx.ppid != 0)
+            .then(|| self.svc.find_by_ancestry(ctx.ppid))
+            .flatten())
+    }
+}
+
+fn reply(v: serde_json::Value) -> HookReply {
+    HookReply {
+        stdout: v.to_string(),
+        exit_code: 0,
+        stderr: String::new(),
+    }
+}

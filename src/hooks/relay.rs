@@ -1,0 +1,79 @@
+//! `trusty-mpm hook`: the command Claude Code runs for every hook event. It forwards the event
+//! to the daemon and relays the decision. It fails open: when the bus or the daemon cannot be
+//! reached in time it prints nothing and exits 0, so a broken daemon never blocks Claude Code.
+//! Nothing but the decision JSON is ever written to stdout.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use zbus::Variant;
+use zbus::proxy::CacheProperties;
+
+use super::payload::MAX_PAYLOAD;
+use crate::cli::proxy::ManagerProxy;
+
+/// How long an ordinary event may take end to end.
+const CALL_LIMIT: Duration = Duration::from_secs(1);
+/// A permission request may wait for an operator's answer this long at most.
+const PERMISSION_LIMIT: Duration = Duration::from_secs(3600 + 5);
+
+/// Runs the relay; the exit code is Claude Code's (0, or 2 to block).
+pub fn run() -> ExitCode {
+    let mut input = Vec::with_capacity(4096);
+    let read = std::io::stdin()
+        .lock()
+        .take(MAX_PAYLOAD as u64 + 1)
+        .read_to_end(&mut input);
+    if read.is_err() || input.len() > MAX_PAYLOAD {
+        return ExitCode::SUCCESS;
+    }
+    let Ok(payload) = String::from_utf8(input) else {
+        return ExitCode::SUCCESS;
+    };
+    let limit = if payload.contains("\"PermissionRequest\"") {
+        PERMISSION_LIMIT
+    } else {
+        CALL_LIMIT
+    };
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return ExitCode::SUCCESS;
+    };
+    let reply = rt.block_on(async { tokio::time::timeout(limit, forward(&payload)).await });
+    let Ok(Ok((stdout, code, stderr))) = reply else {
+        return ExitCode::SUCCESS;
+    };
+    if !stdout.is_empty() {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(stdout.as_bytes()).and_then(|_| out.flush());
+    }
+    if !stderr.is_empty() {
+        let _ = std::io::stderr().write_all(stderr.as_bytes());
+    }
+    match code {
+        2 => ExitCode::from(2),
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+async fn forward(payload: &str) -> zbus::Result<(String, i32, String)> {
+    let conn = zbus::connection::Builder::session().build().await?;
+    let proxy = ManagerProxy::builder(&conn)
+        .cache_properties(CacheProperties::No)
+        .build()
+        .await?;
+    let pane = std::env::var("TMUX_PANE").unwrap_or_default();
+    let tmux = std::env::var("TMUX").unwrap_or_default();
+    let ppid = rustix::process::getppid()
+        .map(|p| p.as_raw_nonzero().get() as u32)
+        .unwrap_or(0);
+    let mut ctx: HashMap<&str, Variant<'_>> = HashMap::new();
+    ctx.insert("tmux_pane", Variant::from(pane.as_str()));
+    ctx.insert("tmux", Variant::from(tmux.as_str()));
+    ctx.insert("ppid", Variant::from(ppid));
+    proxy.handle_hook(payload, ctx).await
+}

@@ -1,0 +1,300 @@
+//! Installing the relay into Claude Code's `settings.json`: one entry per event we listen to,
+//! merged beside every other key and hook (key order kept), idempotent, written atomically.
+//! `uninstall` removes exactly our entries; `status` reports them.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+
+use crate::store::write_atomic;
+
+/// The events the relay is installed for.
+pub const EVENTS: [&str; 9] = [
+    "SessionStart",
+    "SessionEnd",
+    "UserPromptSubmit",
+    "PreToolUse",
+    "PostToolUse",
+    "PermissionRequest",
+    "Notification",
+    "Stop",
+    "StopFailure",
+];
+
+/// Events whose entries take a tool matcher.
+const TOOL_EVENTS: [&str; 3] = ["PreToolUse", "PostToolUse", "PermissionRequest"];
+
+/// Seconds Claude Code lets a PermissionRequest hook run: long enough for the daemon's
+/// longest permission wait.
+const PERMISSION_TIMEOUT: u64 = 3600;
+
+/// Which settings file.
+#[derive(Debug, Clone)]
+pub enum Scope {
+    User,
+    Project(PathBuf),
+}
+
+impl Scope {
+    pub fn path(&self) -> PathBuf {
+        match self {
+            Scope::User => {
+                let home = std::env::var_os("HOME")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| "/".into());
+                home.join(".claude/settings.json")
+            }
+            Scope::Project(dir) => dir.join(".claude/settings.json"),
+        }
+    }
+}
+
+/// The hook command for a relay binary, quoted for the shell Claude Code runs it with.
+pub fn relay_command(bin: &Path) -> String {
+    let s = bin.to_string_lossy();
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c))
+    {
+        format!("{s} hook")
+    } else {
+        format!("'{}' hook", s.replace('\'', r"'\''"))
+    }
+}
+
+/// Whether a hook command is one of ours (any install path).
+pub fn is_ours(command: &str) -> bool {
+    let c = command.trim();
+    c.ends_with("trusty-mpm hook") || c.ends_with("trusty-mpm' hook")
+}
+
+fn read(path: &Path) -> Result<Map<String, Value>, String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Map::new()),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    if text.trim().is_empty() {
+        return Ok(Map::new());
+    }
+    match serde_json::from_str(&text) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(format!(
+            "{} is not a JSON object; not touching it",
+            path.display()
+        )),
+        Err(e) => Err(format!(
+            "{} is not valid JSON ({e}); not touching it",
+            path.display()
+        )),
+    }
+}
+
+fn write(path: &Path, root: &Map<String, Value>) -> Result<(), String> {
+    let mut bytes = serde_json::to_vec_pretty(root).expect("JSON serializes");
+    bytes.push(b'\n');
+    write_atomic(path, &bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn hooks_of(root: &mut Map<String, Value>) -> Result<&mut Map<String, Value>, String> {
+    match root.entry("hooks").or_insert_with(|| json!({})) {
+        Value::Object(m) => Ok(m),
+        _ => Err("its \"hooks\" is not an object; not touching it".into()),
+    }
+}
+
+/// The command strings of our entries in one event's groups.
+fn our_entries(groups: &Value) -> Vec<String> {
+    groups
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|g| g.get("hooks").and_then(Value::as_array))
+        .flatten()
+        .filter_map(|h| h.get("command").and_then(Value::as_str))
+        .filter(|c| is_ours(c))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Adds (or updates) our entry for every event. Returns the events that changed.
+pub fn install(path: &Path, command: &str) -> Result<Vec<&'static str>, String> {
+    let mut root = read(path)?;
+    let hooks = hooks_of(&mut root)?;
+    let mut changed = Vec::new();
+    for event in EVENTS {
+        let groups = hooks.entry(event).or_insert_with(|| json!([]));
+        let Some(list) = groups.as_array_mut() else {
+            return Err(format!("hooks.{event} is not an array; not touching it"));
+        };
+        let mut found = false;
+        for h in list
+            .iter_mut()
+            .filter_map(|g| g.get_mut("hooks").and_then(Value::as_array_mut))
+            .flatten()
+        {
+            if h.get("command")
+                .and_then(Value::as_str)
+                .is_some_and(is_ours)
+            {
+                if h["command"] != command {
+                    h["command"] = json!(command);
+                    changed.push(event);
+                }
+                found = true;
+            }
+        }
+        if !found {
+            let mut entry = json!({ "type": "command", "command": command });
+            if event == "PermissionRequest" {
+                entry["timeout"] = json!(PERMISSION_TIMEOUT);
+            }
+            let mut group = Map::new();
+            if TOOL_EVENTS.contains(&event) {
+                group.insert("matcher".into(), json!("*"));
+            }
+            group.insert("hooks".into(), json!([entry]));
+            list.push(Value::Object(group));
+            changed.push(event);
+        }
+    }
+    if !changed.is_empty() {
+        write(path, &root)?;
+    }
+    Ok(changed)
+}
+
+/// Removes our entries (and groups or events left empty by that). Returns how many.
+pub fn uninstall(path: &Path) -> Result<usize, String> {
+    if !path.exists() {
+        return Ok(0);
+    }
+    let mut root = read(path)?;
+    let Some(Value::Object(hooks)) = root.get_mut("hooks") else {
+        return Ok(0);
+    };
+    let mut removed = 0;
+    for groups in hooks.values_mut() {
+        let Some(list) = groups.as_array_mut() else {
+            continue;
+        };
+        for g in list.iter_mut() {
+            if let Some(hs) = g.get_mut("hooks").and_then(Value::as_array_mut) {
+                let before = hs.len();
+                hs.retain(|h| {
+                    !h.get("command")
+                        .and_then(Value::as_str)
+                        .is_some_and(is_ours)
+                });
+                removed += before - hs.len();
+            }
+        }
+        list.retain(|g| {
+            g.get("hooks")
+                .and_then(Value::as_array)
+                .is_none_or(|h| !h.is_empty())
+        });
+    }
+    hooks.retain(|_, v| v.as_array().is_none_or(|a| !a.is_empty()));
+    if hooks.is_empty() {
+        root.remove("hooks");
+    }
+    if removed > 0 {
+        write(path, &root)?;
+    }
+    Ok(removed)
+}
+
+/// Our installed entries: (event, command).
+pub fn status(path: &Path) -> Result<Vec<(String, String)>, String> {
+    let root = read(path)?;
+    let mut out = Vec::new();
+    if let Some(Value::Object(hooks)) = root.get("hooks") {
+        for (event, groups) in hooks {
+            for c in our_entries(groups) {
+                out.push((event.clone(), c));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OTHER: &str = r#"{
+  "model": "opus",
+  "permissions": { "allow": ["Bash(ls)"] },
+  "hooks": {
+    "PreToolUse": [ { "matcher": "Bash", "hooks": [ { "type": "command", "command": "my-linter" } ] } ],
+    "Custom": [ { "hooks": [ { "type": "command", "command": "x" } ] } ]
+  },
+  "zzz": 1
+}"#;
+
+    #[test]
+    fn install_merges_idempotently_and_uninstall_removes_only_ours() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".claude/settings.json");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, OTHER).unwrap();
+
+        let cmd = relay_command(Path::new("/opt/bin/trusty-mpm"));
+        assert_eq!(install(&path, &cmd).unwrap().len(), EVENTS.len());
+        assert!(
+            install(&path, &cmd).unwrap().is_empty(),
+            "second install changes nothing"
+        );
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            ["model", "permissions", "hooks", "zzz"],
+            "key order kept"
+        );
+        let pre = v["hooks"]["PreToolUse"].as_array().unwrap();
+        assert_eq!(pre.len(), 2);
+        assert_eq!(pre[0]["hooks"][0]["command"], "my-linter");
+        assert_eq!(pre[1]["matcher"], "*");
+        assert_eq!(status(&path).unwrap().len(), EVENTS.len());
+
+        // A new install path replaces ours in place.
+        let moved = relay_command(Path::new("/usr/local/bin/trusty-mpm"));
+        assert_eq!(install(&path, &moved).unwrap().len(), EVENTS.len());
+        assert!(status(&path).unwrap().iter().all(|(_, c)| *c == moved));
+
+        assert_eq!(uninstall(&path).unwrap(), EVENTS.len());
+        let back: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(back, serde_json::from_str::<Value>(OTHER).unwrap());
+        assert_eq!(uninstall(&path).unwrap(), 0);
+    }
+
+    #[test]
+    fn fresh_file_and_refusals() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new/settings.json");
+        install(&path, "/b/trusty-mpm hook").unwrap();
+        assert_eq!(uninstall(&path).unwrap(), EVENTS.len());
+        assert_eq!(std::fs::read_to_string(&path).unwrap().trim(), "{}");
+
+        std::fs::write(&path, "{ broken").unwrap();
+        assert!(
+            install(&path, "/b/trusty-mpm hook")
+                .unwrap_err()
+                .contains("not valid JSON")
+        );
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{ broken",
+            "never overwritten"
+        );
+        std::fs::write(&path, r#"{"hooks": []}"#).unwrap();
+        assert!(install(&path, "/b/trusty-mpm hook").is_err());
+        assert_eq!(
+            relay_command(Path::new("/my dir/trusty-mpm")),
+            "'/my dir/trusty-mpm' hook"
+        );
+        assert!(is_ours("'/my dir/trusty-mpm' hook"));
+        assert!(!is_ours("trusty-mpm hooks"));
+    }
+}

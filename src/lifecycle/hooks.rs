@@ -1,0 +1,145 @@
+//! What hook events do to sessions: finding the session an event belongs to, recording its
+//! activity, ids and history, and announcing permission requests. The meaning of each event
+//! is decided in `crate::hooks`; this file only applies it.
+
+use super::{DomainEvent, SessionService, push_event};
+use crate::error::{Error, Result};
+use crate::model::{Activity, SessionId, Status, now_usec};
+
+/// The changes one hook event asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HookEffect {
+    /// New activity and its detail, when the event implies one.
+    pub activity: Option<(Activity, String)>,
+    /// The agent's conversation ended: the session becomes stopped.
+    pub ended: bool,
+    /// Claude Code's session id and transcript path to record (replacing older ones).
+    pub claude_ids: Option<(String, String)>,
+}
+
+/// How far up the process tree a hook's parent may be from claude.
+const MAX_ANCESTRY: usize = 8;
+
+impl SessionService {
+    /// The session whose recorded claude pane is `pane`.
+    pub fn find_by_pane(&self, pane: &str) -> Option<SessionId> {
+        let st = self.lock();
+        st.sessions
+            .values()
+            .find(|e| e.session.in_tmux && e.session.pane == pane)
+            .map(|e| e.session.id)
+    }
+
+    /// The session with this exact name.
+    pub fn find_by_name(&self, name: &str) -> Option<SessionId> {
+        self.lock().by_name(name)
+    }
+
+    /// The session that recorded this Claude Code session id.
+    pub fn find_by_claude_id(&self, claude_id: &str) -> Option<SessionId> {
+        if claude_id.is_empty() {
+            return None;
+        }
+        let st = self.lock();
+        st.sessions
+            .values()
+            .find(|e| e.session.claude_session_id == claude_id)
+            .map(|e| e.session.id)
+    }
+
+    /// The session whose claude process is `pid` or one of its ancestors.
+    pub fn find_by_ancestry(&self, pid: u32) -> Option<SessionId> {
+        let mut pid = pid;
+        for _ in 0..MAX_ANCESTRY {
+            if pid <= 1 {
+                return None;
+            }
+            {
+                let st = self.lock();
+                if let Some(e) = st
+                    .sessions
+                    .values()
+                    .find(|e| e.session.process.is_some_and(|p| p.pid == pid))
+                {
+                    return Some(e.session.id);
+                }
+            }
+            pid = crate::procwatch::parent(pid)?;
+        }
+        None
+    }
+
+    /// The tmux session a pane belongs to, asked of our tmux server.
+    pub async fn tmux_session_of_pane(&self, pane: &str) -> Result<Option<String>> {
+        self.tmux.session_of_pane(pane).await
+    }
+
+    /// Whether `tmux_env` (a `TMUX` variable) names the server this daemon drives.
+    pub fn is_our_tmux(&self, tmux_env: &str) -> bool {
+        self.tmux.is_our_server(tmux_env)
+    }
+
+    /// Applies one hook event to a session: history, activity, ids, and the end of a
+    /// conversation. `claude_id`/`transcript` fill in ids the session does not have yet.
+    pub fn apply_hook(
+        &self,
+        id: SessionId,
+        event: &str,
+        tool: &str,
+        summary: String,
+        effect: &HookEffect,
+        claude_id: &str,
+        transcript: &str,
+    ) -> Result<()> {
+        let mut st = self.lock();
+        let entry = st
+            .sessions
+            .get_mut(&id)
+            .ok_or_else(|| Error::NotFound("The session no longer exists.".into()))?;
+        push_event(&mut entry.history, event, tool, summary);
+        let before = entry.session.clone();
+        let s = &mut entry.session;
+        if let Some((activity, detail)) = &effect.activity {
+            s.activity = *activity;
+            s.activity_detail = detail.clone();
+        }
+        if effect.ended && s.status != Status::Stopped {
+            // The process is still recorded, so its exit is still reported as ClaudeExited.
+            s.status = Status::Stopped;
+        }
+        match &effect.claude_ids {
+            Some((cid, path)) => {
+                s.claude_session_id = cid.clone();
+                s.transcript_path = path.clone();
+            }
+            None if s.claude_session_id.is_empty() && !claude_id.is_empty() => {
+                s.claude_session_id = claude_id.to_owned();
+                s.transcript_path = transcript.to_owned();
+            }
+            None => {}
+        }
+        let mut seen = before.clone();
+        seen.last_seen = s.last_seen;
+        let durable_change = *s != seen;
+        s.last_seen = now_usec();
+        let changed = entry.session.clone();
+        if durable_change {
+            self.touch(&st);
+        }
+        // last_seen alone is published but not worth an fsync per event.
+        self.emit(DomainEvent::Changed(changed));
+        Ok(())
+    }
+
+    /// Announces a permission request of a session's claude.
+    pub fn permission_requested(&self, id: SessionId, request_id: &str, tool: &str, detail: &str) {
+        if let Some(session) = self.get(id) {
+            self.emit(DomainEvent::PermissionRequested {
+                session,
+                request_id: request_id.to_owned(),
+                tool: tool.to_owned(),
+                detail: detail.to_owned(),
+            });
+        }
+    }
+}

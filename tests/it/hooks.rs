@@ -1,0 +1,332 @@
+//! The real relay binary driven with recorded Claude Code payloads against a daemon on a
+//! private bus and tmux server, with TMUX_PANE set as Claude Code's hook processes have it.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+
+use crate::harness::*;
+
+/// A finished relay run.
+struct Relay {
+    stdout: String,
+    code: i32,
+}
+
+/// Runs `trusty-mpm hook` with `payload` on stdin as a hook process of `pane` would.
+async fn relay(env: &Env, payload: &str, pane: &str) -> Relay {
+    relay_with(&env.bus.address, &env.tmux_socket().to_string_lossy(), payload, pane).await
+}
+
+async fn relay_with(bus: &str, socket: &str, payload: &str, pane: &str) -> Relay {
+    let mut child = tokio::process::Command::new(DAEMON)
+        .arg("hook")
+        .env("DBUS_SESSION_BUS_ADDRESS", bus)
+        .env("TMUX_PANE", pane)
+        .env("TMUX", format!("{socket},1,0"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(payload.as_bytes()).await.unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().await.unwrap();
+    Relay {
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        code: out.status.code().unwrap(),
+    }
+}
+
+fn pane_of(env: &Env, name: &str) -> String {
+    let out = env.tmux(&["list-panes", "-t", &format!("={name}"), "-F", "#{pane_id}"]);
+    String::from_utf8_lossy(&out.stdout).lines().next().unwrap().to_owned()
+}
+
+fn event(name: &str, extra: &str) -> String {
+    format!(r#"{{"session_id":"c0ffee","transcript_path":"/tmp/t.jsonl","cwd":"/tmp","hook_event_name":"{name}"{extra}}}"#)
+}
+
+#[tokio::test]
+async fn activity_follows_hooks_without_flicker() {
+    let env = Env::new().await;
+    let (id, path, _) = env.start_active("act").await;
+    let pane = pane_of(&env, "act");
+    let m = env.manager().await;
+    let s = env.session(&path).await;
+    let mut changes = m.receive_activity_changed().await.unwrap();
+
+    let steps = [
+        (event("UserPromptSubmit", r#","prompt":"run the tests""#), "working", ""),
+        (event("PreToolUse", r#","tool_name":"Bash","tool_input":{"command":"cargo test"}"#), "", "Bash"),
+        (event("PostToolUse", r#","tool_name":"Bash","tool_input":{"command":"cargo test"},"tool_response":{}"#), "", "Bash"),
+        (event("Notification", r#","message":"Claude needs your permission to use Bash","notification_type":"permission_prompt""#), "needs-input", "Claude needs your permission to use Bash"),
+        (event("PostToolUse", r#","tool_name":"Bash","tool_input":{"command":"rm x"}"#), "working", "Bash"),
+        (event("Stop", r#","stop_hook_active":false"#), "ready", ""),
+        (event("Notification", r#","message":"Claude is waiting for your input","notification_type":"idle_prompt""#), "", "Claude is waiting for your input"),
+        (event("BrandNewEvent", r#","x":1"#), "", ""),
+    ];
+    for (payload, expect_signal, detail) in &steps {
+        let r = relay(&env, payload, &pane).await;
+        assert_eq!((r.code, r.stdout.as_str()), (0, ""), "{payload}");
+        if !expect_signal.is_empty() {
+            let sig = tokio::time::timeout(Duration::from_secs(5), changes.next()).await.unwrap().unwrap();
+            let a = sig.args().unwrap();
+            assert_eq!((*a.id(), *a.activity()), (id.as_str(), *expect_signal), "{payload}");
+            assert_eq!(*a.detail(), *detail);
+        }
+        if !detail.is_empty() {
+            assert_eq!(s.activity_detail().await.unwrap(), *detail);
+        }
+    }
+    // Repeated and detail-only events raised no ActivityChanged of their own.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), changes.next()).await.is_err(),
+        "flicker: an extra ActivityChanged"
+    );
+    assert_eq!(s.activity().await.unwrap(), "ready");
+    let summaries: Vec<String> = m.get_events("act", 0).await.unwrap().into_iter().map(|e| e.3).collect();
+    for want in ["Bash: cargo test", "Notification: Claude needs your permission to use Bash", "UserPromptSubmit: run the tests", "Stop"] {
+        assert!(summaries.iter().any(|s| s == want), "no {want:?} in {summaries:?}");
+    }
+    assert!(summaries.iter().any(|s| s == "BrandNewEvent"), "unknown events are kept too");
+}
+
+#[tokio::test]
+async fn session_ids_resume_and_session_end() {
+    let env = Env::new().await;
+    let (_, path, _) = env.start_active("ids").await;
+    let pane = pane_of(&env, "ids");
+    let m = env.manager().await;
+    let s = env.session(&path).await;
+
+    relay(&env, &event("SessionStart", r#","source":"startup""#), &pane).await;
+    assert_eq!(s.claude_session_id().await.unwrap(), "c0ffee");
+    assert_eq!(s.transcript_path().await.unwrap(), "/tmp/t.jsonl");
+    // /clear: SessionEnd(clear) then SessionStart(clear) with a new id; the session lives on.
+    relay(&env, &event("SessionEnd", r#","reason":"clear""#), &pane).await;
+    let clear = r#"{"session_id":"beef01","transcript_path":"/tmp/u.jsonl","hook_event_name":"SessionStart","source":"clear"}"#;
+    relay(&env, clear, &pane).await;
+    assert_eq!(s.claude_session_id().await.unwrap(), "beef01");
+    assert_eq!(s.transcript_path().await.unwrap(), "/tmp/u.jsonl");
+    assert_eq!(s.status().await.unwrap(), "active");
+
+    // The id also finds the session without a pane.
+    let r = relay(&env, r#"{"session_id":"beef01","hook_event_name":"Stop"}"#, "").await;
+    assert_eq!(r.code, 0);
+    assert_eq!(s.activity().await.unwrap(), "ready");
+
+    relay(&env, &event("SessionEnd", r#","reason":"prompt_input_exit""#), &pane).await;
+    assert_eq!(s.status().await.unwrap(), "stopped");
+    assert_eq!(s.activity().await.unwrap(), "unknown");
+
+    // Restart resumes Claude's conversation.
+    m.stop_session("ids", true).await.unwrap();
+    m.restart_session("ids").await.unwrap();
+    wait_for("resumed", || async {
+        m.capture_output("ids", 50, "off").await.unwrap().contains("started: --resume beef01")
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn session_start_from_unmanaged_pane_adopts_and_others_are_ignored() {
+    let env = Env::new().await;
+    let m = env.manager().await;
+    let dir = env.project("wild");
+    env.tmux_with_claude("wild", &dir).await;
+    let pane = pane_of(&env, "wild");
+
+    let r = relay(&env, &event("UserPromptSubmit", r#","prompt":"x""#), &pane).await;
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""));
+    assert!(m.list_sessions().await.unwrap().is_empty(), "a non-SessionStart event adopted");
+    let r = relay(&env, &event("PreToolUse", r#","tool_name":"Bash","tool_input":{"command":"x"}"#), "%999").await;
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""));
+
+    let mut new = m.receive_session_new().await.unwrap();
+    relay(&env, &event("SessionStart", r#","source":"startup""#), &pane).await;
+    let sig = tokio::time::timeout(Duration::from_secs(5), new.next()).await.unwrap().unwrap();
+    assert_eq!(*sig.args().unwrap().name(), "wild");
+    let rows = m.list_sessions().await.unwrap();
+    assert_eq!((rows.len(), rows[0].3.as_str()), (1, "active"));
+    let s = env.session(&rows[0].6).await;
+    assert_eq!(s.claude_session_id().await.unwrap(), "c0ffee");
+}
+
+/// An Env whose daemon reads `config` as its config file.
+async fn env_with_config(config: &str) -> (Env, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, config).unwrap();
+    let env = Env::with_env(&[("TRUSTY_MPM_CONFIG", path.to_str().unwrap())]).await;
+    (env, dir)
+}
+
+#[tokio::test]
+async fn permission_requests_are_answered_or_time_out() {
+    let (env, _cfg) = env_with_config("permission_wait_secs = 3\n").await;
+    let (id, path, _) = env.start_active("perm").await;
+    let pane = pane_of(&env, "perm");
+    let m = env.manager().await;
+    let mut asked = m.receive_permission_requested().await.unwrap();
+    let request = event("PermissionRequest", r#","tool_name":"Bash","tool_input":{"command":"rm -rf build"}"#);
+
+    for (allow, reason, want) in [
+        (true, "", r#"{"behavior":"allow"}"#),
+        (false, "not now", r#"{"behavior":"deny","message":"not now"}"#),
+    ] {
+        let run = relay(&env, &request, &pane);
+        let answer = async {
+            let sig = tokio::time::timeout(Duration::from_secs(5), asked.next()).await.unwrap().unwrap();
+            let a = sig.args().unwrap();
+            assert_eq!((*a.id(), *a.name(), *a.tool()), (id.as_str(), "perm", "Bash"));
+            assert_eq!(*a.detail(), "Bash: rm -rf build");
+            let rid = a.request_id().to_string();
+            if allow {
+                m.answer_permission("perm", &rid, true, reason).await.unwrap();
+            } else {
+                env.session(&path).await.answer_permission(&rid, false, reason).await.unwrap();
+            }
+            rid
+        };
+        let (r, rid) = tokio::join!(run, answer);
+        assert_eq!(r.code, 0);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(v["hookSpecificOutput"]["hookEventName"], "PermissionRequest");
+        assert_eq!(v["hookSpecificOutput"]["decision"], serde_json::from_str::<serde_json::Value>(want).unwrap());
+        assert_error(m.answer_permission("perm", &rid, true, "").await, "NotFound");
+    }
+
+    // No answer: no decision after the wait, and the request is gone.
+    let t = Instant::now();
+    let r = relay(&env, &request, &pane).await;
+    assert!(t.elapsed() >= Duration::from_secs(3), "{:?}", t.elapsed());
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""));
+    let sig = asked.next().await.unwrap();
+    let rid = sig.args().unwrap().request_id().to_string();
+    assert_error(m.answer_permission("perm", &rid, true, "").await, "NotFound");
+    assert_error(m.answer_permission("perm", "nonsense", true, "").await, "NotFound");
+    let s = env.session(&path).await;
+    assert_eq!(s.activity().await.unwrap(), "needs-input");
+}
+
+#[tokio::test]
+async fn deny_rules_block_matching_tool_calls() {
+    let (env, _cfg) = env_with_config(
+        "[[deny]]\ntool = \"Bash\"\npattern = \"rm -rf /\"\nreason = \"Never wipe the root.\"\n",
+    )
+    .await;
+    env.start_active("deny").await;
+    let pane = pane_of(&env, "deny");
+    let r = relay(&env, &event("PreToolUse", r#","tool_name":"Bash","tool_input":{"command":"sudo rm -rf / --no-preserve-root"}"#), &pane).await;
+    assert_eq!(r.code, 0);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["hookSpecificOutput"]["permissionDecision"], "deny");
+    assert_eq!(v["hookSpecificOutput"]["permissionDecisionReason"], "Never wipe the root.");
+    let ok = relay(&env, &event("PreToolUse", r#","tool_name":"Bash","tool_input":{"command":"ls /"}"#), &pane).await;
+    assert_eq!((ok.code, ok.stdout.as_str()), (0, ""));
+    let events = env.manager().await.get_events("deny", 0).await.unwrap();
+    assert!(events.iter().any(|e| e.1 == "Denied" && e.3 == "Bash: Never wipe the root."));
+}
+
+#[tokio::test]
+async fn broken_config_is_reported_at_start_and_by_hooks_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, "[[deny]]\ntool = \"Bash\"\npattern = \"(\"\nreason = \"x\"\n").unwrap();
+    let mut env = Env::new().await;
+    env.stop_daemon();
+    let mut cmd = env.daemon_command();
+    cmd.env("TRUSTY_MPM_CONFIG", &path).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    env.daemon = None;
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut s).unwrap();
+        s
+    });
+    env.daemon = Some(child);
+    env.wait_for_name().await;
+    env.stop_daemon();
+    let log = reader.join().unwrap();
+    assert!(log.contains("config file is broken") && log.contains("deny rule 1: bad pattern"), "{log}");
+
+    let out = std::process::Command::new(DAEMON)
+        .args(["hooks", "check"])
+        .env("TRUSTY_MPM_CONFIG", &path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("deny rule 1: bad pattern"));
+    std::fs::write(&path, "permission_wait_secs = 10\n").unwrap();
+    let out = std::process::Command::new(DAEMON)
+        .args(["hooks", "check"])
+        .env("TRUSTY_MPM_CONFIG", &path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("permission_wait_secs = 10"));
+}
+
+#[tokio::test]
+async fn relay_fails_open_without_a_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let payload = event("PreToolUse", r#","tool_name":"Bash","tool_input":{"command":"ls"}"#);
+    // No bus at all.
+    let t = Instant::now();
+    let r = relay_with("unix:path=/nonexistent/bus", "", &payload, "%1").await;
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""));
+    // A bus without the daemon.
+    let bus = Bus::start(dir.path());
+    let r = relay_with(&bus.address, "", &payload, "%1").await;
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""));
+    // Garbage on stdin.
+    let r = relay_with(&bus.address, "", "not json", "").await;
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""));
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+}
+
+#[test]
+fn hooks_install_status_uninstall_in_settings_json() {
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(DAEMON)
+            .args(args)
+            .env("HOME", home.path())
+            .current_dir(home.path())
+            .output()
+            .unwrap()
+    };
+    let settings = home.path().join(".claude/settings.json");
+    std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
+    std::fs::write(&settings, r#"{"theme":"dark","hooks":{"Stop":[{"hooks":[{"type":"command","command":"notify-send done"}]}]}}"#).unwrap();
+
+    assert!(run(&["hooks", "install", "--user"]).status.success());
+    let again = run(&["hooks", "install"]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("already installed"));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&settings).unwrap()).unwrap();
+    assert_eq!(v["theme"], "dark");
+    let stop = v["hooks"]["Stop"].as_array().unwrap();
+    assert_eq!(stop.len(), 2);
+    let ours = stop[1]["hooks"][0]["command"].as_str().unwrap();
+    assert!(ours.starts_with('/') && ours.ends_with("trusty-mpm hook"), "{ours}");
+    let status = String::from_utf8_lossy(&run(&["hooks", "status"]).stdout).into_owned();
+    assert!(status.contains("user:") && status.contains("(9 events)"), "{status}");
+
+    let project = home.path().join("proj");
+    std::fs::create_dir_all(&project).unwrap();
+    assert!(run(&["hooks", "install", "--project", project.to_str().unwrap()]).status.success());
+    assert!(project.join(".claude/settings.json").is_file());
+
+    assert!(run(&["hooks", "uninstall", "--user"]).status.success());
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&settings).unwrap()).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"theme":"dark","hooks":{"Stop":[{"hooks":[{"type":"command","command":"notify-send done"}]}]}})
+    );
+    assert!(run(&["hooks", "install", "--user", "--project", "/x"]).status.code() == Some(2), "clap refuses both");
+}
