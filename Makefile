@@ -8,6 +8,10 @@ DATADIR ?= $(PREFIX)/share
 UNITDIR ?= $(DATADIR)/systemd/user
 DBUSDIR ?= $(DATADIR)/dbus-1/services
 IFACEDIR ?= $(DATADIR)/dbus-1/interfaces
+MANDIR ?= $(DATADIR)/man/man1
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+ZSHCOMPDIR ?= $(DATADIR)/zsh/site-functions
+FISHCOMPDIR ?= $(DATADIR)/fish/vendor_completions.d
 # The binary to install; the default is built in release mode first.
 BIN ?= target/release/trusty-mpm
 
@@ -29,16 +33,26 @@ lint:
 install:
 	@if [ "$(BIN)" = target/release/trusty-mpm ]; then cargo build --release; fi
 	install -Dm755 "$(BIN)" "$(DESTDIR)$(BINDIR)/trusty-mpm"
-	install -d "$(DESTDIR)$(UNITDIR)" "$(DESTDIR)$(DBUSDIR)" "$(DESTDIR)$(IFACEDIR)"
+	install -d "$(DESTDIR)$(UNITDIR)" "$(DESTDIR)$(DBUSDIR)" "$(DESTDIR)$(IFACEDIR)" \
+		"$(DESTDIR)$(MANDIR)" "$(DESTDIR)$(BASHCOMPDIR)" "$(DESTDIR)$(ZSHCOMPDIR)" "$(DESTDIR)$(FISHCOMPDIR)"
 	sed -e 's|@bindir@|$(BINDIR)|g' -e 's|@datadir@|$(DATADIR)|g' \
 		packaging/systemd/trusty-mpm.service.in > "$(DESTDIR)$(UNITDIR)/trusty-mpm.service"
 	sed -e 's|@bindir@|$(BINDIR)|g' \
+		packaging/systemd/trusty-mpm-notify.service.in > "$(DESTDIR)$(UNITDIR)/trusty-mpm-notify.service"
+	sed -e 's|@bindir@|$(BINDIR)|g' \
 		packaging/dbus/org.trusty.Mpm1.service.in > "$(DESTDIR)$(DBUSDIR)/org.trusty.Mpm1.service"
 	install -m644 packaging/dbus/org.trusty.Mpm1.xml "$(DESTDIR)$(IFACEDIR)/org.trusty.Mpm1.xml"
+	"$(BIN)" man > "$(DESTDIR)$(MANDIR)/trusty-mpm.1"
+	"$(BIN)" completions bash > "$(DESTDIR)$(BASHCOMPDIR)/trusty-mpm"
+	"$(BIN)" completions zsh > "$(DESTDIR)$(ZSHCOMPDIR)/_trusty-mpm"
+	"$(BIN)" completions fish > "$(DESTDIR)$(FISHCOMPDIR)/trusty-mpm.fish"
 	-systemctl --user daemon-reload
 
 uninstall:
-	-systemctl --user stop trusty-mpm.service
+	-systemctl --user stop trusty-mpm-notify.service trusty-mpm.service
 	rm -f "$(DESTDIR)$(BINDIR)/trusty-mpm" "$(DESTDIR)$(UNITDIR)/trusty-mpm.service" \
-		"$(DESTDIR)$(DBUSDIR)/org.trusty.Mpm1.service" "$(DESTDIR)$(IFACEDIR)/org.trusty.Mpm1.xml"
+		"$(DESTDIR)$(UNITDIR)/trusty-mpm-notify.service" \
+		"$(DESTDIR)$(DBUSDIR)/org.trusty.Mpm1.service" "$(DESTDIR)$(IFACEDIR)/org.trusty.Mpm1.xml" \
+		"$(DESTDIR)$(MANDIR)/trusty-mpm.1" "$(DESTDIR)$(BASHCOMPDIR)/trusty-mpm" \
+		"$(DESTDIR)$(ZSHCOMPDIR)/_trusty-mpm" "$(DESTDIR)$(FISHCOMPDIR)/trusty-mpm.fish"
 	-systemctl --user daemon-reload

@@ -29,8 +29,13 @@ pub fn effect(p: &Payload) -> HookEffect {
         }
         _ => None,
     };
-    if p.hook_event_name == "SessionStart" && !p.session_id.is_empty() {
-        e.claude_ids = Some((p.session_id.clone(), p.transcript_path.clone()));
+    if !p.session_id.is_empty() {
+        let ids = (p.session_id.clone(), p.transcript_path.clone());
+        if p.hook_event_name == "SessionStart" {
+            e.claude_ids = Some(ids);
+        } else {
+            e.seen_ids = Some(ids);
+        }
     }
     e
 }

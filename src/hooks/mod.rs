@@ -84,8 +84,6 @@ impl HookService {
             &p.tool_name,
             summary.clone(),
             &effect,
-            &p.session_id,
-            &p.transcript_path,
         )?;
         self.svc.persist().await?;
         if let Some(rule) = self.policy.denies(&p) {

@@ -15,6 +15,8 @@ pub struct HookEffect {
     pub ended: bool,
     /// Claude Code's session id and transcript path to record (replacing older ones).
     pub claude_ids: Option<(String, String)>,
+    /// The ids the event carried, recorded only when the session has none yet.
+    pub seen_ids: Option<(String, String)>,
 }
 
 /// How far up the process tree a hook's parent may be from claude.
@@ -80,7 +82,7 @@ impl SessionService {
     }
 
     /// Applies one hook event to a session: history, activity, ids, and the end of a
-    /// conversation. `claude_id`/`transcript` fill in ids the session does not have yet.
+    /// conversation.
     pub fn apply_hook(
         &self,
         id: SessionId,
@@ -88,8 +90,6 @@ impl SessionService {
         tool: &str,
         summary: String,
         effect: &HookEffect,
-        claude_id: &str,
-        transcript: &str,
     ) -> Result<()> {
         let mut st = self.lock();
         let entry = st
@@ -107,16 +107,14 @@ impl SessionService {
             // The process is still recorded, so its exit is still reported as ClaudeExited.
             s.status = Status::Stopped;
         }
-        match &effect.claude_ids {
-            Some((cid, path)) => {
-                s.claude_session_id = cid.clone();
-                s.transcript_path = path.clone();
-            }
-            None if s.claude_session_id.is_empty() && !claude_id.is_empty() => {
-                s.claude_session_id = claude_id.to_owned();
-                s.transcript_path = transcript.to_owned();
-            }
-            None => {}
+        let ids = match (&effect.claude_ids, &effect.seen_ids) {
+            (Some(ids), _) => Some(ids),
+            (None, Some(ids)) if s.claude_session_id.is_empty() => Some(ids),
+            _ => None,
+        };
+        if let Some((cid, path)) = ids {
+            s.claude_session_id = cid.clone();
+            s.transcript_path = path.clone();
         }
         let mut seen = before.clone();
         seen.last_seen = s.last_seen;

@@ -71,11 +71,12 @@ impl SessionService {
         let session = entry.session.clone();
         self.touch(&st);
         tracing::info!(session_id = %session.id, session_name = %session.name, pid = ident.pid, "claude exited");
-        self.emit(DomainEvent::Changed(session.clone()));
+        // The cause first: claude exited, hence the session stopped.
         self.emit(DomainEvent::ClaudeExited {
-            session,
+            session: session.clone(),
             pid: ident.pid,
         });
+        self.emit(DomainEvent::Changed(session));
         true
     }
 

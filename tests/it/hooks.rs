@@ -17,7 +17,13 @@ struct Relay {
 
 /// Runs `trusty-mpm hook` with `payload` on stdin as a hook process of `pane` would.
 async fn relay(env: &Env, payload: &str, pane: &str) -> Relay {
-    relay_with(&env.bus.address, &env.tmux_socket().to_string_lossy(), payload, pane).await
+    relay_with(
+        &env.bus.address,
+        &env.tmux_socket().to_string_lossy(),
+        payload,
+        pane,
+    )
+    .await
 }
 
 async fn relay_with(bus: &str, socket: &str, payload: &str, pane: &str) -> Relay {
@@ -43,11 +49,17 @@ async fn relay_with(bus: &str, socket: &str, payload: &str, pane: &str) -> Relay
 
 fn pane_of(env: &Env, name: &str) -> String {
     let out = env.tmux(&["list-panes", "-t", &format!("={name}"), "-F", "#{pane_id}"]);
-    String::from_utf8_lossy(&out.stdout).lines().next().unwrap().to_owned()
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned()
 }
 
 fn event(name: &str, extra: &str) -> String {
-    format!(r#"{{"session_id":"c0ffee","transcript_path":"/tmp/t.jsonl","cwd":"/tmp","hook_event_name":"{name}"{extra}}}"#)
+    format!(
+        r#"{{"session_id":"c0ffee","transcript_path":"/tmp/t.jsonl","cwd":"/tmp","hook_event_name":"{name}"{extra}}}"#
+    )
 }
 
 #[tokio::test]
@@ -60,22 +72,68 @@ async fn activity_follows_hooks_without_flicker() {
     let mut changes = m.receive_activity_changed().await.unwrap();
 
     let steps = [
-        (event("UserPromptSubmit", r#","prompt":"run the tests""#), "working", ""),
-        (event("PreToolUse", r#","tool_name":"Bash","tool_input":{"command":"cargo test"}"#), "", "Bash"),
-        (event("PostToolUse", r#","tool_name":"Bash","tool_input":{"command":"cargo test"},"tool_response":{}"#), "", "Bash"),
-        (event("Notification", r#","message":"Claude needs your permission to use Bash","notification_type":"permission_prompt""#), "needs-input", "Claude needs your permission to use Bash"),
-        (event("PostToolUse", r#","tool_name":"Bash","tool_input":{"command":"rm x"}"#), "working", "Bash"),
+        (
+            event("UserPromptSubmit", r#","prompt":"run the tests""#),
+            "working",
+            "",
+        ),
+        (
+            event(
+                "PreToolUse",
+                r#","tool_name":"Bash","tool_input":{"command":"cargo test"}"#,
+            ),
+            "",
+            "Bash",
+        ),
+        (
+            event(
+                "PostToolUse",
+                r#","tool_name":"Bash","tool_input":{"command":"cargo test"},"tool_response":{}"#,
+            ),
+            "",
+            "Bash",
+        ),
+        (
+            event(
+                "Notification",
+                r#","message":"Claude needs your permission to use Bash","notification_type":"permission_prompt""#,
+            ),
+            "needs-input",
+            "Claude needs your permission to use Bash",
+        ),
+        (
+            event(
+                "PostToolUse",
+                r#","tool_name":"Bash","tool_input":{"command":"rm x"}"#,
+            ),
+            "working",
+            "Bash",
+        ),
         (event("Stop", r#","stop_hook_active":false"#), "ready", ""),
-        (event("Notification", r#","message":"Claude is waiting for your input","notification_type":"idle_prompt""#), "", "Claude is waiting for your input"),
+        (
+            event(
+                "Notification",
+                r#","message":"Claude is waiting for your input","notification_type":"idle_prompt""#,
+            ),
+            "",
+            "Claude is waiting for your input",
+        ),
         (event("BrandNewEvent", r#","x":1"#), "", ""),
     ];
     for (payload, expect_signal, detail) in &steps {
         let r = relay(&env, payload, &pane).await;
         assert_eq!((r.code, r.stdout.as_str()), (0, ""), "{payload}");
         if !expect_signal.is_empty() {
-            let sig = tokio::time::timeout(Duration::from_secs(5), changes.next()).await.unwrap().unwrap();
+            let sig = tokio::time::timeout(Duration::from_secs(5), changes.next())
+                .await
+                .unwrap()
+                .unwrap();
             let a = sig.args().unwrap();
-            assert_eq!((*a.id(), *a.activity()), (id.as_str(), *expect_signal), "{payload}");
+            assert_eq!(
+                (*a.id(), *a.activity()),
+                (id.as_str(), *expect_signal),
+                "{payload}"
+            );
             assert_eq!(*a.detail(), *detail);
         }
         if !detail.is_empty() {
@@ -84,15 +142,34 @@ async fn activity_follows_hooks_without_flicker() {
     }
     // Repeated and detail-only events raised no ActivityChanged of their own.
     assert!(
-        tokio::time::timeout(Duration::from_millis(300), changes.next()).await.is_err(),
+        tokio::time::timeout(Duration::from_millis(300), changes.next())
+            .await
+            .is_err(),
         "flicker: an extra ActivityChanged"
     );
     assert_eq!(s.activity().await.unwrap(), "ready");
-    let summaries: Vec<String> = m.get_events("act", 0).await.unwrap().into_iter().map(|e| e.3).collect();
-    for want in ["Bash: cargo test", "Notification: Claude needs your permission to use Bash", "UserPromptSubmit: run the tests", "Stop"] {
-        assert!(summaries.iter().any(|s| s == want), "no {want:?} in {summaries:?}");
+    let summaries: Vec<String> = m
+        .get_events("act", 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.3)
+        .collect();
+    for want in [
+        "Bash: cargo test",
+        "Notification: Claude needs your permission to use Bash",
+        "UserPromptSubmit: run the tests",
+        "Stop",
+    ] {
+        assert!(
+            summaries.iter().any(|s| s == want),
+            "no {want:?} in {summaries:?}"
+        );
     }
-    assert!(summaries.iter().any(|s| s == "BrandNewEvent"), "unknown events are kept too");
+    assert!(
+        summaries.iter().any(|s| s == "BrandNewEvent"),
+        "unknown events are kept too"
+    );
 }
 
 #[tokio::test]
@@ -103,7 +180,12 @@ async fn session_ids_resume_and_session_end() {
     let m = env.manager().await;
     let s = env.session(&path).await;
 
-    relay(&env, &event("SessionStart", r#","source":"startup""#), &pane).await;
+    relay(
+        &env,
+        &event("SessionStart", r#","source":"startup""#),
+        &pane,
+    )
+    .await;
     assert_eq!(s.claude_session_id().await.unwrap(), "c0ffee");
     assert_eq!(s.transcript_path().await.unwrap(), "/tmp/t.jsonl");
     // /clear: SessionEnd(clear) then SessionStart(clear) with a new id; the session lives on.
@@ -115,11 +197,21 @@ async fn session_ids_resume_and_session_end() {
     assert_eq!(s.status().await.unwrap(), "active");
 
     // The id also finds the session without a pane.
-    let r = relay(&env, r#"{"session_id":"beef01","hook_event_name":"Stop"}"#, "").await;
+    let r = relay(
+        &env,
+        r#"{"session_id":"beef01","hook_event_name":"Stop"}"#,
+        "",
+    )
+    .await;
     assert_eq!(r.code, 0);
     assert_eq!(s.activity().await.unwrap(), "ready");
 
-    relay(&env, &event("SessionEnd", r#","reason":"prompt_input_exit""#), &pane).await;
+    relay(
+        &env,
+        &event("SessionEnd", r#","reason":"prompt_input_exit""#),
+        &pane,
+    )
+    .await;
     assert_eq!(s.status().await.unwrap(), "stopped");
     assert_eq!(s.activity().await.unwrap(), "unknown");
 
@@ -127,7 +219,10 @@ async fn session_ids_resume_and_session_end() {
     m.stop_session("ids", true).await.unwrap();
     m.restart_session("ids").await.unwrap();
     wait_for("resumed", || async {
-        m.capture_output("ids", 50, "off").await.unwrap().contains("started: --resume beef01")
+        m.capture_output("ids", 50, "off")
+            .await
+            .unwrap()
+            .contains("started: --resume beef01")
     })
     .await;
 }
@@ -142,13 +237,32 @@ async fn session_start_from_unmanaged_pane_adopts_and_others_are_ignored() {
 
     let r = relay(&env, &event("UserPromptSubmit", r#","prompt":"x""#), &pane).await;
     assert_eq!((r.code, r.stdout.as_str()), (0, ""));
-    assert!(m.list_sessions().await.unwrap().is_empty(), "a non-SessionStart event adopted");
-    let r = relay(&env, &event("PreToolUse", r#","tool_name":"Bash","tool_input":{"command":"x"}"#), "%999").await;
+    assert!(
+        m.list_sessions().await.unwrap().is_empty(),
+        "a non-SessionStart event adopted"
+    );
+    let r = relay(
+        &env,
+        &event(
+            "PreToolUse",
+            r#","tool_name":"Bash","tool_input":{"command":"x"}"#,
+        ),
+        "%999",
+    )
+    .await;
     assert_eq!((r.code, r.stdout.as_str()), (0, ""));
 
     let mut new = m.receive_session_new().await.unwrap();
-    relay(&env, &event("SessionStart", r#","source":"startup""#), &pane).await;
-    let sig = tokio::time::timeout(Duration::from_secs(5), new.next()).await.unwrap().unwrap();
+    relay(
+        &env,
+        &event("SessionStart", r#","source":"startup""#),
+        &pane,
+    )
+    .await;
+    let sig = tokio::time::timeout(Duration::from_secs(5), new.next())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(*sig.args().unwrap().name(), "wild");
     let rows = m.list_sessions().await.unwrap();
     assert_eq!((rows.len(), rows[0].3.as_str()), (1, "active"));
@@ -172,32 +286,60 @@ async fn permission_requests_are_answered_or_time_out() {
     let pane = pane_of(&env, "perm");
     let m = env.manager().await;
     let mut asked = m.receive_permission_requested().await.unwrap();
-    let request = event("PermissionRequest", r#","tool_name":"Bash","tool_input":{"command":"rm -rf build"}"#);
+    let request = event(
+        "PermissionRequest",
+        r#","tool_name":"Bash","tool_input":{"command":"rm -rf build"}"#,
+    );
 
     for (allow, reason, want) in [
         (true, "", r#"{"behavior":"allow"}"#),
-        (false, "not now", r#"{"behavior":"deny","message":"not now"}"#),
+        (
+            false,
+            "not now",
+            r#"{"behavior":"deny","message":"not now"}"#,
+        ),
     ] {
         let run = relay(&env, &request, &pane);
         let answer = async {
-            let sig = tokio::time::timeout(Duration::from_secs(5), asked.next()).await.unwrap().unwrap();
+            let sig = tokio::time::timeout(Duration::from_secs(5), asked.next())
+                .await
+                .unwrap()
+                .unwrap();
             let a = sig.args().unwrap();
-            assert_eq!((*a.id(), *a.name(), *a.tool()), (id.as_str(), "perm", "Bash"));
+            assert_eq!(
+                (*a.id(), *a.name(), *a.tool()),
+                (id.as_str(), "perm", "Bash")
+            );
             assert_eq!(*a.detail(), "Bash: rm -rf build");
             let rid = a.request_id().to_string();
             if allow {
-                m.answer_permission("perm", &rid, true, reason).await.unwrap();
+                m.answer_permission("perm", &rid, true, reason)
+                    .await
+                    .unwrap();
             } else {
-                env.session(&path).await.answer_permission(&rid, false, reason).await.unwrap();
+                env.session(&path)
+                    .await
+                    .answer_permission(&rid, false, reason)
+                    .await
+                    .unwrap();
             }
             rid
         };
         let (r, rid) = tokio::join!(run, answer);
         assert_eq!(r.code, 0);
         let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-        assert_eq!(v["hookSpecificOutput"]["hookEventName"], "PermissionRequest");
-        assert_eq!(v["hookSpecificOutput"]["decision"], serde_json::from_str::<serde_json::Value>(want).unwrap());
-        assert_error(m.answer_permission("perm", &rid, true, "").await, "NotFound");
+        assert_eq!(
+            v["hookSpecificOutput"]["hookEventName"],
+            "PermissionRequest"
+        );
+        assert_eq!(
+            v["hookSpecificOutput"]["decision"],
+            serde_json::from_str::<serde_json::Value>(want).unwrap()
+        );
+        assert_error(
+            m.answer_permission("perm", &rid, true, "").await,
+            "NotFound",
+        );
     }
 
     // No answer: no decision after the wait, and the request is gone.
@@ -207,8 +349,14 @@ async fn permission_requests_are_answered_or_time_out() {
     assert_eq!((r.code, r.stdout.as_str()), (0, ""));
     let sig = asked.next().await.unwrap();
     let rid = sig.args().unwrap().request_id().to_string();
-    assert_error(m.answer_permission("perm", &rid, true, "").await, "NotFound");
-    assert_error(m.answer_permission("perm", "nonsense", true, "").await, "NotFound");
+    assert_error(
+        m.answer_permission("perm", &rid, true, "").await,
+        "NotFound",
+    );
+    assert_error(
+        m.answer_permission("perm", "nonsense", true, "").await,
+        "NotFound",
+    );
     let s = env.session(&path).await;
     assert_eq!(s.activity().await.unwrap(), "needs-input");
 }
@@ -221,22 +369,49 @@ async fn deny_rules_block_matching_tool_calls() {
     .await;
     env.start_active("deny").await;
     let pane = pane_of(&env, "deny");
-    let r = relay(&env, &event("PreToolUse", r#","tool_name":"Bash","tool_input":{"command":"sudo rm -rf / --no-preserve-root"}"#), &pane).await;
+    let r = relay(
+        &env,
+        &event(
+            "PreToolUse",
+            r#","tool_name":"Bash","tool_input":{"command":"sudo rm -rf / --no-preserve-root"}"#,
+        ),
+        &pane,
+    )
+    .await;
     assert_eq!(r.code, 0);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["hookSpecificOutput"]["permissionDecision"], "deny");
-    assert_eq!(v["hookSpecificOutput"]["permissionDecisionReason"], "Never wipe the root.");
-    let ok = relay(&env, &event("PreToolUse", r#","tool_name":"Bash","tool_input":{"command":"ls /"}"#), &pane).await;
+    assert_eq!(
+        v["hookSpecificOutput"]["permissionDecisionReason"],
+        "Never wipe the root."
+    );
+    let ok = relay(
+        &env,
+        &event(
+            "PreToolUse",
+            r#","tool_name":"Bash","tool_input":{"command":"ls /"}"#,
+        ),
+        &pane,
+    )
+    .await;
     assert_eq!((ok.code, ok.stdout.as_str()), (0, ""));
     let events = env.manager().await.get_events("deny", 0).await.unwrap();
-    assert!(events.iter().any(|e| e.1 == "Denied" && e.3 == "Bash: Never wipe the root."));
+    assert!(
+        events
+            .iter()
+            .any(|e| e.1 == "Denied" && e.3 == "Bash: Never wipe the root.")
+    );
 }
 
 #[tokio::test]
 async fn broken_config_is_reported_at_start_and_by_hooks_check() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.toml");
-    std::fs::write(&path, "[[deny]]\ntool = \"Bash\"\npattern = \"(\"\nreason = \"x\"\n").unwrap();
+    std::fs::write(
+        &path,
+        "[[deny]]\ntool = \"Bash\"\npattern = \"(\"\nreason = \"x\"\n",
+    )
+    .unwrap();
     let mut env = Env::new().await;
     env.stop_daemon();
     let mut cmd = env.daemon_command();
@@ -253,7 +428,10 @@ async fn broken_config_is_reported_at_start_and_by_hooks_check() {
     env.wait_for_name().await;
     env.stop_daemon();
     let log = reader.join().unwrap();
-    assert!(log.contains("config file is broken") && log.contains("deny rule 1: bad pattern"), "{log}");
+    assert!(
+        log.contains("config file is broken") && log.contains("deny rule 1: bad pattern"),
+        "{log}"
+    );
 
     let out = std::process::Command::new(DAEMON)
         .args(["hooks", "check"])
@@ -275,7 +453,10 @@ async fn broken_config_is_reported_at_start_and_by_hooks_check() {
 #[tokio::test]
 async fn relay_fails_open_without_a_daemon() {
     let dir = tempfile::tempdir().unwrap();
-    let payload = event("PreToolUse", r#","tool_name":"Bash","tool_input":{"command":"ls"}"#);
+    let payload = event(
+        "PreToolUse",
+        r#","tool_name":"Bash","tool_input":{"command":"ls"}"#,
+    );
     // No bus at all.
     let t = Instant::now();
     let r = relay_with("unix:path=/nonexistent/bus", "", &payload, "%1").await;
@@ -308,25 +489,43 @@ fn hooks_install_status_uninstall_in_settings_json() {
     assert!(run(&["hooks", "install", "--user"]).status.success());
     let again = run(&["hooks", "install"]);
     assert!(String::from_utf8_lossy(&again.stdout).contains("already installed"));
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&settings).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&settings).unwrap()).unwrap();
     assert_eq!(v["theme"], "dark");
     let stop = v["hooks"]["Stop"].as_array().unwrap();
     assert_eq!(stop.len(), 2);
     let ours = stop[1]["hooks"][0]["command"].as_str().unwrap();
-    assert!(ours.starts_with('/') && ours.ends_with("trusty-mpm hook"), "{ours}");
+    assert!(
+        ours.starts_with('/') && ours.ends_with("trusty-mpm hook"),
+        "{ours}"
+    );
     let status = String::from_utf8_lossy(&run(&["hooks", "status"]).stdout).into_owned();
-    assert!(status.contains("user:") && status.contains("(9 events)"), "{status}");
+    assert!(
+        status.contains("user:") && status.contains("(9 events)"),
+        "{status}"
+    );
 
     let project = home.path().join("proj");
     std::fs::create_dir_all(&project).unwrap();
-    assert!(run(&["hooks", "install", "--project", project.to_str().unwrap()]).status.success());
+    assert!(
+        run(&["hooks", "install", "--project", project.to_str().unwrap()])
+            .status
+            .success()
+    );
     assert!(project.join(".claude/settings.json").is_file());
 
     assert!(run(&["hooks", "uninstall", "--user"]).status.success());
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&settings).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&settings).unwrap()).unwrap();
     assert_eq!(
         v,
         serde_json::json!({"theme":"dark","hooks":{"Stop":[{"hooks":[{"type":"command","command":"notify-send done"}]}]}})
     );
-    assert!(run(&["hooks", "install", "--user", "--project", "/x"]).status.code() == Some(2), "clap refuses both");
+    assert!(
+        run(&["hooks", "install", "--user", "--project", "/x"])
+            .status
+            .code()
+            == Some(2),
+        "clap refuses both"
+    );
 }

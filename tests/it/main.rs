@@ -1,6 +1,7 @@
 //! Integration tests: the real daemon on a private bus and tmux server (see `harness`).
 
 mod adopt;
+mod cli;
 mod contract;
 mod daemon;
 mod e2e_systemd;

@@ -1,0 +1,297 @@
+//! The client subcommands: each is one or two calls of the public contract, printed for a
+//! person or, with --json, in the stable shapes the README documents.
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+
+use serde_json::json;
+use zbus::proxy::CacheProperties;
+use zbus::{Connection, Variant};
+
+use super::args::{ClientCommand as Command, Compress};
+use super::output::{self, SessionInfo};
+use super::proxy::ManagerProxy;
+use crate::dbus::{BUS_NAME, MANAGER_PATH, SESSION_IFACE};
+
+/// Runs a client subcommand against the session bus.
+pub async fn run(cmd: Command) -> ExitCode {
+    let conn = match Connection::session().await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!(
+                "trusty-mpm: cannot reach the session bus ({e}); is DBUS_SESSION_BUS_ADDRESS right?"
+            );
+            return ExitCode::from(3);
+        }
+    };
+    match exec(&conn, cmd).await {
+        Ok(code) => code,
+        Err(e) => output::report(&e),
+    }
+}
+
+pub(super) async fn manager(conn: &Connection) -> zbus::Result<ManagerProxy<'static>> {
+    ManagerProxy::builder(conn)
+        .cache_properties(CacheProperties::No)
+        .build()
+        .await
+}
+
+/// Every session with all its properties, oldest first (one GetManagedObjects call).
+pub async fn sessions(conn: &Connection) -> zbus::Result<Vec<SessionInfo>> {
+    let om = zbus::fdo::ObjectManagerProxy::builder(conn)
+        .destination(BUS_NAME)
+        .path(MANAGER_PATH)
+        .cache_properties(CacheProperties::No)
+        .build()
+        .await?;
+    let mut out: Vec<SessionInfo> = om
+        .get_managed_objects()
+        .await?
+        .iter()
+        .filter_map(|(path, ifaces)| {
+            let props = ifaces.iter().find(|(i, _)| i.as_str() == SESSION_IFACE)?.1;
+            Some(SessionInfo::from_props(path.as_str(), props))
+        })
+        .collect();
+    out.sort_by_key(|s| (s.created_at, s.name.clone()));
+    Ok(out)
+}
+
+async fn session(conn: &Connection, key: &str) -> zbus::Result<SessionInfo> {
+    let path = manager(conn).await?.get_session(key).await?;
+    let props = zbus::fdo::PropertiesProxy::builder(conn)
+        .destination(BUS_NAME)
+        .path(path.clone())
+        .cache_properties(CacheProperties::No)
+        .build()
+        .await?
+        .get_all(zbus::names::InterfaceName::from_static_str_unchecked(
+            SESSION_IFACE,
+        ))
+        .await?;
+    let props: HashMap<String, zbus::OwnedVariant> = props.into_iter().collect();
+    Ok(SessionInfo::from_props(path.as_str(), &props))
+}
+
+fn print_json(v: &impl serde::Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).expect("JSON serializes")
+    );
+}
+
+fn absolute(dir: &std::path::Path) -> String {
+    std::path::absolute(dir)
+        .unwrap_or_else(|_| dir.to_path_buf())
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// "HH:MM:SS" (UTC) of a microsecond timestamp.
+pub fn clock(usec: u64) -> String {
+    let s = usec / 1_000_000 % 86_400;
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
+    let m = manager(conn).await?;
+    match cmd {
+        Command::List(j) => {
+            let all = sessions(conn).await?;
+            if j.json {
+                print_json(&all);
+            } else if all.is_empty() {
+                println!("No sessions. Start one with `trusty-mpm start DIR`.");
+            } else {
+                print!("{}", output::table(&all, output::colour()));
+            }
+        }
+        Command::Status { key, json } => {
+            let s = session(conn, &key).await?;
+            if json.json {
+                print_json(&s);
+            } else {
+                let rows = [
+                    ("Name", s.name.clone()),
+                    ("Id", s.id.clone()),
+                    ("Project", s.project_dir.clone()),
+                    (
+                        "Status",
+                        s.status.clone() + if s.frozen { " (frozen)" } else { "" },
+                    ),
+                    (
+                        "Activity",
+                        match s.activity_detail.as_str() {
+                            "" => s.activity.clone(),
+                            d => format!("{} ({d})", s.activity),
+                        },
+                    ),
+                    (
+                        "Pid",
+                        if s.pid == 0 {
+                            "-".into()
+                        } else {
+                            s.pid.to_string()
+                        },
+                    ),
+                    ("Age", output::age(s.created_at)),
+                    ("Last seen", format!("{} ago", output::age(s.last_seen))),
+                    ("Claude id", s.claude_session_id.clone()),
+                    ("Transcript", s.transcript_path.clone()),
+                    (
+                        "Paused",
+                        if s.paused_at == 0 {
+                            "-".into()
+                        } else {
+                            format!("{} ago", output::age(s.paused_at))
+                        },
+                    ),
+                    ("Summary", s.pause_summary.clone()),
+                    ("Object", s.path.clone()),
+                ];
+                for (k, v) in rows.iter().filter(|(_, v)| !v.is_empty()) {
+                    println!("{k:>10}: {v}");
+                }
+            }
+        }
+        Command::Start {
+            dir,
+            name,
+            resume,
+            args,
+        } => {
+            let mut opts: HashMap<&str, Variant<'_>> = HashMap::new();
+            if !args.is_empty() {
+                opts.insert("args", Variant::from(args.clone()));
+            }
+            if let Some(r) = &resume {
+                opts.insert("resume", Variant::from(r.as_str()));
+            }
+            let (id, name, _) = m
+                .start_session(&absolute(&dir), name.as_deref().unwrap_or(""), opts)
+                .await?;
+            println!("Started {name} ({id}).");
+        }
+        Command::Register { dir, name } => {
+            let (id, name, _) = m
+                .register_session(&absolute(&dir), name.as_deref().unwrap_or(""))
+                .await?;
+            println!("Registered {name} ({id}).");
+        }
+        Command::Adopt { name } => {
+            let (id, _) = m.adopt_session(&name).await?;
+            println!("Adopted {name} ({id}).");
+        }
+        Command::Discover => {
+            let names = m.discover_sessions().await?;
+            match names.as_slice() {
+                [] => println!("No unmanaged tmux session runs claude."),
+                n => println!("Adopted {}.", n.join(", ")),
+            }
+        }
+        Command::Pause { key, note, freeze } => {
+            let summary = m
+                .pause_session(&key, note.as_deref().unwrap_or(""), freeze)
+                .await?;
+            println!(
+                "Paused {key}{}.",
+                if freeze { " (claude frozen)" } else { "" }
+            );
+            if !summary.is_empty() {
+                println!("{summary}");
+            }
+        }
+        Command::Resume { key } => {
+            m.resume_session(&key).await?;
+            println!("Resumed {key}.");
+        }
+        Command::Stop { key, force } => {
+            m.stop_session(&key, force).await?;
+            println!("Stopped {key}.");
+        }
+        Command::Restart { key } => {
+            m.restart_session(&key).await?;
+            println!("Restarted {key}.");
+        }
+        Command::Rm { key, kill } => {
+            m.remove_session(&key, kill).await?;
+            println!(
+                "Removed {key}{}.",
+                if kill {
+                    " and killed its tmux session"
+                } else {
+                    ""
+                }
+            );
+        }
+        Command::Send { key, text } => m.send_command(&key, &text.join(" ")).await?,
+        Command::Keys { key, keys } => {
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            m.send_keys(&key, &keys).await?;
+        }
+        Command::Capture {
+            key,
+            lines,
+            compress,
+        } => {
+            let c = match compress {
+                None => "off",
+                Some(Compress::Trim) => "trim",
+                Some(Compress::Summarise) => "summarise",
+            };
+            let text = m.capture_output(&key, lines, c).await?;
+            print!("{text}");
+            if !text.is_empty() && !text.ends_with('\n') {
+                println!();
+            }
+        }
+        Command::Events { key, limit, json } => {
+            let events = m.get_events(&key, limit).await?;
+            if json.json {
+                let v: Vec<_> = events
+                    .iter()
+                    .map(|(at, event, tool, summary)| json!({"at_usec": at, "event": event, "tool": tool, "summary": summary}))
+                    .collect();
+                print_json(&v);
+            } else {
+                for (at, event, _tool, summary) in events {
+                    println!("{}  {event:<18} {summary}", clock(at));
+                }
+            }
+        }
+        Command::Reap(j) => {
+            let (reaped, names, stopped) = m.reap_dead_sessions().await?;
+            if j.json {
+                print_json(&json!({"reaped": reaped, "names": names, "stopped": stopped}));
+            } else {
+                println!(
+                    "Removed {reaped} session(s) whose tmux session is gone{}; marked {stopped} stopped.",
+                    if names.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", names.join(", "))
+                    }
+                );
+            }
+        }
+        Command::Approve { key, request } => {
+            m.answer_permission(&key, &request, true, "").await?;
+            println!("Allowed {request}.");
+        }
+        Command::Deny {
+            key,
+            request,
+            reason,
+        } => {
+            m.answer_permission(&key, &request, false, reason.as_deref().unwrap_or(""))
+                .await?;
+            println!("Denied {request}.");
+        }
+        Command::Watch { json, waybar } => return super::watch::run(conn, json.json, waybar).await,
+        Command::Notify { min_work_secs } => {
+            return super::notify::run(conn, std::time::Duration::from_secs(min_work_secs)).await;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

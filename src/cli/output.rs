@@ -1,0 +1,286 @@
+//! How the client prints: session records (table and JSON), ages, colours (only on a TTY and
+//! never with NO_COLOR), and errors with their exit codes.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use serde::Serialize;
+use zbus::OwnedVariant;
+
+use crate::model::now_usec;
+
+/// One session as `list --json` and `status --json` print it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SessionInfo {
+    pub id: String,
+    pub name: String,
+    pub project_dir: String,
+    pub status: String,
+    pub activity: String,
+    pub activity_detail: String,
+    pub pid: u32,
+    pub claude_session_id: String,
+    pub transcript_path: String,
+    pub created_at: u64,
+    pub last_seen: u64,
+    pub paused_at: u64,
+    pub pause_summary: String,
+    pub frozen: bool,
+    pub path: String,
+}
+
+impl SessionInfo {
+    /// Builds a record from a session object's properties (GetAll or GetManagedObjects).
+    pub fn from_props(path: &str, p: &HashMap<String, OwnedVariant>) -> Self {
+        let s = |k: &str| {
+            p.get(k)
+                .and_then(|v| String::try_from(v.clone()).ok())
+                .unwrap_or_default()
+        };
+        let t = |k: &str| {
+            p.get(k)
+                .and_then(|v| u64::try_from(v.clone()).ok())
+                .unwrap_or(0)
+        };
+        SessionInfo {
+            id: s("Id"),
+            name: s("Name"),
+            project_dir: s("ProjectDir"),
+            status: s("Status"),
+            activity: s("Activity"),
+            activity_detail: s("ActivityDetail"),
+            pid: p
+                .get("Pid")
+                .and_then(|v| u32::try_from(v.clone()).ok())
+                .unwrap_or(0),
+            claude_session_id: s("ClaudeSessionId"),
+            transcript_path: s("TranscriptPath"),
+            created_at: t("CreatedAt"),
+            last_seen: t("LastSeen"),
+            paused_at: t("PausedAt"),
+            pause_summary: s("PauseSummary"),
+            frozen: p
+                .get("Frozen")
+                .and_then(|v| bool::try_from(v.clone()).ok())
+                .unwrap_or(false),
+            path: path.to_owned(),
+        }
+    }
+}
+
+/// Whether to colour stdout.
+pub fn colour() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+/// Wraps `text` in an ANSI colour when colouring.
+pub fn paint(text: &str, code: &str, on: bool) -> String {
+    if on && !code.is_empty() {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_owned()
+    }
+}
+
+fn status_colour(status: &str) -> &'static str {
+    match status {
+        "active" => "32",
+        "paused" => "33",
+        "stopped" => "2",
+        _ => "",
+    }
+}
+
+fn activity_colour(activity: &str) -> &'static str {
+    match activity {
+        "needs-input" => "1;35",
+        "working" => "36",
+        "ready" => "32",
+        _ => "",
+    }
+}
+
+/// A duration in microseconds as `42s`, `5m`, `3h`, `2d`.
+pub fn age(since_usec: u64) -> String {
+    if since_usec == 0 {
+        return "-".into();
+    }
+    let secs = now_usec().saturating_sub(since_usec) / 1_000_000;
+    match secs {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86_400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
+/// The `list` table, columns aligned.
+pub fn table(sessions: &[SessionInfo], colour: bool) -> String {
+    let header = ["NAME", "STATUS", "ACTIVITY", "PID", "AGE", "PROJECT"];
+    let rows: Vec<[String; 6]> = sessions
+        .iter()
+        .map(|s| {
+            [
+                s.name.clone(),
+                s.status.clone(),
+                s.activity.clone(),
+                if s.pid == 0 {
+                    "-".into()
+                } else {
+                    s.pid.to_string()
+                },
+                age(s.created_at),
+                s.project_dir.clone(),
+            ]
+        })
+        .collect();
+    let mut width = header.map(str::len);
+    for r in &rows {
+        for (w, c) in width.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: [String; 6], paint_cells: bool| {
+        let mut out = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            let pad = " ".repeat(width[i] - c.chars().count());
+            let code = match (paint_cells, i) {
+                (true, 1) => status_colour(c),
+                (true, 2) => activity_colour(c),
+                _ => "",
+            };
+            out.push_str(&paint(c, code, colour));
+            if i + 1 < cells.len() {
+                out.push_str(&pad);
+                out.push_str("  ");
+            }
+        }
+        out.push('\n');
+        out
+    };
+    let mut out = line(header.map(String::from), false);
+    for r in rows {
+        out.push_str(&line(r, true));
+    }
+    out
+}
+
+/// Exit code for a contract error name (see `--help`).
+pub fn exit_code_for(error_name: &str) -> u8 {
+    match error_name.rsplit('.').next().unwrap_or("") {
+        _ if is_not_running(error_name) => 3,
+        "NotFound" => 10,
+        "InvalidState" => 11,
+        "InvalidArgument" => 12,
+        "AlreadyExists" => 13,
+        "TmuxUnavailable" => 14,
+        "TmuxFailed" => 15,
+        "Timeout" => 16,
+        "AccessDenied" => 17,
+        "Internal" => 18,
+        _ => 1,
+    }
+}
+
+fn is_not_running(error_name: &str) -> bool {
+    matches!(
+        error_name,
+        "org.freedesktop.DBus.Error.ServiceUnknown" | "org.freedesktop.DBus.Error.NameHasNoOwner"
+    )
+}
+
+const START_HINT: &str = "start it with `systemctl --user start trusty-mpm` (after `make install`) or run `trusty-mpm daemon`";
+
+/// Prints a failed call the way a person wants to read it and picks the exit code.
+pub fn report(e: &zbus::Error) -> ExitCode {
+    use zbus::DBusError;
+    let (name, msg) = match e {
+        zbus::Error::MethodError(name, msg, _) => {
+            (name.to_string(), msg.clone().unwrap_or_default())
+        }
+        zbus::Error::FDO(f) => (
+            f.name().to_string(),
+            f.description().unwrap_or_default().to_owned(),
+        ),
+        other => {
+            eprintln!("trusty-mpm: {other}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if is_not_running(&name) {
+        eprintln!("trusty-mpm: the daemon is not running; {START_HINT}.");
+    } else if msg.is_empty() {
+        eprintln!("trusty-mpm: {name}");
+    } else {
+        eprintln!("trusty-mpm: {msg}");
+    }
+    ExitCode::from(exit_code_for(&name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(name: &str, status: &str) -> SessionInfo {
+        SessionInfo {
+            id: "i".into(),
+            name: name.into(),
+            project_dir: "/p".into(),
+            status: status.into(),
+            activity: "working".into(),
+            activity_detail: String::new(),
+            pid: 0,
+            claude_session_id: String::new(),
+            transcript_path: String::new(),
+            created_at: now_usec() - 125_000_000,
+            last_seen: 0,
+            paused_at: 0,
+            pause_summary: String::new(),
+            frozen: false,
+            path: "/x".into(),
+        }
+    }
+
+    #[test]
+    fn table_aligns_and_colours_only_when_asked() {
+        let t = table(
+            &[info("a", "active"), info("longer-name", "stopped")],
+            false,
+        );
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(
+            lines[0],
+            "NAME         STATUS   ACTIVITY  PID  AGE  PROJECT"
+        );
+        assert_eq!(lines[1], "a            active   working   -    2m   /p");
+        assert!(!t.contains('\x1b'));
+        assert!(table(&[info("a", "active")], true).contains("\x1b[32mactive"));
+    }
+
+    #[test]
+    fn exit_codes_are_distinct() {
+        let names = [
+            "NotFound",
+            "InvalidState",
+            "InvalidArgument",
+            "AlreadyExists",
+            "TmuxUnavailable",
+            "TmuxFailed",
+            "Timeout",
+            "AccessDenied",
+            "Internal",
+        ];
+        let mut codes: Vec<u8> = names
+            .iter()
+            .map(|n| exit_code_for(&format!("org.trusty.Mpm1.Error.{n}")))
+            .collect();
+        codes.sort();
+        codes.dedup();
+        assert_eq!(codes.len(), names.len());
+        assert_eq!(
+            exit_code_for("org.freedesktop.DBus.Error.ServiceUnknown"),
+            3
+        );
+    }
+}

@@ -1,0 +1,174 @@
+//! `trusty-mpm watch`: the daemon's signals as they happen, one line each (human, `--json`
+//! lines, or `--waybar` status-bar JSON). It keeps following across daemon restarts, since it
+//! matches the interface rather than one daemon's connection.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use zbus::message::Type;
+use zbus::{Connection, MatchRule, Message, MessageStream};
+
+use super::client::{clock, manager};
+use crate::dbus::{BUS_NAME, MANAGER_IFACE, MANAGER_PATH};
+use crate::model::now_usec;
+
+/// The manager's signals, from whichever daemon currently serves them.
+pub(super) async fn manager_signals(conn: &Connection) -> zbus::Result<MessageStream> {
+    let rule = MatchRule::builder()
+        .msg_type(Type::Signal)
+        .interface(MANAGER_IFACE)
+        .path(MANAGER_PATH)
+        .build()?;
+    MessageStream::for_match_rule(rule, conn, Some(64.try_into().expect("non-zero"))).await
+}
+
+/// One signal as the stable JSON shape of `watch --json`.
+pub fn signal_json(msg: &Message) -> Option<Value> {
+    let member = msg.header().member()?.to_string();
+    let body = msg.body();
+    let mut v = match member.as_str() {
+        "SessionNew" | "SessionRemoved" => {
+            let (id, name, path): (String, String, zbus::OwnedObjectPath) =
+                body.deserialize().ok()?;
+            json!({"id": id, "name": name, "path": path.as_str()})
+        }
+        "StatusChanged" => {
+            let (id, name, status): (String, String, String) = body.deserialize().ok()?;
+            json!({"id": id, "name": name, "status": status})
+        }
+        "ActivityChanged" => {
+            let (id, name, activity, detail): (String, String, String, String) =
+                body.deserialize().ok()?;
+            json!({"id": id, "name": name, "activity": activity, "detail": detail})
+        }
+        "PermissionRequested" => {
+            let (id, name, request_id, tool, detail): (String, String, String, String, String) =
+                body.deserialize().ok()?;
+            json!({"id": id, "name": name, "request_id": request_id, "tool": tool, "detail": detail})
+        }
+        "ClaudeExited" => {
+            let (id, name, pid): (String, String, u32) = body.deserialize().ok()?;
+            json!({"id": id, "name": name, "pid": pid})
+        }
+        _ => return None,
+    };
+    v["event"] = json!(member);
+    v["at_usec"] = json!(now_usec());
+    Some(v)
+}
+
+/// One signal as a line for a person.
+fn human(v: &Value) -> String {
+    let s = |k: &str| v[k].as_str().unwrap_or("").to_owned();
+    let what = match v["event"].as_str().unwrap_or("") {
+        "SessionNew" => "new session".to_owned(),
+        "SessionRemoved" => "removed".to_owned(),
+        "StatusChanged" => format!("status {}", s("status")),
+        "ActivityChanged" => match s("detail").as_str() {
+            "" => format!("activity {}", s("activity")),
+            d => format!("activity {} ({d})", s("activity")),
+        },
+        "PermissionRequested" => format!(
+            "asks permission: {} (trusty-mpm approve {} {})",
+            s("detail"),
+            s("name"),
+            s("request_id")
+        ),
+        "ClaudeExited" => format!("claude exited (pid {})", v["pid"]),
+        other => other.to_owned(),
+    };
+    format!(
+        "{}  {}  {what}",
+        clock(v["at_usec"].as_u64().unwrap_or(0)),
+        s("name")
+    )
+}
+
+/// The waybar/i3status line: counts by activity, one tooltip line per session.
+async fn waybar_line(conn: &Connection) -> Value {
+    let rows = match manager(conn).await {
+        Ok(m) => m.list_sessions().await,
+        Err(e) => Err(e),
+    };
+    let Ok(rows) = rows else {
+        return json!({"text": "", "tooltip": "trusty-mpm is not running", "class": "off"});
+    };
+    let count = |a: &str| rows.iter().filter(|r| r.4 == a && r.3 != "stopped").count();
+    let (working, input, ready) = (count("working"), count("needs-input"), count("ready"));
+    let mut parts = Vec::new();
+    if working > 0 {
+        parts.push(format!("{working} working"));
+    }
+    if input > 0 {
+        parts.push(format!("{input} needs input"));
+    }
+    if ready > 0 {
+        parts.push(format!("{ready} ready"));
+    }
+    let text = if parts.is_empty() {
+        format!("{} sessions", rows.len())
+    } else {
+        parts.join(" · ")
+    };
+    let class = if input > 0 {
+        "needs-input"
+    } else if working > 0 {
+        "working"
+    } else {
+        "idle"
+    };
+    let tooltip: Vec<String> = rows
+        .iter()
+        .map(|r| format!("{}: {} / {}", r.1, r.3, r.4))
+        .collect();
+    json!({"text": text, "tooltip": tooltip.join("\n"), "class": class})
+}
+
+fn emit(line: &str) -> bool {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}").and_then(|_| out.flush()).is_ok()
+}
+
+/// The daemon appearing on or leaving the bus.
+pub(super) async fn owner_changes(conn: &Connection) -> zbus::Result<MessageStream> {
+    let rule = MatchRule::builder()
+        .msg_type(Type::Signal)
+        .sender("org.freedesktop.DBus")
+        .member("NameOwnerChanged")
+        .arg(0, BUS_NAME)
+        .build()?;
+    MessageStream::for_match_rule(rule, conn, None).await
+}
+
+pub async fn run(conn: &Connection, json: bool, waybar: bool) -> zbus::Result<ExitCode> {
+    let mut signals = manager_signals(conn).await?;
+    let mut owners = owner_changes(conn).await?;
+    if waybar && !emit(&waybar_line(conn).await.to_string()) {
+        return Ok(ExitCode::SUCCESS);
+    }
+    loop {
+        let line = tokio::select! {
+            msg = signals.next() => {
+                let Some(msg) = msg else { break };
+                let Some(v) = msg.ok().as_ref().and_then(signal_json) else { continue };
+                if waybar {
+                    waybar_line(conn).await.to_string()
+                } else if json {
+                    v.to_string()
+                } else {
+                    human(&v)
+                }
+            }
+            // The daemon came or went: only the status bar summary depends on that.
+            Some(_) = owners.next(), if waybar => waybar_line(conn).await.to_string(),
+        };
+        // A closed pipe (the reader went away) ends the watch quietly.
+        if !emit(&line) {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    eprintln!("trusty-mpm: the bus connection closed.");
+    Ok(ExitCode::FAILURE)
+}
