@@ -192,12 +192,7 @@ impl Manager {
         freeze: bool,
     ) -> Result<String, WireError> {
         self.ctx
-            .call(conn, &hdr, || async {
-                self.ctx
-                    .svc
-                    .pause(self.ctx.svc.resolve(key)?, note, freeze)
-                    .await
-            })
+            .call_key(conn, &hdr, key, |id| self.ctx.svc.pause(id, note, freeze))
             .await
     }
 
@@ -209,9 +204,7 @@ impl Manager {
         key: &str,
     ) -> Result<(), WireError> {
         self.ctx
-            .call(conn, &hdr, || async {
-                self.ctx.svc.resume(self.ctx.svc.resolve(key)?).await
-            })
+            .call_key(conn, &hdr, key, |id| self.ctx.svc.resume(id))
             .await
     }
 
@@ -225,9 +218,7 @@ impl Manager {
         force: bool,
     ) -> Result<(), WireError> {
         self.ctx
-            .call(conn, &hdr, || async {
-                self.ctx.svc.stop(self.ctx.svc.resolve(key)?, force).await
-            })
+            .call_key(conn, &hdr, key, |id| self.ctx.svc.stop(id, force))
             .await
     }
 
@@ -240,9 +231,7 @@ impl Manager {
         key: &str,
     ) -> Result<(), WireError> {
         self.ctx
-            .call(conn, &hdr, || async {
-                self.ctx.svc.restart(self.ctx.svc.resolve(key)?).await
-            })
+            .call_key(conn, &hdr, key, |id| self.ctx.svc.restart(id))
             .await
     }
 
@@ -255,12 +244,7 @@ impl Manager {
         kill_tmux: bool,
     ) -> Result<(), WireError> {
         self.ctx
-            .call(conn, &hdr, || async {
-                self.ctx
-                    .svc
-                    .remove(self.ctx.svc.resolve(key)?, kill_tmux)
-                    .await
-            })
+            .call_key(conn, &hdr, key, |id| self.ctx.svc.remove(id, kill_tmux))
             .await
     }
 
@@ -273,12 +257,7 @@ impl Manager {
         text: &str,
     ) -> Result<(), WireError> {
         self.ctx
-            .call(conn, &hdr, || async {
-                self.ctx
-                    .svc
-                    .send_command(self.ctx.svc.resolve(key)?, text)
-                    .await
-            })
+            .call_key(conn, &hdr, key, |id| self.ctx.svc.send_command(id, text))
             .await
     }
 
@@ -292,12 +271,7 @@ impl Manager {
         keys: Vec<String>,
     ) -> Result<(), WireError> {
         self.ctx
-            .call(conn, &hdr, || async {
-                self.ctx
-                    .svc
-                    .send_keys(self.ctx.svc.resolve(key)?, &keys)
-                    .await
-            })
+            .call_key(conn, &hdr, key, |id| self.ctx.svc.send_keys(id, &keys))
             .await
     }
 
@@ -314,9 +288,8 @@ impl Manager {
         compression: &str,
     ) -> Result<String, WireError> {
         self.ctx
-            .call(conn, &hdr, || async {
-                let id = self.ctx.svc.resolve(key)?;
-                self.ctx.svc.capture(id, lines, compression).await
+            .call_key(conn, &hdr, key, |id| {
+                self.ctx.svc.capture(id, lines, compression)
             })
             .await
     }
@@ -341,9 +314,7 @@ impl Manager {
         pid: u32,
     ) -> Result<(), WireError> {
         self.ctx
-            .call(conn, &hdr, || async {
-                self.ctx.svc.set_pid(self.ctx.svc.resolve(key)?, pid).await
-            })
+            .call_key(conn, &hdr, key, |id| self.ctx.svc.set_pid(id, pid))
             .await
     }
 
@@ -358,8 +329,8 @@ impl Manager {
         limit: u32,
     ) -> Result<Vec<(u64, String, String, String)>, WireError> {
         self.ctx
-            .call(conn, &hdr, || async {
-                super::session::events(&self.ctx, self.ctx.svc.resolve(key)?, limit)
+            .call_key(conn, &hdr, key, |id| async move {
+                super::session::events(&self.ctx, id, limit)
             })
             .await
     }
@@ -400,8 +371,7 @@ impl Manager {
         reason: &str,
     ) -> Result<(), WireError> {
         self.ctx
-            .call(conn, &hdr, || async {
-                let id = self.ctx.svc.resolve(key)?;
+            .call_key(conn, &hdr, key, |id| async move {
                 self.ctx.hooks.answer(id, request_id, allow, reason)
             })
             .await

@@ -64,6 +64,22 @@ impl Ctx {
         self.svc.flush_events().await;
         out.map_err(WireError::from)
     }
+
+    /// `call` for a method that takes a session key: the key is resolved first.
+    async fn call_key<T, F, Fut>(
+        &self,
+        conn: &Connection,
+        hdr: &zbus::message::Header<'_>,
+        key: &str,
+        f: F,
+    ) -> WireResult<T>
+    where
+        F: FnOnce(SessionId) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        self.call(conn, hdr, || async { f(self.svc.resolve(key)?).await })
+            .await
+    }
 }
 
 /// Serves the objects on `conn`, then claims the bus name. Fails with a clear message when

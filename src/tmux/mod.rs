@@ -50,6 +50,35 @@ fn default_socket() -> PathBuf {
         .join("default")
 }
 
+/// Arguments of a command that starts `argv` in a new pane in `dir` and prints that pane. The
+/// window keeps its pane (dead) after the program exits, set in the same invocation so that a
+/// program exiting at once still leaves it; `session` names the target when it is not the
+/// current one.
+fn spawn_args(
+    command: &[&str],
+    dir: &str,
+    argv: &[String],
+    session: Option<&SessionName>,
+) -> Vec<String> {
+    let mut args: Vec<String> = command.iter().map(|s| s.to_string()).collect();
+    args.extend(["-c", dir, "-P", "-F", PANE_FORMAT, "--"].map(String::from));
+    args.extend(argv.iter().cloned());
+    args.extend([";", "set-option", "-w"].map(String::from));
+    if let Some(name) = session {
+        args.extend(["-t".to_owned(), format!("={name}:")]);
+    }
+    args.extend(["remain-on-exit", "on"].map(String::from));
+    args
+}
+
+/// The first pane tmux reported.
+fn first_pane(panes: Vec<Pane>) -> Result<Pane> {
+    panes
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::TmuxFailed("tmux did not report the new pane.".into()))
+}
+
 /// Where a command is aimed: a pane id (`%N`) when known, else the session's active pane.
 pub fn target(name: &SessionName, pane: &str) -> String {
     if pane.starts_with('%') {
@@ -210,43 +239,17 @@ impl TmuxDriver {
         dir: &str,
         argv: &[String],
     ) -> Result<Pane> {
-        let mut args: Vec<String> = vec![
-            "new-session".into(),
-            "-d".into(),
-            "-s".into(),
-            name.to_string(),
-            "-c".into(),
-            dir.into(),
-            "-P".into(),
-            "-F".into(),
-            PANE_FORMAT.into(),
-            "--".into(),
-        ];
-        args.extend(argv.iter().cloned());
-        // Set in the same invocation so that a program exiting at once still leaves its pane.
-        args.extend([
-            ";".into(),
-            "set-option".into(),
-            "-w".into(),
-            "-t".into(),
-            format!("={name}:"),
-            "remain-on-exit".into(),
-            "on".into(),
-        ]);
+        let args = spawn_args(
+            &["new-session", "-d", "-s", name.as_str()],
+            dir,
+            argv,
+            Some(name),
+        );
         if self.under_systemd && !self.server_running().await? {
             self.run_as_service(args).await?;
-            return self
-                .panes(name)
-                .await?
-                .into_iter()
-                .next()
-                .ok_or_else(|| Error::TmuxFailed("tmux did not report the new pane.".into()));
+            return first_pane(self.panes(name).await?);
         }
-        let out = self.run(args).await?;
-        parse_panes(&out)
-            .into_iter()
-            .next()
-            .ok_or_else(|| Error::TmuxFailed("tmux did not report the new pane.".into()))
+        first_pane(parse_panes(&self.run(args).await?))
     }
 
     /// Whether a server answers on the socket.
@@ -274,30 +277,9 @@ impl TmuxDriver {
 
     /// Opens a new window in the session running `argv`; returns its pane.
     pub async fn new_window(&self, name: &SessionName, dir: &str, argv: &[String]) -> Result<Pane> {
-        let mut args: Vec<String> = vec![
-            "new-window".into(),
-            "-t".into(),
-            format!("={name}:"),
-            "-c".into(),
-            dir.into(),
-            "-P".into(),
-            "-F".into(),
-            PANE_FORMAT.into(),
-            "--".into(),
-        ];
-        args.extend(argv.iter().cloned());
-        args.extend([
-            ";".into(),
-            "set-option".into(),
-            "-w".into(),
-            "remain-on-exit".into(),
-            "on".into(),
-        ]);
-        let out = self.run(args).await?;
-        parse_panes(&out)
-            .into_iter()
-            .next()
-            .ok_or_else(|| Error::TmuxFailed("tmux did not report the new pane.".into()))
+        let target = format!("={name}:");
+        let args = spawn_args(&["new-window", "-t", &target], dir, argv, None);
+        first_pane(parse_panes(&self.run(args).await?))
     }
 
     /// Types `text` literally, then presses Enter as a separate key.
