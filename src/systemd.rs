@@ -55,7 +55,7 @@ pub fn spawn_watchdog(svc: Arc<SessionService>) {
 async fn healthy(svc: &SessionService, within: Duration) -> bool {
     tokio::time::timeout(within, async {
         let _ = svc.count();
-        svc.flush_events().await;
+        svc.round_trip().await;
     })
     .await
     .is_ok()

@@ -26,15 +26,23 @@ impl Manager {
 }
 
 /// One row of `ListSessions`.
-type SessionRow = (String, String, String, String, String, u32, OwnedObjectPath);
+type SessionRow = (
+    String,
+    String,
+    String,
+    &'static str,
+    &'static str,
+    u32,
+    OwnedObjectPath,
+);
 
 fn row(s: &Session) -> SessionRow {
     (
         s.id.to_string(),
         s.name.to_string(),
         s.project_dir.clone(),
-        s.status.as_str().to_owned(),
-        s.activity.as_str().to_owned(),
+        s.status.as_str(),
+        s.activity.as_str(),
         s.pid(),
         session_path(s.id),
     )
@@ -93,9 +101,7 @@ impl Manager {
         #[zbus(header)] hdr: Header<'_>,
     ) -> Result<Vec<SessionRow>, WireError> {
         self.ctx
-            .call(conn, &hdr, || async {
-                Ok(self.ctx.svc.list().iter().map(row).collect())
-            })
+            .call(conn, &hdr, || async { Ok(self.ctx.svc.map_sessions(row)) })
             .await
     }
 

@@ -35,8 +35,9 @@ pub const SESSION_IFACE: &str = "org.trusty.Mpm1.Session";
 
 /// The object path of a session.
 pub fn session_path(id: SessionId) -> OwnedObjectPath {
-    OwnedObjectPath::try_from(format!("{MANAGER_PATH}/session/{}", id.simple()))
-        .expect("32 hex digits make a valid path element")
+    // 32 hex digits always make a valid path element; skip re-validating on every call.
+    zbus::ObjectPath::from_string_unchecked(format!("{MANAGER_PATH}/session/{}", id.simple()))
+        .into()
 }
 
 /// What every handler needs: the services and the caller check.
@@ -92,8 +93,11 @@ pub async fn serve(
 ) -> Result<()> {
     // Events from reconciliation describe the state the objects are built from; drop them.
     while let Ok(ev) = events.try_recv() {
-        if let DomainEvent::Flush(tx) = ev {
-            let _ = tx.send(());
+        match ev {
+            DomainEvent::Flush(tx) => {
+                let _ = tx.send(());
+            }
+            _ => svc.event_handled(),
         }
     }
     let ctx = Arc::new(Ctx {

@@ -105,8 +105,12 @@ impl Publisher {
     pub(super) async fn run(mut self, mut events: UnboundedReceiver<DomainEvent>) {
         self.seen = self.ctx.svc.list().into_iter().map(|s| (s.id, s)).collect();
         while let Some(ev) = events.recv().await {
+            let counted = !matches!(ev, DomainEvent::Flush(_));
             if let Err(e) = self.handle(ev).await {
                 tracing::warn!("could not publish a change on the bus: {e}");
+            }
+            if counted {
+                self.ctx.svc.event_handled();
             }
         }
     }

@@ -9,10 +9,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use zbus::Variant;
-use zbus::proxy::CacheProperties;
 
 use super::payload::MAX_PAYLOAD;
-use crate::cli::proxy::ManagerProxy;
+use crate::dbus::{BUS_NAME, MANAGER_IFACE, MANAGER_PATH};
 
 /// How long an ordinary event may take end to end.
 const CALL_LIMIT: Duration = Duration::from_secs(1);
@@ -62,10 +61,6 @@ pub fn run() -> ExitCode {
 
 async fn forward(payload: &str) -> zbus::Result<(String, i32, String)> {
     let conn = zbus::connection::Builder::session().build().await?;
-    let proxy = ManagerProxy::builder(&conn)
-        .cache_properties(CacheProperties::No)
-        .build()
-        .await?;
     let pane = std::env::var("TMUX_PANE").unwrap_or_default();
     let tmux = std::env::var("TMUX").unwrap_or_default();
     let ppid = rustix::process::getppid()
@@ -75,5 +70,15 @@ async fn forward(payload: &str) -> zbus::Result<(String, i32, String)> {
     ctx.insert("tmux_pane", Variant::from(pane.as_str()));
     ctx.insert("tmux", Variant::from(tmux.as_str()));
     ctx.insert("ppid", Variant::from(ppid));
-    proxy.handle_hook(payload, ctx).await
+    // One plain method call: no proxy set-up, nothing but the round trip that matters.
+    let reply = conn
+        .call_method(
+            Some(BUS_NAME),
+            MANAGER_PATH,
+            Some(MANAGER_IFACE),
+            "HandleHook",
+            &(payload, ctx),
+        )
+        .await?;
+    reply.body().deserialize()
 }

@@ -96,6 +96,9 @@ pub struct SessionService {
     /// Bumped by every mutation; compared with `persisted` to group-commit writes.
     generation: AtomicU64,
     persisted: AtomicU64,
+    /// Events sent to and handled by the listener, so flushes can skip idle round trips.
+    emitted: AtomicU64,
+    handled: AtomicU64,
     write_lock: tokio::sync::Mutex<()>,
     counts: tokio_watch::Sender<Counts>,
 }
@@ -130,6 +133,8 @@ impl SessionService {
             events: tx,
             generation: AtomicU64::new(0),
             persisted: AtomicU64::new(0),
+            emitted: AtomicU64::new(0),
+            handled: AtomicU64::new(0),
             write_lock: tokio::sync::Mutex::new(()),
             counts: tokio_watch::Sender::new(Counts::default()),
         });
@@ -165,12 +170,26 @@ impl SessionService {
     }
 
     fn emit(&self, ev: DomainEvent) {
+        self.emitted.fetch_add(1, Ordering::SeqCst);
         // No listener (tests of the core alone) is fine.
         let _ = self.events.send(ev);
     }
 
-    /// Waits until the listener has handled every event sent so far.
+    /// The listener calls this after handling each event (not `Flush`).
+    pub fn event_handled(&self) {
+        self.handled.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Waits until the listener has handled every event sent so far; free when it has already.
     pub async fn flush_events(&self) {
+        if self.handled.load(Ordering::SeqCst) >= self.emitted.load(Ordering::SeqCst) {
+            return;
+        }
+        self.round_trip().await;
+    }
+
+    /// A round trip through the listener, whatever is pending: proof that it is alive.
+    pub async fn round_trip(&self) {
         let (tx, rx) = oneshot::channel();
         if self.events.send(DomainEvent::Flush(tx)).is_ok() {
             let _ = rx.await;
@@ -259,14 +278,15 @@ impl SessionService {
 
     /// Copies of all sessions, oldest first.
     pub fn list(&self) -> Vec<Session> {
-        let mut v: Vec<Session> = self
-            .lock()
-            .sessions
-            .values()
-            .map(|e| e.session.clone())
-            .collect();
-        v.sort_by_key(|s| s.created_at);
-        v
+        self.map_sessions(Session::clone)
+    }
+
+    /// `f` of every session, oldest first, without copying the sessions.
+    pub fn map_sessions<T>(&self, f: impl Fn(&Session) -> T) -> Vec<T> {
+        let st = self.lock();
+        let mut v: Vec<&Session> = st.sessions.values().map(|e| &e.session).collect();
+        v.sort_unstable_by_key(|s| (s.created_at, s.id));
+        v.into_iter().map(f).collect()
     }
 
     pub fn count(&self) -> usize {

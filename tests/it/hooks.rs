@@ -68,7 +68,7 @@ async fn activity_follows_hooks_without_flicker() {
     let (id, path, _) = env.start_active("act").await;
     let pane = pane_of(&env, "act");
     let m = env.manager().await;
-    let s = env.session(&path).await;
+    let s = env.session_uncached(&path).await;
     let mut changes = m.receive_activity_changed().await.unwrap();
 
     let steps = [
@@ -178,7 +178,7 @@ async fn session_ids_resume_and_session_end() {
     let (_, path, _) = env.start_active("ids").await;
     let pane = pane_of(&env, "ids");
     let m = env.manager().await;
-    let s = env.session(&path).await;
+    let s = env.session_uncached(&path).await;
 
     relay(
         &env,
@@ -266,7 +266,7 @@ async fn session_start_from_unmanaged_pane_adopts_and_others_are_ignored() {
     assert_eq!(*sig.args().unwrap().name(), "wild");
     let rows = m.list_sessions().await.unwrap();
     assert_eq!((rows.len(), rows[0].3.as_str()), (1, "active"));
-    let s = env.session(&rows[0].6).await;
+    let s = env.session_uncached(&rows[0].6).await;
     assert_eq!(s.claude_session_id().await.unwrap(), "c0ffee");
 }
 
@@ -357,7 +357,7 @@ async fn permission_requests_are_answered_or_time_out() {
         m.answer_permission("perm", "nonsense", true, "").await,
         "NotFound",
     );
-    let s = env.session(&path).await;
+    let s = env.session_uncached(&path).await;
     assert_eq!(s.activity().await.unwrap(), "needs-input");
 }
 
