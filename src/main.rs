@@ -20,6 +20,11 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
 }
 
 fn main() -> ExitCode {
+    // The hook relay runs for every Claude Code event: skip building the whole command tree.
+    let mut args = std::env::args_os().skip(1);
+    if args.next().is_some_and(|a| a == "hook") && args.next().is_none() {
+        return trusty_mpm::hooks::relay::run();
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Hook => trusty_mpm::hooks::relay::run(),

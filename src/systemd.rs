@@ -5,14 +5,39 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::net::{SocketAddr, UnixDatagram};
+
 use sd_notify::NotifyState;
 
 use crate::lifecycle::SessionService;
 
+/// Sends one notification without ever blocking: a service manager that stops reading its
+/// socket must not freeze the daemon (sd_notify's own send blocks when the queue is full).
 fn send(states: &[NotifyState<'_>]) {
-    if let Err(e) = sd_notify::notify(states) {
-        tracing::warn!("sd_notify failed: {e}");
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let msg: String = states.iter().map(|s| format!("{s}\n")).collect();
+    match notify_socket(&path).and_then(|sock| sock.send(msg.as_bytes())) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+            tracing::warn!("the service manager is not reading notifications; dropped {msg:?}");
+        }
+        Err(e) => tracing::warn!("sd_notify failed: {e}"),
     }
+}
+
+/// A non-blocking datagram socket connected to NOTIFY_SOCKET (a path, or `@abstract`).
+fn notify_socket(path: &std::ffi::OsStr) -> std::io::Result<UnixDatagram> {
+    let sock = UnixDatagram::unbound()?;
+    sock.set_nonblocking(true)?;
+    match path.as_bytes().strip_prefix(b"@") {
+        Some(name) => sock.connect_addr(&SocketAddr::from_abstract_name(name)?)?,
+        None => sock.connect(path)?,
+    }
+    Ok(sock)
 }
 
 /// Tells systemd what the daemon is doing.

@@ -115,7 +115,7 @@ pub async fn serve(
         .at(MANAGER_PATH, zbus::fdo::ObjectManager)
         .await
         .map_err(internal)?;
-    let publisher = publisher::Publisher::new(conn.clone(), ctx.clone());
+    let mut publisher = publisher::Publisher::new(conn.clone(), ctx.clone());
     publisher.publish_existing().await.map_err(internal)?;
     tokio::spawn(publisher.run(events));
 

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc::UnboundedReceiver;
 use zbus::fdo::Properties;
@@ -12,6 +12,7 @@ use zbus::names::InterfaceName;
 use zbus::object_server::SignalEmitter;
 use zbus::{Connection, Variant};
 
+use super::session::Shown;
 use super::{
     Ctx, MANAGER_IFACE, MANAGER_PATH, Manager, SESSION_IFACE, SessionObject, session_path,
 };
@@ -21,8 +22,8 @@ use crate::model::{Session, SessionId};
 pub(super) struct Publisher {
     conn: Connection,
     ctx: Arc<Ctx>,
-    /// What clients were last told of each session.
-    seen: HashMap<SessionId, Session>,
+    /// What clients were last told of each session, shared with its object.
+    seen: HashMap<SessionId, Shown>,
 }
 
 /// The session properties whose values differ between `a` and `b`.
@@ -89,21 +90,28 @@ impl Publisher {
     }
 
     /// Serves an object for every session the service holds at start.
-    pub(super) async fn publish_existing(&self) -> zbus::Result<()> {
+    pub(super) async fn publish_existing(&mut self) -> zbus::Result<()> {
         for s in self.ctx.svc.list() {
-            self.conn
-                .object_server()
-                .at(
-                    session_path(s.id),
-                    SessionObject::new(s.id, self.ctx.clone()),
-                )
-                .await?;
+            self.add_object(s).await?;
         }
         Ok(())
     }
 
+    async fn add_object(&mut self, s: Session) -> zbus::Result<()> {
+        let (id, path) = (s.id, session_path(s.id));
+        let shown: Shown = Arc::new(Mutex::new(s));
+        self.conn
+            .object_server()
+            .at(
+                &path,
+                SessionObject::new(id, shown.clone(), self.ctx.clone()),
+            )
+            .await?;
+        self.seen.insert(id, shown);
+        Ok(())
+    }
+
     pub(super) async fn run(mut self, mut events: UnboundedReceiver<DomainEvent>) {
-        self.seen = self.ctx.svc.list().into_iter().map(|s| (s.id, s)).collect();
         while let Some(ev) = events.recv().await {
             let counted = !matches!(ev, DomainEvent::Flush(_));
             if let Err(e) = self.handle(ev).await {
@@ -123,12 +131,8 @@ impl Publisher {
             }
             DomainEvent::Added(s) => {
                 let path = session_path(s.id);
-                self.conn
-                    .object_server()
-                    .at(&path, SessionObject::new(s.id, self.ctx.clone()))
-                    .await?;
                 let (id, name) = (s.id.to_string(), s.name.to_string());
-                self.seen.insert(s.id, s);
+                self.add_object(s).await?;
                 Manager::session_new(&mgr, &id, &name, path.as_ref()).await?;
                 self.count_changed(&mgr).await?;
             }
@@ -144,10 +148,15 @@ impl Publisher {
                 self.count_changed(&mgr).await?;
             }
             DomainEvent::Changed(s) => {
-                let Some(before) = self.seen.get(&s.id) else {
+                let Some(shown) = self.seen.get(&s.id) else {
                     return Ok(()); // removed meanwhile
                 };
-                let changed = changed_properties(before, &s);
+                // The object shows the new values before the signals announce them.
+                let before = {
+                    let mut shown = shown.lock().unwrap_or_else(|p| p.into_inner());
+                    std::mem::replace(&mut *shown, s.clone())
+                };
+                let changed = changed_properties(&before, &s);
                 if !changed.is_empty() {
                     let obj = SignalEmitter::new(&self.conn, session_path(s.id))?;
                     Properties::properties_changed(
@@ -173,7 +182,6 @@ impl Publisher {
                     )
                     .await?;
                 }
-                self.seen.insert(s.id, s);
             }
             DomainEvent::PermissionRequested {
                 session,

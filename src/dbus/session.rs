@@ -1,32 +1,34 @@
 //! The `org.trusty.Mpm1.Session` interface: one object per session, its fields as properties
 //! and the manager's per-session methods without the key.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use zbus::message::Header;
-use zbus::{Connection, fdo, interface};
+use zbus::{Connection, interface};
 
 use super::{Ctx, WireError};
 use crate::error::Result as CoreResult;
 use crate::model::{Session, SessionId};
 
+/// What a session object shows: the session as last published. The publisher replaces it
+/// before it signals a change, so properties and PropertiesChanged always agree, and the
+/// properties stay whole until the object is removed.
+pub type Shown = Arc<Mutex<Session>>;
+
 /// The object of one session.
 pub struct SessionObject {
     id: SessionId,
     ctx: Arc<Ctx>,
+    shown: Shown,
 }
 
 impl SessionObject {
-    pub(super) fn new(id: SessionId, ctx: Arc<Ctx>) -> Self {
-        SessionObject { id, ctx }
+    pub(super) fn new(id: SessionId, shown: Shown, ctx: Arc<Ctx>) -> Self {
+        SessionObject { id, ctx, shown }
     }
 
-    fn read<T>(&self, f: impl FnOnce(&Session) -> T) -> fdo::Result<T> {
-        self.ctx
-            .svc
-            .get(self.id)
-            .map(|s| f(&s))
-            .ok_or_else(|| fdo::Error::UnknownObject("The session no longer exists.".into()))
+    fn shown(&self) -> MutexGuard<'_, Session> {
+        self.shown.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -184,79 +186,79 @@ impl SessionObject {
 
     /// Unique name, equal to the tmux session name.
     #[zbus(property)]
-    fn name(&self) -> fdo::Result<String> {
-        self.read(|s| s.name.to_string())
+    fn name(&self) -> String {
+        self.shown().name.to_string()
     }
 
     /// Absolute working directory.
     #[zbus(property)]
-    fn project_dir(&self) -> fdo::Result<String> {
-        self.read(|s| s.project_dir.clone())
+    fn project_dir(&self) -> String {
+        self.shown().project_dir.clone()
     }
 
     /// starting, active, paused or stopped.
     #[zbus(property)]
-    fn status(&self) -> fdo::Result<String> {
-        self.read(|s| s.status.as_str().to_owned())
+    fn status(&self) -> String {
+        self.shown().status.as_str().to_owned()
     }
 
     /// unknown, working, ready or needs-input.
     #[zbus(property)]
-    fn activity(&self) -> fdo::Result<String> {
-        self.read(|s| s.activity.as_str().to_owned())
+    fn activity(&self) -> String {
+        self.shown().activity.as_str().to_owned()
     }
 
     /// What the activity is about (tool name, notification message); may be empty.
     #[zbus(property)]
-    fn activity_detail(&self) -> fdo::Result<String> {
-        self.read(|s| s.activity_detail.clone())
+    fn activity_detail(&self) -> String {
+        self.shown().activity_detail.clone()
     }
 
     /// Pid of the claude process, 0 if unknown.
     #[zbus(property)]
-    fn pid(&self) -> fdo::Result<u32> {
-        self.read(Session::pid)
+    fn pid(&self) -> u32 {
+        self.shown().pid()
     }
 
     /// Claude Code's own session id (from hooks); may be empty.
     #[zbus(property)]
-    fn claude_session_id(&self) -> fdo::Result<String> {
-        self.read(|s| s.claude_session_id.clone())
+    fn claude_session_id(&self) -> String {
+        self.shown().claude_session_id.clone()
     }
 
     /// Claude Code's transcript file for that id (from hooks); may be empty.
     #[zbus(property)]
-    fn transcript_path(&self) -> fdo::Result<String> {
-        self.read(|s| s.transcript_path.clone())
+    fn transcript_path(&self) -> String {
+        self.shown().transcript_path.clone()
     }
 
     /// Creation time, microseconds since the Unix epoch.
     #[zbus(property)]
-    fn created_at(&self) -> fdo::Result<u64> {
-        self.read(|s| s.created_at)
+    fn created_at(&self) -> u64 {
+        self.shown().created_at
     }
 
     /// When the session was last seen alive, microseconds since the Unix epoch.
     #[zbus(property)]
-    fn last_seen(&self) -> fdo::Result<u64> {
-        self.read(|s| s.last_seen)
+    fn last_seen(&self) -> u64 {
+        self.shown().last_seen
     }
 
     /// When the session was paused, microseconds since the Unix epoch; 0 when not paused.
     #[zbus(property)]
-    fn paused_at(&self) -> fdo::Result<u64> {
-        self.read(|s| s.paused_at)
+    fn paused_at(&self) -> u64 {
+        self.shown().paused_at
     }
 
     /// The operator's note or the derived summary; empty when not paused.
     #[zbus(property)]
-    fn pause_summary(&self) -> fdo::Result<String> {
-        self.read(|s| s.pause_summary.clone())
+    fn pause_summary(&self) -> String {
+        self.shown().pause_summary.clone()
     }
 
     /// Whether the claude process is stopped with SIGSTOP (paused with freeze).
     #[zbus(property)]
-    fn frozen(&self) -> fdo::Result<bool> {
-        self.read(|s| s.frozen)
+    fn frozen(&self) -> bool {
+        self.shown().frozen
     }
 }

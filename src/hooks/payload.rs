@@ -52,10 +52,26 @@ pub fn parse(json: &str) -> Result<Payload> {
     if p.hook_event_name.is_empty() {
         return Err(Error::invalid("The hook payload has no hook_event_name."));
     }
+    // Event names are identifiers; anything else would leak into history and logs.
+    if p.hook_event_name.len() > 64
+        || !p
+            .hook_event_name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return Err(Error::invalid(
+            "The hook_event_name must be 1 to 64 letters, digits or '_'.",
+        ));
+    }
     p.session_id = get("session_id");
     p.transcript_path = get("transcript_path");
     p.cwd = get("cwd");
-    p.tool_name = get("tool_name");
+    // Tool names travel into signals, history and logs: printable and bounded.
+    p.tool_name = get("tool_name")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(128)
+        .collect();
     p.tool_input = value.get("tool_input").cloned().unwrap_or(Value::Null);
     p.prompt = get("prompt");
     p.message = get("message");

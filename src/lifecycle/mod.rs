@@ -175,6 +175,11 @@ impl SessionService {
         let _ = self.events.send(ev);
     }
 
+    /// A number that grows with every published change: equal numbers mean equal state.
+    pub fn version(&self) -> u64 {
+        self.emitted.load(Ordering::SeqCst)
+    }
+
     /// The listener calls this after handling each event (not `Flush`).
     pub fn event_handled(&self) {
         self.handled.fetch_add(1, Ordering::SeqCst);

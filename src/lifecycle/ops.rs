@@ -420,6 +420,8 @@ impl SessionService {
         }
         if !exited && let Some(h) = &handle {
             let _ = h.signal(Sig::Term);
+            // A process stopped by someone else would otherwise sit on the SIGTERM.
+            let _ = h.signal(Sig::Cont);
             if !wait_exit(h, TERM_GRACE).await {
                 tracing::warn!(session_id = %s.id, session_name = %s.name, pid = h.identity().pid, "claude ignored SIGTERM; killing it");
                 let _ = h.signal(Sig::Kill);
