@@ -1,6 +1,7 @@
 # The two quick-start commands: `make run` (the daemon) and `make test` (every test).
 # `make install` puts the service in the user's standard locations (PREFIX, default ~/.local).
-.PHONY: run test build lint install uninstall
+# `make bench` measures the figures of docs/performance.md (not part of `make test`).
+.PHONY: run test bench build lint install uninstall
 
 PREFIX ?= $(HOME)/.local
 BINDIR ?= $(PREFIX)/bin
@@ -23,12 +24,18 @@ run:
 test:
 	scripts/test.sh
 
+# Release build, private dbus-daemon, tmux server and daemon; prints the table and writes
+# target/bench/report.json. BENCH_IDLE_SECS shortens the 60 s idle window.
+bench:
+	cargo bench --bench harness
+
 build:
 	cargo build --release
 
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
+	cargo clippy --bench harness -- -D warnings
 
 install:
 	@if [ "$(BIN)" = target/release/trusty-mpm ]; then cargo build --release; fi

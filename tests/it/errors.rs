@@ -2,7 +2,7 @@
 //! `org.trusty.Mpm1.Error.<Name>` and one sentence, and bad input changes nothing.
 
 use std::collections::HashMap;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use trusty_mpm::cli::proxy::{ManagerProxy, SessionRow};
@@ -437,15 +437,6 @@ async fn tmux_failed_when_the_tmux_session_vanished() {
     assert_eq!(env.tmux_sessions(), ["keeper"]);
 }
 
-/// SIGCONTs the tmux server when dropped, so that no failure leaves it stopped.
-struct Thaw(u32);
-
-impl Drop for Thaw {
-    fn drop(&mut self) {
-        signal(self.0, "CONT");
-    }
-}
-
 #[tokio::test]
 async fn timeout_when_tmux_does_not_answer() {
     let env = Env::with_env(&[("TRUSTY_MPM_TMUX_TIMEOUT_MS", "500")]).await;
@@ -516,17 +507,6 @@ async fn timeout_when_tmux_does_not_answer() {
     assert_eq!(s.status().await.unwrap(), "active");
 }
 
-/// Runs `cmd` as user and group 65534 with no supplementary groups.
-fn as_nobody(cmd: &[&str]) -> Output {
-    require("setpriv");
-    Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .args(cmd)
-        .env("HOME", "/nonexistent")
-        .output()
-        .expect("setpriv runs")
-}
-
 #[tokio::test]
 async fn access_denied_for_other_users() {
     require("gdbus");
@@ -537,41 +517,15 @@ async fn access_denied_for_other_users() {
     let dir = env.project("intruder");
 
     // The uid switch works here, and the other user reaches the bus itself.
-    let who = as_nobody(&["id", "-u"]);
-    assert!(
-        who.status.success() && String::from_utf8_lossy(&who.stdout).trim() == "65534",
-        "cannot run a client as uid 65534 with setpriv (needs root): {who:?}"
-    );
-    let ping = as_nobody(&[
-        "busctl",
-        &format!("--address={addr}"),
-        "call",
-        "org.freedesktop.DBus",
-        "/org/freedesktop/DBus",
-        "org.freedesktop.DBus",
-        "GetId",
-    ]);
-    assert!(
-        ping.status.success(),
-        "uid 65534 cannot reach the private bus: {ping:?}"
-    );
+    assert_nobody_reaches_bus(addr);
 
     let gdbus = |method: &str, args: &[&str]| {
-        let mut cmd = vec![
-            "gdbus",
-            "call",
-            "--address",
+        gdbus_as_nobody(
             addr,
-            "--dest",
-            "org.trusty.Mpm1",
-            "--object-path",
             "/org/trusty/Mpm1",
-            "--method",
-        ];
-        let member = format!("org.trusty.Mpm1.{method}");
-        cmd.push(&member);
-        cmd.extend_from_slice(args);
-        as_nobody(&cmd)
+            &format!("org.trusty.Mpm1.{method}"),
+            args,
+        )
     };
     let quoted = format!("'{dir}'");
     for (method, args) in [

@@ -7,6 +7,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use std::io::{BufRead, BufReader};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use tempfile::TempDir;
 use trusty_mpm::cli::proxy::{ManagerProxy, SessionProxy};
 use zbus::{Connection, OwnedObjectPath};
@@ -160,6 +162,8 @@ impl Env {
             .env("TRUSTY_MPM_STATE_DIR", self.state_dir())
             .env("TRUSTY_MPM_TMUX_SOCKET", self.tmux_socket())
             .env("TRUSTY_MPM_CLAUDE_COMMAND", fake_claude())
+            // Never the config of whoever runs the tests; tests that want one override this.
+            .env("TRUSTY_MPM_CONFIG", self.dir.path().join("no-config.toml"))
             .env("RUST_LOG", "debug")
             .env_remove("TMUX")
             .env_remove("TMUX_PANE")
@@ -460,4 +464,184 @@ pub fn find_descendant(root: u32, comm: &str) -> Option<u32> {
         }
     }
     None
+}
+
+/// A datagram socket standing in for systemd's notify socket (`NOTIFY_SOCKET`).
+pub struct FakeSystemd {
+    _dir: tempfile::TempDir,
+    sock: std::os::unix::net::UnixDatagram,
+    pub path: String,
+}
+
+impl FakeSystemd {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify");
+        let sock = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        FakeSystemd {
+            path: path.to_string_lossy().into_owned(),
+            _dir: dir,
+            sock,
+        }
+    }
+
+    /// Every message received within `window`.
+    pub fn collect(&self, window: Duration) -> Vec<String> {
+        let deadline = Instant::now() + window;
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        while Instant::now() < deadline {
+            if let Ok(n) = self.sock.recv(&mut buf) {
+                out.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            }
+        }
+        out
+    }
+
+    /// Waits up to 10 s for a message containing `needle`; returns it and what came before.
+    pub fn wait_for(&self, needle: &str) -> (String, Vec<String>) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut before = Vec::new();
+        let mut buf = [0u8; 4096];
+        while Instant::now() < deadline {
+            if let Ok(n) = self.sock.recv(&mut buf) {
+                let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+                if msg.contains(needle) {
+                    return (msg, before);
+                }
+                before.push(msg);
+            }
+        }
+        panic!("no notify message with {needle:?}; got {before:?}");
+    }
+}
+
+impl FakeSystemd {
+    /// Reads every message from now on in a background thread, noting when it came, so the
+    /// daemon never blocks on a full queue (`net.unix.max_dgram_qlen` is often 10). Messages
+    /// it reads are no longer seen by `collect` and `wait_for`.
+    pub fn record(&self) -> NotifyRecorder {
+        let sock = self.sock.try_clone().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let thread = std::thread::spawn({
+            let (stop, log) = (stop.clone(), log.clone());
+            move || {
+                let mut buf = [0u8; 4096];
+                while !stop.load(Ordering::SeqCst) {
+                    if let Ok(n) = sock.recv(&mut buf) {
+                        let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+                        log.lock().unwrap().push((Instant::now(), msg));
+                    }
+                }
+            }
+        });
+        NotifyRecorder {
+            stop,
+            log,
+            thread: Some(thread),
+        }
+    }
+}
+
+/// The notify messages a `FakeSystemd::record` thread read, with their arrival times.
+pub struct NotifyRecorder {
+    stop: Arc<AtomicBool>,
+    log: Arc<Mutex<Vec<(Instant, String)>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl NotifyRecorder {
+    /// Watchdog pings that arrived in `from..to`.
+    pub fn pings_between(&self, from: Instant, to: Instant) -> usize {
+        let log = self.log.lock().unwrap();
+        let msgs: Vec<String> = log
+            .iter()
+            .filter(|(at, _)| (from..to).contains(at))
+            .map(|(_, m)| m.clone())
+            .collect();
+        pings(&msgs)
+    }
+}
+
+impl Drop for NotifyRecorder {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// How many of `msgs` are watchdog pings.
+pub fn pings(msgs: &[String]) -> usize {
+    msgs.iter()
+        .filter(|m| m.lines().any(|l| l == "WATCHDOG=1"))
+        .count()
+}
+
+/// SIGCONTs a process (the tmux server) when dropped, so that no failure leaves it stopped.
+pub struct Thaw(pub u32);
+
+impl Drop for Thaw {
+    fn drop(&mut self) {
+        signal(self.0, "CONT");
+    }
+}
+
+/// Runs `cmd` as user and group 65534 with no supplementary groups.
+pub fn as_nobody(cmd: &[&str]) -> Output {
+    require("setpriv");
+    Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .args(cmd)
+        .env("HOME", "/nonexistent")
+        .output()
+        .expect("setpriv runs")
+}
+
+/// Asserts that a client can run as uid 65534 here and reach the bus at `addr` itself, so that
+/// a refusal by the daemon means the daemon refused.
+pub fn assert_nobody_reaches_bus(addr: &str) {
+    require("busctl");
+    let who = as_nobody(&["id", "-u"]);
+    assert!(
+        who.status.success() && String::from_utf8_lossy(&who.stdout).trim() == "65534",
+        "cannot run a client as uid 65534 with setpriv (needs root): {who:?}"
+    );
+    let ping = as_nobody(&[
+        "busctl",
+        &format!("--address={addr}"),
+        "call",
+        "org.freedesktop.DBus",
+        "/org/freedesktop/DBus",
+        "org.freedesktop.DBus",
+        "GetId",
+    ]);
+    assert!(
+        ping.status.success(),
+        "uid 65534 cannot reach the private bus: {ping:?}"
+    );
+}
+
+/// `gdbus call` of `member` (interface.Method) on the daemon's object `path`, as uid 65534.
+/// `args` are GVariant text, e.g. `'name'`, `true`, `uint32 5`, `@a{sv} {}`.
+pub fn gdbus_as_nobody(addr: &str, path: &str, member: &str, args: &[&str]) -> Output {
+    require("gdbus");
+    let mut cmd = vec![
+        "gdbus",
+        "call",
+        "--address",
+        addr,
+        "--dest",
+        "org.trusty.Mpm1",
+        "--object-path",
+        path,
+        "--method",
+        member,
+    ];
+    cmd.extend_from_slice(args);
+    as_nobody(&cmd)
 }

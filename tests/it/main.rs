@@ -10,5 +10,7 @@ mod harness;
 mod hooks;
 mod lifecycle;
 mod notify;
+mod props;
+mod reliability;
 mod signals;
 mod watch;

@@ -2,68 +2,9 @@
 //! is owned, STATUS= on change, the watchdog cadence (and its silence when the state owner is
 //! wedged), STOPPING=1 on SIGTERM; and that nothing of it reaches the agents.
 
-use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
 use crate::harness::*;
-
-/// A datagram socket standing in for systemd's notify socket.
-struct FakeSystemd {
-    _dir: tempfile::TempDir,
-    sock: UnixDatagram,
-    path: String,
-}
-
-impl FakeSystemd {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("notify");
-        let sock = UnixDatagram::bind(&path).unwrap();
-        sock.set_read_timeout(Some(Duration::from_millis(50)))
-            .unwrap();
-        FakeSystemd {
-            path: path.to_string_lossy().into_owned(),
-            _dir: dir,
-            sock,
-        }
-    }
-
-    /// Every message received within `window`.
-    fn collect(&self, window: Duration) -> Vec<String> {
-        let deadline = Instant::now() + window;
-        let mut out = Vec::new();
-        let mut buf = [0u8; 4096];
-        while Instant::now() < deadline {
-            if let Ok(n) = self.sock.recv(&mut buf) {
-                out.push(String::from_utf8_lossy(&buf[..n]).into_owned());
-            }
-        }
-        out
-    }
-
-    /// Waits up to 10 s for a message containing `needle`; returns it and what came before.
-    fn wait_for(&self, needle: &str) -> (String, Vec<String>) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut before = Vec::new();
-        let mut buf = [0u8; 4096];
-        while Instant::now() < deadline {
-            if let Ok(n) = self.sock.recv(&mut buf) {
-                let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
-                if msg.contains(needle) {
-                    return (msg, before);
-                }
-                before.push(msg);
-            }
-        }
-        panic!("no notify message with {needle:?}; got {before:?}");
-    }
-}
-
-fn pings(msgs: &[String]) -> usize {
-    msgs.iter()
-        .filter(|m| m.lines().any(|l| l == "WATCHDOG=1"))
-        .count()
-}
 
 #[tokio::test]
 async fn ready_status_and_stopping() {

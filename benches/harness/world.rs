@@ -1,0 +1,446 @@
+//! The private world one benchmark run owns: a dbus-daemon, a tmux server on a socket in a
+//! temp dir, and the release daemon (a copy of the binary, so a concurrent rebuild cannot swap
+//! it mid-run). Everything started is recorded and undone at the end, on panic (Drop) and on
+//! Ctrl-C (see `cleanup_all`), by pid or by tmux socket, never by name.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rustix::process::{Pid, Signal, kill_process};
+use tempfile::TempDir;
+use zbus::Connection;
+
+pub const BUS_NAME: &str = "org.trusty.Mpm1";
+pub const MANAGER_PATH: &str = "/org/trusty/Mpm1";
+
+/// Something to undo when the run ends, however it ends.
+#[derive(Clone, PartialEq)]
+enum Undo {
+    Kill(u32),
+    TmuxServer(PathBuf),
+    RemoveDir(PathBuf),
+}
+
+static CLEANUP: Mutex<Vec<Undo>> = Mutex::new(Vec::new());
+
+fn remember(u: Undo) {
+    lock_cleanup().push(u);
+}
+
+fn forget(u: &Undo) {
+    lock_cleanup().retain(|x| x != u);
+}
+
+fn lock_cleanup() -> std::sync::MutexGuard<'static, Vec<Undo>> {
+    CLEANUP.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Kills every process and tmux server this run started and has not stopped yet.
+pub fn cleanup_all() {
+    let todo: Vec<Undo> = std::mem::take(&mut *lock_cleanup());
+    for u in todo.into_iter().rev() {
+        match u {
+            Undo::Kill(pid) => signal(pid, Signal::KILL),
+            Undo::TmuxServer(sock) => {
+                let _ = tmux_cmd(&sock).arg("kill-server").output();
+            }
+            Undo::RemoveDir(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+}
+
+pub fn signal(pid: u32, sig: Signal) {
+    if let Some(pid) = Pid::from_raw(pid as i32) {
+        let _ = kill_process(pid, sig);
+    }
+}
+
+/// A tmux client of the private server, with nothing of the caller's tmux in its environment.
+pub fn tmux_cmd(sock: &Path) -> Command {
+    let mut cmd = Command::new("tmux");
+    cmd.arg("-S")
+        .arg(sock)
+        .arg("-f")
+        .arg("/dev/null")
+        .env_remove("TMUX")
+        .env_remove("TMUX_PANE")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Fails with a clear message when a tool the harness needs is missing.
+pub fn require(tool: &str) {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+        .unwrap_or(false);
+    assert!(
+        found,
+        "make bench needs `{tool}` on PATH (Debian: apt-get install tmux dbus-daemon systemd)"
+    );
+}
+
+/// A child process killed and reaped when dropped.
+pub struct Owned(pub Child);
+
+impl Owned {
+    pub fn spawn(cmd: &mut Command) -> Owned {
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+        remember(Undo::Kill(child.id()));
+        Owned(child)
+    }
+
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// Waits for the process to exit by itself.
+    pub fn wait_output(mut self) -> Output {
+        let mut out = Vec::new();
+        if let Some(mut s) = self.0.stdout.take() {
+            std::io::Read::read_to_end(&mut s, &mut out).expect("read child stdout");
+        }
+        // Reaped here, so the drop below neither signals nor waits again.
+        let status = self.0.wait().expect("wait for child");
+        Output {
+            status,
+            stdout: out,
+            stderr: Vec::new(),
+        }
+    }
+}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        forget(&Undo::Kill(self.0.id()));
+    }
+}
+
+pub struct World {
+    pub dir: TempDir,
+    /// The daemon binary (a private copy of the release build).
+    pub bin: PathBuf,
+    pub claude: PathBuf,
+    bus: Owned,
+    pub bus_addr: String,
+    pub daemon: Option<Owned>,
+    pub conn: Connection,
+    log: PathBuf,
+}
+
+impl World {
+    pub async fn new(bin: &Path, claude: &Path) -> World {
+        for tool in ["dbus-daemon", "tmux", "busctl"] {
+            require(tool);
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("trusty-mpm-bench")
+            .tempdir()
+            .expect("temp dir");
+        // Undone last (the list is undone in reverse): only when the run is cut short, since
+        // the TempDir removes itself otherwise.
+        remember(Undo::RemoveDir(dir.path().to_owned()));
+        let copy = dir.path().join("trusty-mpm");
+        std::fs::copy(bin, &copy).unwrap_or_else(|e| panic!("copy {}: {e}", bin.display()));
+        remember(Undo::TmuxServer(dir.path().join("tmux.sock")));
+
+        let sock = dir.path().join("bus");
+        let conf = dir.path().join("bus.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path={}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"#,
+                sock.display()
+            ),
+        )
+        .expect("write bus config");
+        let mut bus = Owned::spawn(
+            Command::new("dbus-daemon")
+                .arg(format!("--config-file={}", conf.display()))
+                .args(["--nofork", "--print-address"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit()),
+        );
+        let mut line = String::new();
+        BufReader::new(bus.0.stdout.take().expect("bus stdout"))
+            .read_line(&mut line)
+            .expect("read bus address");
+        let bus_addr = line.trim().to_owned();
+        assert!(!bus_addr.is_empty(), "dbus-daemon printed no address");
+        let conn = zbus::connection::Builder::address(bus_addr.as_str())
+            .build()
+            .await
+            .expect("connect to the private bus");
+        let log = dir.path().join("daemon.log");
+        World {
+            bin: copy,
+            claude: claude.to_owned(),
+            bus,
+            bus_addr,
+            daemon: None,
+            conn,
+            log,
+            dir,
+        }
+    }
+
+    pub fn tmux_socket(&self) -> PathBuf {
+        self.dir.path().join("tmux.sock")
+    }
+
+    pub fn tmux(&self, args: &[&str]) -> Output {
+        tmux_cmd(&self.tmux_socket())
+            .args(args)
+            .output()
+            .expect("tmux runs")
+    }
+
+    /// A directory that exists, for use as a project dir.
+    pub fn project(&self, name: &str) -> String {
+        let p = self.dir.path().join("projects").join(name);
+        std::fs::create_dir_all(&p).expect("project dir");
+        p.to_string_lossy().into_owned()
+    }
+
+    pub fn state_dir(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The daemon command for `state_dir`, in the environment the issue prescribes.
+    pub fn daemon_command(&self, state_dir: &Path) -> Command {
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("daemon log");
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("daemon")
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus_addr)
+            .env("TRUSTY_MPM_STATE_DIR", state_dir)
+            .env("TRUSTY_MPM_TMUX_SOCKET", self.tmux_socket())
+            .env("TRUSTY_MPM_CLAUDE_COMMAND", &self.claude)
+            .env(
+                "RUST_LOG",
+                std::env::var("BENCH_RUST_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .env("NO_COLOR", "1");
+        for var in [
+            "TMUX",
+            "TMUX_PANE",
+            "NOTIFY_SOCKET",
+            "WATCHDOG_USEC",
+            "WATCHDOG_PID",
+            "JOURNAL_STREAM",
+            "INVOCATION_ID",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log));
+        cmd
+    }
+
+    /// Starts a daemon from `cmd` without waiting for it.
+    pub fn spawn_daemon(&mut self, cmd: &mut Command) {
+        assert!(self.daemon.is_none(), "a daemon is already running");
+        self.daemon = Some(Owned::spawn(cmd));
+    }
+
+    /// Starts the daemon on `state_dir` and waits until it owns its name.
+    pub async fn start_daemon(&mut self, state_dir: &Path) {
+        let mut cmd = self.daemon_command(state_dir);
+        self.spawn_daemon(&mut cmd);
+        self.wait_for_name().await;
+    }
+
+    pub async fn wait_for_name(&mut self) {
+        let dbus = zbus::fdo::DBusProxy::new(&self.conn)
+            .await
+            .expect("bus proxy");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let name = zbus::names::BusName::try_from(BUS_NAME).expect("bus name");
+            if dbus.name_has_owner(name).await.expect("NameHasOwner") {
+                return;
+            }
+            if let Some(d) = self.daemon.as_mut()
+                && let Some(status) = d.0.try_wait().expect("try_wait")
+            {
+                panic!(
+                    "the daemon exited early ({status}); log:\n{}",
+                    self.log_tail()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the daemon did not take its bus name in 20 s; log:\n{}",
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    pub fn bus_pid(&self) -> u32 {
+        self.bus.id()
+    }
+
+    pub fn daemon_pid(&self) -> u32 {
+        self.daemon.as_ref().expect("daemon running").id()
+    }
+
+    /// SIGTERM, then SIGKILL after 5 s; waits for the exit.
+    pub fn stop_daemon(&mut self) {
+        let Some(mut d) = self.daemon.take() else {
+            return;
+        };
+        signal(d.id(), Signal::TERM);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while d.0.try_wait().ok().flatten().is_none() {
+            if Instant::now() > deadline {
+                eprintln!("bench: the daemon ignored SIGTERM for 5 s; killing it");
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        drop(d);
+    }
+
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        self.stop_daemon();
+        let _ = self.tmux(&["kill-server"]);
+        forget(&Undo::TmuxServer(self.tmux_socket()));
+        forget(&Undo::RemoveDir(self.dir.path().to_owned()));
+        // The bus goes with `bus`; anything else recorded goes now.
+        cleanup_all();
+    }
+}
+
+/// Fields of /proc/<pid>/stat after the command name (field 3 is index 0).
+fn stat_fields(pid: u32) -> Option<Vec<u64>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    Some(
+        after
+            .split(' ')
+            .map(|f| f.trim().parse().unwrap_or(0))
+            .collect(),
+    )
+}
+
+/// utime + stime of `pid` in clock ticks (threads included, even exited ones).
+pub fn cpu_ticks(pid: u32) -> u64 {
+    let f = stat_fields(pid).unwrap_or_else(|| panic!("no /proc/{pid}/stat"));
+    f[11] + f[12]
+}
+
+/// utime + stime + cutime + cstime of the calling process, in clock ticks.
+pub fn own_cpu_ticks_with_children() -> u64 {
+    let f = stat_fields(std::process::id()).expect("/proc/self/stat");
+    f[11] + f[12] + f[13] + f[14]
+}
+
+/// On-CPU time of one process from its threads' schedstat (ns, unlike the 10 ms ticks of
+/// /proc/<pid>/stat). A thread that exits takes its time with it, so threads are followed by
+/// id: call `sample` often enough to see short-lived ones (tokio's blocking threads live 10 s).
+pub struct ThreadCpu {
+    pid: u32,
+    base: HashMap<u32, u64>,
+    seen: HashMap<u32, u64>,
+}
+
+impl ThreadCpu {
+    pub fn start(pid: u32) -> ThreadCpu {
+        let base = thread_ns(pid);
+        ThreadCpu {
+            pid,
+            seen: base.clone(),
+            base,
+        }
+    }
+
+    pub fn sample(&mut self) {
+        for (tid, ns) in thread_ns(self.pid) {
+            let e = self.seen.entry(tid).or_insert(0);
+            *e = (*e).max(ns);
+        }
+    }
+
+    /// Nanoseconds on CPU since `start`.
+    pub fn ns(&mut self) -> u64 {
+        self.sample();
+        self.seen
+            .iter()
+            .map(|(tid, ns)| ns.saturating_sub(self.base.get(tid).copied().unwrap_or(0)))
+            .sum()
+    }
+}
+
+fn thread_ns(pid: u32) -> HashMap<u32, u64> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return HashMap::new();
+    };
+    tasks
+        .filter_map(|t| {
+            let t = t.ok()?;
+            let tid = t.file_name().to_str()?.parse().ok()?;
+            let ns = std::fs::read_to_string(t.path().join("schedstat"))
+                .ok()?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()?;
+            Some((tid, ns))
+        })
+        .collect()
+}
+
+/// VmRSS of `pid` in KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`, 100 on Linux).
+pub fn clock_ticks() -> u64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100)
+}
