@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use zbus::object_server::SignalEmitter;
 
 use crate::harness::*;
@@ -44,20 +44,6 @@ fn fails(env: &Env, args: &[&str]) -> (i32, String) {
         out.status.code().unwrap(),
         String::from_utf8(out.stderr).unwrap(),
     )
-}
-
-async fn hook(env: &Env, payload: &str) {
-    let mut child = tokio::process::Command::new(DAEMON)
-        .arg("hook")
-        .env("DBUS_SESSION_BUS_ADDRESS", &env.bus.address)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(payload.as_bytes()).await.unwrap();
-    drop(stdin);
-    child.wait_with_output().await.unwrap();
 }
 
 #[tokio::test]
@@ -262,43 +248,22 @@ async fn watch_json_follows_lifecycle_and_hook_events() {
     }
 
     let (id, _, pid) = env.start_active("w").await;
-    hook(
+    // An event from no managed session is ignored.
+    relay(
         &env,
         r#"{"session_id":"c1","hook_event_name":"UserPromptSubmit","prompt":"go"}"#,
+        "",
     )
-    .await; // unknown session: ignored
+    .await;
     m.set_session_pid("w", pid).await.unwrap(); // no change
     let claude = r#"{"session_id":"c1","hook_event_name":"SessionStart","source":"startup"}"#;
-    // Map the Claude session id by the pane-less route: first record it via SessionStart with
-    // the relay's parent being an ancestor... simpler: the relay's ppid is this test, so use
-    // the pane of the session.
-    let pane = String::from_utf8_lossy(
-        &env.tmux(&["list-panes", "-t", "=w", "-F", "#{pane_id}"])
-            .stdout,
-    )
-    .trim()
-    .to_owned();
+    let pane = pane_of(&env, "w");
     for payload in [
         claude,
         r#"{"session_id":"c1","hook_event_name":"UserPromptSubmit","prompt":"go"}"#,
         r#"{"session_id":"c1","hook_event_name":"Stop"}"#,
     ] {
-        let mut child = tokio::process::Command::new(DAEMON)
-            .arg("hook")
-            .env("DBUS_SESSION_BUS_ADDRESS", &env.bus.address)
-            .env("TMUX_PANE", &pane)
-            .env("TMUX", format!("{},1,0", env.tmux_socket().display()))
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(payload.as_bytes())
-            .await
-            .unwrap();
-        child.wait().await.unwrap();
+        relay(&env, payload, &pane).await;
     }
     ok(&env, &["stop", "w", "--force"]);
     ok(&env, &["rm", "w"]);
@@ -343,28 +308,13 @@ async fn watch_waybar_summarises_activity() {
     assert_eq!(first[0]["class"], "idle");
     assert_eq!(first[0]["text"], "0 sessions");
     let (_, _, _) = env.start_active("bar").await;
-    let pane = String::from_utf8_lossy(
-        &env.tmux(&["list-panes", "-t", "=bar", "-F", "#{pane_id}"])
-            .stdout,
+    let pane = pane_of(&env, "bar");
+    relay(
+        &env,
+        r#"{"session_id":"c","hook_event_name":"UserPromptSubmit","prompt":"x"}"#,
+        &pane,
     )
-    .trim()
-    .to_owned();
-    let mut child = tokio::process::Command::new(DAEMON)
-        .arg("hook")
-        .env("DBUS_SESSION_BUS_ADDRESS", &env.bus.address)
-        .env("TMUX_PANE", &pane)
-        .env("TMUX", format!("{},1,0", env.tmux_socket().display()))
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(br#"{"session_id":"c","hook_event_name":"UserPromptSubmit","prompt":"x"}"#)
-        .await
-        .unwrap();
-    child.wait().await.unwrap();
+    .await;
     let got = read_until(&mut lines, |v| v["class"] == "working").await;
     let last = got.last().unwrap();
     assert_eq!(last["text"], "1 working");
@@ -428,32 +378,14 @@ async fn notify_turns_permission_requests_into_allow_deny_notifications() {
         .unwrap();
     let _notify = spawn_cli(&env, &["notify", "--min-work-secs", "0"]);
     env.start_active("n").await;
-    let pane = String::from_utf8_lossy(
-        &env.tmux(&["list-panes", "-t", "=n", "-F", "#{pane_id}"])
-            .stdout,
-    )
-    .trim()
-    .to_owned();
+    let pane = pane_of(&env, "n");
+    let (bus, socket) = (
+        env.bus.address.clone(),
+        env.tmux_socket().display().to_string(),
+    );
     let relay = |payload: &'static str| {
-        let mut child = tokio::process::Command::new(DAEMON)
-            .arg("hook")
-            .env("DBUS_SESSION_BUS_ADDRESS", &env.bus.address)
-            .env("TMUX_PANE", &pane)
-            .env("TMUX", format!("{},1,0", env.tmux_socket().display()))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        async move {
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(payload.as_bytes())
-                .await
-                .unwrap();
-            String::from_utf8(child.wait_with_output().await.unwrap().stdout).unwrap()
-        }
+        let (bus, socket, pane) = (bus.clone(), socket.clone(), pane.clone());
+        async move { relay_with(&bus, &socket, payload, &pane).await.stdout }
     };
     // Until notify is listening, work/ready cycles produce no "finished" note; repeat.
     let count = || calls.lock().unwrap().len();

@@ -10,6 +10,7 @@ use std::io::{BufRead, BufReader};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tempfile::TempDir;
+use tokio::io::AsyncWriteExt;
 use trusty_mpm::cli::proxy::{ManagerProxy, SessionProxy};
 use zbus::{Connection, OwnedObjectPath};
 
@@ -644,4 +645,54 @@ pub fn gdbus_as_nobody(addr: &str, path: &str, member: &str, args: &[&str]) -> O
     ];
     cmd.extend_from_slice(args);
     as_nobody(&cmd)
+}
+
+/// A finished relay run.
+pub struct Relay {
+    pub stdout: String,
+    pub code: i32,
+}
+
+/// Runs `trusty-mpm hook` with `payload` on stdin as a hook process of `pane` would (an empty
+/// pane: a hook process outside tmux).
+pub async fn relay(env: &Env, payload: &str, pane: &str) -> Relay {
+    relay_with(
+        &env.bus.address,
+        &env.tmux_socket().to_string_lossy(),
+        payload,
+        pane,
+    )
+    .await
+}
+
+/// `relay` against any bus and tmux socket.
+pub async fn relay_with(bus: &str, socket: &str, payload: &str, pane: &str) -> Relay {
+    let mut child = tokio::process::Command::new(DAEMON)
+        .arg("hook")
+        .env("DBUS_SESSION_BUS_ADDRESS", bus)
+        .env("TMUX_PANE", pane)
+        .env("TMUX", format!("{socket},1,0"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(payload.as_bytes()).await.unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().await.unwrap();
+    Relay {
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        code: out.status.code().unwrap(),
+    }
+}
+
+/// The id of the first pane of a tmux session.
+pub fn pane_of(env: &Env, name: &str) -> String {
+    let out = env.tmux(&["list-panes", "-t", &format!("={name}"), "-F", "#{pane_id}"]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned()
 }

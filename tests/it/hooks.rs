@@ -5,56 +5,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use tokio::io::AsyncWriteExt;
 
 use crate::harness::*;
-
-/// A finished relay run.
-struct Relay {
-    stdout: String,
-    code: i32,
-}
-
-/// Runs `trusty-mpm hook` with `payload` on stdin as a hook process of `pane` would.
-async fn relay(env: &Env, payload: &str, pane: &str) -> Relay {
-    relay_with(
-        &env.bus.address,
-        &env.tmux_socket().to_string_lossy(),
-        payload,
-        pane,
-    )
-    .await
-}
-
-async fn relay_with(bus: &str, socket: &str, payload: &str, pane: &str) -> Relay {
-    let mut child = tokio::process::Command::new(DAEMON)
-        .arg("hook")
-        .env("DBUS_SESSION_BUS_ADDRESS", bus)
-        .env("TMUX_PANE", pane)
-        .env("TMUX", format!("{socket},1,0"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(payload.as_bytes()).await.unwrap();
-    drop(stdin);
-    let out = child.wait_with_output().await.unwrap();
-    Relay {
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        code: out.status.code().unwrap(),
-    }
-}
-
-fn pane_of(env: &Env, name: &str) -> String {
-    let out = env.tmux(&["list-panes", "-t", &format!("={name}"), "-F", "#{pane_id}"]);
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .next()
-        .unwrap()
-        .to_owned()
-}
 
 fn event(name: &str, extra: &str) -> String {
     format!(
