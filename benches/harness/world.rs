@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
@@ -13,6 +12,9 @@ use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, Signal, kill_process};
 use tempfile::TempDir;
+
+#[path = "../../tests/support/private_bus.rs"]
+mod private_bus;
 use zbus::Connection;
 
 pub const BUS_NAME: &str = "org.trusty.Mpm1";
@@ -152,43 +154,8 @@ impl World {
         std::fs::copy(bin, &copy).unwrap_or_else(|e| panic!("copy {}: {e}", bin.display()));
         remember(Undo::TmuxServer(dir.path().join("tmux.sock")));
 
-        let sock = dir.path().join("bus");
-        let conf = dir.path().join("bus.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path={}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"#,
-                sock.display()
-            ),
-        )
-        .expect("write bus config");
-        let mut bus = Owned::spawn(
-            Command::new("dbus-daemon")
-                .arg(format!("--config-file={}", conf.display()))
-                .args(["--nofork", "--print-address"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit()),
-        );
-        let mut line = String::new();
-        BufReader::new(bus.0.stdout.take().expect("bus stdout"))
-            .read_line(&mut line)
-            .expect("read bus address");
-        let bus_addr = line.trim().to_owned();
-        assert!(!bus_addr.is_empty(), "dbus-daemon printed no address");
+        let mut bus = Owned::spawn(&mut private_bus::command(dir.path()));
+        let bus_addr = private_bus::address(&mut bus.0);
         let conn = zbus::connection::Builder::address(bus_addr.as_str())
             .build()
             .await

@@ -6,9 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use std::io::{BufRead, BufReader};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+#[path = "../support/private_bus.rs"]
+mod private_bus;
+
 use tempfile::TempDir;
 use tokio::io::AsyncWriteExt;
 use trusty_mpm::cli::proxy::{ManagerProxy, SessionProxy};
@@ -40,45 +42,11 @@ pub struct Bus {
 impl Bus {
     pub fn start(dir: &Path) -> Bus {
         require("dbus-daemon");
-        let sock = dir.join("bus");
-        let conf = dir.join("bus.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path={}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"#,
-                sock.display()
-            ),
-        )
-        .unwrap();
-        let mut child = Command::new("dbus-daemon")
-            .arg(format!("--config-file={}", conf.display()))
-            .args(["--nofork", "--print-address"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+        let mut child = private_bus::command(dir)
             .spawn()
             .expect("dbus-daemon starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(!line.trim().is_empty(), "dbus-daemon printed no address");
-        Bus {
-            child,
-            address: line.trim().to_owned(),
-        }
+        let address = private_bus::address(&mut child);
+        Bus { child, address }
     }
 
     pub fn kill(&mut self) {

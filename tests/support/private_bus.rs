@@ -1,0 +1,50 @@
+//! A private dbus-daemon, shared by the integration tests and the benchmark harness: a session
+//! bus configuration on a socket in `dir` that admits every user (so a test can call as another
+//! uid) and reports its address on stdout.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// The `dbus-daemon` command for a private bus in `dir` (its configuration is written there).
+pub fn command(dir: &Path) -> Command {
+    let conf = dir.join("bus.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path={}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"#,
+            dir.join("bus").display()
+        ),
+    )
+    .expect("write the bus configuration");
+    let mut cmd = Command::new("dbus-daemon");
+    cmd.arg(format!("--config-file={}", conf.display()))
+        .args(["--nofork", "--print-address"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    cmd
+}
+
+/// The address a bus started with `command` prints once it listens.
+pub fn address(bus: &mut Child) -> String {
+    let mut line = String::new();
+    BufReader::new(bus.stdout.take().expect("bus stdout"))
+        .read_line(&mut line)
+        .expect("read the bus address");
+    assert!(!line.trim().is_empty(), "dbus-daemon printed no address");
+    line.trim().to_owned()
+}
