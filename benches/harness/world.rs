@@ -15,6 +15,9 @@ use tempfile::TempDir;
 
 #[path = "../../tests/support/private_bus.rs"]
 mod private_bus;
+#[path = "../../tests/support/tools.rs"]
+mod tools;
+pub use tools::require;
 use zbus::Connection;
 
 pub const BUS_NAME: &str = "org.trusty.Mpm1";
@@ -75,17 +78,6 @@ pub fn tmux_cmd(sock: &Path) -> Command {
         .env_remove("TMUX_PANE")
         .stdin(Stdio::null());
     cmd
-}
-
-/// Fails with a clear message when a tool the harness needs is missing.
-pub fn require(tool: &str) {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-        .unwrap_or(false);
-    assert!(
-        found,
-        "make bench needs `{tool}` on PATH (Debian: apt-get install tmux dbus-daemon systemd)"
-    );
 }
 
 /// A child process killed and reaped when dropped.

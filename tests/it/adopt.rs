@@ -8,13 +8,7 @@ use trusty_mpm::cli::proxy::ManagerProxy;
 use crate::harness::*;
 
 async fn names(m: &ManagerProxy<'_>) -> Vec<String> {
-    let mut v: Vec<String> = m
-        .list_sessions()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.1)
-        .collect();
+    let mut v = session_names(m).await;
     v.sort();
     v
 }

@@ -27,15 +27,6 @@ fn no_options() -> HashMap<&'static str, Variant<'static>> {
     HashMap::new()
 }
 
-async fn names(m: &ManagerProxy<'_>) -> Vec<String> {
-    m.list_sessions()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.1)
-        .collect()
-}
-
 /// Waits until the pane of `key` shows the fake claude's prompt, so it no longer changes.
 async fn wait_prompt(m: &ManagerProxy<'_>, key: &str) {
     wait_for("the prompt", || async {
@@ -401,7 +392,7 @@ async fn tmux_unavailable_when_the_server_cannot_be_reached() {
     // Bookkeeping needs no tmux.
     let dir = env.project("books");
     m.register_session(&dir, "books").await.unwrap();
-    assert_eq!(names(&m).await, ["books"]);
+    assert_eq!(session_names(&m).await, ["books"]);
 }
 
 /// Starting a session needs the tmux server too; when its socket cannot be created tmux cannot
@@ -433,7 +424,11 @@ async fn tmux_failed_when_the_tmux_session_vanished() {
     assert!(msg.contains("can't find"), "carries tmux's stderr: {msg:?}");
     assert_error(m.send_keys("victim", &["Enter"]).await, "TmuxFailed");
     assert_error(m.capture_output("victim", 5, "off").await, "TmuxFailed");
-    assert_eq!(names(&m).await, ["victim"], "the record stays until reaped");
+    assert_eq!(
+        session_names(&m).await,
+        ["victim"],
+        "the record stays until reaped"
+    );
     assert_eq!(env.tmux_sessions(), ["keeper"]);
 }
 
@@ -572,7 +567,7 @@ async fn access_denied_for_other_users() {
     assert!(m.list_sessions().await.unwrap().is_empty());
     assert!(env.tmux_sessions().is_empty());
     m.register_session(&dir, "owner").await.unwrap();
-    assert_eq!(names(&m).await, ["owner"]);
+    assert_eq!(session_names(&m).await, ["owner"]);
 }
 
 #[tokio::test]

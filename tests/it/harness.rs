@@ -10,6 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 #[path = "../support/private_bus.rs"]
 mod private_bus;
+#[path = "../support/tools.rs"]
+mod tools;
+pub use tools::require;
 
 use tempfile::TempDir;
 use tokio::io::AsyncWriteExt;
@@ -17,17 +20,6 @@ use trusty_mpm::cli::proxy::{ManagerProxy, SessionProxy};
 use zbus::{Connection, OwnedObjectPath};
 
 pub const DAEMON: &str = env!("CARGO_BIN_EXE_trusty-mpm");
-
-/// Panics with a clear message when a tool the tests need is missing.
-pub fn require(tool: &str) {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-        .unwrap_or(false);
-    assert!(
-        found,
-        "integration tests need `{tool}` on PATH; install it (see .ci/run)"
-    );
-}
 
 pub fn fake_claude() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/claude")
@@ -663,4 +655,29 @@ pub fn pane_of(env: &Env, name: &str) -> String {
         .next()
         .unwrap()
         .to_owned()
+}
+
+/// The hook events Claude Code sends that the tests feed the daemon (beside unknown ones).
+pub const HOOK_EVENTS: [&str; 11] = [
+    "SessionStart",
+    "UserPromptSubmit",
+    "PreToolUse",
+    "PostToolUse",
+    "PermissionRequest",
+    "Notification",
+    "Stop",
+    "StopFailure",
+    "SessionEnd",
+    "SubagentStop",
+    "PreCompact",
+];
+
+/// The names of the managed sessions, in `ListSessions` order.
+pub async fn session_names(m: &ManagerProxy<'_>) -> Vec<String> {
+    m.list_sessions()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.1)
+        .collect()
 }

@@ -18,6 +18,8 @@ use trusty_mpm::error::Error;
 use trusty_mpm::hooks::{activity, payload};
 use trusty_mpm::lifecycle::summary::{strip_ansi, summarise, trim};
 use trusty_mpm::model::SessionName;
+
+use crate::harness::HOOK_EVENTS;
 use trusty_mpm::tmux::{Pane, TmuxDriver};
 
 fn config(cases: u32) -> ProptestConfig {
@@ -155,20 +157,7 @@ const HOOK_FIELDS: [&str; 10] = [
 /// Hook payloads as Claude Code sends them, with odd names, odd values and odd types.
 fn hook_object() -> impl Strategy<Value = serde_json::Map<String, Value>> {
     let event = prop_oneof![
-        prop::sample::select(vec![
-            "SessionStart",
-            "UserPromptSubmit",
-            "PreToolUse",
-            "PostToolUse",
-            "PermissionRequest",
-            "Notification",
-            "Stop",
-            "StopFailure",
-            "SessionEnd",
-            "SubagentStop",
-            "PreCompact",
-        ])
-        .prop_map(Value::from),
+        prop::sample::select(HOOK_EVENTS.to_vec()).prop_map(Value::from),
         "[A-Za-z]{1,20}".prop_map(Value::from),
         "[A-Za-z \\n\\t\\x1b]{1,300}".prop_map(Value::from),
         any::<String>().prop_map(Value::from),

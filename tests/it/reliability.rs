@@ -1300,20 +1300,6 @@ fn fuzz_options(rng: &mut Rng) -> Val {
 
 /// A hook payload: well-formed events of every kind (and unknown ones), broken JSON, or junk.
 fn fuzz_payload(rng: &mut Rng, w: &World) -> String {
-    const EVENTS: [&str; 12] = [
-        "SessionStart",
-        "UserPromptSubmit",
-        "PreToolUse",
-        "PostToolUse",
-        "PermissionRequest",
-        "Notification",
-        "Stop",
-        "StopFailure",
-        "SessionEnd",
-        "SubagentStop",
-        "PreCompact",
-        "BrandNewEvent",
-    ];
     let text = |rng: &mut Rng| -> serde_json::Value {
         match rng.below(10) {
             0 => serde_json::Value::from(rng.next()),
@@ -1325,7 +1311,11 @@ fn fuzz_payload(rng: &mut Rng, w: &World) -> String {
     match rng.below(10) {
         0..=5 => {
             let event = if rng.percent(90) {
-                rng.pick(&EVENTS).to_string()
+                if rng.below(12) == 0 {
+                    "BrandNewEvent".to_owned()
+                } else {
+                    rng.pick(&HOOK_EVENTS).to_string()
+                }
             } else {
                 fuzz_string(rng)
             };
@@ -2172,15 +2162,7 @@ async fn load_16_clients_while_sessions_start_and_stop() {
     let rss_after = rss_kib(pid);
 
     assert!(daemon_alive(&env), "the daemon died (seed {seed})");
-    let names: Vec<String> = env
-        .manager()
-        .await
-        .list_sessions()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.1)
-        .collect();
+    let names = session_names(&env.manager().await).await;
     eprintln!(
         "load: {} calls in {took:?} ({:.0}/s), {cycles} churn cycles; by method {:?}; \
          expected errors {:?}; RSS {rss_before} KiB -> {rss_after} KiB; CPU: daemon {:.1} s, \
