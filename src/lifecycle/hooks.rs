@@ -2,8 +2,8 @@
 //! activity, ids and history, and announcing permission requests. The meaning of each event
 //! is decided in `crate::hooks`; this file only applies it.
 
-use super::{DomainEvent, SessionService, push_event};
-use crate::error::{Error, Result};
+use super::{DomainEvent, SessionService, gone, push_event};
+use crate::error::Result;
 use crate::model::{Activity, SessionId, Status, now_usec};
 
 /// The changes one hook event asks for.
@@ -92,10 +92,7 @@ impl SessionService {
         effect: &HookEffect,
     ) -> Result<()> {
         let mut st = self.lock();
-        let entry = st
-            .sessions
-            .get_mut(&id)
-            .ok_or_else(|| Error::NotFound("The session no longer exists.".into()))?;
+        let entry = st.sessions.get_mut(&id).ok_or_else(gone)?;
         push_event(&mut entry.history, event, tool, summary);
         let before = entry.session.clone();
         let s = &mut entry.session;

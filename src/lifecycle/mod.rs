@@ -301,10 +301,7 @@ impl SessionService {
     /// The last `limit` events of a session (all when 0), newest last.
     pub fn events(&self, id: SessionId, limit: u32) -> Result<Vec<EventRecord>> {
         let st = self.lock();
-        let e = st
-            .sessions
-            .get(&id)
-            .ok_or_else(|| Error::NotFound("The session no longer exists.".into()))?;
+        let e = st.sessions.get(&id).ok_or_else(gone)?;
         let skip = match limit {
             0 => 0,
             n => e.history.len().saturating_sub(n as usize),
@@ -321,10 +318,7 @@ impl SessionService {
         f: impl FnOnce(&mut Session) -> Result<T>,
     ) -> Result<T> {
         let mut st = self.lock();
-        let entry = st
-            .sessions
-            .get_mut(&id)
-            .ok_or_else(|| Error::NotFound("The session no longer exists.".into()))?;
+        let entry = st.sessions.get_mut(&id).ok_or_else(gone)?;
         let before = entry.session.clone();
         let out = f(&mut entry.session)?;
         if let Some((name, summary)) = event {
@@ -377,6 +371,11 @@ impl SessionService {
             push_event(&mut e.history, event, tool, summary);
         }
     }
+}
+
+/// The error for a session removed while an operation was on its way.
+pub(crate) fn gone() -> Error {
+    Error::NotFound("The session no longer exists.".into())
 }
 
 fn push_event(history: &mut VecDeque<EventRecord>, event: &str, tool: &str, summary: String) {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::summary::{Compression, summarise};
-use super::{SessionService, printable};
+use super::{SessionService, gone, printable};
 use crate::config::{
     DEFAULT_CAPTURE_LINES, MAX_CAPTURE_LINES, MAX_COMMAND_BYTES, MAX_NOTE_BYTES, STOP_GRACE,
     TERM_GRACE,
@@ -609,8 +609,7 @@ impl SessionService {
 
     /// A copy of a session, or `NotFound`.
     fn session(&self, id: SessionId) -> Result<Session> {
-        self.get(id)
-            .ok_or_else(|| Error::NotFound("The session no longer exists.".into()))
+        self.get(id).ok_or_else(gone)
     }
 
     /// A copy of a session that lives in tmux, or `InvalidState`.
