@@ -22,6 +22,12 @@ pub const CLAUDE_DETECT_WINDOW: Duration = Duration::from_secs(5);
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
 /// Graceful stop: wait this long after SIGTERM before SIGKILL.
 pub const TERM_GRACE: Duration = Duration::from_secs(3);
+/// Longest project directory (PATH_MAX less its NUL).
+pub const MAX_DIR_BYTES: usize = 4095;
+/// Most extra claude arguments, and their total size: the whole launch command must fit in
+/// one tmux message (16 KiB).
+pub const MAX_CLAUDE_ARGS: usize = 256;
+pub const MAX_CLAUDE_ARGS_BYTES: usize = 8 * 1024;
 
 /// Settings of one daemon run.
 #[derive(Debug, Clone)]
@@ -36,8 +42,11 @@ pub struct Config {
     pub tmux_bin: PathBuf,
     /// Timeout of every tmux call.
     pub tmux_timeout: Duration,
-    /// The program started as claude in new sessions.
-    pub claude_command: String,
+    /// The program started as claude in new sessions, when set (`TRUSTY_MPM_CLAUDE_COMMAND`,
+    /// else `claude_command` in the config file); otherwise `claude` is looked for.
+    pub claude_command: Option<String>,
+    /// Whether sessions that were active at the last stop are restarted at start.
+    pub restore_on_start: bool,
     /// Whether the daemon runs as a systemd service (`INVOCATION_ID` is set): then a tmux server
     /// it starts is started by the user manager instead, outside the daemon's cgroup and
     /// sandbox, so sessions outlive the service.
@@ -69,8 +78,8 @@ impl Config {
             tmux_timeout,
             claude_command: std::env::var("TRUSTY_MPM_CLAUDE_COMMAND")
                 .ok()
-                .filter(|s| !s.trim().is_empty())
-                .unwrap_or_else(|| "claude".to_owned()),
+                .filter(|s| !s.trim().is_empty()),
+            restore_on_start: false,
             under_systemd: std::env::var_os("INVOCATION_ID").is_some(),
         }
     }
@@ -87,6 +96,6 @@ fn env_path(name: &str) -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
-fn home() -> PathBuf {
+pub fn home() -> PathBuf {
     env_path("HOME").unwrap_or_else(|| PathBuf::from("/"))
 }

@@ -15,7 +15,7 @@ use crate::{dbus, store, systemd};
 
 /// Runs the daemon until it is told to stop or loses the bus.
 pub async fn run() -> ExitCode {
-    let cfg = Config::from_env();
+    let mut cfg = Config::from_env();
     // Bus first: a second daemon must leave before it touches the registry.
     let conn = match zbus::connection::Builder::session().build().await {
         Ok(c) => c,
@@ -60,12 +60,17 @@ pub async fn run() -> ExitCode {
         permission_wait_secs = policy.permission_wait.as_secs(),
         "hook policy loaded"
     );
+    if cfg.claude_command.is_none() {
+        cfg.claude_command = policy.claude_command.clone();
+    }
+    cfg.restore_on_start = policy.restore_on_start;
     let (svc, events) = SessionService::new(cfg, sessions);
     let hooks = Arc::new(HookService::new(svc.clone(), policy));
     systemd::status(&format!("reconciling {} sessions", svc.count()));
-    if let Err(e) = svc.reconcile().await {
+    let lost = svc.reconcile().await.unwrap_or_else(|e| {
         tracing::error!("reconciling the registry failed: {e}");
-    }
+        Vec::new()
+    });
 
     if let Err(e) = dbus::serve(&conn, svc.clone(), hooks, events).await {
         eprintln!("trusty-mpm: {e}");
@@ -81,6 +86,10 @@ pub async fn run() -> ExitCode {
         }
     });
     systemd::spawn_watchdog(svc.clone());
+    // After READY: restoring sessions starts claude processes, which must not delay start-up.
+    if svc.config().restore_on_start {
+        svc.spawn_restore(lost);
+    }
     if std::env::var_os("TRUSTY_MPM_TEST_FAULTS").is_some() {
         arm_test_faults(&svc);
     }

@@ -210,6 +210,17 @@ pub struct Session {
     /// The tmux pane id (`%N`) running claude, when known; empty means the session's active pane.
     #[serde(default)]
     pub pane: String,
+    /// The pid of the tmux server `pane` belongs to (0 = unknown): pane ids are per server, and
+    /// a new server hands the same ids to other sessions.
+    #[serde(default)]
+    pub pane_server: u32,
+    /// The launcher the daemon started in the pane (`sh` waiting for claude): its child is the
+    /// session's claude, whatever that program is called. `None` for adopted sessions.
+    #[serde(default)]
+    pub launcher: Option<ProcIdentity>,
+    /// Why the session is in its status when that is not obvious; empty otherwise.
+    #[serde(default)]
+    pub status_detail: String,
 }
 
 impl Session {
@@ -232,6 +243,9 @@ impl Session {
             frozen: false,
             in_tmux,
             pane: String::new(),
+            pane_server: 0,
+            launcher: None,
+            status_detail: String::new(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Registry persistence: one versioned JSON file, written atomically (temp file, fsync, rename,
 //! fsync of the directory) and loaded at start. A file that cannot be read is moved aside, never
-//! overwritten. These are blocking functions; async callers run them on the blocking pool.
+//! overwritten; a file with a few bad records loads the others, and a copy of it is kept. These
+//! are blocking functions; async callers run them on the blocking pool.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -14,10 +15,17 @@ use crate::model::{Session, now_usec};
 /// The on-disk format version this build writes.
 pub const FORMAT_VERSION: u32 = 1;
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct RegistryFile {
     version: u32,
     sessions: Vec<Session>,
+}
+
+/// The file as read: records stay raw so that one bad record does not cost the others.
+#[derive(Deserialize)]
+struct RawRegistryFile {
+    version: u32,
+    sessions: Vec<serde_json::Value>,
 }
 
 /// What `load` found.
@@ -27,6 +35,13 @@ pub enum Loaded {
     Empty,
     /// The sessions of a readable registry.
     Sessions(Vec<Session>),
+    /// The good sessions of a registry with records that were skipped (one reason each); the
+    /// file as it was is kept at `copy`.
+    Partial {
+        sessions: Vec<Session>,
+        skipped: Vec<String>,
+        copy: PathBuf,
+    },
     /// The file was unreadable and was moved to the given path; the daemon starts empty.
     MovedAside { to: PathBuf, reason: String },
 }
@@ -38,8 +53,20 @@ pub fn load(path: &Path) -> std::io::Result<Loaded> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Loaded::Empty),
         Err(e) => return Err(e),
     };
-    let reason = match serde_json::from_slice::<RegistryFile>(&bytes) {
-        Ok(file) if file.version == FORMAT_VERSION => return Ok(Loaded::Sessions(file.sessions)),
+    let reason = match serde_json::from_slice::<RawRegistryFile>(&bytes) {
+        Ok(file) if file.version == FORMAT_VERSION => {
+            let (sessions, skipped) = records(file.sessions);
+            if skipped.is_empty() {
+                return Ok(Loaded::Sessions(sessions));
+            }
+            let copy = path.with_extension(format!("json.skipped-{}", now_usec()));
+            fs::copy(path, &copy)?;
+            return Ok(Loaded::Partial {
+                sessions,
+                skipped,
+                copy,
+            });
+        }
         Ok(file) => format!(
             "format version {} is not one this build reads ({FORMAT_VERSION})",
             file.version
@@ -49,6 +76,26 @@ pub fn load(path: &Path) -> std::io::Result<Loaded> {
     let to = path.with_extension(format!("json.unreadable-{}", now_usec()));
     fs::rename(path, &to)?;
     Ok(Loaded::MovedAside { to, reason })
+}
+
+/// The sessions among raw records, and why each other record was skipped: it does not parse,
+/// or its id or name repeats an earlier record's.
+fn records(raw: Vec<serde_json::Value>) -> (Vec<Session>, Vec<String>) {
+    let mut sessions: Vec<Session> = Vec::new();
+    let mut skipped = Vec::new();
+    for (i, value) in raw.into_iter().enumerate() {
+        match serde_json::from_value::<Session>(value) {
+            Err(e) => skipped.push(format!("record {}: {e}", i + 1)),
+            Ok(s) if sessions.iter().any(|o| o.id == s.id) => {
+                skipped.push(format!("record {}: id {} is used twice", i + 1, s.id));
+            }
+            Ok(s) if sessions.iter().any(|o| o.name == s.name) => {
+                skipped.push(format!("record {}: name '{}' is used twice", i + 1, s.name));
+            }
+            Ok(s) => sessions.push(s),
+        }
+    }
+    (sessions, skipped)
 }
 
 /// Takes the state directory for this daemon alone (an advisory lock held while the returned
@@ -118,6 +165,38 @@ mod tests {
         };
         assert!(!path.exists());
         assert_eq!(fs::read(&to).unwrap(), b"{ not json");
+    }
+
+    #[test]
+    fn bad_and_duplicate_records_are_skipped_and_the_file_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.json");
+        let a = Session::new(SessionName::new("a").unwrap(), "/".into(), true);
+        let mut twin = Session::new(SessionName::new("a").unwrap(), "/x".into(), true);
+        twin.created_at += 1;
+        let b = Session::new(SessionName::new("b").unwrap(), "/".into(), true);
+        let mut file: serde_json::Value =
+            serde_json::from_slice(&encode(vec![a.clone(), twin, b.clone()])).unwrap();
+        file["sessions"]
+            .as_array_mut()
+            .unwrap()
+            .insert(1, serde_json::json!({"id": "not a uuid"}));
+        let text = serde_json::to_vec(&file).unwrap();
+        fs::write(&path, &text).unwrap();
+        let Loaded::Partial {
+            sessions,
+            skipped,
+            copy,
+        } = load(&path).unwrap()
+        else {
+            panic!("bad records did not load partially")
+        };
+        assert_eq!(sessions, vec![a, b]);
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
+        assert!(skipped[0].starts_with("record 2:"), "{skipped:?}");
+        assert!(skipped[1].contains("name 'a' is used twice"), "{skipped:?}");
+        assert_eq!(fs::read(copy).unwrap(), text);
+        assert!(path.exists(), "the registry itself stays until the next save");
     }
 
     #[test]

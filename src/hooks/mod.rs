@@ -35,6 +35,17 @@ pub struct HookContext {
     pub ppid: u32,
 }
 
+impl HookContext {
+    /// The tmux server's pid from `TMUX` (`socket,pid,index`); 0 when not given.
+    pub fn tmux_server_pid(&self) -> u32 {
+        self.tmux
+            .split(',')
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
 /// What the relay prints and exits with.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HookReply {
@@ -174,12 +185,13 @@ impl HookService {
     /// The managed session an event belongs to; a SessionStart from an unmanaged tmux pane of
     /// our server adopts that tmux session when auto-adopt is on.
     async fn session_for(&self, p: &Payload, ctx: &HookContext) -> Result<Option<SessionId>> {
-        if !ctx.tmux_pane.is_empty() && self.svc.is_our_tmux(&ctx.tmux) {
-            if let Some(id) = self.svc.find_by_pane(&ctx.tmux_pane) {
+        if !ctx.tmux_pane.is_empty() && self.svc.is_our_tmux(&ctx.tmux).await {
+            if let Some(id) = self.svc.find_by_pane(&ctx.tmux_pane, ctx.tmux_server_pid()) {
                 return Ok(Some(id));
             }
-            match self.svc.tmux_session_of_pane(&ctx.tmux_pane).await {
-                Ok(Some(name)) => {
+            match self.svc.tmux_pane_owner(&ctx.tmux_pane).await {
+                Ok(Some(owner)) => {
+                    let name = owner.session;
                     if let Some(id) = self.svc.find_by_name(&name) {
                         return Ok(Some(id));
                     }
@@ -201,9 +213,10 @@ impl HookService {
         if let Some(id) = self.svc.find_by_claude_id(&p.session_id) {
             return Ok(Some(id));
         }
-        Ok((ctx.ppid != 0)
-            .then(|| self.svc.find_by_ancestry(ctx.ppid))
-            .flatten())
+        if ctx.ppid == 0 {
+            return Ok(None);
+        }
+        Ok(self.svc.find_by_ancestry(ctx.ppid).await)
     }
 }
 

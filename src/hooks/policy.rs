@@ -1,9 +1,12 @@
-//! The hook settings of the config file: how long a permission request waits for an answer,
-//! whether SessionStart auto-adopts, and the deny rules applied to PreToolUse calls.
+//! The settings of the config file: how long a permission request waits for an answer,
+//! whether SessionStart auto-adopts, the deny rules applied to PreToolUse calls, and the two
+//! daemon settings that live in the same file (the claude command, restore on start).
 //!
 //! ```toml
 //! permission_wait_secs = 30
 //! auto_adopt = true
+//! claude_command = "/opt/claude/bin/claude"   # else PATH, ~/.local/bin, ~/.claude/local, npm
+//! restore_on_start = true       # restart the sessions that were active at the last stop
 //! [[deny]]
 //! tool = "Bash"                 # exact tool name, or "*" for any
 //! pattern = "rm -rf (/|~)"      # regex, searched in the command / path / input
@@ -30,6 +33,10 @@ struct File {
     auto_adopt: bool,
     #[serde(default)]
     deny: Vec<RawRule>,
+    #[serde(default)]
+    claude_command: Option<String>,
+    #[serde(default)]
+    restore_on_start: bool,
 }
 
 fn yes() -> bool {
@@ -58,6 +65,10 @@ pub struct Policy {
     pub permission_wait: Duration,
     pub auto_adopt: bool,
     pub deny: Vec<DenyRule>,
+    /// The program new sessions run as claude, when the file names one.
+    pub claude_command: Option<String>,
+    /// Whether the daemon restarts, at start, the sessions that were active when it stopped.
+    pub restore_on_start: bool,
 }
 
 impl Default for Policy {
@@ -66,6 +77,8 @@ impl Default for Policy {
             permission_wait: Duration::ZERO,
             auto_adopt: true,
             deny: Vec::new(),
+            claude_command: None,
+            restore_on_start: false,
         }
     }
 }
@@ -110,6 +123,8 @@ impl Policy {
             permission_wait: Duration::from_secs(file.permission_wait_secs),
             auto_adopt: file.auto_adopt,
             deny,
+            claude_command: file.claude_command.filter(|c| !c.trim().is_empty()),
+            restore_on_start: file.restore_on_start,
         })
     }
 

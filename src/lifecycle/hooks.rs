@@ -23,12 +23,18 @@ pub struct HookEffect {
 const MAX_ANCESTRY: usize = 8;
 
 impl SessionService {
-    /// The session whose recorded claude pane is `pane`.
-    pub fn find_by_pane(&self, pane: &str) -> Option<SessionId> {
+    /// The session whose recorded claude pane is `pane` on the tmux server `server_pid` (0 when
+    /// unknown): pane ids repeat across servers, so a pane of a later server is not a match.
+    pub fn find_by_pane(&self, pane: &str, server_pid: u32) -> Option<SessionId> {
         let st = self.lock();
         st.sessions
             .values()
-            .find(|e| e.session.in_tmux && e.session.pane == pane)
+            .find(|e| {
+                let s = &e.session;
+                s.in_tmux
+                    && s.pane == pane
+                    && (s.pane_server == 0 || server_pid == 0 || s.pane_server == server_pid)
+            })
             .map(|e| e.session.id)
     }
 
@@ -49,36 +55,28 @@ impl SessionService {
             .map(|e| e.session.id)
     }
 
-    /// The session whose claude process is `pid` or one of its ancestors.
-    pub fn find_by_ancestry(&self, pid: u32) -> Option<SessionId> {
-        let mut pid = pid;
-        for _ in 0..MAX_ANCESTRY {
-            if pid <= 1 {
-                return None;
-            }
-            {
-                let st = self.lock();
-                if let Some(e) = st
-                    .sessions
-                    .values()
-                    .find(|e| e.session.process.is_some_and(|p| p.pid == pid))
-                {
-                    return Some(e.session.id);
-                }
-            }
-            pid = crate::procwatch::parent(pid)?;
-        }
-        None
+    /// The session whose claude process is `pid` or one of its ancestors. The process tree is
+    /// read off the executor.
+    pub async fn find_by_ancestry(&self, pid: u32) -> Option<SessionId> {
+        let chain = crate::procwatch::blocking(move || crate::procwatch::ancestry(pid, MAX_ANCESTRY))
+            .await?;
+        let st = self.lock();
+        chain.iter().find_map(|&p| {
+            st.sessions
+                .values()
+                .find(|e| e.session.process.is_some_and(|id| id.pid == p))
+                .map(|e| e.session.id)
+        })
     }
 
-    /// The tmux session a pane belongs to, asked of our tmux server.
-    pub async fn tmux_session_of_pane(&self, pane: &str) -> Result<Option<String>> {
-        self.tmux.session_of_pane(pane).await
+    /// Which server and tmux session a pane belongs to, asked of our tmux server.
+    pub async fn tmux_pane_owner(&self, pane: &str) -> Result<Option<crate::tmux::PaneOwner>> {
+        self.tmux.pane_owner(pane).await
     }
 
     /// Whether `tmux_env` (a `TMUX` variable) names the server this daemon drives.
-    pub fn is_our_tmux(&self, tmux_env: &str) -> bool {
-        self.tmux.is_our_server(tmux_env)
+    pub async fn is_our_tmux(&self, tmux_env: &str) -> bool {
+        self.tmux.is_our_server(tmux_env).await
     }
 
     /// Applies one hook event to a session: history, activity, ids, and the end of a

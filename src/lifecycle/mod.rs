@@ -6,6 +6,8 @@
 //! wait for tmux. Every mutation is persisted (group-committed) before the operation returns.
 
 mod hooks;
+mod input;
+mod launch;
 mod ops;
 pub mod summary;
 mod watch;
@@ -18,7 +20,7 @@ use tokio::sync::{mpsc, oneshot, watch as tokio_watch};
 use tokio::task::AbortHandle;
 
 pub use hooks::HookEffect;
-pub use ops::StartOptions;
+pub use launch::StartOptions;
 
 use crate::config::{Config, EVENT_HISTORY};
 use crate::error::{Error, Result};
@@ -61,6 +63,12 @@ pub enum DomainEvent {
     Flush(oneshot::Sender<()>),
 }
 
+/// A record taken out of the registry, kept until its removal is saved.
+struct Removed {
+    session: Session,
+    history: VecDeque<EventRecord>,
+}
+
 struct Entry {
     session: Session,
     history: VecDeque<EventRecord>,
@@ -101,6 +109,8 @@ pub struct SessionService {
     handled: AtomicU64,
     write_lock: tokio::sync::Mutex<()>,
     counts: tokio_watch::Sender<Counts>,
+    /// One operation at a time per session (see `exclusive`).
+    op_locks: Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl SessionService {
@@ -137,6 +147,7 @@ impl SessionService {
             handled: AtomicU64::new(0),
             write_lock: tokio::sync::Mutex::new(()),
             counts: tokio_watch::Sender::new(Counts::default()),
+            op_locks: Mutex::new(HashMap::new()),
         });
         svc.touch(&svc.lock());
         (svc, rx)
@@ -148,6 +159,23 @@ impl SessionService {
         match store::load(&path) {
             Ok(store::Loaded::Empty) => Ok(Vec::new()),
             Ok(store::Loaded::Sessions(s)) => Ok(s),
+            Ok(store::Loaded::Partial {
+                sessions,
+                skipped,
+                copy,
+            }) => {
+                for why in &skipped {
+                    tracing::error!("registry {}: skipped {why}", path.display());
+                }
+                tracing::error!(
+                    "loaded {} sessions of registry {}, skipped {}; the file as it was is kept as {}",
+                    sessions.len(),
+                    path.display(),
+                    skipped.len(),
+                    copy.display()
+                );
+                Ok(sessions)
+            }
             Ok(store::Loaded::MovedAside { to, reason }) => {
                 tracing::error!(
                     "registry {} could not be read ({reason}); moved it to {} and starting empty",
@@ -226,6 +254,16 @@ impl SessionService {
                 std::thread::park();
             }
         });
+    }
+
+    /// Waits for and holds the right to operate on one session: concurrent calls on the same
+    /// session run one after the other, each deciding on the state the previous one left.
+    pub(crate) async fn exclusive(&self, id: SessionId) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self.op_locks.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(locks.entry(id).or_default())
+        };
+        lock.lock_owned().await
     }
 
     /// Follows the session counts as they change.
@@ -353,16 +391,45 @@ impl SessionService {
     }
 
     /// Drops a session record and its watcher, publishing the removal.
-    fn delete(&self, id: SessionId) -> Option<Session> {
+    fn delete(&self, id: SessionId) -> Option<Removed> {
         let mut st = self.lock();
         let entry = st.sessions.remove(&id)?;
         tracing::info!(session_id = %id, session_name = %entry.session.name, "removed");
-        if let Some(w) = entry.watcher {
+        if let Some(w) = &entry.watcher {
             w.abort();
         }
         self.touch(&st);
         self.emit(DomainEvent::Removed(entry.session.clone()));
-        Some(entry.session)
+        self.op_locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+        Some(Removed {
+            session: entry.session,
+            history: entry.history,
+        })
+    }
+
+    /// Puts back a record `delete` removed (a removal that could not be saved), watching its
+    /// process again.
+    fn restore(self: &Arc<Self>, removed: Removed) {
+        let (id, process) = (removed.session.id, removed.session.process);
+        {
+            let mut st = self.lock();
+            self.emit(DomainEvent::Added(removed.session.clone()));
+            st.sessions.insert(
+                id,
+                Entry {
+                    session: removed.session,
+                    history: removed.history,
+                    watcher: None,
+                },
+            );
+            self.touch(&st);
+        }
+        if let Some(ident) = process {
+            self.watch(id, ident);
+        }
     }
 
     /// Appends an event to a session's history without changing the session.

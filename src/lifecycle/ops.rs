@@ -1,306 +1,22 @@
-//! The session operations of the contract: start, register, adopt, discover, pause, resume,
-//! stop, restart, remove, send, keys, capture, set-pid. Each validates all input before it
-//! changes anything, and persists before it returns.
+//! The operations on a running session: pause, resume, stop, remove and set-pid. Each runs
+//! alone on its session (`exclusive`), validates all input before it changes anything, decides
+//! status changes inside the state owner on the state as it is then, and persists before it
+//! returns.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::summary::{Compression, summarise};
+use super::summary::summarise;
 use super::{SessionService, gone, printable};
-use crate::config::{
-    DEFAULT_CAPTURE_LINES, MAX_CAPTURE_LINES, MAX_COMMAND_BYTES, MAX_NOTE_BYTES, STOP_GRACE,
-    TERM_GRACE,
-};
+use crate::config::{CLAUDE_DETECT_WINDOW, DEFAULT_CAPTURE_LINES, MAX_NOTE_BYTES, STOP_GRACE, TERM_GRACE};
 use crate::error::{Error, Result};
-use crate::model::{Activity, Session, SessionId, SessionName, Status, now_usec};
-use crate::procwatch::{self, ProcHandle, Sig};
-use crate::tmux;
+use crate::model::{Activity, ProcIdentity, Session, SessionId, Status, now_usec};
+use crate::procwatch::{self, Launch, ProcHandle, Sig};
 
-/// Options of `StartSession`.
-#[derive(Debug, Default, Clone)]
-pub struct StartOptions {
-    /// Extra arguments for claude.
-    pub args: Vec<String>,
-    /// A Claude Code session id to resume.
-    pub resume: Option<String>,
-}
-
-/// Key names `SendKeys` passes to tmux; anything else must be one printable character.
-pub const KEY_NAMES: [&str; 10] = [
-    "Enter", "Escape", "Tab", "Up", "Down", "Left", "Right", "BSpace", "C-c", "C-d",
-];
-
-/// Most keys one `SendKeys` call may press.
-const MAX_KEYS: usize = 256;
-
-/// Checks that `dir` is an absolute path to an existing directory.
-async fn check_project_dir(dir: &str) -> Result<()> {
-    if !dir.starts_with('/') {
-        return Err(Error::invalid(format!(
-            "The project directory must be an absolute path, not '{}'.",
-            printable(dir)
-        )));
-    }
-    if dir.chars().any(char::is_control) {
-        return Err(Error::invalid(
-            "The project directory must not contain control characters.",
-        ));
-    }
-    match tokio::fs::metadata(dir).await {
-        Ok(m) if m.is_dir() => Ok(()),
-        Ok(_) => Err(Error::invalid(format!("'{dir}' is not a directory."))),
-        Err(_) => Err(Error::invalid(format!(
-            "The directory '{dir}' does not exist."
-        ))),
-    }
-}
-
-/// Checks a Claude Code session id before it becomes an argument.
-fn check_claude_id(id: &str) -> Result<()> {
-    let ok = !id.is_empty()
-        && id.len() <= 128
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    ok.then_some(())
-        .ok_or_else(|| Error::invalid("A resume id is 1 to 128 letters, digits, '-' or '_'."))
-}
-
-/// Releases a reserved name when an operation ends without creating its session.
-struct Reservation<'a> {
-    svc: &'a SessionService,
-    name: SessionName,
-}
-
-impl Drop for Reservation<'_> {
-    fn drop(&mut self) {
-        self.svc.lock().reserved.remove(&self.name);
-    }
-}
+/// How often a stop looks for the claude of a session that is still starting.
+const FIND_STEP: Duration = Duration::from_millis(20);
 
 impl SessionService {
-    /// The claude command line for a pane. claude runs as a child of a minimal `sh` that only
-    /// waits for it: tmux resumes a pane's own process when it stops (which would undo a
-    /// freeze), and a command of several words is run by tmux as argv, not through a shell.
-    /// Arguments reach claude as `"$@"`, never parsed by the shell.
-    fn claude_argv(&self, args: &[String], resume: Option<&str>) -> Vec<String> {
-        let mut argv = vec![
-            "sh".to_owned(),
-            "-c".to_owned(),
-            "\"$@\"; exit $?".to_owned(),
-            "trusty-mpm-launch".to_owned(),
-            self.cfg.claude_command.clone(),
-        ];
-        argv.extend(args.iter().cloned());
-        if let Some(id) = resume {
-            argv.extend(["--resume".to_owned(), id.to_owned()]);
-        }
-        argv
-    }
-
-    /// Names of existing tmux sessions; a server that is not running has none.
-    async fn tmux_names(&self) -> Result<Vec<String>> {
-        match self.tmux.list_sessions().await {
-            Err(Error::TmuxUnavailable(m)) if tmux::is_no_server(&m) => Ok(Vec::new()),
-            other => other,
-        }
-    }
-
-    /// Picks and reserves a name: the requested one if free, else one derived from `dir`.
-    fn reserve_name(
-        &self,
-        requested: Option<SessionName>,
-        dir: &str,
-        tmux_names: &[String],
-    ) -> Result<Reservation<'_>> {
-        let mut st = self.lock();
-        let in_tmux = |n: &SessionName| tmux_names.iter().any(|t| t == n.as_str());
-        let name = match requested {
-            Some(n) => {
-                if st.name_taken(&n) {
-                    return Err(Error::AlreadyExists(format!(
-                        "A session named '{n}' is already managed."
-                    )));
-                }
-                if in_tmux(&n) {
-                    return Err(Error::AlreadyExists(format!(
-                        "A tmux session named '{n}' already exists; adopt it instead."
-                    )));
-                }
-                n
-            }
-            None => {
-                let folder = dir.trim_end_matches('/').rsplit('/').next().unwrap_or("");
-                let base = SessionName::derive_base(folder);
-                (1..1000)
-                    .map(|i| match i {
-                        1 => base.clone(),
-                        _ => format!("{base}-{i}"),
-                    })
-                    .filter_map(|s| SessionName::new(&s).ok())
-                    .find(|n| !st.name_taken(n) && !in_tmux(n))
-                    .ok_or_else(|| {
-                        Error::AlreadyExists(format!("No free session name is left for '{base}'."))
-                    })?
-            }
-        };
-        st.reserved.insert(name.clone());
-        Ok(Reservation { svc: self, name })
-    }
-
-    fn requested_name(name: &str) -> Result<Option<SessionName>> {
-        match name {
-            "" => Ok(None),
-            n => SessionName::new(n).map(Some),
-        }
-    }
-
-    /// `StartSession`: a detached tmux session in `dir` running claude.
-    pub async fn start(
-        self: &Arc<Self>,
-        dir: &str,
-        name: &str,
-        opts: StartOptions,
-    ) -> Result<Session> {
-        check_project_dir(dir).await?;
-        let requested = Self::requested_name(name)?;
-        if let Some(id) = &opts.resume {
-            check_claude_id(id)?;
-        }
-        if opts.args.iter().any(|a| a.contains('\0')) {
-            return Err(Error::invalid("Claude arguments must not contain NUL."));
-        }
-        let tmux_names = self.tmux_names().await?;
-        let reservation = self.reserve_name(requested, dir, &tmux_names)?;
-        let name = reservation.name.clone();
-        let argv = self.claude_argv(&opts.args, opts.resume.as_deref());
-        let pane = self
-            .tmux
-            .new_session(&name, dir, &argv)
-            .await
-            .map_err(|e| match e {
-                Error::TmuxFailed(m) if m.contains("duplicate session") => Error::AlreadyExists(
-                    format!("A tmux session named '{name}' already exists; adopt it instead."),
-                ),
-                e => e,
-            })?;
-        let mut session = Session::new(name, dir.to_owned(), true);
-        session.pane = pane.id.clone();
-        if let Some(id) = &opts.resume {
-            session.claude_session_id = id.clone();
-        }
-        let summary = format!("started in {dir}");
-        self.insert(session.clone(), "started", summary);
-        drop(reservation);
-        self.persist().await?;
-        self.spawn_detection(session.id, pane.pid);
-        Ok(session)
-    }
-
-    /// `RegisterSession`: a bookkeeping-only record, no tmux.
-    pub async fn register(&self, dir: &str, name: &str) -> Result<Session> {
-        check_project_dir(dir).await?;
-        let requested = Self::requested_name(name)?;
-        // Registered names still must not shadow a tmux session; without tmux there is none.
-        let tmux_names = match self.tmux_names().await {
-            Err(Error::TmuxUnavailable(_)) => Vec::new(),
-            other => other?,
-        };
-        let reservation = self.reserve_name(requested, dir, &tmux_names)?;
-        let session = Session::new(reservation.name.clone(), dir.to_owned(), false);
-        self.insert(
-            session.clone(),
-            "registered",
-            format!("registered for {dir}"),
-        );
-        drop(reservation);
-        self.persist().await?;
-        Ok(session)
-    }
-
-    /// `AdoptSession`: manage an existing tmux session, finding claude in any of its panes.
-    pub async fn adopt(self: &Arc<Self>, tmux_name: &str) -> Result<Session> {
-        let name = SessionName::new(tmux_name).map_err(|e| {
-            Error::invalid(format!("'{}' cannot be adopted: {e}", printable(tmux_name)))
-        })?;
-        if self.lock().name_taken(&name) {
-            return Err(Error::AlreadyExists(format!(
-                "A session named '{name}' is already managed."
-            )));
-        }
-        let panes = self.tmux.panes(&name).await.map_err(|e| match e {
-            Error::TmuxFailed(m) if tmux::is_missing_target(&m) => {
-                Error::NotFound(format!("There is no tmux session named '{name}'."))
-            }
-            e => e,
-        })?;
-        // Prefer the active pane, then any other, for where claude runs.
-        let mut ordered = panes.clone();
-        ordered.sort_by_key(|p| !p.active);
-        let mut found = None;
-        for p in &ordered {
-            if let Some(id) = procwatch::find_claude_async(p.pid).await {
-                found = Some((p.clone(), id));
-                break;
-            }
-        }
-        let pane = found.as_ref().map(|(p, _)| p).or(ordered.first());
-        let dir = pane.map(|p| p.current_path.clone()).unwrap_or_default();
-        let reservation = self.reserve_name(Some(name), &dir, &[])?;
-        let mut session = Session::new(reservation.name.clone(), dir, true);
-        session.pane = pane.map(|p| p.id.clone()).unwrap_or_default();
-        if let Some((_, id)) = found {
-            session.process = Some(id);
-            session.status = Status::Active;
-        }
-        self.insert(
-            session.clone(),
-            "adopted",
-            format!("adopted tmux session {}", session.name),
-        );
-        drop(reservation);
-        self.persist().await?;
-        if let Some(id) = session.process {
-            self.watch(session.id, id);
-        }
-        Ok(session)
-    }
-
-    /// `DiscoverSessions`: adopts every unmanaged tmux session whose panes run claude.
-    pub async fn discover(self: &Arc<Self>) -> Result<Vec<String>> {
-        let mut adopted = Vec::new();
-        for tmux_name in self.tmux.list_sessions().await? {
-            let Ok(name) = SessionName::new(&tmux_name) else {
-                tracing::debug!("not discovering tmux session {tmux_name:?}: name not allowed");
-                continue;
-            };
-            if self.lock().name_taken(&name) {
-                continue;
-            }
-            let panes = match self.tmux.panes(&name).await {
-                Ok(p) => p,
-                Err(Error::TmuxFailed(_)) => continue, // vanished meanwhile
-                Err(e) => return Err(e),
-            };
-            let mut runs_claude = false;
-            for p in &panes {
-                if procwatch::find_claude_async(p.pid).await.is_some() {
-                    runs_claude = true;
-                    break;
-                }
-            }
-            if !runs_claude {
-                continue;
-            }
-            match self.adopt(&tmux_name).await {
-                Ok(s) => adopted.push(s.name.to_string()),
-                Err(Error::AlreadyExists(_) | Error::NotFound(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(adopted)
-    }
-
     /// `PauseSession`: records a summary (the note, or one derived from the pane) and
     /// optionally freezes claude with SIGSTOP.
     pub async fn pause(&self, id: SessionId, note: &str, freeze: bool) -> Result<String> {
@@ -310,6 +26,7 @@ impl SessionService {
                 note.len()
             )));
         }
+        let _op = self.exclusive(id).await;
         let s = self.session(id)?;
         check_pausable(&s)?;
         let handle = if freeze {
@@ -319,7 +36,7 @@ impl SessionService {
                     s.name
                 ))
             })?;
-            Some(ProcHandle::open(ident).ok_or_else(|| {
+            Some(open(ident).await.ok_or_else(|| {
                 Error::InvalidState(format!(
                     "The claude process of session '{}' has exited.",
                     s.name
@@ -331,11 +48,8 @@ impl SessionService {
         let summary = if !note.trim().is_empty() {
             note.trim().to_owned()
         } else if s.in_tmux {
-            let text = self
-                .tmux
-                .capture(&tmux::target(&s.name, &s.pane), DEFAULT_CAPTURE_LINES)
-                .await?;
-            summarise(&text)
+            let target = self.live_target(&s).await?;
+            summarise(&self.tmux.capture(&target, DEFAULT_CAPTURE_LINES).await?)
         } else {
             String::new()
         };
@@ -360,6 +74,12 @@ impl SessionService {
 
     /// `ResumeSession`: only from `paused`; thaws a frozen claude.
     pub async fn resume(&self, id: SessionId) -> Result<()> {
+        let _op = self.exclusive(id).await;
+        let s = self.session(id)?;
+        let handle = match (s.frozen, s.process) {
+            (true, Some(ident)) => open(ident).await,
+            _ => None,
+        };
         self.update(id, Some(("resumed", String::new())), |s| {
             if s.status != Status::Paused {
                 return Err(Error::InvalidState(format!(
@@ -368,9 +88,7 @@ impl SessionService {
                     s.status.as_str()
                 )));
             }
-            if s.frozen
-                && let Some(h) = s.process.and_then(ProcHandle::open)
-            {
+            if let Some(h) = &handle {
                 // A process that vanished meanwhile is picked up by its watcher.
                 let _ = h.signal(Sig::Cont);
             }
@@ -390,11 +108,25 @@ impl SessionService {
     /// `StopSession`: graceful asks claude to `/exit`, waits, then terminates; force terminates
     /// at once. Stopping a stopped session is a no-op.
     pub async fn stop(self: &Arc<Self>, id: SessionId, force: bool) -> Result<()> {
+        let _op = self.exclusive(id).await;
+        self.stop_now(id, force).await
+    }
+
+    /// `stop` for a caller that already holds the session (`exclusive`). A session that is
+    /// still starting has its claude found first, so that a stop never leaves one running.
+    pub(super) async fn stop_now(self: &Arc<Self>, id: SessionId, force: bool) -> Result<()> {
         let s = self.session(id)?;
         if s.status == Status::Stopped {
             return Ok(());
         }
-        let handle = s.process.and_then(ProcHandle::open);
+        let ident = match s.process {
+            Some(p) => Some(p),
+            None => self.claim_starting_claude(&s).await?,
+        };
+        let handle = match ident {
+            Some(ident) => open(ident).await,
+            None => None,
+        };
         if s.frozen
             && let Some(h) = &handle
         {
@@ -402,33 +134,35 @@ impl SessionService {
             let _ = h.signal(Sig::Cont);
         }
         let mut exited = handle.is_none();
-        if !force && s.in_tmux {
-            match self
-                .tmux
-                .send_text(&tmux::target(&s.name, &s.pane), "/exit")
-                .await
-            {
-                Ok(()) => {}
-                Err(e) if handle.is_some() => tracing::info!(
+        if !force && s.in_tmux && handle.is_some() {
+            let sent = match self.live_target(&s).await {
+                Ok(target) => self.tmux.send_text(&target, "/exit").await,
+                Err(e) => Err(e),
+            };
+            match sent {
+                Ok(()) => {
+                    if let Some(h) = &handle {
+                        exited = wait_exit(h, STOP_GRACE).await;
+                    }
+                }
+                Err(e) => tracing::info!(
                     session_id = %s.id, session_name = %s.name, "could not send /exit ({e}); terminating instead"
                 ),
-                Err(e) => return Err(e),
-            }
-            if let Some(h) = &handle {
-                exited = wait_exit(h, STOP_GRACE).await;
             }
         }
-        if !exited && let Some(h) = &handle {
-            let _ = h.signal(Sig::Term);
-            // A process stopped by someone else would otherwise sit on the SIGTERM.
-            let _ = h.signal(Sig::Cont);
-            if !wait_exit(h, TERM_GRACE).await {
-                tracing::warn!(session_id = %s.id, session_name = %s.name, pid = h.identity().pid, "claude ignored SIGTERM; killing it");
-                let _ = h.signal(Sig::Kill);
-                wait_exit(h, TERM_GRACE).await;
-            }
+        if let Some(h) = &handle
+            && !exited
+        {
+            exited = terminate(h).await?;
         }
         if let Some(h) = &handle {
+            if !exited {
+                return Err(Error::Timeout(format!(
+                    "claude (pid {}) of session '{}' did not exit after SIGKILL.",
+                    h.identity().pid,
+                    s.name
+                )));
+            }
             self.on_exit(id, h.identity());
         }
         self.update(
@@ -442,163 +176,111 @@ impl SessionService {
         self.persist().await
     }
 
-    /// `RestartSession`: only from `stopped`; relaunches claude in the same tmux session, with
-    /// `--resume` when Claude Code's session id is known.
-    pub async fn restart(self: &Arc<Self>, id: SessionId) -> Result<()> {
-        let s = self.session(id)?;
-        if s.status != Status::Stopped {
-            return Err(Error::InvalidState(format!(
-                "Session '{}' is {}; only stopped sessions can be restarted.",
-                s.name,
-                s.status.as_str()
-            )));
-        }
-        if !s.in_tmux {
-            return Err(Error::InvalidState(format!(
-                "Session '{}' is registered without tmux and cannot be restarted.",
-                s.name
-            )));
-        }
-        let resume = (!s.claude_session_id.is_empty()).then_some(s.claude_session_id.as_str());
-        let argv = self.claude_argv(&[], resume);
-        let panes = self.tmux.panes(&s.name).await.map_err(|e| match e {
-            Error::TmuxFailed(m) if tmux::is_missing_target(&m) => Error::InvalidState(format!(
-                "The tmux session of '{}' no longer exists.",
-                s.name
-            )),
-            e => e,
-        })?;
-        // Reuse the recorded pane if its program has exited, else any dead pane, else open a
-        // new window: never kill whatever still runs in a live pane.
-        let dead = panes
-            .iter()
-            .filter(|p| p.dead)
-            .min_by_key(|p| p.id != s.pane)
-            .cloned();
-        let pane = match dead {
-            Some(p) => {
-                self.tmux.respawn_pane(&p.id, &s.project_dir, &argv).await?;
-                self.tmux
-                    .panes(&s.name)
-                    .await?
-                    .into_iter()
-                    .find(|q| q.id == p.id)
-                    .ok_or_else(|| Error::TmuxFailed("The respawned pane vanished.".into()))?
+    /// The claude of a session that is still `starting`, found now and recorded as its process
+    /// (so background detection cannot attach it later): the child of the daemon's launcher,
+    /// waited for while the launcher has not forked yet; for other sessions, a claude in its
+    /// panes.
+    async fn claim_starting_claude(&self, s: &Session) -> Result<Option<ProcIdentity>> {
+        let found = match s.launcher {
+            Some(launcher) => {
+                let deadline = tokio::time::Instant::now() + CLAUDE_DETECT_WINDOW;
+                loop {
+                    match procwatch::blocking(move || procwatch::launched(launcher)).await {
+                        Some(Launch::Running(ident)) => break Some(ident),
+                        Some(Launch::Gone) | None => break None,
+                        Some(Launch::Pending) if tokio::time::Instant::now() >= deadline => {
+                            break None;
+                        }
+                        Some(Launch::Pending) => tokio::time::sleep(FIND_STEP).await,
+                    }
+                }
             }
-            None => self.tmux.new_window(&s.name, &s.project_dir, &argv).await?,
+            None if s.in_tmux => match self.tmux.panes(&s.name).await {
+                Ok(panes) => {
+                    let mut found = None;
+                    for p in panes.iter().filter(|p| !p.dead) {
+                        found = procwatch::find_claude_async(p.pid).await;
+                        if found.is_some() {
+                            break;
+                        }
+                    }
+                    found
+                }
+                Err(_) => None,
+            },
+            None => None,
         };
-        let summary = match resume {
-            Some(r) => format!("restarted with --resume {r}"),
-            None => "restarted".to_owned(),
-        };
-        self.update(id, Some(("restarted", summary)), |s| {
-            s.status = Status::Starting;
-            s.activity = Activity::Unknown;
-            s.pane = pane.id.clone();
-            s.last_seen = now_usec();
-            Ok(())
-        })?;
-        self.persist().await?;
-        self.spawn_detection(id, pane.pid);
-        Ok(())
+        if let Some(ident) = found {
+            self.update(s.id, None, |s| {
+                if s.process.is_none() {
+                    s.process = Some(ident);
+                }
+                Ok(())
+            })?;
+        }
+        Ok(self.session(s.id)?.process)
     }
 
-    /// `RemoveSession`: forgets the session, killing its tmux session only when asked.
-    pub async fn remove(&self, id: SessionId, kill_tmux: bool) -> Result<()> {
+    /// `RemoveSession`: forgets the session, killing its tmux session only when asked. A frozen
+    /// claude is thawed first, so it is never left stopped with nobody to resume it. When the
+    /// removal cannot be saved the record comes back.
+    pub async fn remove(self: &Arc<Self>, id: SessionId, kill_tmux: bool) -> Result<()> {
+        let _op = self.exclusive(id).await;
         let s = self.session(id)?;
+        if s.frozen
+            && let Some(ident) = s.process
+            && let Some(h) = open(ident).await
+        {
+            let _ = h.signal(Sig::Cont);
+        }
         if kill_tmux && s.in_tmux {
             self.tmux.kill_session(&s.name).await?;
         }
-        self.delete(id);
-        self.persist().await
-    }
-
-    /// `SendCommand`: literal text, then Enter.
-    pub async fn send_command(&self, id: SessionId, text: &str) -> Result<()> {
-        if text.len() > MAX_COMMAND_BYTES {
-            return Err(Error::invalid(format!(
-                "The text is {} bytes; at most {MAX_COMMAND_BYTES} are allowed.",
-                text.len()
-            )));
+        let Some(removed) = self.delete(id) else {
+            return Err(gone());
+        };
+        if let Err(e) = self.persist().await {
+            self.restore(removed);
+            return Err(e);
         }
-        if text.contains('\0') {
-            return Err(Error::invalid("The text must not contain NUL."));
-        }
-        let s = self.tmux_session(id)?;
-        self.tmux
-            .send_text(&tmux::target(&s.name, &s.pane), text)
-            .await?;
-        self.record_event(id, "command", "", first_line(text));
         Ok(())
     }
 
-    /// `SendKeys`: allow-listed key names or single printable characters.
-    pub async fn send_keys(&self, id: SessionId, keys: &[String]) -> Result<()> {
-        if keys.is_empty() || keys.len() > MAX_KEYS {
-            return Err(Error::invalid(format!(
-                "Send between 1 and {MAX_KEYS} keys."
-            )));
-        }
-        let mut parsed = Vec::with_capacity(keys.len());
-        for k in keys {
-            let literal = match KEY_NAMES.contains(&k.as_str()) {
-                true => false,
-                false if k.chars().count() == 1 && !k.chars().any(char::is_control) => true,
-                false => {
-                    return Err(Error::invalid(format!(
-                        "'{}' is not an allowed key; use one of {} or a single printable character.",
-                        printable(k),
-                        KEY_NAMES.join(", ")
-                    )));
+    /// `SetSessionPid`: names the claude process of a session by hand. Only a process inside
+    /// the session's own panes is accepted (for a session without tmux: a process of the
+    /// daemon's user working in the project directory), never the daemon, one of its
+    /// ancestors, or pid 1.
+    pub async fn set_pid(self: &Arc<Self>, id: SessionId, pid: u32) -> Result<()> {
+        let _op = self.exclusive(id).await;
+        let s = self.session(id)?;
+        let roots = if s.in_tmux {
+            let panes = self.tmux.panes(&s.name).await.map_err(|e| match e {
+                Error::TmuxFailed(m) if crate::tmux::is_missing_target(&m) => {
+                    Error::InvalidState(format!("The tmux session of '{}' is gone.", s.name))
                 }
-            };
-            parsed.push((k.as_str(), literal));
-        }
-        let s = self.tmux_session(id)?;
-        let target = tmux::target(&s.name, &s.pane);
-        for (key, literal) in parsed {
-            self.tmux.send_key(&target, key, literal).await?;
-        }
-        self.record_event(id, "keys", "", keys.join(" "));
-        Ok(())
-    }
-
-    /// `CaptureOutput`: the last `lines` lines of the pane (50 when 0), post-processed.
-    pub async fn capture(&self, id: SessionId, lines: u32, compression: &str) -> Result<String> {
-        if lines > MAX_CAPTURE_LINES {
-            return Err(Error::invalid(format!(
-                "At most {MAX_CAPTURE_LINES} lines can be captured."
-            )));
-        }
-        let comp = Compression::parse(compression).ok_or_else(|| {
+                e => e,
+            })?;
+            Some(panes.into_iter().map(|p| p.pid).collect::<Vec<_>>())
+        } else {
+            None
+        };
+        let dir = s.project_dir.clone();
+        let checked = procwatch::blocking(move || check_pid(pid, roots.as_deref(), &dir))
+            .await
+            .ok_or_else(|| Error::internal("checking a pid", "the check task failed"))?;
+        let (ident, stopped) = checked.map_err(|why| {
             Error::invalid(format!(
-                "Unknown compression '{}'; use off, trim or summarise.",
-                printable(compression)
+                "Pid {pid} cannot be the claude of session '{}': {why}.",
+                s.name
             ))
         })?;
-        let lines = if lines == 0 {
-            DEFAULT_CAPTURE_LINES
-        } else {
-            lines
-        };
-        let s = self.tmux_session(id)?;
-        let text = self
-            .tmux
-            .capture(&tmux::target(&s.name, &s.pane), lines)
-            .await?;
-        Ok(comp.apply(&text))
-    }
-
-    /// `SetSessionPid`: names the claude process of a session by hand.
-    pub async fn set_pid(self: &Arc<Self>, id: SessionId, pid: u32) -> Result<()> {
-        let ident = procwatch::identity(pid)
-            .ok_or_else(|| Error::invalid(format!("No running process has pid {pid}.")))?;
         self.update(id, Some(("pid", format!("pid {pid}"))), |s| {
             s.process = Some(ident);
-            s.frozen = procwatch::state(pid) == Some('T') && s.status == Status::Paused;
+            s.frozen = stopped && s.status == Status::Paused;
             if matches!(s.status, Status::Starting | Status::Stopped) {
                 s.status = Status::Active;
             }
+            s.status_detail.clear();
             s.last_seen = now_usec();
             Ok(())
         })?;
@@ -608,20 +290,82 @@ impl SessionService {
     }
 
     /// A copy of a session, or `NotFound`.
-    fn session(&self, id: SessionId) -> Result<Session> {
+    pub(super) fn session(&self, id: SessionId) -> Result<Session> {
         self.get(id).ok_or_else(gone)
     }
+}
 
-    /// A copy of a session that lives in tmux, or `InvalidState`.
-    fn tmux_session(&self, id: SessionId) -> Result<Session> {
-        let s = self.session(id)?;
-        if !s.in_tmux {
-            return Err(Error::InvalidState(format!(
-                "Session '{}' is registered without tmux; it has no pane.",
-                s.name
-            )));
+/// Whether `pid` may be named as a session's claude: its identity and whether it is stopped,
+/// or why not. `roots` are the session's pane processes (None: a session without tmux).
+fn check_pid(
+    pid: u32,
+    roots: Option<&[u32]>,
+    dir: &str,
+) -> std::result::Result<(ProcIdentity, bool), String> {
+    let me = std::process::id();
+    if pid <= 1 {
+        return Err("that is not a process a session can own".into());
+    }
+    let ident = procwatch::identity(pid).ok_or("no running process has that pid")?;
+    if procwatch::in_tree(me, &[pid]) {
+        return Err("that is the daemon or one of its ancestors".into());
+    }
+    match roots {
+        Some(roots) if !procwatch::in_tree(pid, roots) => {
+            return Err("it does not run in the session's tmux panes".into());
         }
-        Ok(s)
+        Some(_) => {}
+        None => {
+            let own = procwatch::owner(pid) == Some(rustix::process::getuid().as_raw());
+            let cwd = procwatch::cwd(pid);
+            let inside = cwd
+                .as_deref()
+                .is_some_and(|c| c.starts_with(std::path::Path::new(dir)));
+            if !own || !inside {
+                return Err("it is not a process of this user working in the project directory".into());
+            }
+        }
+    }
+    Ok((ident, procwatch::state(pid) == Some('T')))
+}
+
+/// Opens a pidfd for a process off the executor; `None` when it no longer runs.
+async fn open(ident: ProcIdentity) -> Option<ProcHandle> {
+    procwatch::blocking(move || ProcHandle::open(ident))
+        .await
+        .flatten()
+}
+
+/// SIGTERM, then SIGKILL after a grace period; whether the process exited. A signal the
+/// kernel refuses (not a vanished process) is an error: the process is not claimed gone.
+async fn terminate(h: &ProcHandle) -> Result<bool> {
+    if !send(h, Sig::Term)? {
+        return Ok(true);
+    }
+    // A process stopped by someone else would otherwise sit on the SIGTERM.
+    send(h, Sig::Cont)?;
+    if wait_exit(h, TERM_GRACE).await {
+        return Ok(true);
+    }
+    tracing::warn!(
+        pid = h.identity().pid,
+        "claude ignored SIGTERM; killing it"
+    );
+    if !send(h, Sig::Kill)? {
+        return Ok(true);
+    }
+    Ok(wait_exit(h, TERM_GRACE).await)
+}
+
+/// Sends a signal: `Ok(false)` when the process has already exited.
+fn send(h: &ProcHandle, sig: Sig) -> Result<bool> {
+    match h.signal(sig) {
+        Ok(()) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::SRCH.raw_os_error()) => Ok(false),
+        Err(e) => Err(Error::Internal(format!(
+            "claude (pid {}) could not be signalled: {e}.",
+            h.identity().pid
+        ))),
     }
 }
 
@@ -656,7 +400,7 @@ async fn wait_exit(h: &ProcHandle, limit: Duration) -> bool {
 }
 
 /// The first line of a text, shortened for an event summary.
-fn first_line(text: &str) -> String {
+pub(super) fn first_line(text: &str) -> String {
     let line = text.lines().next().unwrap_or("");
     printable(line)
 }

@@ -38,44 +38,63 @@ pub fn state(pid: u32) -> Option<char> {
     Some(Process::new(pid as i32).ok()?.stat().ok()?.state)
 }
 
-/// Whether a process looks like Claude Code: the native binary (comm or exe `claude`, or an exe
-/// under `.../claude/versions/<version>`), a script or link invoked as `claude`, or the npm
-/// install run by node (`.../@anthropic-ai/claude-code/cli.js`).
+/// The real uid a process runs as.
+pub fn owner(pid: u32) -> Option<u32> {
+    Process::new(pid as i32).ok()?.uid().ok()
+}
+
+/// A process's working directory.
+pub fn cwd(pid: u32) -> Option<std::path::PathBuf> {
+    Process::new(pid as i32).ok()?.cwd().ok()
+}
+
+/// Whether a path names a Claude Code program: a `claude` binary or link, the native binary
+/// kept as `.../claude/versions/<version>`, or the npm package's entry points
+/// (`.../@anthropic-ai/claude-code/cli.js`, `.../@anthropic-ai/claude-code/bin/claude.exe`).
+fn is_claude_path(path: &Path) -> bool {
+    fn name(p: Option<&Path>) -> Option<&str> {
+        p.and_then(Path::file_name).and_then(|n| n.to_str())
+    }
+    let parent = path.parent();
+    let grandparent = parent.and_then(Path::parent);
+    match name(Some(path)) {
+        Some("claude") => true,
+        Some("cli.js") => name(parent) == Some("claude-code") && name(grandparent) == Some("@anthropic-ai"),
+        Some("claude.exe") => {
+            name(parent) == Some("bin")
+                && name(grandparent) == Some("claude-code")
+                && name(grandparent.and_then(Path::parent)) == Some("@anthropic-ai")
+        }
+        Some(_) => name(parent) == Some("versions") && name(grandparent) == Some("claude"),
+        None => false,
+    }
+}
+
+/// Whether a process looks like Claude Code, for adopting and discovering sessions the daemon
+/// did not start (it knows the claude of a session it started by construction): its comm is
+/// `claude`, or its executable, its argv[0], or a script or module an interpreter runs names a
+/// Claude Code program (`is_claude_path`).
 pub fn looks_like_claude(comm: &str, exe: Option<&Path>, argv: &[String]) -> bool {
-    if comm == "claude" {
+    if comm == "claude" || exe.is_some_and(is_claude_path) {
         return true;
     }
-    if let Some(exe) = exe {
-        if exe.file_name().is_some_and(|n| n == "claude") {
-            return true;
-        }
-        let parent = exe.parent();
-        if parent
-            .and_then(Path::file_name)
-            .is_some_and(|n| n == "versions")
-            && parent
-                .and_then(Path::parent)
-                .and_then(Path::file_name)
-                .is_some_and(|n| n == "claude")
-        {
-            return true;
-        }
-    }
-    let base = |s: &str| {
-        Path::new(s)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
+    let Some(first) = argv.first() else {
+        return false;
     };
-    if argv.first().and_then(|a| base(a)).as_deref() == Some("claude") {
+    if is_claude_path(Path::new(first)) {
         return true;
     }
-    let runs_node = argv.first().and_then(|a| base(a)).as_deref() == Some("node");
-    runs_node
+    // An interpreter running Claude Code's script: the first argument that is not an option.
+    let interpreter = Path::new(first)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| matches!(n, "node" | "bun" | "bash" | "sh" | "dash"));
+    interpreter
         && argv
             .iter()
             .skip(1)
-            .take(4)
-            .any(|a| a.ends_with("@anthropic-ai/claude-code/cli.js"))
+            .find(|a| !a.starts_with('-'))
+            .is_some_and(|a| a.contains('/') && is_claude_path(Path::new(a)))
 }
 
 fn process_is_claude(p: &Process, comm: &str) -> bool {
@@ -123,6 +142,75 @@ pub async fn find_claude_async(root: u32) -> Option<ProcIdentity> {
         .await
         .ok()
         .flatten()
+}
+
+/// Runs a /proc read (or any short blocking call) on the blocking pool, off the executor.
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    tokio::task::spawn_blocking(f).await.ok()
+}
+
+/// What a launcher the daemon started has done so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Launch {
+    /// Its child runs: that is the session's claude (its identity survives the exec).
+    Running(ProcIdentity),
+    /// It runs but has not forked yet.
+    Pending,
+    /// It has exited (so has whatever it ran).
+    Gone,
+}
+
+/// The state of a launcher: the child it forked, if any.
+pub fn launched(launcher: ProcIdentity) -> Launch {
+    if !is_alive(launcher) {
+        return Launch::Gone;
+    }
+    // The kernel's list of the launcher's children (CONFIG_PROC_CHILDREN, as on every distro
+    // kernel); the launcher only ever forks claude.
+    let list = std::fs::read_to_string(format!(
+        "/proc/{0}/task/{0}/children",
+        launcher.pid
+    ))
+    .unwrap_or_default();
+    let child = list
+        .split_whitespace()
+        .filter_map(|p| identity(p.parse().ok()?))
+        .min_by_key(|id| id.starttime);
+    match child {
+        Some(id) if is_alive(launcher) => Launch::Running(id),
+        Some(_) => Launch::Gone,
+        None => Launch::Pending,
+    }
+}
+
+/// Whether `pid` is one of `roots` or a descendant of one of them.
+pub fn in_tree(pid: u32, roots: &[u32]) -> bool {
+    let mut cur = pid;
+    // Deep enough for any shell → tool → claude chain, bounded against loops.
+    for _ in 0..64 {
+        if roots.contains(&cur) {
+            return true;
+        }
+        match parent(cur) {
+            Some(p) if p > 1 => cur = p,
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// `pid` and its ancestors, nearest first, at most `depth` of them.
+pub fn ancestry(pid: u32, depth: usize) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut cur = pid;
+    while out.len() < depth && cur > 1 {
+        out.push(cur);
+        match parent(cur) {
+            Some(p) => cur = p,
+            None => break,
+        }
+    }
+    out
 }
 
 /// A pidfd bound to one verified process: signals cannot reach a reused pid through it, and it

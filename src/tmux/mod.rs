@@ -1,18 +1,22 @@
 //! `TmuxDriver`: the only code that runs `tmux`. It picks the server socket, passes every
-//! argument as argv (never through a shell), bounds every call with a timeout, types text
-//! literally, and turns tmux's exit status and stderr into core errors.
+//! argument as argv (never through a shell) and literal to tmux's own parser (`argv`), bounds
+//! every call with a timeout, pastes text as one unit, and turns tmux's exit status and stderr
+//! into core errors.
 
+mod argv;
 mod parse;
 
-use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
+pub use argv::session_target;
+use argv::{command_list, start_dir};
 use parse::{PANE_FORMAT, parse_panes, tail_lines};
-pub use parse::{Pane, is_missing_target, is_no_server};
+pub use parse::{Pane, PaneOwner, is_missing_target, is_no_server};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -50,25 +54,25 @@ fn default_socket() -> PathBuf {
         .join("default")
 }
 
-/// Arguments of a command that starts `argv` in a new pane in `dir` and prints that pane. The
-/// window keeps its pane (dead) after the program exits, set in the same invocation so that a
-/// program exiting at once still leaves it; `session` names the target when it is not the
-/// current one.
-fn spawn_args(
+/// The command list that starts `argv` in a new pane in `dir` and prints that pane. The window
+/// keeps its pane (dead) after the program exits, set in the same invocation so that a program
+/// exiting at once still leaves it; `session` names the target when it is not the current one.
+fn spawn_commands(
     command: &[&str],
     dir: &str,
     argv: &[String],
     session: Option<&SessionName>,
-) -> Vec<String> {
-    let mut args: Vec<String> = command.iter().map(|s| s.to_string()).collect();
-    args.extend(["-c", dir, "-P", "-F", PANE_FORMAT, "--"].map(String::from));
-    args.extend(argv.iter().cloned());
-    args.extend([";", "set-option", "-w"].map(String::from));
+) -> Vec<Vec<String>> {
+    let mut spawn: Vec<String> = command.iter().map(|s| s.to_string()).collect();
+    spawn.extend(["-c".into(), start_dir(dir), "-P".into(), "-F".into()]);
+    spawn.extend([PANE_FORMAT, "--"].map(String::from));
+    spawn.extend(argv.iter().cloned());
+    let mut option: Vec<String> = vec!["set-option".into(), "-w".into()];
     if let Some(name) = session {
-        args.extend(["-t".to_owned(), format!("={name}:")]);
+        option.extend(["-t".to_owned(), session_target(name.as_str())]);
     }
-    args.extend(["remain-on-exit", "on"].map(String::from));
-    args
+    option.extend(["remain-on-exit", "on"].map(String::from));
+    vec![spawn, option]
 }
 
 /// The first pane tmux reported.
@@ -77,16 +81,6 @@ fn first_pane(panes: Vec<Pane>) -> Result<Pane> {
         .into_iter()
         .next()
         .ok_or_else(|| Error::TmuxFailed("tmux did not report the new pane.".into()))
-}
-
-/// Where a command is aimed: a pane id (`%N`) when known, else the session's active pane.
-pub fn target(name: &SessionName, pane: &str) -> String {
-    if pane.starts_with('%') {
-        pane.to_owned()
-    } else {
-        // `=` asks for an exact name match; tmux would otherwise accept prefixes and patterns.
-        format!("={name}:")
-    }
 }
 
 impl TmuxDriver {
@@ -99,24 +93,26 @@ impl TmuxDriver {
         }
     }
 
-    /// Runs one tmux invocation and returns its stdout.
-    async fn run<I, S>(&self, args: I) -> Result<String>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<OsString>,
-    {
+    /// Runs one tmux command and returns its stdout.
+    async fn run<S: AsRef<str>>(&self, command: &[S]) -> Result<String> {
+        self.run_list(&[command], None).await
+    }
+
+    /// Runs a list of tmux commands in one invocation (tmux runs them in order and stops at
+    /// the first failure), with `input` on tmux's stdin, and returns its stdout.
+    async fn run_list<C: AsRef<[S]>, S: AsRef<str>>(
+        &self,
+        commands: &[C],
+        input: Option<&[u8]>,
+    ) -> Result<String> {
         let mut cmd = Command::new(&self.bin);
-        self.exec(&mut cmd, args).await
+        self.exec(&mut cmd, commands, input).await
     }
 
     /// Runs tmux through `systemd-run --user` as a transient service of its own, so that a tmux
     /// server it starts lives outside the daemon's cgroup and sandbox (a scope would inherit
     /// no_new_privs, seccomp filters and namespaces). Its stdout goes to the journal.
-    async fn run_as_service<I, S>(&self, args: I) -> Result<()>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<OsString>,
-    {
+    async fn run_as_service(&self, commands: &[Vec<String>]) -> Result<()> {
         let mut cmd = Command::new("systemd-run");
         cmd.args([
             "--user",
@@ -127,36 +123,51 @@ impl TmuxDriver {
             "--",
         ])
         .arg(&self.bin);
-        self.exec(&mut cmd, args).await.map(drop)
+        self.exec(&mut cmd, commands, None).await.map(drop)
     }
 
-    async fn exec<I, S>(&self, cmd: &mut Command, args: I) -> Result<String>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<OsString>,
-    {
+    async fn exec<C: AsRef<[S]>, S: AsRef<str>>(
+        &self,
+        cmd: &mut Command,
+        commands: &[C],
+        input: Option<&[u8]>,
+    ) -> Result<String> {
         if let Some(sock) = &self.socket {
             cmd.arg("-S").arg(sock);
         }
-        cmd.args(args.into_iter().map(Into::into))
-            .stdin(Stdio::null())
+        cmd.args(command_list(commands))
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         for var in PRIVATE_ENV {
             cmd.env_remove(var);
         }
-        let child = cmd.spawn().map_err(|e| {
+        let mut child = cmd.spawn().map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 Error::TmuxUnavailable(format!(
                     "The program {:?} is not installed or not on PATH.",
                     cmd.as_std().get_program()
                 ))
+            } else if e.raw_os_error() == Some(rustix::io::Errno::TOOBIG.raw_os_error()) {
+                Error::invalid("The arguments are too long for tmux.")
             } else {
                 Error::TmuxUnavailable(format!("tmux could not be started: {e}."))
             }
         })?;
-        let out = match tokio::time::timeout(self.timeout, child.wait_with_output()).await {
+        let stdin = child.stdin.take();
+        let feed = async move {
+            if let (Some(mut stdin), Some(input)) = (stdin, input) {
+                // A client that exits early closes the pipe; its exit status tells why.
+                let _ = stdin.write_all(input).await;
+            }
+        };
+        let run = async { tokio::join!(feed, child.wait_with_output()).1 };
+        let out = match tokio::time::timeout(self.timeout, run).await {
             Ok(Ok(out)) => out,
             Ok(Err(e)) => return Err(Error::TmuxFailed(format!("tmux failed to run: {e}."))),
             Err(_) => {
@@ -171,62 +182,55 @@ impl TmuxDriver {
         if out.status.success() && !parse::is_socket_error(&stderr) {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
-            Err(parse::classify_failure(&String::from_utf8_lossy(
-                &out.stderr,
-            )))
+            Err(parse::classify_failure(&stderr))
         }
     }
 
     /// Names of all sessions of the server. A server that is not running is `TmuxUnavailable`.
     pub async fn list_sessions(&self) -> Result<Vec<String>> {
-        let out = self.run(["list-sessions", "-F", "#{session_name}"]).await?;
+        let out = self.run(&["list-sessions", "-F", "#{session_name}"]).await?;
         Ok(out.lines().map(str::to_owned).collect())
     }
 
-    /// The session a pane (`%N`) belongs to; `None` when the pane does not exist.
-    pub async fn session_of_pane(&self, pane: &str) -> Result<Option<String>> {
-        if !pane.starts_with('%')
-            || !pane[1..].bytes().all(|b| b.is_ascii_digit())
-            || pane.len() < 2
+    /// Which server and session a pane (`%N`) belongs to now; `None` when it does not exist.
+    /// Pane ids are numbered per server, so a cached id must be checked before each use.
+    pub async fn pane_owner(&self, pane: &str) -> Result<Option<PaneOwner>> {
+        if pane.len() < 2 || !pane.starts_with('%') || !pane[1..].bytes().all(|b| b.is_ascii_digit())
         {
             return Ok(None);
         }
         match self
-            .run(["display-message", "-p", "-t", pane, "#{session_name}"])
+            .run(&["display-message", "-p", "-t", pane, "#{pid}\t#{session_name}"])
             .await
         {
-            Ok(out) => Ok(Some(out.trim_end_matches('\n').to_owned())),
+            Ok(out) => Ok(parse::parse_owner(&out)),
             Err(Error::TmuxFailed(m)) if is_missing_target(&m) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
     /// Whether a `TMUX` environment value (`socket,pid,index`) names this driver's server.
-    /// An empty value cannot be checked and is accepted.
-    pub fn is_our_server(&self, tmux_env: &str) -> bool {
+    /// An empty value cannot be checked and is accepted. Resolving the path reads the file
+    /// system, so it runs on the blocking pool.
+    pub async fn is_our_server(&self, tmux_env: &str) -> bool {
         let Some(socket) = tmux_env.split(',').next().filter(|s| !s.is_empty()) else {
             return true;
         };
-        let ours = match &self.socket {
-            Some(p) => p.clone(),
-            None => default_socket(),
-        };
-        let canon =
-            |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-        canon(std::path::Path::new(socket)) == canon(&ours)
+        let socket = PathBuf::from(socket);
+        let ours = self.socket.clone().unwrap_or_else(default_socket);
+        tokio::task::spawn_blocking(move || {
+            let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+            canon(&socket) == canon(&ours)
+        })
+        .await
+        .unwrap_or(false)
     }
 
     /// Every pane of a session, in every window.
     pub async fn panes(&self, name: &SessionName) -> Result<Vec<Pane>> {
+        let target = session_target(name.as_str());
         let out = self
-            .run([
-                "list-panes",
-                "-s",
-                "-t",
-                &format!("={name}"),
-                "-F",
-                PANE_FORMAT,
-            ])
+            .run(&["list-panes", "-s", "-t", &target, "-F", PANE_FORMAT])
             .await?;
         Ok(parse_panes(&out))
     }
@@ -239,21 +243,21 @@ impl TmuxDriver {
         dir: &str,
         argv: &[String],
     ) -> Result<Pane> {
-        let args = spawn_args(
+        let commands = spawn_commands(
             &["new-session", "-d", "-s", name.as_str()],
             dir,
             argv,
             Some(name),
         );
         if self.under_systemd && !self.server_running().await? {
-            self.run_as_service(args).await?;
+            self.run_as_service(&commands).await?;
             return first_pane(self.panes(name).await?);
         }
-        first_pane(parse_panes(&self.run(args).await?))
+        first_pane(parse_panes(&self.run_list(&commands, None).await?))
     }
 
     /// Whether a server answers on the socket.
-    async fn server_running(&self) -> Result<bool> {
+    pub async fn server_running(&self) -> Result<bool> {
         match self.list_sessions().await {
             Ok(_) => Ok(true),
             Err(Error::TmuxUnavailable(m)) if is_no_server(&m) => Ok(false),
@@ -263,42 +267,43 @@ impl TmuxDriver {
 
     /// Starts `argv` again in a pane whose program has exited.
     pub async fn respawn_pane(&self, pane: &str, dir: &str, argv: &[String]) -> Result<()> {
-        let mut args: Vec<String> = vec![
-            "respawn-pane".into(),
-            "-t".into(),
-            pane.into(),
-            "-c".into(),
-            dir.into(),
-            "--".into(),
-        ];
-        args.extend(argv.iter().cloned());
-        self.run(args).await.map(drop)
+        let mut command: Vec<String> = vec!["respawn-pane".into(), "-t".into(), pane.into()];
+        command.extend(["-c".into(), start_dir(dir), "--".into()]);
+        command.extend(argv.iter().cloned());
+        self.run(&command).await.map(drop)
     }
 
     /// Opens a new window in the session running `argv`; returns its pane.
     pub async fn new_window(&self, name: &SessionName, dir: &str, argv: &[String]) -> Result<Pane> {
-        let target = format!("={name}:");
-        let args = spawn_args(&["new-window", "-t", &target], dir, argv, None);
-        first_pane(parse_panes(&self.run(args).await?))
+        let target = session_target(name.as_str());
+        let commands = spawn_commands(&["new-window", "-t", &target], dir, argv, None);
+        first_pane(parse_panes(&self.run_list(&commands, None).await?))
     }
 
-    /// Types `text` literally, then presses Enter as a separate key.
+    /// Pastes `text` as one unit (bracketed when the application asked for it), then presses
+    /// Enter, in one tmux invocation: tmux stops at the first command that fails, so the text
+    /// lands whole and is followed by Enter, or nothing is typed. The text goes through stdin,
+    /// so its size is not bound by tmux's message size.
     pub async fn send_text(&self, target: &str, text: &str) -> Result<()> {
-        if !text.is_empty() {
-            self.run(["send-keys", "-t", target, "-l", "--", text])
-                .await?;
+        let enter = vec!["send-keys", "-t", target, "Enter"];
+        if text.is_empty() {
+            return self.run(&enter).await.map(drop);
         }
-        self.run(["send-keys", "-t", target, "Enter"])
-            .await
-            .map(drop)
+        let buffer = format!("trusty-mpm-{}", uuid::Uuid::new_v4().simple());
+        let commands = vec![
+            vec!["load-buffer", "-b", &buffer, "-"],
+            vec!["paste-buffer", "-d", "-p", "-b", &buffer, "-t", target],
+            enter,
+        ];
+        self.run_list(&commands, Some(text.as_bytes())).await.map(drop)
     }
 
     /// Presses one named key (already allow-listed) or types one literal character.
     pub async fn send_key(&self, target: &str, key: &str, literal: bool) -> Result<()> {
         if literal {
-            self.run(["send-keys", "-t", target, "-l", "--", key]).await
+            self.run(&["send-keys", "-t", target, "-l", "--", key]).await
         } else {
-            self.run(["send-keys", "-t", target, "--", key]).await
+            self.run(&["send-keys", "-t", target, "--", key]).await
         }
         .map(drop)
     }
@@ -307,14 +312,17 @@ impl TmuxDriver {
     pub async fn capture(&self, target: &str, lines: u32) -> Result<String> {
         let start = format!("-{lines}");
         let out = self
-            .run(["capture-pane", "-p", "-J", "-S", &start, "-t", target])
+            .run(&["capture-pane", "-p", "-J", "-S", &start, "-t", target])
             .await?;
         Ok(tail_lines(&out, lines as usize))
     }
 
     /// Kills a session; a session that is already gone is not an error.
     pub async fn kill_session(&self, name: &SessionName) -> Result<()> {
-        match self.run(["kill-session", "-t", &format!("={name}")]).await {
+        match self
+            .run(&["kill-session", "-t", &session_target(name.as_str())])
+            .await
+        {
             Ok(_) => Ok(()),
             Err(Error::TmuxFailed(m)) if is_missing_target(&m) => Ok(()),
             Err(e) => Err(e),

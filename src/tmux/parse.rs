@@ -3,8 +3,7 @@
 use crate::error::Error;
 
 /// The `-F` format whose lines `parse_panes` reads.
-pub const PANE_FORMAT: &str =
-    "#{pane_id}\t#{pane_pid}\t#{pane_dead}\t#{pane_active}\t#{pane_current_path}";
+pub const PANE_FORMAT: &str = "#{pane_id}\t#{pane_pid}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_active}\t#{pid}\t#{pane_current_path}";
 
 /// One tmux pane.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,9 +11,29 @@ pub struct Pane {
     pub id: String,
     pub pid: u32,
     pub dead: bool,
+    /// The exit status of a dead pane's program, when it exited normally.
+    pub dead_status: Option<i32>,
     pub active: bool,
+    /// The pid of the tmux server the pane lives in: pane ids are only unique per server.
+    pub server_pid: u32,
     /// The pane's working directory (may be empty).
     pub current_path: String,
+}
+
+/// Where a pane lives now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaneOwner {
+    pub server_pid: u32,
+    pub session: String,
+}
+
+/// Parses `#{pid}\t#{session_name}`.
+pub fn parse_owner(out: &str) -> Option<PaneOwner> {
+    let (pid, session) = out.trim_end_matches('\n').split_once('\t')?;
+    Some(PaneOwner {
+        server_pid: pid.parse().ok()?,
+        session: session.to_owned(),
+    })
 }
 
 /// Parses lines printed with `PANE_FORMAT`; malformed lines are skipped.
@@ -22,17 +41,21 @@ pub fn parse_panes(out: &str) -> Vec<Pane> {
     out.lines()
         .filter_map(|line| {
             // The path comes last and keeps any tabs it contains.
-            let mut f = line.splitn(5, '\t');
+            let mut f = line.splitn(7, '\t');
             let id = f.next()?;
             let pid = f.next()?.parse().ok()?;
             let dead = f.next()? == "1";
+            let dead_status = f.next()?.parse().ok();
             let active = f.next()? == "1";
+            let server_pid = f.next()?.parse().ok()?;
             let current_path = f.next().unwrap_or("").to_owned();
             id.starts_with('%').then(|| Pane {
                 id: id.to_owned(),
                 pid,
                 dead,
+                dead_status,
                 active,
+                server_pid,
                 current_path,
             })
         })
@@ -105,21 +128,31 @@ mod tests {
 
     #[test]
     fn panes_parse_and_skip_garbage() {
-        let out = "%1\t100\t0\t1\t/home/a b\n%2\t200\t1\t0\t/x\ty\ngarbage\n%x\tnotapid\t0\t0\n";
-        let pane = |id: &str, pid, dead, active, path: &str| Pane {
+        let out = "%1\t100\t0\t\t1\t9\t/home/a b\n%2\t200\t1\t127\t0\t9\t/x\ty\ngarbage\n%x\tnotapid\t0\t0\n";
+        let pane = |id: &str, pid, dead, dead_status, active, path: &str| Pane {
             id: id.into(),
             pid,
             dead,
+            dead_status,
             active,
+            server_pid: 9,
             current_path: path.into(),
         };
         assert_eq!(
             parse_panes(out),
             vec![
-                pane("%1", 100, false, true, "/home/a b"),
-                pane("%2", 200, true, false, "/x\ty"),
+                pane("%1", 100, false, None, true, "/home/a b"),
+                pane("%2", 200, true, Some(127), false, "/x\ty"),
             ]
         );
+        assert_eq!(
+            parse_owner("42\tmy\tproj\n"),
+            Some(PaneOwner {
+                server_pid: 42,
+                session: "my\tproj".into()
+            })
+        );
+        assert_eq!(parse_owner("garbage"), None);
     }
 
     #[test]

@@ -85,7 +85,12 @@ async fn set_session_pid_makes_active_and_exit_stops() {
     let (_, _, path) = m.register_session(&dir, "manual").await.unwrap();
     let s = env.session_uncached(&path).await;
 
-    let mut child = Command::new("sleep").arg("1000").spawn().unwrap();
+    // A session without tmux takes a process of its user working in its project directory.
+    let mut child = Command::new("sleep")
+        .arg("1000")
+        .current_dir(&dir)
+        .spawn()
+        .unwrap();
     let pid = child.id();
     m.set_session_pid("manual", pid).await.unwrap();
     assert_eq!(s.status().await.unwrap(), "active");
@@ -103,7 +108,11 @@ async fn set_session_pid_makes_active_and_exit_stops() {
     assert_eq!(event_names(&events), ["registered", "pid", "exited"]);
 
     // A stopped session can be given a new process.
-    let mut again = Command::new("sleep").arg("1000").spawn().unwrap();
+    let mut again = Command::new("sleep")
+        .arg("1000")
+        .current_dir(&dir)
+        .spawn()
+        .unwrap();
     m.set_session_pid("manual", again.id()).await.unwrap();
     assert_eq!(s.status().await.unwrap(), "active");
     assert_eq!(s.pid().await.unwrap(), again.id());

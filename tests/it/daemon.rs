@@ -73,12 +73,14 @@ async fn crash_then_reconcile_with_what_changed_meanwhile() {
     let names: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
     assert_eq!(
         names,
-        ["dies", "lives"],
-        "vanished tmux session removed at start"
+        ["dies", "vanishes", "lives"],
+        "a vanished tmux session keeps its record, to be restarted"
     );
     assert_eq!(rows[0].3, "stopped");
     assert_eq!(rows[0].5, 0);
-    assert_eq!(rows[1].3, "active");
+    assert_eq!(rows[1].3, "stopped");
+    assert_eq!(rows[1].5, 0);
+    assert_eq!(rows[2].3, "active");
     assert_eq!(
         env.session(&path_lives).await.pid().await.unwrap(),
         pid_lives

@@ -347,9 +347,6 @@ async fn invalid_state_for_operations_out_of_turn() {
     let msg = assert_error(m.resume_session("st").await, "InvalidState");
     assert!(msg.contains("active"), "message names the status: {msg:?}");
     assert_error(s.resume().await, "InvalidState");
-    let msg = assert_error(m.restart_session("st").await, "InvalidState");
-    assert!(msg.contains("active"), "message names the status: {msg:?}");
-    assert_error(s.restart().await, "InvalidState");
     assert_eq!(s.status().await.unwrap(), "active");
     assert_eq!(s.pid().await.unwrap(), pid);
 
@@ -364,8 +361,6 @@ async fn invalid_state_for_operations_out_of_turn() {
     assert_eq!(s.pause_summary().await.unwrap(), "first");
     assert!(!s.frozen().await.unwrap());
     assert_ne!(proc_state(pid), 'T');
-    let msg = assert_error(m.restart_session("st").await, "InvalidState");
-    assert!(msg.contains("paused"), "message names the status: {msg:?}");
 
     // A bookkeeping-only session has no pane.
     let dir = env.project("reg");
@@ -387,7 +382,8 @@ async fn tmux_unavailable_when_the_server_cannot_be_reached() {
     let m = env.manager().await;
     let msg = assert_error(m.adopt_session("x").await, "TmuxUnavailable");
     assert!(msg.contains("/nonexistent/dir/sock"), "{msg:?}");
-    assert_error(m.discover_sessions().await, "TmuxUnavailable");
+    // No server means no tmux sessions to discover (as after a reboot).
+    assert!(m.discover_sessions().await.unwrap().is_empty());
     assert!(m.list_sessions().await.unwrap().is_empty());
     // Bookkeeping needs no tmux.
     let dir = env.project("books");
@@ -409,8 +405,9 @@ async fn tmux_unavailable_for_start_session() {
     assert!(m.list_sessions().await.unwrap().is_empty(), "nothing added");
 }
 
+/// A session whose tmux session vanished has no pane to talk to (and never another's).
 #[tokio::test]
-async fn tmux_failed_when_the_tmux_session_vanished() {
+async fn invalid_state_when_the_tmux_session_vanished() {
     let env = Env::new().await;
     let m = env.manager().await;
     env.start_active("victim").await;
@@ -420,10 +417,10 @@ async fn tmux_failed_when_the_tmux_session_vanished() {
     let out = env.tmux(&["kill-session", "-t", "=victim"]);
     assert!(out.status.success());
 
-    let msg = assert_error(m.send_command("victim", "hi").await, "TmuxFailed");
-    assert!(msg.contains("can't find"), "carries tmux's stderr: {msg:?}");
-    assert_error(m.send_keys("victim", &["Enter"]).await, "TmuxFailed");
-    assert_error(m.capture_output("victim", 5, "off").await, "TmuxFailed");
+    let msg = assert_error(m.send_command("victim", "hi").await, "InvalidState");
+    assert!(msg.contains("pane of session 'victim' is gone"), "{msg:?}");
+    assert_error(m.send_keys("victim", &["Enter"]).await, "InvalidState");
+    assert_error(m.capture_output("victim", 5, "off").await, "InvalidState");
     assert_eq!(
         session_names(&m).await,
         ["victim"],

@@ -308,19 +308,21 @@ thread_local! {
 
 fn pane() -> impl Strategy<Value = Pane> {
     (
-        0u32..100_000,
-        any::<u32>(),
-        any::<bool>(),
-        any::<bool>(),
+        (0u32..100_000, any::<u32>(), any::<bool>()),
+        (any::<Option<i32>>(), any::<bool>(), any::<u32>()),
         "[^\\n\\r]{0,40}",
     )
-        .prop_map(|(n, pid, dead, active, current_path)| Pane {
-            id: format!("%{n}"),
-            pid,
-            dead,
-            active,
-            current_path,
-        })
+        .prop_map(
+            |((n, pid, dead), (dead_status, active, server_pid), current_path)| Pane {
+                id: format!("%{n}"),
+                pid,
+                dead,
+                dead_status,
+                active,
+                server_pid,
+                current_path,
+            },
+        )
 }
 
 fn bytes_like_tmux_output() -> impl Strategy<Value = Vec<u8>> {
@@ -362,8 +364,14 @@ proptest! {
         let out: String = panes
             .iter()
             .map(|p| format!(
-                "{}\t{}\t{}\t{}\t{}\n",
-                p.id, p.pid, u8::from(p.dead), u8::from(p.active), p.current_path
+                "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+                p.id,
+                p.pid,
+                u8::from(p.dead),
+                p.dead_status.map(|s| s.to_string()).unwrap_or_default(),
+                u8::from(p.active),
+                p.server_pid,
+                p.current_path
             ))
             .collect();
         let got = FAKE.with(|fake| {

@@ -2051,13 +2051,13 @@ async fn load_client(
             // A churn session may be removed between any two steps: its key is then unknown
             // (NotFound), its object gone (UnknownObject, or UnknownInterface while zbus takes
             // the object down), or its tmux session killed just before its record was dropped
-            // (TmuxFailed on a capture).
+            // (its pane gone: InvalidState on a capture).
             let expected = about_churn
                 && matches!(
                     (method, short.as_str()),
                     (_, "NotFound")
                         | ("GetAll", "UnknownObject" | "UnknownInterface")
-                        | ("CaptureOutput", "TmuxFailed")
+                        | ("CaptureOutput", "InvalidState")
                 );
             if expected {
                 *stats

@@ -1,0 +1,154 @@
+//! Talking to a session's pane: send text, press keys, capture output. Every call first checks
+//! that the recorded pane still belongs to the session on the same tmux server (pane ids are
+//! numbered per server, so after a tmux restart they name other sessions' panes).
+
+use super::summary::Compression;
+use super::{SessionService, printable};
+use crate::config::{DEFAULT_CAPTURE_LINES, MAX_CAPTURE_LINES, MAX_COMMAND_BYTES};
+use crate::error::{Error, Result};
+use crate::model::{Session, SessionId};
+use crate::tmux;
+
+/// Key names `SendKeys` passes to tmux; anything else must be one printable character.
+pub const KEY_NAMES: [&str; 10] = [
+    "Enter", "Escape", "Tab", "Up", "Down", "Left", "Right", "BSpace", "C-c", "C-d",
+];
+
+/// Most keys one `SendKeys` call may press.
+const MAX_KEYS: usize = 256;
+
+/// Checks `SendCommand` text: bounded, and no control characters but tab and newline (a
+/// control character would act as a key, e.g. C-c, outside the SendKeys allow-list).
+fn check_text(text: &str) -> Result<()> {
+    if text.len() > MAX_COMMAND_BYTES {
+        return Err(Error::invalid(format!(
+            "The text is {} bytes; at most {MAX_COMMAND_BYTES} are allowed.",
+            text.len()
+        )));
+    }
+    if let Some(c) = text
+        .chars()
+        .find(|&c| (c.is_ascii_control() && c != '\t' && c != '\n') || c == '\u{7f}')
+    {
+        return Err(Error::invalid(format!(
+            "The text contains the control character U+{:04X}; send keys with SendKeys instead.",
+            c as u32
+        )));
+    }
+    Ok(())
+}
+
+impl SessionService {
+    /// The tmux target of a session's pane, checked against tmux now: the recorded pane must
+    /// exist on the server it was recorded on and belong to this session's tmux session.
+    pub(super) async fn live_target(&self, s: &Session) -> Result<String> {
+        if s.pane.is_empty() {
+            return Ok(tmux::session_target(s.name.as_str()));
+        }
+        match self.tmux.pane_owner(&s.pane).await? {
+            Some(o)
+                if o.session == s.name.as_str()
+                    && (s.pane_server == 0 || o.server_pid == s.pane_server) =>
+            {
+                Ok(s.pane.clone())
+            }
+            _ => Err(Error::InvalidState(format!(
+                "The tmux pane of session '{}' is gone.",
+                s.name
+            ))),
+        }
+    }
+
+    /// A copy of a session that lives in tmux, or `InvalidState`.
+    fn tmux_session(&self, id: SessionId) -> Result<Session> {
+        let s = self.session(id)?;
+        if !s.in_tmux {
+            return Err(Error::InvalidState(format!(
+                "Session '{}' is registered without tmux; it has no pane.",
+                s.name
+            )));
+        }
+        Ok(s)
+    }
+
+    /// `SendCommand`: the text pasted whole, then Enter; or nothing at all.
+    pub async fn send_command(&self, id: SessionId, text: &str) -> Result<()> {
+        check_text(text)?;
+        let s = self.tmux_session(id)?;
+        let target = self.live_target(&s).await?;
+        self.tmux.send_text(&target, text).await?;
+        self.record_event(id, "command", "", super::ops::first_line(text));
+        Ok(())
+    }
+
+    /// `SendKeys`: allow-listed key names or single printable characters.
+    pub async fn send_keys(&self, id: SessionId, keys: &[String]) -> Result<()> {
+        if keys.is_empty() || keys.len() > MAX_KEYS {
+            return Err(Error::invalid(format!(
+                "Send between 1 and {MAX_KEYS} keys."
+            )));
+        }
+        let mut parsed = Vec::with_capacity(keys.len());
+        for k in keys {
+            let literal = match KEY_NAMES.contains(&k.as_str()) {
+                true => false,
+                false if k.chars().count() == 1 && !k.chars().any(char::is_control) => true,
+                false => {
+                    return Err(Error::invalid(format!(
+                        "'{}' is not an allowed key; use one of {} or a single printable character.",
+                        printable(k),
+                        KEY_NAMES.join(", ")
+                    )));
+                }
+            };
+            parsed.push((k.as_str(), literal));
+        }
+        let s = self.tmux_session(id)?;
+        let target = self.live_target(&s).await?;
+        for (key, literal) in parsed {
+            self.tmux.send_key(&target, key, literal).await?;
+        }
+        self.record_event(id, "keys", "", keys.join(" "));
+        Ok(())
+    }
+
+    /// `CaptureOutput`: the last `lines` lines of the pane (50 when 0), post-processed.
+    pub async fn capture(&self, id: SessionId, lines: u32, compression: &str) -> Result<String> {
+        if lines > MAX_CAPTURE_LINES {
+            return Err(Error::invalid(format!(
+                "At most {MAX_CAPTURE_LINES} lines can be captured."
+            )));
+        }
+        let comp = Compression::parse(compression).ok_or_else(|| {
+            Error::invalid(format!(
+                "Unknown compression '{}'; use off, trim or summarise.",
+                printable(compression)
+            ))
+        })?;
+        let lines = if lines == 0 {
+            DEFAULT_CAPTURE_LINES
+        } else {
+            lines
+        };
+        let s = self.tmux_session(id)?;
+        let target = self.live_target(&s).await?;
+        let text = self.tmux.capture(&target, lines).await?;
+        Ok(comp.apply(&text))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_refuses_control_characters_but_tab_and_newline() {
+        assert!(check_text("cargo test\n\tand more").is_ok());
+        for bad in ["stop\x03", "\x1b[A", "a\rb", "del\x7f", "nul\0"] {
+            let e = check_text(bad).unwrap_err();
+            assert!(matches!(e, Error::InvalidArgument(_)), "{bad:?}: {e:?}");
+        }
+        assert!(check_text(&"x".repeat(MAX_COMMAND_BYTES)).is_ok());
+        assert!(check_text(&"x".repeat(MAX_COMMAND_BYTES + 1)).is_err());
+    }
+}

@@ -1,0 +1,534 @@
+//! Bringing sessions in: start, register, adopt, discover and restart. Each validates all input
+//! and resolves the claude command before it creates anything, reserves its name, and undoes
+//! what it created when the registry cannot be saved.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::{SessionService, printable};
+use crate::config::{MAX_CLAUDE_ARGS, MAX_CLAUDE_ARGS_BYTES, MAX_DIR_BYTES, home};
+use crate::error::{Error, Result};
+use crate::model::{Activity, Session, SessionId, SessionName, Status, now_usec};
+use crate::procwatch;
+use crate::tmux::{self, Pane};
+
+/// Options of `StartSession`.
+#[derive(Debug, Default, Clone)]
+pub struct StartOptions {
+    /// Extra arguments for claude.
+    pub args: Vec<String>,
+    /// A Claude Code session id to resume.
+    pub resume: Option<String>,
+}
+
+/// Checks that `dir` is an absolute path to an existing directory.
+async fn check_project_dir(dir: &str) -> Result<()> {
+    if !dir.starts_with('/') {
+        return Err(Error::invalid(format!(
+            "The project directory must be an absolute path, not '{}'.",
+            printable(dir)
+        )));
+    }
+    if dir.len() > MAX_DIR_BYTES {
+        return Err(Error::invalid(format!(
+            "The project directory is {} bytes long; at most {MAX_DIR_BYTES} are allowed.",
+            dir.len()
+        )));
+    }
+    if dir.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            "The project directory must not contain control characters.",
+        ));
+    }
+    match tokio::fs::metadata(dir).await {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(Error::invalid(format!("'{dir}' is not a directory."))),
+        Err(_) => Err(Error::invalid(format!(
+            "The directory '{dir}' does not exist."
+        ))),
+    }
+}
+
+/// Checks a Claude Code session id before it becomes an argument.
+fn check_claude_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    ok.then_some(())
+        .ok_or_else(|| Error::invalid("A resume id is 1 to 128 letters, digits, '-' or '_'."))
+}
+
+/// Checks the extra claude arguments: no NUL, and small enough for one tmux message.
+fn check_args(args: &[String]) -> Result<()> {
+    if args.iter().any(|a| a.contains('\0')) {
+        return Err(Error::invalid("Claude arguments must not contain NUL."));
+    }
+    let bytes: usize = args.iter().map(|a| a.len() + 1).sum();
+    if args.len() > MAX_CLAUDE_ARGS || bytes > MAX_CLAUDE_ARGS_BYTES {
+        return Err(Error::invalid(format!(
+            "At most {MAX_CLAUDE_ARGS} claude arguments of {MAX_CLAUDE_ARGS_BYTES} bytes in all are allowed."
+        )));
+    }
+    Ok(())
+}
+
+/// Where Claude Code installs itself when it is not on the service's PATH (a user service's
+/// PATH usually lacks `~/.local/bin`): its native installer, its old local install, and npm's
+/// global prefixes.
+fn install_dirs() -> Vec<PathBuf> {
+    let home = home();
+    let mut dirs = vec![home.join(".local/bin"), home.join(".claude/local")];
+    if let Some(prefix) = std::env::var_os("NPM_CONFIG_PREFIX").filter(|p| !p.is_empty()) {
+        dirs.push(PathBuf::from(prefix).join("bin"));
+    }
+    dirs.extend([
+        home.join(".npm-global/bin"),
+        home.join(".local/share/npm/bin"),
+        PathBuf::from("/usr/local/bin"),
+    ]);
+    dirs
+}
+
+/// Whether `p` is a file its owner may execute.
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// The program to run as claude: `command` itself when it is a path, else the first match on
+/// the daemon's PATH, then in Claude Code's install places. Blocking (reads the file system).
+pub fn resolve_claude(command: Option<&str>) -> Result<String> {
+    let name = command.unwrap_or("claude");
+    let how = "set claude_command in config.toml or TRUSTY_MPM_CLAUDE_COMMAND";
+    if name.contains('/') {
+        return if is_executable(Path::new(name)) {
+            Ok(name.to_owned())
+        } else {
+            Err(Error::invalid(format!(
+                "The claude command '{}' is not an executable file; {how}.",
+                printable(name)
+            )))
+        };
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(install_dirs())
+        .map(|d| d.join(name))
+        .find(|p| is_executable(p))
+        .map(|p| p.to_string_lossy().into_owned())
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "The claude command '{}' was not found on PATH, in ~/.local/bin, ~/.claude/local or npm's bin; {how}.",
+                printable(name)
+            ))
+        })
+}
+
+/// Releases a reserved name when an operation ends without creating its session.
+struct Reservation<'a> {
+    svc: &'a SessionService,
+    name: SessionName,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.svc.lock().reserved.remove(&self.name);
+    }
+}
+
+/// How claude is launched in a pane.
+struct Launch {
+    argv: Vec<String>,
+    /// The Claude Code session id the conversation will have.
+    claude_id: String,
+    summary: String,
+}
+
+impl SessionService {
+    /// The launch command for a pane: claude runs as the only child of a minimal `sh` that waits
+    /// for it (tmux resumes a pane's own process when it stops, which would undo a freeze; and
+    /// the daemon knows the child of its launcher is claude, whatever the program is called).
+    /// Arguments reach claude as `"$@"`, never parsed by a shell. A new conversation gets a
+    /// fresh `--session-id`, so it can be resumed even where no hook ever ran.
+    async fn launch(&self, args: &[String], resume: Option<&str>) -> Result<Launch> {
+        let command = self.cfg.claude_command.clone();
+        let claude = procwatch::blocking(move || resolve_claude(command.as_deref()))
+            .await
+            .ok_or_else(|| Error::internal("looking for claude", "the lookup task failed"))??;
+        let mut argv = vec![
+            "sh".to_owned(),
+            "-c".to_owned(),
+            "\"$@\"; exit $?".to_owned(),
+            "trusty-mpm-launch".to_owned(),
+            claude,
+        ];
+        argv.extend(args.iter().cloned());
+        let (claude_id, summary) = match resume {
+            Some(id) => {
+                argv.extend(["--resume".to_owned(), id.to_owned()]);
+                (id.to_owned(), format!("--resume {id}"))
+            }
+            None => {
+                let id = uuid::Uuid::new_v4().to_string();
+                argv.extend(["--session-id".to_owned(), id.clone()]);
+                (id.clone(), format!("--session-id {id}"))
+            }
+        };
+        Ok(Launch {
+            argv,
+            claude_id,
+            summary,
+        })
+    }
+
+    /// Names of existing tmux sessions; a server that is not running has none.
+    async fn tmux_names(&self) -> Result<Vec<String>> {
+        match self.tmux.list_sessions().await {
+            Err(Error::TmuxUnavailable(m)) if tmux::is_no_server(&m) => Ok(Vec::new()),
+            other => other,
+        }
+    }
+
+    /// Picks and reserves a name: the requested one if free, else one derived from `dir`.
+    fn reserve_name(
+        &self,
+        requested: Option<SessionName>,
+        dir: &str,
+        tmux_names: &[String],
+    ) -> Result<Reservation<'_>> {
+        let mut st = self.lock();
+        let in_tmux = |n: &SessionName| tmux_names.iter().any(|t| t == n.as_str());
+        let name = match requested {
+            Some(n) => {
+                if st.name_taken(&n) {
+                    return Err(Error::AlreadyExists(format!(
+                        "A session named '{n}' is already managed."
+                    )));
+                }
+                if in_tmux(&n) {
+                    return Err(exists_in_tmux(&n));
+                }
+                n
+            }
+            None => {
+                let folder = dir.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+                let base = SessionName::derive_base(folder);
+                (1..1000)
+                    .map(|i| match i {
+                        1 => base.clone(),
+                        _ => format!("{base}-{i}"),
+                    })
+                    .filter_map(|s| SessionName::new(&s).ok())
+                    .find(|n| !st.name_taken(n) && !in_tmux(n))
+                    .ok_or_else(|| {
+                        Error::AlreadyExists(format!("No free session name is left for '{base}'."))
+                    })?
+            }
+        };
+        st.reserved.insert(name.clone());
+        Ok(Reservation { svc: self, name })
+    }
+
+    fn requested_name(name: &str) -> Result<Option<SessionName>> {
+        match name {
+            "" => Ok(None),
+            n => SessionName::new(n).map(Some),
+        }
+    }
+
+    /// Saves a session just inserted, or takes it out again (and kills the tmux session the
+    /// call created) when it cannot be saved: a failed call leaves nothing behind.
+    async fn commit_new(&self, session: &Session, created_tmux: bool) -> Result<()> {
+        let Err(e) = self.persist().await else {
+            return Ok(());
+        };
+        self.delete(session.id);
+        if created_tmux && let Err(k) = self.tmux.kill_session(&session.name).await {
+            tracing::error!(session_name = %session.name, "could not kill the tmux session of a start that failed: {k}");
+        }
+        Err(e)
+    }
+
+    /// `StartSession`: a detached tmux session in `dir` running claude.
+    pub async fn start(
+        self: &Arc<Self>,
+        dir: &str,
+        name: &str,
+        opts: StartOptions,
+    ) -> Result<Session> {
+        check_project_dir(dir).await?;
+        let requested = Self::requested_name(name)?;
+        if let Some(id) = &opts.resume {
+            check_claude_id(id)?;
+        }
+        check_args(&opts.args)?;
+        let launch = self.launch(&opts.args, opts.resume.as_deref()).await?;
+        let tmux_names = self.tmux_names().await?;
+        let reservation = self.reserve_name(requested, dir, &tmux_names)?;
+        let name = reservation.name.clone();
+        let pane = self
+            .tmux
+            .new_session(&name, dir, &launch.argv)
+            .await
+            .map_err(|e| duplicate_as_exists(e, &name))?;
+        let mut session = Session::new(name, dir.to_owned(), true);
+        session.claude_session_id = launch.claude_id;
+        self.set_pane(&mut session, &pane).await;
+        self.insert(
+            session.clone(),
+            "started",
+            format!("started in {dir} ({})", launch.summary),
+        );
+        drop(reservation);
+        self.commit_new(&session, true).await?;
+        self.spawn_detection(session.id);
+        Ok(session)
+    }
+
+    /// Records `pane` as the session's claude pane, with its server and its launcher.
+    async fn set_pane(&self, s: &mut Session, pane: &Pane) {
+        let pid = pane.pid;
+        s.pane = pane.id.clone();
+        s.pane_server = pane.server_pid;
+        // A launcher that has already exited is found out by detection, through the pane.
+        s.launcher = procwatch::blocking(move || procwatch::identity(pid))
+            .await
+            .flatten();
+    }
+
+    /// `RegisterSession`: a bookkeeping-only record, no tmux.
+    pub async fn register(&self, dir: &str, name: &str) -> Result<Session> {
+        check_project_dir(dir).await?;
+        let requested = Self::requested_name(name)?;
+        // Registered names still must not shadow a tmux session; without tmux there is none.
+        let tmux_names = match self.tmux_names().await {
+            Err(Error::TmuxUnavailable(_)) => Vec::new(),
+            other => other?,
+        };
+        let reservation = self.reserve_name(requested, dir, &tmux_names)?;
+        let session = Session::new(reservation.name.clone(), dir.to_owned(), false);
+        self.insert(
+            session.clone(),
+            "registered",
+            format!("registered for {dir}"),
+        );
+        drop(reservation);
+        self.commit_new(&session, false).await?;
+        Ok(session)
+    }
+
+    /// `AdoptSession`: manage an existing tmux session, finding claude in any of its panes.
+    pub async fn adopt(self: &Arc<Self>, tmux_name: &str) -> Result<Session> {
+        let name = SessionName::new(tmux_name).map_err(|e| {
+            Error::invalid(format!("'{}' cannot be adopted: {e}", printable(tmux_name)))
+        })?;
+        if self.lock().name_taken(&name) {
+            return Err(Error::AlreadyExists(format!(
+                "A session named '{name}' is already managed."
+            )));
+        }
+        let panes = self.tmux.panes(&name).await.map_err(|e| match e {
+            Error::TmuxFailed(m) if tmux::is_missing_target(&m) => {
+                Error::NotFound(format!("There is no tmux session named '{name}'."))
+            }
+            e => e,
+        })?;
+        // Prefer the active pane, then any other, for where claude runs.
+        let mut ordered = panes.clone();
+        ordered.sort_by_key(|p| !p.active);
+        let mut found = None;
+        for p in &ordered {
+            if let Some(id) = procwatch::find_claude_async(p.pid).await {
+                found = Some((p.clone(), id));
+                break;
+            }
+        }
+        let pane = found.as_ref().map(|(p, _)| p).or(ordered.first());
+        let dir = pane.map(|p| p.current_path.clone()).unwrap_or_default();
+        let reservation = self.reserve_name(Some(name), &dir, &[])?;
+        let mut session = Session::new(reservation.name.clone(), dir, true);
+        if let Some(p) = pane {
+            session.pane = p.id.clone();
+            session.pane_server = p.server_pid;
+        }
+        if let Some((_, id)) = found {
+            session.process = Some(id);
+            session.status = Status::Active;
+        }
+        self.insert(
+            session.clone(),
+            "adopted",
+            format!("adopted tmux session {}", session.name),
+        );
+        drop(reservation);
+        self.commit_new(&session, false).await?;
+        if let Some(id) = session.process {
+            self.watch(session.id, id);
+        }
+        Ok(session)
+    }
+
+    /// `DiscoverSessions`: adopts every unmanaged tmux session whose panes run claude. With no
+    /// tmux server there is nothing to discover.
+    pub async fn discover(self: &Arc<Self>) -> Result<Vec<String>> {
+        let mut adopted = Vec::new();
+        for tmux_name in self.tmux_names().await? {
+            let Ok(name) = SessionName::new(&tmux_name) else {
+                tracing::debug!("not discovering tmux session {tmux_name:?}: name not allowed");
+                continue;
+            };
+            if self.lock().name_taken(&name) {
+                continue;
+            }
+            let panes = match self.tmux.panes(&name).await {
+                Ok(p) => p,
+                Err(Error::TmuxFailed(_)) => continue, // vanished meanwhile
+                Err(e) => return Err(e),
+            };
+            let mut runs_claude = false;
+            for p in &panes {
+                if procwatch::find_claude_async(p.pid).await.is_some() {
+                    runs_claude = true;
+                    break;
+                }
+            }
+            if !runs_claude {
+                continue;
+            }
+            match self.adopt(&tmux_name).await {
+                Ok(s) => adopted.push(s.name.to_string()),
+                Err(Error::AlreadyExists(_) | Error::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(adopted)
+    }
+
+    /// `RestartSession`: like `systemctl restart`. A running session is stopped gracefully
+    /// first; claude is launched again in a dead pane of the session, a new window, or (when
+    /// the tmux session is gone) a new tmux session in the project directory, with `--resume`
+    /// when Claude Code's session id is known.
+    pub async fn restart(self: &Arc<Self>, id: SessionId) -> Result<()> {
+        let _op = self.exclusive(id).await;
+        let s = self.session(id)?;
+        if !s.in_tmux {
+            return Err(Error::InvalidState(format!(
+                "Session '{}' is registered without tmux and cannot be restarted.",
+                s.name
+            )));
+        }
+        match s.status {
+            Status::Starting => {
+                return Err(Error::InvalidState(format!(
+                    "Session '{}' is starting; restart it once it is active, or stop it.",
+                    s.name
+                )));
+            }
+            Status::Active | Status::Paused => self.stop_now(id, false).await?,
+            Status::Stopped => {}
+        }
+        let s = self.session(id)?;
+        let resume = (!s.claude_session_id.is_empty()).then_some(s.claude_session_id.as_str());
+        let launch = self.launch(&[], resume).await?;
+        let panes = match self.tmux.panes(&s.name).await {
+            Ok(p) => Some(p),
+            Err(Error::TmuxFailed(m)) if tmux::is_missing_target(&m) => None,
+            Err(Error::TmuxUnavailable(m)) if tmux::is_no_server(&m) => None,
+            Err(e) => return Err(e),
+        };
+        // Reuse the recorded pane if its program has exited, else any dead pane, else open a
+        // new window: never kill whatever still runs in a live pane.
+        let dead = panes.as_ref().and_then(|panes| {
+            panes
+                .iter()
+                .filter(|p| p.dead)
+                .min_by_key(|p| p.id != s.pane)
+                .cloned()
+        });
+        let pane = match (panes, dead) {
+            (None, _) => self
+                .tmux
+                .new_session(&s.name, &s.project_dir, &launch.argv)
+                .await
+                .map_err(|e| duplicate_as_exists(e, &s.name))?,
+            (Some(_), Some(p)) => {
+                self.tmux
+                    .respawn_pane(&p.id, &s.project_dir, &launch.argv)
+                    .await?;
+                self.tmux
+                    .panes(&s.name)
+                    .await?
+                    .into_iter()
+                    .find(|q| q.id == p.id)
+                    .ok_or_else(|| Error::TmuxFailed("The respawned pane vanished.".into()))?
+            }
+            (Some(_), None) => {
+                self.tmux
+                    .new_window(&s.name, &s.project_dir, &launch.argv)
+                    .await?
+            }
+        };
+        let mut fresh = s.clone();
+        self.set_pane(&mut fresh, &pane).await;
+        self.update(id, Some(("restarted", launch.summary)), |s| {
+            s.status = Status::Starting;
+            s.activity = Activity::Unknown;
+            s.activity_detail.clear();
+            s.status_detail.clear();
+            s.pane = fresh.pane;
+            s.pane_server = fresh.pane_server;
+            s.launcher = fresh.launcher;
+            s.claude_session_id = launch.claude_id;
+            s.last_seen = now_usec();
+            Ok(())
+        })?;
+        self.persist().await?;
+        self.spawn_detection(id);
+        Ok(())
+    }
+}
+
+fn exists_in_tmux(name: &SessionName) -> Error {
+    Error::AlreadyExists(format!(
+        "A tmux session named '{name}' already exists; adopt it instead."
+    ))
+}
+
+/// tmux's "duplicate session" as the contract's `AlreadyExists`.
+fn duplicate_as_exists(e: Error, name: &SessionName) -> Error {
+    match e {
+        Error::TmuxFailed(m) if m.contains("duplicate session") => exists_in_tmux(name),
+        e => e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claude_paths_must_be_executable_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("claude");
+        std::fs::write(&plain, "#!/bin/sh\n").unwrap();
+        let path = plain.to_str().unwrap();
+        let err = resolve_claude(Some(path)).unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
+        assert!(err.to_string().contains("claude_command"), "{err}");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(resolve_claude(Some(path)).unwrap(), path);
+        let missing = resolve_claude(Some("surely-no-such-claude-build")).unwrap_err();
+        assert!(missing.to_string().contains("was not found on PATH"), "{missing}");
+    }
+
+    #[test]
+    fn args_are_bounded() {
+        assert!(check_args(&["--model".into(), "opus".into()]).is_ok());
+        assert!(check_args(&["a\0b".into()]).is_err());
+        assert!(check_args(&["x".repeat(MAX_CLAUDE_ARGS_BYTES)]).is_err());
+        assert!(check_args(&vec!["a".to_owned(); MAX_CLAUDE_ARGS + 1]).is_err());
+    }
+}
