@@ -196,7 +196,10 @@ mod tests {
         assert!(skipped[0].starts_with("record 2:"), "{skipped:?}");
         assert!(skipped[1].contains("name 'a' is used twice"), "{skipped:?}");
         assert_eq!(fs::read(copy).unwrap(), text);
-        assert!(path.exists(), "the registry itself stays until the next save");
+        assert!(
+            path.exists(),
+            "the registry itself stays until the next save"
+        );
     }
 
     #[test]

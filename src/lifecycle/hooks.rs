@@ -58,8 +58,9 @@ impl SessionService {
     /// The session whose claude process is `pid` or one of its ancestors. The process tree is
     /// read off the executor.
     pub async fn find_by_ancestry(&self, pid: u32) -> Option<SessionId> {
-        let chain = crate::procwatch::blocking(move || crate::procwatch::ancestry(pid, MAX_ANCESTRY))
-            .await?;
+        let chain =
+            crate::procwatch::blocking(move || crate::procwatch::ancestry(pid, MAX_ANCESTRY))
+                .await?;
         let st = self.lock();
         chain.iter().find_map(|&p| {
             st.sessions

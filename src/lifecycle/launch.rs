@@ -521,7 +521,10 @@ mod tests {
         std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o755)).unwrap();
         assert_eq!(resolve_claude(Some(path)).unwrap(), path);
         let missing = resolve_claude(Some("surely-no-such-claude-build")).unwrap_err();
-        assert!(missing.to_string().contains("was not found on PATH"), "{missing}");
+        assert!(
+            missing.to_string().contains("was not found on PATH"),
+            "{missing}"
+        );
     }
 
     #[test]

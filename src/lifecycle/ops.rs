@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use super::summary::summarise;
 use super::{SessionService, gone, printable};
-use crate::config::{CLAUDE_DETECT_WINDOW, DEFAULT_CAPTURE_LINES, MAX_NOTE_BYTES, STOP_GRACE, TERM_GRACE};
+use crate::config::{
+    CLAUDE_DETECT_WINDOW, DEFAULT_CAPTURE_LINES, MAX_NOTE_BYTES, STOP_GRACE, TERM_GRACE,
+};
 use crate::error::{Error, Result};
 use crate::model::{Activity, ProcIdentity, Session, SessionId, Status, now_usec};
 use crate::procwatch::{self, Launch, ProcHandle, Sig};
@@ -322,7 +324,9 @@ fn check_pid(
                 .as_deref()
                 .is_some_and(|c| c.starts_with(std::path::Path::new(dir)));
             if !own || !inside {
-                return Err("it is not a process of this user working in the project directory".into());
+                return Err(
+                    "it is not a process of this user working in the project directory".into(),
+                );
             }
         }
     }
@@ -347,10 +351,7 @@ async fn terminate(h: &ProcHandle) -> Result<bool> {
     if wait_exit(h, TERM_GRACE).await {
         return Ok(true);
     }
-    tracing::warn!(
-        pid = h.identity().pid,
-        "claude ignored SIGTERM; killing it"
-    );
+    tracing::warn!(pid = h.identity().pid, "claude ignored SIGTERM; killing it");
     if !send(h, Sig::Kill)? {
         return Ok(true);
     }

@@ -51,9 +51,7 @@ impl SessionService {
     async fn tmux_view(&self) -> TmuxView {
         match self.tmux.list_sessions().await {
             Ok(n) => TmuxView::Names(n),
-            Err(Error::TmuxUnavailable(m)) if tmux::is_no_server(&m) => {
-                TmuxView::Names(Vec::new())
-            }
+            Err(Error::TmuxUnavailable(m)) if tmux::is_no_server(&m) => TmuxView::Names(Vec::new()),
             Err(e) => {
                 tracing::warn!("tmux not reachable ({e}); keeping every session as it is");
                 TmuxView::Unknown
@@ -195,7 +193,8 @@ impl SessionService {
     /// restart may have come first): `starting` becomes `active` and the process is watched.
     fn detected(self: &Arc<Self>, id: SessionId, ident: ProcIdentity) -> bool {
         let attached = self.update(id, None, |s| {
-            let waiting = s.process.is_none() && matches!(s.status, Status::Starting | Status::Paused);
+            let waiting =
+                s.process.is_none() && matches!(s.status, Status::Starting | Status::Paused);
             if !waiting {
                 return Err(Error::InvalidState("no longer waiting for claude".into()));
             }
@@ -382,7 +381,9 @@ impl SessionService {
             for id in ids {
                 let name = svc.get(id).map(|s| s.name.to_string()).unwrap_or_default();
                 match svc.restart(id).await {
-                    Ok(()) => tracing::info!(session_name = %name, "restored after the daemon started"),
+                    Ok(()) => {
+                        tracing::info!(session_name = %name, "restored after the daemon started")
+                    }
                     Err(e) => tracing::warn!(session_name = %name, "could not restore: {e}"),
                 }
             }

@@ -59,7 +59,9 @@ fn is_claude_path(path: &Path) -> bool {
     let grandparent = parent.and_then(Path::parent);
     match name(Some(path)) {
         Some("claude") => true,
-        Some("cli.js") => name(parent) == Some("claude-code") && name(grandparent) == Some("@anthropic-ai"),
+        Some("cli.js") => {
+            name(parent) == Some("claude-code") && name(grandparent) == Some("@anthropic-ai")
+        }
         Some("claude.exe") => {
             name(parent) == Some("bin")
                 && name(grandparent) == Some("claude-code")
@@ -167,11 +169,8 @@ pub fn launched(launcher: ProcIdentity) -> Launch {
     }
     // The kernel's list of the launcher's children (CONFIG_PROC_CHILDREN, as on every distro
     // kernel); the launcher only ever forks claude.
-    let list = std::fs::read_to_string(format!(
-        "/proc/{0}/task/{0}/children",
-        launcher.pid
-    ))
-    .unwrap_or_default();
+    let list = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", launcher.pid))
+        .unwrap_or_default();
     let child = list
         .split_whitespace()
         .filter_map(|p| identity(p.parse().ok()?))

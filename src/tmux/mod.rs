@@ -188,19 +188,29 @@ impl TmuxDriver {
 
     /// Names of all sessions of the server. A server that is not running is `TmuxUnavailable`.
     pub async fn list_sessions(&self) -> Result<Vec<String>> {
-        let out = self.run(&["list-sessions", "-F", "#{session_name}"]).await?;
+        let out = self
+            .run(&["list-sessions", "-F", "#{session_name}"])
+            .await?;
         Ok(out.lines().map(str::to_owned).collect())
     }
 
     /// Which server and session a pane (`%N`) belongs to now; `None` when it does not exist.
     /// Pane ids are numbered per server, so a cached id must be checked before each use.
     pub async fn pane_owner(&self, pane: &str) -> Result<Option<PaneOwner>> {
-        if pane.len() < 2 || !pane.starts_with('%') || !pane[1..].bytes().all(|b| b.is_ascii_digit())
+        if pane.len() < 2
+            || !pane.starts_with('%')
+            || !pane[1..].bytes().all(|b| b.is_ascii_digit())
         {
             return Ok(None);
         }
         match self
-            .run(&["display-message", "-p", "-t", pane, "#{pid}\t#{session_name}"])
+            .run(&[
+                "display-message",
+                "-p",
+                "-t",
+                pane,
+                "#{pid}\t#{session_name}",
+            ])
             .await
         {
             Ok(out) => Ok(parse::parse_owner(&out)),
@@ -295,13 +305,16 @@ impl TmuxDriver {
             vec!["paste-buffer", "-d", "-p", "-b", &buffer, "-t", target],
             enter,
         ];
-        self.run_list(&commands, Some(text.as_bytes())).await.map(drop)
+        self.run_list(&commands, Some(text.as_bytes()))
+            .await
+            .map(drop)
     }
 
     /// Presses one named key (already allow-listed) or types one literal character.
     pub async fn send_key(&self, target: &str, key: &str, literal: bool) -> Result<()> {
         if literal {
-            self.run(&["send-keys", "-t", target, "-l", "--", key]).await
+            self.run(&["send-keys", "-t", target, "-l", "--", key])
+                .await
         } else {
             self.run(&["send-keys", "-t", target, "--", key]).await
         }

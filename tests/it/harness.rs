@@ -627,11 +627,17 @@ pub async fn relay(env: &Env, payload: &str, pane: &str) -> Relay {
 
 /// `relay` against any bus and tmux socket.
 pub async fn relay_with(bus: &str, socket: &str, payload: &str, pane: &str) -> Relay {
+    relay_from(bus, &format!("{socket},1,0"), payload, pane).await
+}
+
+/// `relay` as a hook process of `pane` on the tmux server of the `TMUX` value `tmux`
+/// (`socket,server pid,index`).
+pub async fn relay_from(bus: &str, tmux: &str, payload: &str, pane: &str) -> Relay {
     let mut child = tokio::process::Command::new(DAEMON)
         .arg("hook")
         .env("DBUS_SESSION_BUS_ADDRESS", bus)
         .env("TMUX_PANE", pane)
-        .env("TMUX", format!("{socket},1,0"))
+        .env("TMUX", tmux)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -6,6 +6,7 @@ mod contract;
 mod daemon;
 mod e2e_systemd;
 mod errors;
+mod guard;
 mod harness;
 mod hooks;
 mod lifecycle;
