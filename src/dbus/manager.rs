@@ -289,8 +289,8 @@ impl Manager {
             .await
     }
 
-    /// Relaunches claude in a stopped session's tmux session, with --resume when Claude Code's
-    /// session id is known.
+    /// Relaunches claude in a stopped session's tmux session, resuming Claude Code's
+    /// conversation when its session id is known.
     async fn restart_session(
         &self,
         #[zbus(connection)] conn: &Connection,
