@@ -402,6 +402,29 @@ impl Manager {
             .await
     }
 
+    /// Allows or denies a waiting permission request (see PermissionRequested); reason is
+    /// shown to Claude on deny. An unknown or expired request is NotFound.
+    async fn answer_permission(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        key: &str,
+        request_id: &str,
+        allow: bool,
+        reason: &str,
+    ) -> Result<(), WireError> {
+        self.ctx
+            .call_key(conn, &hdr, key, |id| async move {
+                self.ctx.hooks.answer(id, request_id, allow, reason)
+            })
+            .await
+    }
+
+    // HandleHook stays the last method because its last argument is an out argument: busctl
+    // (systemd 252) carries the direction of the last method argument in a nested <node> over
+    // to the signal arguments after it, and zbus nests the whole tree in the introspection of
+    // /, /org and /org/trusty; an `in` there makes `busctl tree` warn "Unexpected signal <arg>
+    // direction value 'in'" once per signal argument.
     /// The hook relay's call: one Claude Code hook event (JSON, at most 1 MiB) and what only
     /// the relay sees: "tmux_pane" (s), "tmux" (s), "ppid" (u). Returns what the relay prints
     /// on stdout (a decision JSON, or nothing), its exit code (0, or 2 to block) and stderr.
@@ -422,24 +445,6 @@ impl Manager {
                 let ctx = hook_context(context)?;
                 let r = self.ctx.hooks.handle(payload_json, &ctx).await?;
                 Ok((r.stdout, r.exit_code, r.stderr))
-            })
-            .await
-    }
-
-    /// Allows or denies a waiting permission request (see PermissionRequested); reason is
-    /// shown to Claude on deny. An unknown or expired request is NotFound.
-    async fn answer_permission(
-        &self,
-        #[zbus(connection)] conn: &Connection,
-        #[zbus(header)] hdr: Header<'_>,
-        key: &str,
-        request_id: &str,
-        allow: bool,
-        reason: &str,
-    ) -> Result<(), WireError> {
-        self.ctx
-            .call_key(conn, &hdr, key, |id| async move {
-                self.ctx.hooks.answer(id, request_id, allow, reason)
             })
             .await
     }
