@@ -1,7 +1,10 @@
-//! The shipped introspection XML is the contract: it must equal what the running daemon says.
+//! The shipped introspection XML is the contract: it must equal what the running daemon says,
+//! and both must be read by the strict parsers clients use (expat, gdbus-codegen, busctl).
 //! Set TRUSTY_MPM_BLESS=1 to rewrite the file from the live daemon after a deliberate change.
 
+use std::io::Write;
 use std::path::Path;
+use std::process::{Command, Stdio};
 
 use zbus::fdo::IntrospectableProxy;
 
@@ -101,4 +104,95 @@ fn indent(block: &str) -> String {
         }
     }
     out.join("\n")
+}
+
+/// Panics unless `xml` is well-formed for expat, the parser of gdbus-codegen and of Python's
+/// D-Bus bindings (it refuses, for one, `--` inside a comment).
+fn assert_well_formed(what: &str, xml: &str) {
+    require("python3");
+    let mut child = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, xml.parsers.expat\n\
+             xml.parsers.expat.ParserCreate().Parse(sys.stdin.buffer.read(), True)",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(xml.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{what} is not well-formed XML: {}",
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .last()
+            .unwrap_or("")
+    );
+}
+
+#[test]
+fn shipped_xml_is_well_formed_and_gdbus_codegen_reads_it() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join(XML);
+    assert_well_formed(XML, &std::fs::read_to_string(&file).unwrap());
+    require("gdbus-codegen");
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = Command::new("gdbus-codegen")
+        .arg("--output-directory")
+        .arg(out_dir.path())
+        .args([
+            "--interface-prefix",
+            "org.trusty.",
+            "--generate-c-code",
+            "mpm",
+        ])
+        .arg(&file)
+        .output()
+        .expect("gdbus-codegen runs");
+    assert!(
+        out.status.success(),
+        "gdbus-codegen {XML}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out_dir.path().join("mpm.h").is_file());
+}
+
+/// Every node the daemon serves, from the root down to a session object, introspects as
+/// well-formed XML, and `busctl tree`, which introspects them all, has nothing to warn about.
+#[tokio::test]
+async fn every_node_introspects_cleanly() {
+    let env = Env::new().await;
+    let (_, path, _) = env.start_active("nodes").await;
+    let nodes = [
+        "/",
+        "/org",
+        "/org/trusty",
+        "/org/trusty/Mpm1",
+        "/org/trusty/Mpm1/session",
+        path.as_str(),
+    ];
+    for node in nodes {
+        assert_well_formed(node, &introspect(&env, node).await);
+    }
+
+    require("busctl");
+    let out = Command::new("busctl")
+        .arg(format!("--address={}", env.bus.address))
+        .args(["tree", "org.trusty.Mpm1"])
+        .output()
+        .expect("busctl runs");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "busctl tree: {stderr}");
+    assert!(stdout.contains(path.as_str()), "busctl tree: {stdout}");
+    assert!(stderr.is_empty(), "busctl tree warned:\n{stderr}");
 }

@@ -9,6 +9,6 @@ pub fn require(tool: &str) {
     assert!(
         found,
         "`{tool}` is needed on PATH (Debian: apt-get install tmux dbus-daemon systemd \
-         libglib2.0-bin util-linux); .ci/run installs what is missing"
+         libglib2.0-bin libglib2.0-dev-bin python3 util-linux); .ci/run installs what is missing"
     );
 }
