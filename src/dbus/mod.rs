@@ -6,9 +6,11 @@
 mod access;
 mod error;
 mod manager;
+mod object_manager;
 mod publisher;
 mod session;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use zbus::{Connection, OwnedObjectPath, fdo::RequestNameFlags, fdo::RequestNameReply};
@@ -22,6 +24,7 @@ use crate::hooks::HookService;
 use crate::lifecycle::{DomainEvent, SessionService};
 use crate::model::SessionId;
 use access::Access;
+use session::Shown;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 /// The well-known bus name.
@@ -40,11 +43,15 @@ pub fn session_path(id: SessionId) -> OwnedObjectPath {
         .into()
 }
 
-/// What every handler needs: the services and the caller check.
+/// What every handler needs: the services, the caller check and the session objects.
 pub struct Ctx {
     pub svc: Arc<SessionService>,
     pub hooks: Arc<HookService>,
     access: Access,
+    /// The session objects on the bus and what each shows. The publisher holds the lock while
+    /// it adds or removes an object (InterfacesAdded/Removed go out meanwhile), so
+    /// GetManagedObjects never contradicts a signal already sent.
+    objects: tokio::sync::Mutex<HashMap<SessionId, Shown>>,
 }
 
 impl Ctx {
@@ -104,6 +111,7 @@ pub async fn serve(
         svc: svc.clone(),
         hooks,
         access: Access::new(),
+        objects: Default::default(),
     });
     let server = conn.object_server();
     let internal = |e: zbus::Error| Error::internal("publishing the D-Bus objects", e);
@@ -112,7 +120,10 @@ pub async fn serve(
         .await
         .map_err(internal)?;
     server
-        .at(MANAGER_PATH, zbus::fdo::ObjectManager)
+        .at(
+            MANAGER_PATH,
+            object_manager::ObjectManager::new(ctx.clone()),
+        )
         .await
         .map_err(internal)?;
     let mut publisher = publisher::Publisher::new(conn.clone(), ctx.clone());

@@ -17,13 +17,11 @@ use super::{
     Ctx, MANAGER_IFACE, MANAGER_PATH, Manager, SESSION_IFACE, SessionObject, session_path,
 };
 use crate::lifecycle::DomainEvent;
-use crate::model::{Session, SessionId};
+use crate::model::Session;
 
 pub(super) struct Publisher {
     conn: Connection,
     ctx: Arc<Ctx>,
-    /// What clients were last told of each session, shared with its object.
-    seen: HashMap<SessionId, Shown>,
 }
 
 /// The session properties whose values differ between `a` and `b`.
@@ -76,11 +74,7 @@ fn changed_properties<'a>(a: &Session, b: &'a Session) -> HashMap<&'static str, 
 
 impl Publisher {
     pub(super) fn new(conn: Connection, ctx: Arc<Ctx>) -> Self {
-        Publisher {
-            conn,
-            ctx,
-            seen: HashMap::new(),
-        }
+        Publisher { conn, ctx }
     }
 
     fn manager(&self) -> SignalEmitter<'static> {
@@ -100,6 +94,7 @@ impl Publisher {
     async fn add_object(&mut self, s: Session) -> zbus::Result<()> {
         let (id, path) = (s.id, session_path(s.id));
         let shown: Shown = Arc::new(Mutex::new(s));
+        let mut objects = self.ctx.objects.lock().await;
         self.conn
             .object_server()
             .at(
@@ -107,7 +102,7 @@ impl Publisher {
                 SessionObject::new(id, shown.clone(), self.ctx.clone()),
             )
             .await?;
-        self.seen.insert(id, shown);
+        objects.insert(id, shown);
         Ok(())
     }
 
@@ -138,17 +133,19 @@ impl Publisher {
             }
             DomainEvent::Removed(s) => {
                 let path = session_path(s.id);
+                let mut objects = self.ctx.objects.lock().await;
                 self.conn
                     .object_server()
                     .remove::<SessionObject, _>(&path)
                     .await?;
-                self.seen.remove(&s.id);
+                objects.remove(&s.id);
+                drop(objects);
                 let (id, name) = (s.id.to_string(), s.name.to_string());
                 Manager::session_removed(&mgr, &id, &name, path.as_ref()).await?;
                 self.count_changed(&mgr).await?;
             }
             DomainEvent::Changed(s) => {
-                let Some(shown) = self.seen.get(&s.id) else {
+                let Some(shown) = self.ctx.objects.lock().await.get(&s.id).cloned() else {
                     return Ok(()); // removed meanwhile
                 };
                 // The object shows the new values before the signals announce them.
@@ -210,7 +207,8 @@ impl Publisher {
 
     async fn count_changed(&self, mgr: &SignalEmitter<'_>) -> zbus::Result<()> {
         let mut m = HashMap::new();
-        m.insert("SessionCount", Variant::from(self.seen.len() as u32));
+        let count = self.ctx.objects.lock().await.len() as u32;
+        m.insert("SessionCount", Variant::from(count));
         Properties::properties_changed(
             mgr,
             InterfaceName::from_static_str_unchecked(MANAGER_IFACE),
