@@ -5,6 +5,7 @@
 
 mod access;
 mod error;
+mod guarded;
 mod manager;
 mod object_manager;
 mod publisher;
@@ -24,6 +25,7 @@ use crate::hooks::HookService;
 use crate::lifecycle::{DomainEvent, SessionService};
 use crate::model::SessionId;
 use access::Access;
+use guarded::Guarded;
 use session::Shown;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -116,7 +118,10 @@ pub async fn serve(
     let server = conn.object_server();
     let internal = |e: zbus::Error| Error::internal("publishing the D-Bus objects", e);
     server
-        .at(MANAGER_PATH, Manager::new(ctx.clone()))
+        .at(
+            MANAGER_PATH,
+            Guarded::new(Manager::new(ctx.clone()), ctx.clone()),
+        )
         .await
         .map_err(internal)?;
     server

@@ -12,6 +12,7 @@ use zbus::names::InterfaceName;
 use zbus::object_server::SignalEmitter;
 use zbus::{Connection, Variant};
 
+use super::guarded::Guarded;
 use super::session::Shown;
 use super::{
     Ctx, MANAGER_IFACE, MANAGER_PATH, Manager, SESSION_IFACE, SessionObject, session_path,
@@ -99,7 +100,10 @@ impl Publisher {
             .object_server()
             .at(
                 &path,
-                SessionObject::new(id, shown.clone(), self.ctx.clone()),
+                Guarded::new(
+                    SessionObject::new(id, shown.clone(), self.ctx.clone()),
+                    self.ctx.clone(),
+                ),
             )
             .await?;
         objects.insert(id, shown);
@@ -136,7 +140,7 @@ impl Publisher {
                 let mut objects = self.ctx.objects.lock().await;
                 self.conn
                     .object_server()
-                    .remove::<SessionObject, _>(&path)
+                    .remove::<Guarded<SessionObject>, _>(&path)
                     .await?;
                 objects.remove(&s.id);
                 drop(objects);

@@ -59,6 +59,9 @@ async fn live_introspection_matches_the_shipped_xml() {
              each session at /org/trusty/Mpm1/session/<uuid as 32 hex digits>.\n     \
              Errors: org.trusty.Mpm1.Error.{{NotFound,InvalidState,InvalidArgument,AlreadyExists,\n     \
              TmuxUnavailable,TmuxFailed,Timeout,AccessDenied,Internal}}.\n     \
+             Only the daemon's own user may call methods, read properties or GetManagedObjects;\n     \
+             others get AccessDenied (zbus lets Properties.GetAll say it only as\n     \
+             org.freedesktop.DBus.Error.AccessDenied).\n     \
              Generated from the running daemon; tests/it/contract.rs keeps the two equal. -->\n\
              <node>\n{}\n{}\n</node>\n",
             indent(&live_mgr),
