@@ -1,5 +1,6 @@
 //! Integration tests: the real daemon on a private bus and tmux server (see `harness`).
 
+mod access;
 mod adopt;
 mod cli;
 mod contract;
