@@ -120,6 +120,7 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
                         "Status",
                         s.status.clone() + if s.frozen { " (frozen)" } else { "" },
                     ),
+                    ("Why", s.status_detail.clone()),
                     (
                         "Activity",
                         match s.activity_detail.as_str() {

@@ -17,6 +17,7 @@ pub struct SessionInfo {
     pub name: String,
     pub project_dir: String,
     pub status: String,
+    pub status_detail: String,
     pub activity: String,
     pub activity_detail: String,
     pub pid: u32,
@@ -48,6 +49,7 @@ impl SessionInfo {
             name: s("Name"),
             project_dir: s("ProjectDir"),
             status: s("Status"),
+            status_detail: s("StatusDetail"),
             activity: s("Activity"),
             activity_detail: s("ActivityDetail"),
             pid: p
@@ -228,6 +230,7 @@ mod tests {
             name: name.into(),
             project_dir: "/p".into(),
             status: status.into(),
+            status_detail: String::new(),
             activity: "working".into(),
             activity_detail: String::new(),
             pid: 0,

@@ -132,4 +132,6 @@ pub trait Session {
     fn pause_summary(&self) -> zbus::Result<String>;
     #[zbus(property)]
     fn frozen(&self) -> zbus::Result<bool>;
+    #[zbus(property)]
+    fn status_detail(&self) -> zbus::Result<String>;
 }

@@ -183,7 +183,10 @@ impl Manager {
 
     /// Creates a detached tmux session in project_dir running claude. An empty name is derived
     /// from the folder. Options: "args" (as) extra claude arguments, "resume" (s) a Claude Code
-    /// session id to resume. The session is starting until its claude process is found.
+    /// session id to resume; otherwise claude gets a fresh session id, recorded as
+    /// ClaudeSessionId. The claude command is found before anything is created. The session
+    /// is starting until its claude process runs; a claude that cannot start leaves it stopped,
+    /// StatusDetail saying why.
     #[zbus(out_args("id", "name", "path"))]
     async fn start_session(
         &self,
@@ -289,8 +292,9 @@ impl Manager {
             .await
     }
 
-    /// Relaunches claude in a stopped session's tmux session, resuming Claude Code's
-    /// conversation when its session id is known.
+    /// Relaunches claude, like systemctl restart: an active or paused session is stopped
+    /// gracefully first; a session whose tmux session is gone gets a new one in its project
+    /// directory. Claude Code's conversation is resumed when its session id is known.
     async fn restart_session(
         &self,
         #[zbus(connection)] conn: &Connection,
@@ -315,7 +319,8 @@ impl Manager {
             .await
     }
 
-    /// Types text literally into the session's pane (at most 64 KiB, no NUL), then Enter.
+    /// Pastes text into the session's pane as one unit (at most 64 KiB, no control characters
+    /// but tab and newline), then presses Enter; on failure nothing is typed.
     async fn send_command(
         &self,
         #[zbus(connection)] conn: &Connection,
@@ -361,8 +366,8 @@ impl Manager {
             .await
     }
 
-    /// Removes sessions whose tmux session is gone (nothing, when tmux cannot be reached) and
-    /// marks sessions whose claude process is gone as stopped.
+    /// Forgets sessions whose tmux session is gone (nothing, when tmux cannot be asked; all,
+    /// when no tmux server runs) and marks sessions whose claude process is gone as stopped.
     #[zbus(out_args("reaped", "names", "stopped"))]
     async fn reap_dead_sessions(
         &self,
@@ -372,7 +377,8 @@ impl Manager {
         self.ctx.call(conn, &hdr, || self.ctx.svc.reap()).await
     }
 
-    /// Names the claude process of a session; it must be running. The session becomes active.
+    /// Names the claude process of a session: a running process in the session's tmux panes (or,
+    /// without tmux, of the same user in its project directory). The session becomes active.
     async fn set_session_pid(
         &self,
         #[zbus(connection)] conn: &Connection,

@@ -67,6 +67,9 @@ fn changed_properties<'a>(a: &Session, b: &'a Session) -> HashMap<&'static str, 
     if a.pause_summary != b.pause_summary {
         m.insert("PauseSummary", Variant::from(b.pause_summary.as_str()));
     }
+    if a.status_detail != b.status_detail {
+        m.insert("StatusDetail", Variant::from(b.status_detail.as_str()));
+    }
     if a.frozen != b.frozen {
         m.insert("Frozen", Variant::from(b.frozen));
     }

@@ -261,4 +261,12 @@ impl SessionObject {
     fn frozen(&self) -> bool {
         self.shown().frozen
     }
+
+    /// Why the session is in its status when that is not obvious, e.g. "the tmux server is
+    /// gone" or "claude exited with status 127 (command not found) before it started: ..."; empty
+    /// otherwise.
+    #[zbus(property)]
+    fn status_detail(&self) -> String {
+        self.shown().status_detail.clone()
+    }
 }

@@ -136,6 +136,13 @@ mod tests {
             r#"{"hook_event_name":"SessionStart","session_id":"abc","transcript_path":"/t","source":"clear"}"#,
         );
         assert_eq!(e.claude_ids, Some(("abc".into(), "/t".into())));
+        // A compacted or forked conversation continues under the id its SessionStart names.
+        for source in ["compact", "fork", "resume"] {
+            let e = eff(&format!(
+                r#"{{"hook_event_name":"SessionStart","session_id":"new-{source}","transcript_path":"/n","source":"{source}"}}"#
+            ));
+            assert_eq!(e.claude_ids, Some((format!("new-{source}"), "/n".into())));
+        }
         assert_eq!(e.activity, None);
     }
 

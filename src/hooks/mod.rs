@@ -87,6 +87,7 @@ impl HookService {
         let Some(id) = self.session_for(&p, ctx).await? else {
             return Ok(HookReply::default());
         };
+        self.svc.claude_from_hook(id, ctx.ppid).await;
         let effect = activity::effect(&p);
         let summary = activity::summary(&p);
         self.svc.apply_hook(

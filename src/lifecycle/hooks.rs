@@ -75,6 +75,26 @@ impl SessionService {
         self.tmux.pane_owner(pane).await
     }
 
+    /// Learns a session's claude from a hook process (`ppid`, a descendant of claude) when the
+    /// session has none yet: the relay's parent chain leads to it.
+    pub async fn claude_from_hook(self: &std::sync::Arc<Self>, id: SessionId, ppid: u32) {
+        let Some(s) = self.get(id) else { return };
+        if ppid == 0 || s.process.is_some() {
+            return;
+        }
+        let launcher = s.launcher;
+        let found =
+            crate::procwatch::blocking(move || crate::procwatch::claude_above(ppid, launcher))
+                .await
+                .flatten();
+        if let Some(ident) = found
+            && self.detected(id, ident)
+            && let Err(e) = self.persist().await
+        {
+            tracing::error!("could not save the registry: {e}");
+        }
+    }
+
     /// Whether `tmux_env` (a `TMUX` variable) names the server this daemon drives.
     pub async fn is_our_tmux(&self, tmux_env: &str) -> bool {
         self.tmux.is_our_server(tmux_env).await

@@ -52,10 +52,7 @@ impl SessionService {
             {
                 Ok(s.pane.clone())
             }
-            _ => Err(Error::InvalidState(format!(
-                "The tmux pane of session '{}' is gone.",
-                s.name
-            ))),
+            _ => Err(pane_gone(s)),
         }
     }
 
@@ -76,7 +73,10 @@ impl SessionService {
         check_text(text)?;
         let s = self.tmux_session(id)?;
         let target = self.live_target(&s).await?;
-        self.tmux.send_text(&target, text).await?;
+        self.tmux
+            .send_text(&target, text)
+            .await
+            .map_err(|e| vanished(e, &s))?;
         self.record_event(id, "command", "", super::ops::first_line(text));
         Ok(())
     }
@@ -106,7 +106,10 @@ impl SessionService {
         let s = self.tmux_session(id)?;
         let target = self.live_target(&s).await?;
         for (key, literal) in parsed {
-            self.tmux.send_key(&target, key, literal).await?;
+            self.tmux
+                .send_key(&target, key, literal)
+                .await
+                .map_err(|e| vanished(e, &s))?;
         }
         self.record_event(id, "keys", "", keys.join(" "));
         Ok(())
@@ -132,8 +135,24 @@ impl SessionService {
         };
         let s = self.tmux_session(id)?;
         let target = self.live_target(&s).await?;
-        let text = self.tmux.capture(&target, lines).await?;
+        let text = self
+            .tmux
+            .capture(&target, lines)
+            .await
+            .map_err(|e| vanished(e, &s))?;
         Ok(comp.apply(&text))
+    }
+}
+
+fn pane_gone(s: &Session) -> Error {
+    Error::InvalidState(format!("The tmux pane of session '{}' is gone.", s.name))
+}
+
+/// A pane that vanished between the check and the call is gone all the same.
+fn vanished(e: Error, s: &Session) -> Error {
+    match e {
+        Error::TmuxFailed(m) if tmux::is_missing_target(&m) => pane_gone(s),
+        e => e,
     }
 }
 

@@ -150,10 +150,12 @@ impl SessionService {
     }
 
     /// "claude exited with status N{when}: last lines" from the session's dead pane; `None`
-    /// when the pane is not the launch pane, is not dead, or the exit status is 0.
+    /// when the pane is unknown or not dead, or the exit status is 0.
     async fn exit_detail(&self, id: SessionId, when: &str) -> Option<String> {
         let s = self.get(id)?;
-        s.launcher?;
+        if s.pane.is_empty() {
+            return None;
+        }
         let deadline = tokio::time::Instant::now() + PANE_DEATH_WAIT;
         let pane = loop {
             let pane = self
@@ -191,7 +193,7 @@ impl SessionService {
 
     /// Records a found claude process, if the session is still waiting for one (a stop or a
     /// restart may have come first): `starting` becomes `active` and the process is watched.
-    fn detected(self: &Arc<Self>, id: SessionId, ident: ProcIdentity) -> bool {
+    pub(super) fn detected(self: &Arc<Self>, id: SessionId, ident: ProcIdentity) -> bool {
         let attached = self.update(id, None, |s| {
             let waiting =
                 s.process.is_none() && matches!(s.status, Status::Starting | Status::Paused);

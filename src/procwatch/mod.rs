@@ -198,6 +198,20 @@ pub fn in_tree(pid: u32, roots: &[u32]) -> bool {
     false
 }
 
+/// The claude among `pid` and its ancestors (a hook process's parent chain): the child of
+/// `launcher` when the daemon launched it, else the nearest process that looks like Claude Code.
+pub fn claude_above(pid: u32, launcher: Option<ProcIdentity>) -> Option<ProcIdentity> {
+    ancestry(pid, 8).into_iter().find_map(|p| {
+        let proc = Process::new(p as i32).ok()?;
+        let stat = proc.stat().ok()?;
+        let ours = match launcher {
+            Some(l) => stat.ppid as u32 == l.pid && is_alive(l),
+            None => process_is_claude(&proc, &stat.comm),
+        };
+        ours.then(|| identity(p)).flatten()
+    })
+}
+
 /// `pid` and its ancestors, nearest first, at most `depth` of them.
 pub fn ancestry(pid: u32, depth: usize) -> Vec<u32> {
     let mut out = Vec::new();

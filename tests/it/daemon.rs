@@ -80,6 +80,11 @@ async fn crash_then_reconcile_with_what_changed_meanwhile() {
     assert_eq!(rows[0].5, 0);
     assert_eq!(rows[1].3, "stopped");
     assert_eq!(rows[1].5, 0);
+    let vanished = env.session_uncached(&rows[1].6).await;
+    assert_eq!(
+        vanished.status_detail().await.unwrap(),
+        "the tmux session is gone"
+    );
     assert_eq!(rows[2].3, "active");
     assert_eq!(
         env.session(&path_lives).await.pid().await.unwrap(),

@@ -13,6 +13,7 @@ mod hooks;
 mod lifecycle;
 mod notify;
 mod props;
+mod real_life;
 mod reliability;
 mod signals;
 mod watch;
