@@ -296,3 +296,55 @@ async fn restore_on_start_brings_the_agents_back() {
     );
     assert_eq!(env.tmux_sessions(), ["one"]);
 }
+
+#[tokio::test]
+async fn a_hook_names_the_claude_of_a_session_that_had_none() {
+    let env = Env::new().await;
+    let m = env.manager().await;
+    let dir = env.project("late");
+    let bus = format!("DBUS_SESSION_BUS_ADDRESS={}", env.bus.address);
+    let out = env.tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "late",
+        "-c",
+        &dir,
+        "-e",
+        &bus,
+        "bash",
+        "--norc",
+    ]);
+    assert!(out.status.success());
+    m.adopt_session("late").await.unwrap();
+    let s = env
+        .session_uncached(&m.get_session("late").await.unwrap())
+        .await;
+    assert_eq!(s.pid().await.unwrap(), 0, "no claude yet");
+
+    // claude started by hand later: its first hook (a child of claude, as Claude Code runs
+    // them) tells the daemon which process it is, long before the 30 s rescan.
+    let root = tempfile::tempdir().unwrap();
+    let claude = script(
+        &root.path().join("claude"),
+        &format!(
+            "#!/bin/bash\nprintf '%s' '{{\"hook_event_name\":\"SessionStart\",\"session_id\":\"late-1\",\"source\":\"startup\"}}' | {DAEMON} hook\nwhile true; do sleep 1; done\n"
+        ),
+    );
+    let out = env.tmux(&[
+        "send-keys",
+        "-t",
+        "=late:",
+        claude.to_str().unwrap(),
+        "Enter",
+    ]);
+    assert!(out.status.success());
+    wait_for("claude found through its hook", || async {
+        s.pid().await.unwrap() != 0
+    })
+    .await;
+    let pid = s.pid().await.unwrap();
+    assert_eq!(comm(pid), "claude");
+    assert_eq!(s.status().await.unwrap(), "active");
+    assert_eq!(s.claude_session_id().await.unwrap(), "late-1");
+}
