@@ -64,7 +64,8 @@ pub async fn run() -> ExitCode {
         cfg.claude_command = policy.claude_command.clone();
     }
     cfg.restore_on_start = policy.restore_on_start;
-    let (svc, events) = SessionService::new(cfg, sessions);
+    let (queue, events) = dbus::EventQueue::new();
+    let svc = SessionService::new(cfg, sessions, queue.clone());
     let hooks = Arc::new(HookService::new(svc.clone(), policy));
     systemd::status(&format!("reconciling {} sessions", svc.count()));
     let lost = svc.reconcile().await.unwrap_or_else(|e| {
@@ -72,7 +73,7 @@ pub async fn run() -> ExitCode {
         Vec::new()
     });
 
-    if let Err(e) = dbus::serve(&conn, svc.clone(), hooks, events).await {
+    if let Err(e) = dbus::serve(&conn, svc.clone(), hooks, queue.clone(), events).await {
         eprintln!("trusty-mpm: {e}");
         return ExitCode::FAILURE;
     }
@@ -85,7 +86,15 @@ pub async fn run() -> ExitCode {
             systemd::status(&line);
         }
     });
-    systemd::spawn_watchdog(svc.clone());
+    // Health is a round trip through the state owner and the publisher.
+    let (owner, publisher) = (svc.clone(), queue.clone());
+    systemd::spawn_watchdog(move || {
+        let (owner, publisher) = (owner.clone(), publisher.clone());
+        async move {
+            let _ = owner.count();
+            publisher.round_trip().await;
+        }
+    });
     // After READY: restoring sessions starts claude processes, which must not delay start-up.
     if svc.config().restore_on_start {
         svc.spawn_restore(lost);

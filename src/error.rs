@@ -24,6 +24,46 @@ pub enum Error {
     Internal(String),
 }
 
+impl Error {
+    /// Every kind, in the order of `name`: the contract's error names.
+    pub const NAMES: [&'static str; 9] = [
+        "NotFound",
+        "InvalidState",
+        "InvalidArgument",
+        "AlreadyExists",
+        "TmuxUnavailable",
+        "TmuxFailed",
+        "Timeout",
+        "AccessDenied",
+        "Internal",
+    ];
+
+    /// The kind's index in `NAMES`, and the sentence.
+    fn parts(&self) -> (usize, &str) {
+        match self {
+            Error::NotFound(m) => (0, m),
+            Error::InvalidState(m) => (1, m),
+            Error::InvalidArgument(m) => (2, m),
+            Error::AlreadyExists(m) => (3, m),
+            Error::TmuxUnavailable(m) => (4, m),
+            Error::TmuxFailed(m) => (5, m),
+            Error::Timeout(m) => (6, m),
+            Error::AccessDenied(m) => (7, m),
+            Error::Internal(m) => (8, m),
+        }
+    }
+
+    /// The contract's name of this kind (`org.trusty.Mpm1.Error.<name>`).
+    pub fn name(&self) -> &'static str {
+        Self::NAMES[self.parts().0]
+    }
+
+    /// The one readable sentence.
+    pub fn message(&self) -> &str {
+        self.parts().1
+    }
+}
+
 /// Result of a core operation.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod contract;
 pub mod daemon;
 pub mod dbus;
 pub mod error;

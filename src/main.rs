@@ -23,11 +23,11 @@ fn main() -> ExitCode {
     // The hook relay runs for every Claude Code event: skip building the whole command tree.
     let mut args = std::env::args_os().skip(1);
     if args.next().is_some_and(|a| a == "hook") && args.next().is_none() {
-        return trusty_mpm::hooks::relay::run();
+        return trusty_mpm::cli::relay::run();
     }
     let cli = Cli::parse();
     match cli.command {
-        Command::Hook => trusty_mpm::hooks::relay::run(),
+        Command::Hook => trusty_mpm::cli::relay::run(),
         Command::Daemon => {
             trusty_mpm::logging::init();
             let Some(rt) = runtime() else {

@@ -2,16 +2,11 @@
 //! (no NOTIFY_SOCKET). The watchdog pings only after a round trip through the state owner, so a
 //! wedged daemon stops pinging and systemd restarts it.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 
 use sd_notify::NotifyState;
-
-use crate::lifecycle::SessionService;
 
 /// Sends one notification without ever blocking: a service manager that stops reading its
 /// socket must not freeze the daemon (sd_notify's own send blocks when the queue is full).
@@ -55,8 +50,13 @@ pub fn stopping() {
     send(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
 }
 
-/// Pings the watchdog at half its interval while the state owner answers.
-pub fn spawn_watchdog(svc: Arc<SessionService>) {
+/// Pings the watchdog at half its interval while `check` (a round trip through the state
+/// owner) completes within that time.
+pub fn spawn_watchdog<F, Fut>(check: F)
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     let Some(interval) = sd_notify::watchdog_enabled() else {
         return;
     };
@@ -65,7 +65,7 @@ pub fn spawn_watchdog(svc: Arc<SessionService>) {
         let mut tick = tokio::time::interval(period);
         loop {
             tick.tick().await;
-            if healthy(&svc, period).await {
+            if tokio::time::timeout(period, check()).await.is_ok() {
                 send(&[NotifyState::Watchdog]);
             } else {
                 tracing::error!(
@@ -74,14 +74,4 @@ pub fn spawn_watchdog(svc: Arc<SessionService>) {
             }
         }
     });
-}
-
-/// A round trip through the registry and the event publisher.
-async fn healthy(svc: &SessionService, within: Duration) -> bool {
-    tokio::time::timeout(within, async {
-        let _ = svc.count();
-        svc.round_trip().await;
-    })
-    .await
-    .is_ok()
 }

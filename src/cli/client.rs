@@ -11,7 +11,7 @@ use zbus::{Connection, Variant};
 use super::args::{ClientCommand as Command, Compress};
 use super::output::{self, SessionInfo};
 use super::proxy::ManagerProxy;
-use crate::dbus::{BUS_NAME, MANAGER_PATH, SESSION_IFACE};
+use crate::contract::{BUS_NAME, MANAGER_PATH, SESSION_IFACE};
 
 /// Runs a client subcommand against the session bus.
 pub async fn run(cmd: Command) -> ExitCode {

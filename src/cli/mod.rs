@@ -1,5 +1,6 @@
 //! The client side of the contract: the command line definitions, typed zbus proxies, the
-//! client subcommands (list, control, watch, notify) and the `hooks` settings commands.
+//! client subcommands (list, control, watch, notify), the `hooks` settings commands, and the
+//! hook relay Claude Code runs.
 
 pub mod args;
 pub mod client;
@@ -7,4 +8,5 @@ pub mod hooks;
 pub mod notify;
 pub mod output;
 pub mod proxy;
+pub mod relay;
 pub mod watch;

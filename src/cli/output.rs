@@ -168,21 +168,17 @@ pub fn table(sessions: &[SessionInfo], colour: bool) -> String {
     out
 }
 
-/// Exit code for a contract error name (see `--help`).
+/// Exit code for a contract error name (see `--help`): 10 and up in the order of the
+/// contract's error names, 3 when the daemon is not running, 1 for anything else.
 pub fn exit_code_for(error_name: &str) -> u8 {
-    match error_name.rsplit('.').next().unwrap_or("") {
-        _ if is_not_running(error_name) => 3,
-        "NotFound" => 10,
-        "InvalidState" => 11,
-        "InvalidArgument" => 12,
-        "AlreadyExists" => 13,
-        "TmuxUnavailable" => 14,
-        "TmuxFailed" => 15,
-        "Timeout" => 16,
-        "AccessDenied" => 17,
-        "Internal" => 18,
-        _ => 1,
+    if is_not_running(error_name) {
+        return 3;
     }
+    let kind = error_name.rsplit('.').next().unwrap_or("");
+    crate::error::Error::NAMES
+        .iter()
+        .position(|n| *n == kind)
+        .map_or(1, |i| 10 + i as u8)
 }
 
 fn is_not_running(error_name: &str) -> bool {

@@ -11,7 +11,7 @@ use zbus::message::Type;
 use zbus::{Connection, MatchRule, Message, MessageStream};
 
 use super::client::{clock, manager};
-use crate::dbus::{BUS_NAME, MANAGER_IFACE, MANAGER_PATH};
+use crate::contract::{BUS_NAME, MANAGER_IFACE, MANAGER_PATH};
 use crate::model::now_usec;
 
 /// The manager's signals, from whichever daemon currently serves them.

@@ -11,17 +11,17 @@ use zbus::names::{InterfaceName, MemberName};
 use zbus::object_server::{DispatchResult, Interface, SignalEmitter};
 use zbus::{BoxDBusError, Connection, ObjectServer, OwnedVariant, Variant, fdo};
 
-use super::{Ctx, WireError};
+use super::{Backend, WireError};
 use crate::error::{Error, Result};
 
 /// An interface whose properties only the daemon's own user may read.
 pub struct Guarded<I> {
     inner: I,
-    ctx: Arc<Ctx>,
+    ctx: Arc<Backend>,
 }
 
 impl<I> Guarded<I> {
-    pub(super) fn new(inner: I, ctx: Arc<Ctx>) -> Self {
+    pub(super) fn new(inner: I, ctx: Arc<Backend>) -> Self {
         Guarded { inner, ctx }
     }
 

@@ -8,7 +8,7 @@ use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
 use zbus::{Connection, ObjectPath, OwnedObjectPath, OwnedVariant, interface};
 
-use super::{Ctx, WireError, session_path};
+use super::{Backend, WireError, session_path};
 use crate::error::Error;
 use crate::hooks::HookContext;
 use crate::lifecycle::StartOptions;
@@ -16,7 +16,7 @@ use crate::model::{Session, SessionId};
 
 /// The manager object.
 pub struct Manager {
-    ctx: Arc<Ctx>,
+    ctx: Arc<Backend>,
     rows: Mutex<RowCache>,
 }
 
@@ -29,7 +29,7 @@ struct RowCache {
 }
 
 impl Manager {
-    pub(super) fn new(ctx: Arc<Ctx>) -> Self {
+    pub(super) fn new(ctx: Arc<Backend>) -> Self {
         Manager {
             ctx,
             rows: Mutex::new(RowCache::default()),
@@ -41,7 +41,7 @@ impl Manager {
     fn rows(&self) -> Rows {
         let mut cache = self.rows.lock().unwrap_or_else(|p| p.into_inner());
         // Read the version first: rows built afterwards are at least that new.
-        let version = self.ctx.svc.version();
+        let version = self.ctx.queue.reported();
         if cache.version != Some(version) {
             let fresh: Vec<(SessionId, Arc<SessionRow>)> = self.ctx.svc.map_sessions(|s| {
                 let r = match cache.by_id.get(&s.id) {
@@ -463,8 +463,8 @@ impl Manager {
 
     /// How many sessions are managed.
     #[zbus(property)]
-    fn session_count(&self) -> u32 {
-        self.ctx.svc.count() as u32
+    async fn session_count(&self) -> u32 {
+        self.ctx.published_count().await
     }
 
     /// A session was added.

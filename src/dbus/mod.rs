@@ -5,6 +5,7 @@
 
 mod access;
 mod error;
+mod events;
 mod guarded;
 mod manager;
 mod object_manager;
@@ -17,26 +18,20 @@ use std::sync::Arc;
 use zbus::{Connection, OwnedObjectPath, fdo::RequestNameFlags, fdo::RequestNameReply};
 
 pub use error::{WireError, WireResult};
+pub use events::{EventQueue, Queued};
 pub use manager::Manager;
 pub use session::SessionObject;
 
 use crate::error::{Error, Result};
 use crate::hooks::HookService;
-use crate::lifecycle::{DomainEvent, SessionService};
+use crate::lifecycle::SessionService;
 use crate::model::SessionId;
 use access::Access;
 use guarded::Guarded;
-use session::Shown;
+use session::Published;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-/// The well-known bus name.
-pub const BUS_NAME: &str = "org.trusty.Mpm1";
-/// The manager's object path (also the ObjectManager root).
-pub const MANAGER_PATH: &str = "/org/trusty/Mpm1";
-/// The manager interface.
-pub const MANAGER_IFACE: &str = "org.trusty.Mpm1";
-/// The per-session interface.
-pub const SESSION_IFACE: &str = "org.trusty.Mpm1.Session";
+pub use crate::contract::{BUS_NAME, MANAGER_IFACE, MANAGER_PATH, SESSION_IFACE};
 
 /// The object path of a session.
 pub fn session_path(id: SessionId) -> OwnedObjectPath {
@@ -45,18 +40,25 @@ pub fn session_path(id: SessionId) -> OwnedObjectPath {
         .into()
 }
 
-/// What every handler needs: the services, the caller check and the session objects.
-pub struct Ctx {
+/// What every handler calls into: the services, the queue of their changes, the caller check
+/// and the session objects.
+pub struct Backend {
     pub svc: Arc<SessionService>,
     pub hooks: Arc<HookService>,
+    queue: Arc<EventQueue>,
     access: Access,
     /// The session objects on the bus and what each shows. The publisher holds the lock while
     /// it adds or removes an object (InterfacesAdded/Removed go out meanwhile), so
     /// GetManagedObjects never contradicts a signal already sent.
-    objects: tokio::sync::Mutex<HashMap<SessionId, Shown>>,
+    objects: tokio::sync::Mutex<HashMap<SessionId, Published>>,
 }
 
-impl Ctx {
+impl Backend {
+    /// How many session objects are on the bus: what `SessionCount` says and signals.
+    async fn published_count(&self) -> u32 {
+        self.objects.lock().await.len() as u32
+    }
+
     /// Runs one call for an admitted caller, then waits until the signals of what it changed
     /// are out, so a client never sees a reply before the change it caused.
     async fn call<T, F, Fut>(
@@ -71,7 +73,7 @@ impl Ctx {
     {
         self.access.check(conn, hdr).await?;
         let out = f().await;
-        self.svc.flush_events().await;
+        self.queue.caught_up().await;
         out.map_err(WireError::from)
     }
 
@@ -98,20 +100,22 @@ pub async fn serve(
     conn: &Connection,
     svc: Arc<SessionService>,
     hooks: Arc<HookService>,
-    mut events: UnboundedReceiver<DomainEvent>,
+    queue: Arc<EventQueue>,
+    mut events: UnboundedReceiver<Queued>,
 ) -> Result<()> {
-    // Events from reconciliation describe the state the objects are built from; drop them.
-    while let Ok(ev) = events.try_recv() {
-        match ev {
-            DomainEvent::Flush(tx) => {
+    // Changes from reconciliation describe the state the objects are built from; drop them.
+    while let Ok(queued) = events.try_recv() {
+        match queued {
+            Queued::Barrier(tx) => {
                 let _ = tx.send(());
             }
-            _ => svc.event_handled(),
+            Queued::Change(_) => queue.published_one(),
         }
     }
-    let ctx = Arc::new(Ctx {
+    let ctx = Arc::new(Backend {
         svc: svc.clone(),
         hooks,
+        queue,
         access: Access::new(),
         objects: Default::default(),
     });

@@ -9,19 +9,20 @@ use std::sync::Arc;
 use zbus::fdo::ManagedObjects;
 use zbus::message::Header;
 use zbus::names::{InterfaceName, OwnedInterfaceName};
-use zbus::object_server::{Interface, SignalEmitter};
-use zbus::{Connection, ObjectPath, ObjectServer, Variant, interface};
+use zbus::object_server::SignalEmitter;
+use zbus::{Connection, ObjectPath, Variant, interface};
 
-use super::{Ctx, SESSION_IFACE, SessionObject, WireError, session_path};
+use super::session::properties;
+use super::{Backend, SESSION_IFACE, WireError, session_path};
 use crate::error::Error;
 
 /// The ObjectManager of the session objects.
 pub struct ObjectManager {
-    ctx: Arc<Ctx>,
+    ctx: Arc<Backend>,
 }
 
 impl ObjectManager {
-    pub(super) fn new(ctx: Arc<Ctx>) -> Self {
+    pub(super) fn new(ctx: Arc<Backend>) -> Self {
         ObjectManager { ctx }
     }
 }
@@ -33,7 +34,6 @@ impl ObjectManager {
 impl ObjectManager {
     async fn get_managed_objects(
         &self,
-        #[zbus(object_server)] server: &ObjectServer,
         #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
     ) -> Result<ManagedObjects, WireError> {
@@ -53,15 +53,12 @@ impl ObjectManager {
                 ));
                 let mut out = ManagedObjects::with_capacity(objects.len());
                 for (id, shown) in objects {
-                    let path = session_path(id);
-                    let emitter = SignalEmitter::new(conn, path.clone())
-                        .map_err(|e| Error::internal(WHAT, e))?;
+                    let session = shown.lock().unwrap_or_else(|p| p.into_inner()).clone();
                     // What zbus puts in InterfacesAdded: the same get_all, as the daemon's read.
-                    let props = SessionObject::new(id, shown, self.ctx.clone())
-                        .get_all(server, conn, None, &emitter)
+                    let props = properties(session, &self.ctx, conn)
                         .await
                         .map_err(|e| Error::internal(WHAT, e))?;
-                    out.insert(path, HashMap::from([(iface.clone(), props)]));
+                    out.insert(session_path(id), HashMap::from([(iface.clone(), props)]));
                 }
                 Ok(out)
             })

@@ -13,71 +13,21 @@ use zbus::object_server::SignalEmitter;
 use zbus::{Connection, Variant};
 
 use super::guarded::Guarded;
-use super::session::Shown;
+use super::session::{Published, properties};
 use super::{
-    Ctx, MANAGER_IFACE, MANAGER_PATH, Manager, SESSION_IFACE, SessionObject, session_path,
+    Backend, MANAGER_IFACE, MANAGER_PATH, Manager, Queued, SESSION_IFACE, SessionObject,
+    session_path,
 };
 use crate::lifecycle::DomainEvent;
 use crate::model::Session;
 
 pub(super) struct Publisher {
     conn: Connection,
-    ctx: Arc<Ctx>,
-}
-
-/// The session properties whose values differ between `a` and `b`.
-fn changed_properties<'a>(a: &Session, b: &'a Session) -> HashMap<&'static str, Variant<'a>> {
-    let mut m: HashMap<&'static str, Variant<'a>> = HashMap::new();
-    if a.name != b.name {
-        m.insert("Name", Variant::from(b.name.as_str()));
-    }
-    if a.project_dir != b.project_dir {
-        m.insert("ProjectDir", Variant::from(b.project_dir.as_str()));
-    }
-    if a.status != b.status {
-        m.insert("Status", Variant::from(b.status.as_str()));
-    }
-    if a.activity != b.activity {
-        m.insert("Activity", Variant::from(b.activity.as_str()));
-    }
-    if a.activity_detail != b.activity_detail {
-        m.insert("ActivityDetail", Variant::from(b.activity_detail.as_str()));
-    }
-    if a.pid() != b.pid() {
-        m.insert("Pid", Variant::from(b.pid()));
-    }
-    if a.claude_session_id != b.claude_session_id {
-        m.insert(
-            "ClaudeSessionId",
-            Variant::from(b.claude_session_id.as_str()),
-        );
-    }
-    if a.transcript_path != b.transcript_path {
-        m.insert("TranscriptPath", Variant::from(b.transcript_path.as_str()));
-    }
-    if a.created_at != b.created_at {
-        m.insert("CreatedAt", Variant::from(b.created_at));
-    }
-    if a.last_seen != b.last_seen {
-        m.insert("LastSeen", Variant::from(b.last_seen));
-    }
-    if a.paused_at != b.paused_at {
-        m.insert("PausedAt", Variant::from(b.paused_at));
-    }
-    if a.pause_summary != b.pause_summary {
-        m.insert("PauseSummary", Variant::from(b.pause_summary.as_str()));
-    }
-    if a.status_detail != b.status_detail {
-        m.insert("StatusDetail", Variant::from(b.status_detail.as_str()));
-    }
-    if a.frozen != b.frozen {
-        m.insert("Frozen", Variant::from(b.frozen));
-    }
-    m
+    ctx: Arc<Backend>,
 }
 
 impl Publisher {
-    pub(super) fn new(conn: Connection, ctx: Arc<Ctx>) -> Self {
+    pub(super) fn new(conn: Connection, ctx: Arc<Backend>) -> Self {
         Publisher { conn, ctx }
     }
 
@@ -97,7 +47,7 @@ impl Publisher {
 
     async fn add_object(&mut self, s: Session) -> zbus::Result<()> {
         let (id, path) = (s.id, session_path(s.id));
-        let shown: Shown = Arc::new(Mutex::new(s));
+        let shown: Published = Arc::new(Mutex::new(s));
         let mut objects = self.ctx.objects.lock().await;
         self.conn
             .object_server()
@@ -113,14 +63,18 @@ impl Publisher {
         Ok(())
     }
 
-    pub(super) async fn run(mut self, mut events: UnboundedReceiver<DomainEvent>) {
-        while let Some(ev) = events.recv().await {
-            let counted = !matches!(ev, DomainEvent::Flush(_));
-            if let Err(e) = self.handle(ev).await {
-                tracing::warn!("could not publish a change on the bus: {e}");
-            }
-            if counted {
-                self.ctx.svc.event_handled();
+    pub(super) async fn run(mut self, mut events: UnboundedReceiver<Queued>) {
+        while let Some(queued) = events.recv().await {
+            match queued {
+                Queued::Barrier(tx) => {
+                    let _ = tx.send(());
+                }
+                Queued::Change(ev) => {
+                    if let Err(e) = self.handle(ev).await {
+                        tracing::warn!("could not publish a change on the bus: {e}");
+                    }
+                    self.ctx.queue.published_one();
+                }
             }
         }
     }
@@ -128,9 +82,6 @@ impl Publisher {
     async fn handle(&mut self, ev: DomainEvent) -> zbus::Result<()> {
         let mgr = self.manager();
         match ev {
-            DomainEvent::Flush(tx) => {
-                let _ = tx.send(());
-            }
             DomainEvent::Added(s) => {
                 let path = session_path(s.id);
                 let (id, name) = (s.id.to_string(), s.name.to_string());
@@ -160,7 +111,13 @@ impl Publisher {
                     let mut shown = shown.lock().unwrap_or_else(|p| p.into_inner());
                     std::mem::replace(&mut *shown, s.clone())
                 };
-                let changed = changed_properties(&before, &s);
+                let old = properties(before.clone(), &self.ctx, &self.conn).await?;
+                let new = properties(s.clone(), &self.ctx, &self.conn).await?;
+                let changed: HashMap<&str, Variant<'_>> = new
+                    .iter()
+                    .filter(|(k, v)| old.get(*k) != Some(*v))
+                    .map(|(k, v)| Ok((k.as_str(), Variant::try_from(v)?)))
+                    .collect::<zbus::Result<_>>()?;
                 if !changed.is_empty() {
                     let obj = SignalEmitter::new(&self.conn, session_path(s.id))?;
                     Properties::properties_changed(
@@ -214,7 +171,7 @@ impl Publisher {
 
     async fn count_changed(&self, mgr: &SignalEmitter<'_>) -> zbus::Result<()> {
         let mut m = HashMap::new();
-        let count = self.ctx.objects.lock().await.len() as u32;
+        let count = self.ctx.published_count().await;
         m.insert("SessionCount", Variant::from(count));
         Properties::properties_changed(
             mgr,

@@ -1,40 +1,58 @@
 //! The `org.trusty.Mpm1.Session` interface: one object per session, its fields as properties
 //! and the manager's per-session methods without the key.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use zbus::message::Header;
-use zbus::{Connection, interface};
+use zbus::object_server::{Interface, SignalEmitter};
+use zbus::{Connection, OwnedVariant, interface};
 
-use super::{Ctx, WireError};
+use super::{Backend, WireError};
 use crate::error::Result as CoreResult;
 use crate::model::{Session, SessionId};
 
 /// What a session object shows: the session as last published. The publisher replaces it
 /// before it signals a change, so properties and PropertiesChanged always agree, and the
 /// properties stay whole until the object is removed.
-pub type Shown = Arc<Mutex<Session>>;
+pub type Published = Arc<Mutex<Session>>;
 
 /// The object of one session.
 pub struct SessionObject {
     id: SessionId,
-    ctx: Arc<Ctx>,
-    shown: Shown,
+    ctx: Arc<Backend>,
+    shown: Published,
 }
 
 impl SessionObject {
-    pub(super) fn new(id: SessionId, shown: Shown, ctx: Arc<Ctx>) -> Self {
+    pub(super) fn new(id: SessionId, shown: Published, ctx: Arc<Backend>) -> Self {
         SessionObject { id, ctx, shown }
     }
 
-    fn shown(&self) -> MutexGuard<'_, Session> {
+    fn published(&self) -> MutexGuard<'_, Session> {
         self.shown.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
+/// Every property of a session object showing `session`, as the daemon reads them (the
+/// getters below are the one list of properties; InterfacesAdded, GetManagedObjects and the
+/// publisher's PropertiesChanged all come from here).
+pub(super) async fn properties(
+    session: Session,
+    ctx: &Arc<Backend>,
+    conn: &Connection,
+) -> zbus::Result<HashMap<String, OwnedVariant>> {
+    let id = session.id;
+    let emitter = SignalEmitter::new(conn, super::session_path(id))?;
+    let object = SessionObject::new(id, Arc::new(Mutex::new(session)), ctx.clone());
+    Ok(object
+        .get_all(conn.object_server(), conn, None, &emitter)
+        .await?)
+}
+
 /// A session's history in wire form.
 pub(super) fn events(
-    ctx: &Ctx,
+    ctx: &Backend,
     id: SessionId,
     limit: u32,
 ) -> CoreResult<Vec<(u64, String, String, String)>> {
@@ -187,79 +205,79 @@ impl SessionObject {
     /// Unique name, equal to the tmux session name.
     #[zbus(property)]
     fn name(&self) -> String {
-        self.shown().name.to_string()
+        self.published().name.to_string()
     }
 
     /// Absolute working directory.
     #[zbus(property)]
     fn project_dir(&self) -> String {
-        self.shown().project_dir.clone()
+        self.published().project_dir.clone()
     }
 
     /// starting, active, paused or stopped.
     #[zbus(property)]
     fn status(&self) -> String {
-        self.shown().status.as_str().to_owned()
+        self.published().status.as_str().to_owned()
     }
 
     /// unknown, working, ready or needs-input.
     #[zbus(property)]
     fn activity(&self) -> String {
-        self.shown().activity.as_str().to_owned()
+        self.published().activity.as_str().to_owned()
     }
 
     /// What the activity is about (tool name, notification message); may be empty.
     #[zbus(property)]
     fn activity_detail(&self) -> String {
-        self.shown().activity_detail.clone()
+        self.published().activity_detail.clone()
     }
 
     /// Pid of the claude process, 0 if unknown.
     #[zbus(property)]
     fn pid(&self) -> u32 {
-        self.shown().pid()
+        self.published().pid()
     }
 
     /// Claude Code's own session id (from hooks); may be empty.
     #[zbus(property)]
     fn claude_session_id(&self) -> String {
-        self.shown().claude_session_id.clone()
+        self.published().claude_session_id.clone()
     }
 
     /// Claude Code's transcript file for that id (from hooks); may be empty.
     #[zbus(property)]
     fn transcript_path(&self) -> String {
-        self.shown().transcript_path.clone()
+        self.published().transcript_path.clone()
     }
 
     /// Creation time, microseconds since the Unix epoch.
     #[zbus(property)]
     fn created_at(&self) -> u64 {
-        self.shown().created_at
+        self.published().created_at
     }
 
     /// When the session was last seen alive, microseconds since the Unix epoch.
     #[zbus(property)]
     fn last_seen(&self) -> u64 {
-        self.shown().last_seen
+        self.published().last_seen
     }
 
     /// When the session was paused, microseconds since the Unix epoch; 0 when not paused.
     #[zbus(property)]
     fn paused_at(&self) -> u64 {
-        self.shown().paused_at
+        self.published().paused_at
     }
 
     /// The operator's note or the derived summary; empty when not paused.
     #[zbus(property)]
     fn pause_summary(&self) -> String {
-        self.shown().pause_summary.clone()
+        self.published().pause_summary.clone()
     }
 
     /// Whether the claude process is stopped with SIGSTOP (paused with freeze).
     #[zbus(property)]
     fn frozen(&self) -> bool {
-        self.shown().frozen
+        self.published().frozen
     }
 
     /// Why the session is in its status when that is not obvious, e.g. "the tmux server is
@@ -267,6 +285,6 @@ impl SessionObject {
     /// otherwise.
     #[zbus(property)]
     fn status_detail(&self) -> String {
-        self.shown().status_detail.clone()
+        self.published().status_detail.clone()
     }
 }

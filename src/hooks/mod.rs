@@ -1,5 +1,6 @@
 //! Claude Code hook interception: the payload model, the activity state machine, the deny
-//! policy, permission requests waiting for an answer, settings.json install, and the relay.
+//! policy, permission requests waiting for an answer, and settings.json install. The relay that
+//! Claude Code runs is a client, in `crate::cli::relay`.
 //!
 //! `HookService::handle` is what `HandleHook` runs: find the session the event belongs to
 //! (tmux pane, then Claude's session id, then the process tree), apply the event through the
@@ -8,7 +9,6 @@
 pub mod activity;
 pub mod payload;
 pub mod policy;
-pub mod relay;
 pub mod settings;
 
 use std::collections::HashMap;

@@ -2,7 +2,7 @@
 //! activity, ids and history, and announcing permission requests. The meaning of each event
 //! is decided in `crate::hooks`; this file only applies it.
 
-use super::{DomainEvent, SessionService, gone, push_event};
+use super::{DomainEvent, SessionService, push_event, removed_meanwhile};
 use crate::error::Result;
 use crate::model::{Activity, SessionId, Status, now_usec};
 
@@ -111,7 +111,7 @@ impl SessionService {
         effect: &HookEffect,
     ) -> Result<()> {
         let mut st = self.lock();
-        let entry = st.sessions.get_mut(&id).ok_or_else(gone)?;
+        let entry = st.sessions.get_mut(&id).ok_or_else(removed_meanwhile)?;
         push_event(&mut entry.history, event, tool, summary);
         let before = entry.session.clone();
         let s = &mut entry.session;
@@ -138,7 +138,7 @@ impl SessionService {
         s.last_seen = now_usec();
         let changed = entry.session.clone();
         if durable_change {
-            self.touch(&st);
+            self.mark_changed(&st);
         }
         // last_seen alone is published but not worth an fsync per event.
         self.emit(DomainEvent::Changed(changed));

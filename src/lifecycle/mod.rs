@@ -1,6 +1,6 @@
 //! `SessionService`: the one owner of session state and every rule about sessions. It knows
-//! nothing of D-Bus: it returns core errors and reports each change as a `DomainEvent` on a
-//! channel, in the order the changes happened, for the D-Bus layer to turn into signals.
+//! nothing of D-Bus or of who listens: it returns core errors and reports each change as a
+//! `DomainEvent` to its `ChangeSink`, in the order the changes happened.
 //!
 //! State lives behind a short-held mutex that is never kept across an await, so reads never
 //! wait for tmux. Every mutation is persisted (group-committed) before the operation returns.
@@ -16,7 +16,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::{mpsc, oneshot, watch as tokio_watch};
+use tokio::sync::watch as tokio_watch;
 use tokio::task::AbortHandle;
 
 pub use hooks::HookEffect;
@@ -59,8 +59,16 @@ pub enum DomainEvent {
         tool: String,
         detail: String,
     },
-    /// Answered once every event sent before it has been handled.
-    Flush(oneshot::Sender<()>),
+}
+
+/// Where the service reports its changes, in order (the D-Bus publisher, in the daemon).
+pub trait ChangeSink: Send + Sync {
+    fn report(&self, event: DomainEvent);
+}
+
+/// No listener: for the core on its own.
+impl ChangeSink for () {
+    fn report(&self, _: DomainEvent) {}
 }
 
 /// A record taken out of the registry, kept until its removal is saved.
@@ -100,13 +108,10 @@ pub struct SessionService {
     cfg: Config,
     tmux: TmuxDriver,
     state: Mutex<State>,
-    events: mpsc::UnboundedSender<DomainEvent>,
+    changes: Arc<dyn ChangeSink>,
     /// Bumped by every mutation; compared with `persisted` to group-commit writes.
     generation: AtomicU64,
     persisted: AtomicU64,
-    /// Events sent to and handled by the listener, so flushes can skip idle round trips.
-    emitted: AtomicU64,
-    handled: AtomicU64,
     write_lock: tokio::sync::Mutex<()>,
     counts: tokio_watch::Sender<Counts>,
     /// One operation at a time per session (see `exclusive`).
@@ -114,12 +119,9 @@ pub struct SessionService {
 }
 
 impl SessionService {
-    /// Creates the service with the sessions of the registry file (not yet reconciled).
-    pub fn new(
-        cfg: Config,
-        sessions: Vec<Session>,
-    ) -> (Arc<Self>, mpsc::UnboundedReceiver<DomainEvent>) {
-        let (tx, rx) = mpsc::unbounded_channel();
+    /// Creates the service with the sessions of the registry file (not yet reconciled),
+    /// reporting its changes to `changes`.
+    pub fn new(cfg: Config, sessions: Vec<Session>, changes: Arc<dyn ChangeSink>) -> Arc<Self> {
         let state = State {
             sessions: sessions
                 .into_iter()
@@ -140,17 +142,15 @@ impl SessionService {
             tmux: TmuxDriver::new(&cfg),
             cfg,
             state: Mutex::new(state),
-            events: tx,
+            changes,
             generation: AtomicU64::new(0),
             persisted: AtomicU64::new(0),
-            emitted: AtomicU64::new(0),
-            handled: AtomicU64::new(0),
             write_lock: tokio::sync::Mutex::new(()),
             counts: tokio_watch::Sender::new(Counts::default()),
             op_locks: Mutex::new(HashMap::new()),
         });
-        svc.touch(&svc.lock());
-        (svc, rx)
+        svc.mark_changed(&svc.lock());
+        svc
     }
 
     /// Loads the registry file named by the config, moving an unreadable one aside.
@@ -198,39 +198,11 @@ impl SessionService {
     }
 
     fn emit(&self, ev: DomainEvent) {
-        self.emitted.fetch_add(1, Ordering::SeqCst);
-        // No listener (tests of the core alone) is fine.
-        let _ = self.events.send(ev);
-    }
-
-    /// A number that grows with every published change: equal numbers mean equal state.
-    pub fn version(&self) -> u64 {
-        self.emitted.load(Ordering::SeqCst)
-    }
-
-    /// The listener calls this after handling each event (not `Flush`).
-    pub fn event_handled(&self) {
-        self.handled.fetch_add(1, Ordering::SeqCst);
-    }
-
-    /// Waits until the listener has handled every event sent so far; free when it has already.
-    pub async fn flush_events(&self) {
-        if self.handled.load(Ordering::SeqCst) >= self.emitted.load(Ordering::SeqCst) {
-            return;
-        }
-        self.round_trip().await;
-    }
-
-    /// A round trip through the listener, whatever is pending: proof that it is alive.
-    pub async fn round_trip(&self) {
-        let (tx, rx) = oneshot::channel();
-        if self.events.send(DomainEvent::Flush(tx)).is_ok() {
-            let _ = rx.await;
-        }
+        self.changes.report(ev);
     }
 
     /// Marks the state dirty (call `persist` before answering) and refreshes the counts.
-    fn touch(&self, st: &State) {
+    fn mark_changed(&self, st: &State) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         let counts = Counts {
             total: st.sessions.len(),
@@ -339,7 +311,7 @@ impl SessionService {
     /// The last `limit` events of a session (all when 0), newest last.
     pub fn events(&self, id: SessionId, limit: u32) -> Result<Vec<EventRecord>> {
         let st = self.lock();
-        let e = st.sessions.get(&id).ok_or_else(gone)?;
+        let e = st.sessions.get(&id).ok_or_else(removed_meanwhile)?;
         let skip = match limit {
             0 => 0,
             n => e.history.len().saturating_sub(n as usize),
@@ -356,7 +328,7 @@ impl SessionService {
         f: impl FnOnce(&mut Session) -> Result<T>,
     ) -> Result<T> {
         let mut st = self.lock();
-        let entry = st.sessions.get_mut(&id).ok_or_else(gone)?;
+        let entry = st.sessions.get_mut(&id).ok_or_else(removed_meanwhile)?;
         let before = entry.session.clone();
         let out = f(&mut entry.session)?;
         if let Some((name, summary)) = event {
@@ -365,7 +337,7 @@ impl SessionService {
         }
         if entry.session != before {
             let changed = entry.session.clone();
-            self.touch(&st);
+            self.mark_changed(&st);
             self.emit(DomainEvent::Changed(changed));
         }
         Ok(out)
@@ -387,7 +359,7 @@ impl SessionService {
                 watcher: None,
             },
         );
-        self.touch(&st);
+        self.mark_changed(&st);
     }
 
     /// Drops a session record and its watcher, publishing the removal.
@@ -398,7 +370,7 @@ impl SessionService {
         if let Some(w) = &entry.watcher {
             w.abort();
         }
-        self.touch(&st);
+        self.mark_changed(&st);
         self.emit(DomainEvent::Removed(entry.session.clone()));
         self.op_locks
             .lock()
@@ -425,7 +397,7 @@ impl SessionService {
                     watcher: None,
                 },
             );
-            self.touch(&st);
+            self.mark_changed(&st);
         }
         if let Some(ident) = process {
             self.watch(id, ident);
@@ -441,7 +413,7 @@ impl SessionService {
 }
 
 /// The error for a session removed while an operation was on its way.
-pub(crate) fn gone() -> Error {
+pub(crate) fn removed_meanwhile() -> Error {
     Error::NotFound("The session no longer exists.".into())
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::summary::summarise;
-use super::{SessionService, gone, printable};
+use super::{SessionService, printable, removed_meanwhile};
 use crate::config::{
     CLAUDE_DETECT_WINDOW, DEFAULT_CAPTURE_LINES, MAX_NOTE_BYTES, STOP_GRACE, TERM_GRACE,
 };
@@ -239,7 +239,7 @@ impl SessionService {
             self.tmux.kill_session(&s.name).await?;
         }
         let Some(removed) = self.delete(id) else {
-            return Err(gone());
+            return Err(removed_meanwhile());
         };
         if let Err(e) = self.persist().await {
             self.restore(removed);
@@ -293,7 +293,7 @@ impl SessionService {
 
     /// A copy of a session, or `NotFound`.
     pub(super) fn session(&self, id: SessionId) -> Result<Session> {
-        self.get(id).ok_or_else(gone)
+        self.get(id).ok_or_else(removed_meanwhile)
     }
 }
 

@@ -35,7 +35,7 @@ enum TmuxView {
 
 impl TmuxView {
     /// Why a session's tmux session is gone, if it is.
-    fn gone(&self, s: &Session) -> Option<&'static str> {
+    fn why_gone(&self, s: &Session) -> Option<&'static str> {
         match self {
             TmuxView::Names(names) if s.in_tmux && names.is_empty() => Some(SERVER_GONE),
             TmuxView::Names(names) if s.in_tmux && !names.iter().any(|n| n == s.name.as_str()) => {
@@ -125,7 +125,7 @@ impl SessionService {
         super::push_event(&mut entry.history, "exited", "", what);
         entry.watcher = None;
         let session = entry.session.clone();
-        self.touch(&st);
+        self.mark_changed(&st);
         tracing::info!(session_id = %session.id, session_name = %session.name, pid, "claude exited");
         // The cause first: claude exited, hence the session stopped.
         self.emit(DomainEvent::ClaudeExited {
@@ -292,7 +292,7 @@ impl SessionService {
         let view = self.tmux_view().await;
         let mut lost = Vec::new();
         for s in self.list() {
-            if let Some(why) = view.gone(&s) {
+            if let Some(why) = view.why_gone(&s) {
                 let was_running = matches!(s.status, Status::Starting | Status::Active);
                 let alive = match s.process {
                     Some(ident) => procwatch::blocking(move || procwatch::is_alive(ident))
@@ -405,7 +405,7 @@ impl SessionService {
         let mut reaped = Vec::new();
         let mut stopped = 0;
         for s in self.list() {
-            if let Some(why) = view.gone(&s) {
+            if let Some(why) = view.why_gone(&s) {
                 if forget {
                     self.delete(s.id);
                     reaped.push(s.name.to_string());

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use zbus::Variant;
 
-use super::payload::MAX_PAYLOAD;
-use crate::dbus::{BUS_NAME, MANAGER_IFACE, MANAGER_PATH};
+use crate::contract::{BUS_NAME, MANAGER_IFACE, MANAGER_PATH};
+use crate::hooks::payload::MAX_PAYLOAD;
 
 /// How long an ordinary event may take end to end.
 const CALL_LIMIT: Duration = Duration::from_secs(1);
