@@ -35,6 +35,7 @@ build:
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets --features test-faults -- -D warnings
 	cargo clippy --bench harness -- -D warnings
 
 install:

@@ -99,6 +99,7 @@ pub async fn run() -> ExitCode {
     if svc.config().restore_on_start {
         svc.spawn_restore(lost);
     }
+    #[cfg(feature = "test-faults")]
     if std::env::var_os("TRUSTY_MPM_TEST_FAULTS").is_some() {
         arm_test_faults(&svc);
     }
@@ -111,6 +112,7 @@ pub async fn run() -> ExitCode {
     wait_for_end(&conn, &svc).await
 }
 
+#[cfg(feature = "test-faults")]
 /// Test-only fault switch (TRUSTY_MPM_TEST_FAULTS set): SIGUSR1 deadlocks the state owner,
 /// as a real bug would, so tests can watch the watchdog pings stop.
 fn arm_test_faults(svc: &Arc<SessionService>) {

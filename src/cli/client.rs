@@ -9,9 +9,9 @@ use zbus::proxy::CacheProperties;
 use zbus::{Connection, Variant};
 
 use super::args::{ClientCommand as Command, Compress};
+use super::bus::{clock, manager, sessions};
 use super::output::{self, SessionInfo};
-use super::proxy::ManagerProxy;
-use crate::contract::{BUS_NAME, MANAGER_PATH, SESSION_IFACE};
+use crate::contract::{BUS_NAME, SESSION_IFACE};
 
 /// Runs a client subcommand against the session bus.
 pub async fn run(cmd: Command) -> ExitCode {
@@ -28,34 +28,6 @@ pub async fn run(cmd: Command) -> ExitCode {
         Ok(code) => code,
         Err(e) => output::report(&e),
     }
-}
-
-pub(super) async fn manager(conn: &Connection) -> zbus::Result<ManagerProxy<'static>> {
-    ManagerProxy::builder(conn)
-        .cache_properties(CacheProperties::No)
-        .build()
-        .await
-}
-
-/// Every session with all its properties, oldest first (one GetManagedObjects call).
-pub async fn sessions(conn: &Connection) -> zbus::Result<Vec<SessionInfo>> {
-    let om = zbus::fdo::ObjectManagerProxy::builder(conn)
-        .destination(BUS_NAME)
-        .path(MANAGER_PATH)
-        .cache_properties(CacheProperties::No)
-        .build()
-        .await?;
-    let mut out: Vec<SessionInfo> = om
-        .get_managed_objects()
-        .await?
-        .iter()
-        .filter_map(|(path, ifaces)| {
-            let props = ifaces.iter().find(|(i, _)| i.as_str() == SESSION_IFACE)?.1;
-            Some(SessionInfo::from_props(path.as_str(), props))
-        })
-        .collect();
-    out.sort_by_key(|s| (s.created_at, s.name.clone()));
-    Ok(out)
 }
 
 async fn session(conn: &Connection, key: &str) -> zbus::Result<SessionInfo> {
@@ -86,12 +58,6 @@ fn absolute(dir: &std::path::Path) -> String {
         .unwrap_or_else(|_| dir.to_path_buf())
         .to_string_lossy()
         .into_owned()
-}
-
-/// "HH:MM:SS" (UTC) of a microsecond timestamp.
-pub fn clock(usec: u64) -> String {
-    let s = usec / 1_000_000 % 86_400;
-    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
 
 async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {

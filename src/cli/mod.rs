@@ -3,6 +3,7 @@
 //! hook relay Claude Code runs.
 
 pub mod args;
+pub mod bus;
 pub mod client;
 pub mod hooks;
 pub mod notify;

@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use zbus::{Connection, Variant, proxy};
 
-use super::client::manager;
-use super::watch::{manager_signals, signal_json};
+use super::bus::{manager, manager_signals, signal_json};
 
 #[proxy(
     interface = "org.freedesktop.Notifications",

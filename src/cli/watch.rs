@@ -8,56 +8,10 @@ use std::process::ExitCode;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use zbus::message::Type;
-use zbus::{Connection, MatchRule, Message, MessageStream};
+use zbus::{Connection, MatchRule, MessageStream};
 
-use super::client::{clock, manager};
-use crate::contract::{BUS_NAME, MANAGER_IFACE, MANAGER_PATH};
-use crate::model::now_usec;
-
-/// The manager's signals, from whichever daemon currently serves them.
-pub(super) async fn manager_signals(conn: &Connection) -> zbus::Result<MessageStream> {
-    let rule = MatchRule::builder()
-        .msg_type(Type::Signal)
-        .interface(MANAGER_IFACE)
-        .path(MANAGER_PATH)
-        .build()?;
-    MessageStream::for_match_rule(rule, conn, Some(64.try_into().expect("non-zero"))).await
-}
-
-/// One signal as the stable JSON shape of `watch --json`.
-pub fn signal_json(msg: &Message) -> Option<Value> {
-    let member = msg.header().member()?.to_string();
-    let body = msg.body();
-    let mut v = match member.as_str() {
-        "SessionNew" | "SessionRemoved" => {
-            let (id, name, path): (String, String, zbus::OwnedObjectPath) =
-                body.deserialize().ok()?;
-            json!({"id": id, "name": name, "path": path.as_str()})
-        }
-        "StatusChanged" => {
-            let (id, name, status): (String, String, String) = body.deserialize().ok()?;
-            json!({"id": id, "name": name, "status": status})
-        }
-        "ActivityChanged" => {
-            let (id, name, activity, detail): (String, String, String, String) =
-                body.deserialize().ok()?;
-            json!({"id": id, "name": name, "activity": activity, "detail": detail})
-        }
-        "PermissionRequested" => {
-            let (id, name, request_id, tool, detail): (String, String, String, String, String) =
-                body.deserialize().ok()?;
-            json!({"id": id, "name": name, "request_id": request_id, "tool": tool, "detail": detail})
-        }
-        "ClaudeExited" => {
-            let (id, name, pid): (String, String, u32) = body.deserialize().ok()?;
-            json!({"id": id, "name": name, "pid": pid})
-        }
-        _ => return None,
-    };
-    v["event"] = json!(member);
-    v["at_usec"] = json!(now_usec());
-    Some(v)
-}
+use super::bus::{clock, manager, manager_signals, signal_json};
+use crate::contract::BUS_NAME;
 
 /// One signal as a line for a person.
 fn human(v: &Value) -> String {

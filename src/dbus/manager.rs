@@ -2,111 +2,36 @@
 //! manager's signals.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
 use zbus::{Connection, ObjectPath, OwnedObjectPath, OwnedVariant, interface};
 
+use super::rows::{RowCache, Rows};
 use super::{Backend, WireError, session_path};
 use crate::error::Error;
 use crate::hooks::HookContext;
 use crate::lifecycle::StartOptions;
-use crate::model::{Session, SessionId};
 
 /// The manager object.
 pub struct Manager {
     ctx: Arc<Backend>,
-    rows: Mutex<RowCache>,
-}
-
-/// The last `ListSessions` answer, the state version it was built at, and its rows by session.
-#[derive(Default)]
-struct RowCache {
-    version: Option<u64>,
-    rows: Rows,
-    by_id: HashMap<SessionId, Arc<SessionRow>>,
+    rows: RowCache,
 }
 
 impl Manager {
     pub(super) fn new(ctx: Arc<Backend>) -> Self {
         Manager {
+            rows: RowCache::default(),
             ctx,
-            rows: Mutex::new(RowCache::default()),
         }
     }
 
-    /// `ListSessions` rows: the last answer while nothing changed; after a change, a new list
-    /// that reuses the row of every session whose listed fields are the same.
+    /// `ListSessions` rows, rebuilt only after a change.
     fn rows(&self) -> Rows {
-        let mut cache = self.rows.lock().unwrap_or_else(|p| p.into_inner());
-        // Read the version first: rows built afterwards are at least that new.
-        let version = self.ctx.queue.reported();
-        if cache.version != Some(version) {
-            let fresh: Vec<(SessionId, Arc<SessionRow>)> = self.ctx.svc.map_sessions(|s| {
-                let r = match cache.by_id.get(&s.id) {
-                    Some(r) if row_matches(r, s) => Arc::clone(r),
-                    _ => Arc::new(row(s)),
-                };
-                (s.id, r)
-            });
-            cache.rows = Rows(Arc::new(fresh.iter().map(|(_, r)| Arc::clone(r)).collect()));
-            cache.by_id = fresh.into_iter().collect();
-            cache.version = Some(version);
-        }
-        cache.rows.clone()
+        self.rows.get(self.ctx.queue.reported(), &self.ctx.svc)
     }
-}
-
-/// One row of `ListSessions`.
-type SessionRow = (
-    String,
-    String,
-    String,
-    &'static str,
-    &'static str,
-    u32,
-    OwnedObjectPath,
-);
-
-/// Shared `ListSessions` rows, serialized as `a(sssssuo)` without copying them.
-#[derive(Clone, Default)]
-pub struct Rows(Arc<Vec<Arc<SessionRow>>>);
-
-impl serde::Serialize for Rows {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeSeq;
-        let mut seq = s.serialize_seq(Some(self.0.len()))?;
-        for r in self.0.iter() {
-            seq.serialize_element(&**r)?;
-        }
-        seq.end()
-    }
-}
-
-impl zbus::Type for Rows {
-    const SIGNATURE: &'static zbus::Signature = <Vec<SessionRow> as zbus::Type>::SIGNATURE;
-}
-
-fn row(s: &Session) -> SessionRow {
-    (
-        s.id.to_string(),
-        s.name.to_string(),
-        s.project_dir.clone(),
-        s.status.as_str(),
-        s.activity.as_str(),
-        s.pid(),
-        session_path(s.id),
-    )
-}
-
-/// Whether a listed row still says what the session says.
-fn row_matches(r: &SessionRow, s: &Session) -> bool {
-    r.1 == s.name.as_str()
-        && r.2 == s.project_dir
-        && r.3 == s.status.as_str()
-        && r.4 == s.activity.as_str()
-        && r.5 == s.pid()
 }
 
 /// Reads `StartSession`'s options, refusing unknown keys and wrong types.

@@ -10,6 +10,7 @@ mod guarded;
 mod manager;
 mod object_manager;
 mod publisher;
+mod rows;
 mod session;
 
 use std::collections::HashMap;

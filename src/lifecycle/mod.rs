@@ -218,6 +218,7 @@ impl SessionService {
 
     /// Holds the state lock forever from another thread: the test-only fault of a deadlocked
     /// state owner (see `daemon::arm_test_faults`).
+    #[cfg(feature = "test-faults")]
     pub fn wedge_for_tests(self: &Arc<Self>) {
         let svc = Arc::clone(self);
         std::thread::spawn(move || {

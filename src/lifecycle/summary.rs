@@ -30,52 +30,14 @@ impl Compression {
     }
 }
 
-/// Removes CSI, OSC and two-byte escape sequences and other control characters but newlines
+/// Removes terminal escape sequences (CSI, OSC, DCS, character-set selections: a terminal
+/// parser does it, `strip-ansi-escapes` over `vte`) and other control characters but newlines
 /// and tabs.
 pub fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\x1b' {
-            if !c.is_control() || c == '\n' || c == '\t' {
-                out.push(c);
-            }
-            continue;
-        }
-        match chars.next() {
-            // CSI: parameters and intermediates up to a final byte in @..~
-            Some('[') => {
-                for c in chars.by_ref() {
-                    if ('@'..='~').contains(&c) {
-                        break;
-                    }
-                }
-            }
-            // OSC, DCS, APC, PM: up to BEL or ESC \
-            Some(']' | 'P' | '_' | '^') => {
-                while let Some(c) = chars.next() {
-                    if c == '\x07' {
-                        break;
-                    }
-                    if c == '\x1b' && chars.peek() == Some(&'\\') {
-                        chars.next();
-                        break;
-                    }
-                }
-            }
-            // nF sequences (e.g. ESC ( B): intermediates, then one final byte.
-            Some(c) if (' '..='/').contains(&c) => {
-                for c in chars.by_ref() {
-                    if !(' '..='/').contains(&c) {
-                        break;
-                    }
-                }
-            }
-            // Two-byte sequences (ESC 7, ESC =, ...).
-            _ => {}
-        }
-    }
-    out
+    strip_ansi_escapes::strip_str(s)
+        .chars()
+        .filter(|&c| !c.is_control() || c == '\n' || c == '\t')
+        .collect()
 }
 
 /// Lines with trailing space removed and runs of blank lines folded into one.

@@ -1,0 +1,97 @@
+//! What every client subcommand shares: the manager proxy, all sessions in one call, the
+//! manager's signals (from whichever daemon serves them) in the JSON shape of `watch --json`,
+//! and times for people in their own time zone.
+
+use serde_json::{Value, json};
+use zbus::message::Type;
+use zbus::proxy::CacheProperties;
+use zbus::{Connection, MatchRule, Message, MessageStream};
+
+use super::output::SessionInfo;
+use super::proxy::ManagerProxy;
+use crate::contract::{BUS_NAME, MANAGER_IFACE, MANAGER_PATH, SESSION_IFACE};
+use crate::model::now_usec;
+
+/// The manager, every property read asked of the daemon.
+pub async fn manager(conn: &Connection) -> zbus::Result<ManagerProxy<'static>> {
+    ManagerProxy::builder(conn)
+        .cache_properties(CacheProperties::No)
+        .build()
+        .await
+}
+
+/// Every session with all its properties, oldest first (one GetManagedObjects call).
+pub async fn sessions(conn: &Connection) -> zbus::Result<Vec<SessionInfo>> {
+    let om = zbus::fdo::ObjectManagerProxy::builder(conn)
+        .destination(BUS_NAME)
+        .path(MANAGER_PATH)
+        .cache_properties(CacheProperties::No)
+        .build()
+        .await?;
+    let mut out: Vec<SessionInfo> = om
+        .get_managed_objects()
+        .await?
+        .iter()
+        .filter_map(|(path, ifaces)| {
+            let props = ifaces.iter().find(|(i, _)| i.as_str() == SESSION_IFACE)?.1;
+            Some(SessionInfo::from_props(path.as_str(), props))
+        })
+        .collect();
+    out.sort_by_key(|s| (s.created_at, s.name.clone()));
+    Ok(out)
+}
+
+/// The manager's signals, from whichever daemon currently serves them.
+pub async fn manager_signals(conn: &Connection) -> zbus::Result<MessageStream> {
+    let rule = MatchRule::builder()
+        .msg_type(Type::Signal)
+        .interface(MANAGER_IFACE)
+        .path(MANAGER_PATH)
+        .build()?;
+    MessageStream::for_match_rule(rule, conn, Some(64.try_into().expect("non-zero"))).await
+}
+
+/// One signal as the stable JSON shape of `watch --json`.
+pub fn signal_json(msg: &Message) -> Option<Value> {
+    let member = msg.header().member()?.to_string();
+    let body = msg.body();
+    let mut v = match member.as_str() {
+        "SessionNew" | "SessionRemoved" => {
+            let (id, name, path): (String, String, zbus::OwnedObjectPath) =
+                body.deserialize().ok()?;
+            json!({"id": id, "name": name, "path": path.as_str()})
+        }
+        "StatusChanged" => {
+            let (id, name, status): (String, String, String) = body.deserialize().ok()?;
+            json!({"id": id, "name": name, "status": status})
+        }
+        "ActivityChanged" => {
+            let (id, name, activity, detail): (String, String, String, String) =
+                body.deserialize().ok()?;
+            json!({"id": id, "name": name, "activity": activity, "detail": detail})
+        }
+        "PermissionRequested" => {
+            let (id, name, request_id, tool, detail): (String, String, String, String, String) =
+                body.deserialize().ok()?;
+            json!({"id": id, "name": name, "request_id": request_id, "tool": tool, "detail": detail})
+        }
+        "ClaudeExited" => {
+            let (id, name, pid): (String, String, u32) = body.deserialize().ok()?;
+            json!({"id": id, "name": name, "pid": pid})
+        }
+        _ => return None,
+    };
+    v["event"] = json!(member);
+    v["at_usec"] = json!(now_usec());
+    Some(v)
+}
+
+/// "HH:MM:SS" of a microsecond timestamp in the user's time zone (UTC when it is unknown).
+pub fn clock(usec: u64) -> String {
+    let Ok(at) = jiff::Timestamp::from_microsecond(usec as i64) else {
+        return "--:--:--".into();
+    };
+    at.to_zoned_datetime(jiff::tz::TimeZone::system())
+        .strftime("%H:%M:%S")
+        .to_string()
+}
