@@ -5,6 +5,7 @@
 use super::{DomainEvent, SessionService, push_event, removed_meanwhile};
 use crate::error::Result;
 use crate::model::{Activity, SessionId, Status, now_usec};
+use crate::tmux::Tmux;
 
 /// The changes one hook event asks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -22,7 +23,7 @@ pub struct HookEffect {
 /// How far up the process tree a hook's parent may be from claude.
 const MAX_ANCESTRY: usize = 8;
 
-impl SessionService {
+impl<T: Tmux> SessionService<T> {
     /// The session whose recorded claude pane is `pane` on the tmux server `server_pid` (0 when
     /// unknown): pane ids repeat across servers, so a pane of a later server is not a match.
     pub fn find_by_pane(&self, pane: &str, server_pid: u32) -> Option<SessionId> {

@@ -7,7 +7,7 @@ use super::{SessionService, printable};
 use crate::config::{DEFAULT_CAPTURE_LINES, MAX_CAPTURE_LINES, MAX_COMMAND_BYTES};
 use crate::error::{Error, Result};
 use crate::model::{Session, SessionId};
-use crate::tmux;
+use crate::tmux::{self, Tmux};
 
 /// Key names `SendKeys` passes to tmux; anything else must be one printable character.
 pub const KEY_NAMES: [&str; 10] = [
@@ -38,7 +38,7 @@ fn check_text(text: &str) -> Result<()> {
     Ok(())
 }
 
-impl SessionService {
+impl<T: Tmux> SessionService<T> {
     /// The tmux target of a session's pane, checked against tmux now: the recorded pane must
     /// exist on the server it was recorded on and belong to this session's tmux session.
     pub(super) async fn live_target(&self, s: &Session) -> Result<String> {

@@ -10,7 +10,7 @@ use crate::config::{MAX_CLAUDE_ARGS, MAX_CLAUDE_ARGS_BYTES, MAX_DIR_BYTES, home}
 use crate::error::{Error, Result};
 use crate::model::{Activity, Session, SessionId, SessionName, Status, now_usec};
 use crate::procwatch;
-use crate::tmux::{self, Pane};
+use crate::tmux::{self, Pane, Tmux};
 
 /// Options of `StartSession`.
 #[derive(Debug, Default, Clone)]
@@ -127,12 +127,12 @@ pub fn resolve_claude(command: Option<&str>) -> Result<String> {
 }
 
 /// Releases a reserved name when an operation ends without creating its session.
-struct Reservation<'a> {
-    svc: &'a SessionService,
+struct Reservation<'a, T: Tmux> {
+    svc: &'a SessionService<T>,
     name: SessionName,
 }
 
-impl Drop for Reservation<'_> {
+impl<T: Tmux> Drop for Reservation<'_, T> {
     fn drop(&mut self) {
         self.svc.lock().reserved.remove(&self.name);
     }
@@ -146,7 +146,7 @@ struct Launch {
     summary: String,
 }
 
-impl SessionService {
+impl<T: Tmux> SessionService<T> {
     /// The launch command for a pane: claude runs as the only child of a minimal `sh` that waits
     /// for it (tmux resumes a pane's own process when it stops, which would undo a freeze; and
     /// the daemon knows the child of its launcher is claude, whatever the program is called).
@@ -197,7 +197,7 @@ impl SessionService {
         requested: Option<SessionName>,
         dir: &str,
         tmux_names: &[String],
-    ) -> Result<Reservation<'_>> {
+    ) -> Result<Reservation<'_, T>> {
         let mut st = self.lock();
         let in_tmux = |n: &SessionName| tmux_names.iter().any(|t| t == n.as_str());
         let name = match requested {

@@ -12,6 +12,9 @@ mod ops;
 pub mod summary;
 mod watch;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -26,7 +29,7 @@ use crate::config::{Config, EVENT_HISTORY};
 use crate::error::{Error, Result};
 use crate::model::{EventRecord, Session, SessionId, SessionName, now_usec};
 use crate::store;
-use crate::tmux::TmuxDriver;
+use crate::tmux::{Tmux, TmuxDriver};
 
 /// How many sessions there are and how many are active, for status lines.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -103,54 +106,11 @@ impl State {
     }
 }
 
-/// Owner of all sessions.
-pub struct SessionService {
-    cfg: Config,
-    tmux: TmuxDriver,
-    state: Mutex<State>,
-    changes: Arc<dyn ChangeSink>,
-    /// Bumped by every mutation; compared with `persisted` to group-commit writes.
-    generation: AtomicU64,
-    persisted: AtomicU64,
-    write_lock: tokio::sync::Mutex<()>,
-    counts: tokio_watch::Sender<Counts>,
-    /// One operation at a time per session (see `exclusive`).
-    op_locks: Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<()>>>>,
-}
-
 impl SessionService {
-    /// Creates the service with the sessions of the registry file (not yet reconciled),
-    /// reporting its changes to `changes`.
+    /// The daemon's service: the real tmux driver for the configured server.
     pub fn new(cfg: Config, sessions: Vec<Session>, changes: Arc<dyn ChangeSink>) -> Arc<Self> {
-        let state = State {
-            sessions: sessions
-                .into_iter()
-                .map(|s| {
-                    (
-                        s.id,
-                        Entry {
-                            session: s,
-                            history: VecDeque::new(),
-                            watcher: None,
-                        },
-                    )
-                })
-                .collect(),
-            reserved: HashSet::new(),
-        };
-        let svc = Arc::new(SessionService {
-            tmux: TmuxDriver::new(&cfg),
-            cfg,
-            state: Mutex::new(state),
-            changes,
-            generation: AtomicU64::new(0),
-            persisted: AtomicU64::new(0),
-            write_lock: tokio::sync::Mutex::new(()),
-            counts: tokio_watch::Sender::new(Counts::default()),
-            op_locks: Mutex::new(HashMap::new()),
-        });
-        svc.mark_changed(&svc.lock());
-        svc
+        let tmux = TmuxDriver::new(&cfg);
+        Self::with_tmux(cfg, tmux, sessions, changes)
     }
 
     /// Loads the registry file named by the config, moving an unreadable one aside.
@@ -186,6 +146,62 @@ impl SessionService {
             }
             Err(e) => Err(Error::internal("reading the registry", e)),
         }
+    }
+}
+
+/// Owner of all sessions, driving tmux through `T` (the real `TmuxDriver` in the daemon).
+pub struct SessionService<T: Tmux = TmuxDriver> {
+    cfg: Config,
+    tmux: T,
+    state: Mutex<State>,
+    changes: Arc<dyn ChangeSink>,
+    /// Bumped by every mutation; compared with `persisted` to group-commit writes.
+    generation: AtomicU64,
+    persisted: AtomicU64,
+    write_lock: tokio::sync::Mutex<()>,
+    counts: tokio_watch::Sender<Counts>,
+    /// One operation at a time per session (see `exclusive`).
+    op_locks: Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl<T: Tmux> SessionService<T> {
+    /// Creates the service with the sessions of the registry file (not yet reconciled),
+    /// driving tmux through `tmux` and reporting its changes to `changes`.
+    pub fn with_tmux(
+        cfg: Config,
+        tmux: T,
+        sessions: Vec<Session>,
+        changes: Arc<dyn ChangeSink>,
+    ) -> Arc<Self> {
+        let state = State {
+            sessions: sessions
+                .into_iter()
+                .map(|s| {
+                    (
+                        s.id,
+                        Entry {
+                            session: s,
+                            history: VecDeque::new(),
+                            watcher: None,
+                        },
+                    )
+                })
+                .collect(),
+            reserved: HashSet::new(),
+        };
+        let svc = Arc::new(SessionService {
+            tmux,
+            cfg,
+            state: Mutex::new(state),
+            changes,
+            generation: AtomicU64::new(0),
+            persisted: AtomicU64::new(0),
+            write_lock: tokio::sync::Mutex::new(()),
+            counts: tokio_watch::Sender::new(Counts::default()),
+            op_locks: Mutex::new(HashMap::new()),
+        });
+        svc.mark_changed(&svc.lock());
+        svc
     }
 
     pub fn config(&self) -> &Config {
@@ -298,7 +314,7 @@ impl SessionService {
     }
 
     /// `f` of every session, oldest first, without copying the sessions.
-    pub fn map_sessions<T>(&self, f: impl Fn(&Session) -> T) -> Vec<T> {
+    pub fn map_sessions<R>(&self, f: impl Fn(&Session) -> R) -> Vec<R> {
         let st = self.lock();
         let mut v: Vec<&Session> = st.sessions.values().map(|e| &e.session).collect();
         v.sort_unstable_by_key(|s| (s.created_at, s.id));
@@ -322,12 +338,12 @@ impl SessionService {
 
     /// Applies `f` to a session under the lock; on `Ok` the change is recorded in history (if
     /// `event` is given), published and marked for persisting. On `Err` nothing changed.
-    fn update<T>(
+    fn update<R>(
         &self,
         id: SessionId,
         event: Option<(&str, String)>,
-        f: impl FnOnce(&mut Session) -> Result<T>,
-    ) -> Result<T> {
+        f: impl FnOnce(&mut Session) -> Result<R>,
+    ) -> Result<R> {
         let mut st = self.lock();
         let entry = st.sessions.get_mut(&id).ok_or_else(removed_meanwhile)?;
         let before = entry.session.clone();

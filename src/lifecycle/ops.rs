@@ -14,11 +14,12 @@ use crate::config::{
 use crate::error::{Error, Result};
 use crate::model::{Activity, ProcIdentity, Session, SessionId, Status, now_usec};
 use crate::procwatch::{self, Launch, ProcHandle, Sig};
+use crate::tmux::Tmux;
 
 /// How often a stop looks for the claude of a session that is still starting.
 const FIND_STEP: Duration = Duration::from_millis(20);
 
-impl SessionService {
+impl<T: Tmux> SessionService<T> {
     /// `PauseSession`: records a summary (the note, or one derived from the pane) and
     /// optionally freezes claude with SIGSTOP.
     pub async fn pause(&self, id: SessionId, note: &str, freeze: bool) -> Result<String> {

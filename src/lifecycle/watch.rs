@@ -11,7 +11,7 @@ use crate::config::CLAUDE_DETECT_WINDOW;
 use crate::error::{Error, Result};
 use crate::model::{ProcIdentity, Session, SessionId, Status, now_usec};
 use crate::procwatch::{self, Launch, ProcHandle};
-use crate::tmux;
+use crate::tmux::{self, Tmux};
 
 /// How often the safety net re-checks processes, and how often it reaps.
 const RESCAN_EVERY: Duration = Duration::from_secs(30);
@@ -46,7 +46,7 @@ impl TmuxView {
     }
 }
 
-impl SessionService {
+impl<T: Tmux> SessionService<T> {
     /// Asks tmux which sessions exist; no server running means none.
     async fn tmux_view(&self) -> TmuxView {
         match self.tmux.list_sessions().await {
@@ -400,7 +400,10 @@ impl SessionService {
 
     /// The reaper; `forget` drops the records of sessions whose tmux session is gone (an
     /// explicit reap), otherwise they only become stopped (the periodic safety net).
-    async fn reap_with(self: &Arc<Self>, forget: bool) -> Result<(u32, Vec<String>, u32)> {
+    pub(super) async fn reap_with(
+        self: &Arc<Self>,
+        forget: bool,
+    ) -> Result<(u32, Vec<String>, u32)> {
         let view = self.tmux_view().await;
         let mut reaped = Vec::new();
         let mut stopped = 0;

@@ -35,6 +35,42 @@ pub const PRIVATE_ENV: [&str; 8] = [
     "TRUSTY_MPM_TEST_FAULTS",
 ];
 
+/// What the session rules ask of tmux. `TmuxDriver` is the real one; the lifecycle's unit
+/// tests put an in-memory tmux behind the same seam.
+pub trait Tmux: Send + Sync + 'static {
+    fn list_sessions(&self) -> impl Future<Output = Result<Vec<String>>> + Send;
+    fn pane_owner(&self, pane: &str) -> impl Future<Output = Result<Option<PaneOwner>>> + Send;
+    fn is_our_server(&self, tmux_env: &str) -> impl Future<Output = bool> + Send;
+    fn panes(&self, name: &SessionName) -> impl Future<Output = Result<Vec<Pane>>> + Send;
+    fn new_session(
+        &self,
+        name: &SessionName,
+        dir: &str,
+        argv: &[String],
+    ) -> impl Future<Output = Result<Pane>> + Send;
+    fn respawn_pane(
+        &self,
+        pane: &str,
+        dir: &str,
+        argv: &[String],
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn new_window(
+        &self,
+        name: &SessionName,
+        dir: &str,
+        argv: &[String],
+    ) -> impl Future<Output = Result<Pane>> + Send;
+    fn send_text(&self, target: &str, text: &str) -> impl Future<Output = Result<()>> + Send;
+    fn send_key(
+        &self,
+        target: &str,
+        key: &str,
+        literal: bool,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn capture(&self, target: &str, lines: u32) -> impl Future<Output = Result<String>> + Send;
+    fn kill_session(&self, name: &SessionName) -> impl Future<Output = Result<()>> + Send;
+}
+
 /// Runs tmux commands against one server.
 #[derive(Debug, Clone)]
 pub struct TmuxDriver {
@@ -186,8 +222,19 @@ impl TmuxDriver {
         }
     }
 
+    /// Whether a server answers on the socket.
+    pub async fn server_running(&self) -> Result<bool> {
+        match self.list_sessions().await {
+            Ok(_) => Ok(true),
+            Err(Error::TmuxUnavailable(m)) if is_no_server(&m) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Tmux for TmuxDriver {
     /// Names of all sessions of the server. A server that is not running is `TmuxUnavailable`.
-    pub async fn list_sessions(&self) -> Result<Vec<String>> {
+    async fn list_sessions(&self) -> Result<Vec<String>> {
         let out = self
             .run(&["list-sessions", "-F", "#{session_name}"])
             .await?;
@@ -196,7 +243,7 @@ impl TmuxDriver {
 
     /// Which server and session a pane (`%N`) belongs to now; `None` when it does not exist.
     /// Pane ids are numbered per server, so a cached id must be checked before each use.
-    pub async fn pane_owner(&self, pane: &str) -> Result<Option<PaneOwner>> {
+    async fn pane_owner(&self, pane: &str) -> Result<Option<PaneOwner>> {
         if pane.len() < 2
             || !pane.starts_with('%')
             || !pane[1..].bytes().all(|b| b.is_ascii_digit())
@@ -222,7 +269,7 @@ impl TmuxDriver {
     /// Whether a `TMUX` environment value (`socket,pid,index`) names this driver's server.
     /// An empty value cannot be checked and is accepted. Resolving the path reads the file
     /// system, so it runs on the blocking pool.
-    pub async fn is_our_server(&self, tmux_env: &str) -> bool {
+    async fn is_our_server(&self, tmux_env: &str) -> bool {
         let Some(socket) = tmux_env.split(',').next().filter(|s| !s.is_empty()) else {
             return true;
         };
@@ -237,7 +284,7 @@ impl TmuxDriver {
     }
 
     /// Every pane of a session, in every window.
-    pub async fn panes(&self, name: &SessionName) -> Result<Vec<Pane>> {
+    async fn panes(&self, name: &SessionName) -> Result<Vec<Pane>> {
         let target = session_target(name.as_str());
         let out = self
             .run(&["list-panes", "-s", "-t", &target, "-F", PANE_FORMAT])
@@ -247,12 +294,7 @@ impl TmuxDriver {
 
     /// Creates a detached session in `dir` running `argv`; returns its first pane.
     /// The pane stays (dead) when its program exits, so the session can be restarted.
-    pub async fn new_session(
-        &self,
-        name: &SessionName,
-        dir: &str,
-        argv: &[String],
-    ) -> Result<Pane> {
+    async fn new_session(&self, name: &SessionName, dir: &str, argv: &[String]) -> Result<Pane> {
         let commands = spawn_commands(
             &["new-session", "-d", "-s", name.as_str()],
             dir,
@@ -266,17 +308,8 @@ impl TmuxDriver {
         first_pane(parse_panes(&self.run_list(&commands, None).await?))
     }
 
-    /// Whether a server answers on the socket.
-    pub async fn server_running(&self) -> Result<bool> {
-        match self.list_sessions().await {
-            Ok(_) => Ok(true),
-            Err(Error::TmuxUnavailable(m)) if is_no_server(&m) => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
     /// Starts `argv` again in a pane whose program has exited.
-    pub async fn respawn_pane(&self, pane: &str, dir: &str, argv: &[String]) -> Result<()> {
+    async fn respawn_pane(&self, pane: &str, dir: &str, argv: &[String]) -> Result<()> {
         let mut command: Vec<String> = vec!["respawn-pane".into(), "-t".into(), pane.into()];
         command.extend(["-c".into(), start_dir(dir), "--".into()]);
         command.extend(argv.iter().cloned());
@@ -284,7 +317,7 @@ impl TmuxDriver {
     }
 
     /// Opens a new window in the session running `argv`; returns its pane.
-    pub async fn new_window(&self, name: &SessionName, dir: &str, argv: &[String]) -> Result<Pane> {
+    async fn new_window(&self, name: &SessionName, dir: &str, argv: &[String]) -> Result<Pane> {
         let target = session_target(name.as_str());
         let commands = spawn_commands(&["new-window", "-t", &target], dir, argv, None);
         first_pane(parse_panes(&self.run_list(&commands, None).await?))
@@ -294,7 +327,7 @@ impl TmuxDriver {
     /// Enter, in one tmux invocation: tmux stops at the first command that fails, so the text
     /// lands whole and is followed by Enter, or nothing is typed. The text goes through stdin,
     /// so its size is not bound by tmux's message size.
-    pub async fn send_text(&self, target: &str, text: &str) -> Result<()> {
+    async fn send_text(&self, target: &str, text: &str) -> Result<()> {
         let enter = vec!["send-keys", "-t", target, "Enter"];
         if text.is_empty() {
             return self.run(&enter).await.map(drop);
@@ -311,7 +344,7 @@ impl TmuxDriver {
     }
 
     /// Presses one named key (already allow-listed) or types one literal character.
-    pub async fn send_key(&self, target: &str, key: &str, literal: bool) -> Result<()> {
+    async fn send_key(&self, target: &str, key: &str, literal: bool) -> Result<()> {
         if literal {
             self.run(&["send-keys", "-t", target, "-l", "--", key])
                 .await
@@ -322,7 +355,7 @@ impl TmuxDriver {
     }
 
     /// The last `lines` non-blank-tailed lines of the pane (history included, wrapped lines joined).
-    pub async fn capture(&self, target: &str, lines: u32) -> Result<String> {
+    async fn capture(&self, target: &str, lines: u32) -> Result<String> {
         let start = format!("-{lines}");
         let out = self
             .run(&["capture-pane", "-p", "-J", "-S", &start, "-t", target])
@@ -331,7 +364,7 @@ impl TmuxDriver {
     }
 
     /// Kills a session; a session that is already gone is not an error.
-    pub async fn kill_session(&self, name: &SessionName) -> Result<()> {
+    async fn kill_session(&self, name: &SessionName) -> Result<()> {
         match self
             .run(&["kill-session", "-t", &session_target(name.as_str())])
             .await

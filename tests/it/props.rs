@@ -20,7 +20,7 @@ use trusty_mpm::lifecycle::summary::{strip_ansi, summarise, trim};
 use trusty_mpm::model::SessionName;
 
 use crate::harness::HOOK_EVENTS;
-use trusty_mpm::tmux::{Pane, TmuxDriver};
+use trusty_mpm::tmux::{Pane, Tmux, TmuxDriver};
 
 fn config(cases: u32) -> ProptestConfig {
     ProptestConfig {
