@@ -9,19 +9,11 @@ use std::process::Command;
 use zbus::Variant;
 
 use crate::harness::*;
+use crate::procs::cmdline;
 
 fn args(list: &[&str]) -> HashMap<&'static str, Variant<'static>> {
     let owned: Vec<String> = list.iter().map(|s| s.to_string()).collect();
     HashMap::from([("args", Variant::from(owned))])
-}
-
-/// The argv of a running process, from /proc.
-fn cmdline(pid: u32) -> Vec<String> {
-    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
-    raw.split(|b| *b == 0)
-        .filter(|a| !a.is_empty())
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect()
 }
 
 /// What the fake claude of a project read, line by line.

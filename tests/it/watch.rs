@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 
 use crate::harness::*;
+use crate::procs::start_time;
 
 #[tokio::test]
 async fn claude_exit_is_signalled_at_once() {
@@ -58,9 +59,7 @@ async fn reused_pid_is_never_signalled() {
     // "reused" by something that is not ours to touch.
     let mut stranger = Command::new("sleep").arg("1000").spawn().unwrap();
     let pid = stranger.id();
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
-    let starttime: u64 = fields[19].parse().unwrap();
+    let starttime = start_time(pid);
     let dir = env.project("reuse");
     let registry = serde_json::json!({
         "version": 1,
