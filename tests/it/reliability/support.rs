@@ -9,6 +9,7 @@ use std::time::Duration;
 use trusty_mpm::cli::proxy::ManagerProxy;
 use zbus::proxy::CacheProperties;
 use zbus::{Connection, Message, Structure, Variant};
+use zbus_xml::ArgDirection;
 
 use crate::harness::*;
 
@@ -192,41 +193,30 @@ impl Method {
     }
 }
 
-fn xml_attr(line: &str, key: &str) -> Option<String> {
-    let pat = format!(" {key}=\"");
-    let start = line.find(&pat)? + pat.len();
-    let end = start + line[start..].find('"')?;
-    Some(line[start..end].to_owned())
-}
-
 /// Every method of `org.trusty.Mpm1` and `org.trusty.Mpm1.Session` in the contract XML (which
 /// `contract.rs` keeps equal to the live introspection), so new methods are covered here too.
 pub fn contract_methods() -> Vec<Method> {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/dbus/org.trusty.Mpm1.xml");
-    let xml = std::fs::read_to_string(file).expect("the contract XML");
+    let xml = std::fs::read_to_string(&file).expect("the contract XML");
+    let node = zbus_xml::Node::try_from(xml.as_str())
+        .unwrap_or_else(|e| panic!("{} does not parse: {e}", file.display()));
     let mut out: Vec<Method> = Vec::new();
-    let mut iface = String::new();
-    let mut in_method = false;
-    for line in xml.lines().map(str::trim) {
-        if line.starts_with("<interface ") {
-            iface = xml_attr(line, "name").unwrap();
-        } else if line.starts_with("<method ") {
+    for iface in node.interfaces() {
+        for method in iface.methods() {
+            let args = method
+                .args()
+                .iter()
+                .filter(|a| a.direction() != Some(ArgDirection::Out))
+                .map(|a| {
+                    let name = a.name().expect("every argument of the contract is named");
+                    (name.to_owned(), a.ty().to_string())
+                })
+                .collect();
             out.push(Method {
-                iface: iface.clone(),
-                name: xml_attr(line, "name").unwrap(),
-                args: Vec::new(),
+                iface: iface.name().to_string(),
+                name: method.name().to_string(),
+                args,
             });
-            in_method = !line.ends_with("/>");
-        } else if line.starts_with("</method>") {
-            in_method = false;
-        } else if in_method
-            && line.starts_with("<arg ")
-            && xml_attr(line, "direction").as_deref() != Some("out")
-        {
-            out.last_mut().unwrap().args.push((
-                xml_attr(line, "name").unwrap(),
-                xml_attr(line, "type").unwrap(),
-            ));
         }
     }
     for (iface, at_least) in [(MANAGER_IFACE, 17), (SESSION_IFACE, 9)] {
