@@ -339,8 +339,14 @@ async fn a_failed_save_changes_nothing() {
     let env = Env::new().await;
     let m = env.manager().await;
     env.start_active("keep").await;
-    // The temp file the registry is written through cannot be created.
-    std::fs::create_dir_all(env.state_dir().join("registry.json.tmp")).unwrap();
+    // The temp file the registry is written through cannot be created. A directory can take
+    // its place only between two writes: the daemon may still be saving what the start did.
+    let tmp = env.state_dir().join("registry.json.tmp");
+    wait_for(
+        "a directory in place of the registry's temp file",
+        || async { std::fs::create_dir_all(&tmp).is_ok() },
+    )
+    .await;
 
     let dir = env.project("reg");
     assert_error(m.register_session(&dir, "reg").await, "Internal");
@@ -357,7 +363,7 @@ async fn a_failed_save_changes_nothing() {
         "the started tmux session stayed"
     );
 
-    std::fs::remove_dir(env.state_dir().join("registry.json.tmp")).unwrap();
+    std::fs::remove_dir(&tmp).unwrap();
     m.register_session(&env.project("reg"), "reg")
         .await
         .unwrap();
