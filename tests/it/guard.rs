@@ -143,6 +143,7 @@ async fn control_characters_in_text_are_refused() {
         let msg = assert_error(m.send_command("ctl", bad).await, "InvalidArgument");
         assert!(msg.contains("control character"), "{msg:?}");
     }
+    // Time for a C-c that got through to end claude, before asserting that none did.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert!(alive(pid), "C-c reached claude");
     assert_eq!(env.session(&path).await.status().await.unwrap(), "active");
@@ -208,6 +209,7 @@ async fn pane_ids_of_a_later_tmux_server_reach_nothing() {
     );
     assert_error(m.send_keys("old", &["C-c"]).await, "InvalidState");
     assert_error(m.capture_output("old", 5, "off").await, "InvalidState");
+    // Time for text that got through to reach the foreign claude, before asserting none did.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert!(
         input_of(&foreign_dir).is_empty(),
@@ -245,6 +247,7 @@ async fn concurrent_restarts_run_one_claude() {
     }
     let s = env.session_uncached(&path).await;
     wait_for("active", || async { s.status().await.unwrap() == "active" }).await;
+    // Time for a second claude, had a losing restart launched one, to show up.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let running = claudes_of(&env, "race");
     assert_eq!(
@@ -283,6 +286,7 @@ async fn a_stop_right_after_start_ends_claude() {
     m.stop_session("quick", true).await.unwrap();
     let s = env.session_uncached(&path).await;
     assert_eq!(s.status().await.unwrap(), "stopped");
+    // Time for a claude launched by the start, had the stop missed it, to show up.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert!(claudes_of(&env, "quick").is_empty(), "claude still runs");
     assert_eq!(

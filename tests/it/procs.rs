@@ -77,10 +77,15 @@ pub fn descendants(root: u32) -> Vec<u32> {
 
 /// The pid of a live process whose comm is `comm` below `root` (not `root`).
 pub fn find_descendant(root: u32, comm: &str) -> Option<u32> {
+    find_descendant_where(root, |name| name == comm)
+}
+
+/// The pid of a live process below `root` (not `root`) whose comm satisfies `pred`.
+pub fn find_descendant_where(root: u32, pred: impl Fn(&str) -> bool) -> Option<u32> {
     below(root)
         .into_iter()
         .map(|s| (s.pid as u32, s.comm))
-        .find(|(pid, name)| name == comm && alive(*pid))
+        .find(|(pid, name)| pred(name) && alive(*pid))
         .map(|(pid, _)| pid)
 }
 

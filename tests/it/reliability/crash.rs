@@ -154,6 +154,7 @@ async fn storm_client(
                 log.fates.insert(name, Fate::Unsure);
                 if daemon_down(&ename) {
                     log.unanswered += 1;
+                    // Paces this client's next mutation while the daemon is down.
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 } else {
                     // The daemon answered, and the answer contradicts what it acknowledged
@@ -207,6 +208,7 @@ async fn crash_safety_kill_9_during_a_mutation_storm() {
         .collect();
     let mut downtime = Duration::ZERO;
     for &point in &points {
+        // Polled every millisecond (wait_for polls every 20), so the kill lands at its point.
         while claimed.load(Ordering::SeqCst) < point {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }

@@ -40,6 +40,7 @@ async fn churn_task(
         let name = format!("churn-{n}");
         if let Err(e) = m.start_session(&dir, &name, HashMap::new()).await {
             errors.push(format!("StartSession({name}): {e}"));
+            // Paces the next attempt (the error already fails the test).
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         }
@@ -265,6 +266,8 @@ async fn load_16_clients_while_sessions_start_and_stop() {
     )
     .await;
     assert!(warm.unexpected.is_empty(), "warm-up: {:?}", warm.unexpected);
+    // Not a wait for an event: lets the daemon finish what the warm-up left it (frees, a
+    // last save) before its memory is measured.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let rss_before = rss_kib(pid);
     let cpu_before = (cpu_secs(pid), cpu_secs(std::process::id()));
@@ -311,6 +314,7 @@ async fn load_16_clients_while_sessions_start_and_stop() {
     );
     stop.store(true, Ordering::SeqCst);
     let (cycles, churn_errors) = churn.await.expect("churn task");
+    // As before the baseline: settling before the memory is measured, not a wait for an event.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss_after = rss_kib(pid);
 
