@@ -475,7 +475,9 @@ async fn timeout_when_tmux_does_not_answer() {
     drop(thaw);
 
     assert_error(captured, "Timeout");
-    assert!(took < Duration::from_millis(1500), "Timeout took {took:?}");
+    // Well under the 5 s default, so the 500 ms set here applied; a loaded machine may add
+    // a second or two (make bench measures call times closely).
+    assert!(took < Duration::from_secs(3), "Timeout took {took:?}");
     assert!(
         took >= Duration::from_millis(400),
         "answered before the timeout: {took:?}"

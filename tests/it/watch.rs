@@ -47,8 +47,9 @@ async fn claude_exit_is_signalled_at_once() {
     let median = lat[lat.len() / 2];
     let worst = lat[lat.len() - 1];
     println!("exit detection over 20 kills: median {median:?}, worst {worst:?}");
-    // Event driven, not the 30 s rescan; the benchmark harness measures it precisely.
-    assert!(worst < Duration::from_secs(1), "worst {worst:?}");
+    // Event driven, not the 30 s rescan (which would take seconds to half a minute), with room
+    // for a loaded machine; the benchmark harness measures it precisely.
+    assert!(worst < Duration::from_secs(3), "worst {worst:?}");
 }
 
 #[tokio::test]
