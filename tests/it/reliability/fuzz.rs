@@ -195,9 +195,9 @@ async fn fuzz_every_method_with_random_and_malformed_calls() {
         file: file.to_string_lossy().into_owned(),
         decoy: leftovers.decoy.id(),
         tmux_socket: env.tmux_socket().to_string_lossy().into_owned(),
-        pid_max: std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        pid_max: procfs::sys::kernel::pid_max()
             .ok()
-            .and_then(|s| s.trim().parse().ok())
+            .and_then(|n| u32::try_from(n).ok())
             .unwrap_or(4_194_304),
         ..World::default()
     };
