@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use serde_json::{Value, json};
 
 /// One line of the report: a measured value beside the baseline measured in the same run.
 #[derive(Serialize)]
@@ -11,14 +12,14 @@ pub struct Row {
     pub figure: u8,
     pub what: String,
     pub unit: &'static str,
-    pub value: Option<f64>,
+    pub value: f64,
     pub baseline: Option<f64>,
     pub baseline_what: String,
     /// value / baseline.
     pub ratio: Option<f64>,
     /// Empty when the row is informational.
     pub target: String,
-    /// PASS / MISS / "" (no target) / "n/a" (not measured).
+    /// PASS / MISS / "" (no target) / "n/a" (no ratio to judge).
     pub result: String,
     pub note: String,
 }
@@ -29,7 +30,7 @@ impl Row {
             figure,
             what: what.into(),
             unit,
-            value: Some(value),
+            value,
             baseline: None,
             baseline_what: String::new(),
             ratio: None,
@@ -39,31 +40,13 @@ impl Row {
         }
     }
 
-    /// A figure that could not be measured in this run.
-    pub fn unavailable(figure: u8, what: impl Into<String>, target: &str, why: &str) -> Row {
-        Row {
-            figure,
-            what: what.into(),
-            unit: "",
-            value: None,
-            baseline: None,
-            baseline_what: String::new(),
-            ratio: None,
-            target: target.into(),
-            result: "n/a".into(),
-            note: why.into(),
-        }
-    }
-
     pub fn against(mut self, baseline: f64, what: impl Into<String>) -> Row {
         self.baseline = Some(baseline);
         self.baseline_what = what.into();
-        self.ratio = self.value.map(|v| {
-            if baseline > 0.0 {
-                v / baseline
-            } else {
-                f64::NAN
-            }
+        self.ratio = Some(if baseline > 0.0 {
+            self.value / baseline
+        } else {
+            f64::NAN
         });
         self
     }
@@ -85,7 +68,7 @@ impl Row {
     /// Target on the value: value ≤ limit.
     pub fn value_target(mut self, text: &str, limit: f64) -> Row {
         self.target = text.into();
-        self.result = verdict(self.value.map(|v| v <= limit));
+        self.result = verdict(Some(self.value <= limit));
         self
     }
 
@@ -132,11 +115,7 @@ pub fn table(rows: &[Row]) -> String {
             None if !r.baseline_what.is_empty() => r.baseline_what.clone(),
             None => "—".into(),
         };
-        let measured = if r.value.is_some() {
-            fmt(r.value, r.unit)
-        } else {
-            r.note.clone()
-        };
+        let measured = fmt(Some(r.value), r.unit);
         cells.push([
             r.figure.to_string(),
             r.what.clone(),
@@ -189,10 +168,7 @@ pub fn table(rows: &[Row]) -> String {
         out.push_str(&line(c));
         out.push('\n');
     }
-    let notes: Vec<&Row> = rows
-        .iter()
-        .filter(|r| r.value.is_some() && !r.note.is_empty())
-        .collect();
+    let notes: Vec<&Row> = rows.iter().filter(|r| !r.note.is_empty()).collect();
     if !notes.is_empty() {
         out.push('\n');
         for r in notes {
@@ -231,4 +207,16 @@ pub fn sorted(mut v: Vec<f64>) -> Vec<f64> {
 
 pub fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len() as f64
+}
+
+/// The distribution of an ascending slice of µs for report.json.
+pub fn summary(sorted_us: &[f64]) -> Value {
+    json!({
+        "n": sorted_us.len(),
+        "p50": percentile(sorted_us, 50.0),
+        "p90": percentile(sorted_us, 90.0),
+        "p99": percentile(sorted_us, 99.0),
+        "max": sorted_us[sorted_us.len() - 1],
+        "mean": mean(sorted_us),
+    })
 }

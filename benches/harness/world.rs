@@ -3,7 +3,6 @@
 //! it mid-run). Everything started is recorded and undone at the end, on panic (Drop) and on
 //! Ctrl-C (see `cleanup_all`), by pid or by tmux socket, never by name.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -176,6 +175,14 @@ impl World {
             .expect("tmux runs")
     }
 
+    /// The pid of the private tmux server (it must be running).
+    pub fn tmux_server_pid(&self) -> u32 {
+        String::from_utf8_lossy(&self.tmux(&["display-message", "-p", "#{pid}"]).stdout)
+            .trim()
+            .parse()
+            .expect("tmux server pid")
+    }
+
     /// A directory that exists, for use as a project dir.
     pub fn project(&self, name: &str) -> String {
         let p = self.dir.path().join("projects").join(name);
@@ -303,103 +310,4 @@ impl Drop for World {
         // The bus goes with `bus`; anything else recorded goes now.
         cleanup_all();
     }
-}
-
-/// Fields of /proc/<pid>/stat after the command name (field 3 is index 0).
-fn stat_fields(pid: u32) -> Option<Vec<u64>> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = &stat[stat.rfind(')')? + 2..];
-    Some(
-        after
-            .split(' ')
-            .map(|f| f.trim().parse().unwrap_or(0))
-            .collect(),
-    )
-}
-
-/// utime + stime of `pid` in clock ticks (threads included, even exited ones).
-pub fn cpu_ticks(pid: u32) -> u64 {
-    let f = stat_fields(pid).unwrap_or_else(|| panic!("no /proc/{pid}/stat"));
-    f[11] + f[12]
-}
-
-/// utime + stime + cutime + cstime of the calling process, in clock ticks.
-pub fn own_cpu_ticks_with_children() -> u64 {
-    let f = stat_fields(std::process::id()).expect("/proc/self/stat");
-    f[11] + f[12] + f[13] + f[14]
-}
-
-/// On-CPU time of one process from its threads' schedstat (ns, unlike the 10 ms ticks of
-/// /proc/<pid>/stat). A thread that exits takes its time with it, so threads are followed by
-/// id: call `sample` often enough to see short-lived ones (tokio's blocking threads live 10 s).
-pub struct ThreadCpu {
-    pid: u32,
-    base: HashMap<u32, u64>,
-    seen: HashMap<u32, u64>,
-}
-
-impl ThreadCpu {
-    pub fn start(pid: u32) -> ThreadCpu {
-        let base = thread_ns(pid);
-        ThreadCpu {
-            pid,
-            seen: base.clone(),
-            base,
-        }
-    }
-
-    pub fn sample(&mut self) {
-        for (tid, ns) in thread_ns(self.pid) {
-            let e = self.seen.entry(tid).or_insert(0);
-            *e = (*e).max(ns);
-        }
-    }
-
-    /// Nanoseconds on CPU since `start`.
-    pub fn ns(&mut self) -> u64 {
-        self.sample();
-        self.seen
-            .iter()
-            .map(|(tid, ns)| ns.saturating_sub(self.base.get(tid).copied().unwrap_or(0)))
-            .sum()
-    }
-}
-
-fn thread_ns(pid: u32) -> HashMap<u32, u64> {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return HashMap::new();
-    };
-    tasks
-        .filter_map(|t| {
-            let t = t.ok()?;
-            let tid = t.file_name().to_str()?.parse().ok()?;
-            let ns = std::fs::read_to_string(t.path().join("schedstat"))
-                .ok()?
-                .split(' ')
-                .next()?
-                .parse()
-                .ok()?;
-            Some((tid, ns))
-        })
-        .collect()
-}
-
-/// VmRSS of `pid` in KiB.
-pub fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS")
-}
-
-/// Clock ticks per second (`getconf CLK_TCK`, 100 on Linux).
-pub fn clock_ticks() -> u64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100)
 }

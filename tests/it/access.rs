@@ -1,5 +1,5 @@
 //! Issue 9: reading properties and GetManagedObjects are refused to other users, as the methods
-//! are (`reliability::other_users_*`), while the owner reads on. A client of uid 65534 on a bus
+//! are (`reliability::other_users`), while the owner reads on. A client of uid 65534 on a bus
 //! that admits it stands in for another user.
 
 use std::collections::HashMap;

@@ -9,19 +9,11 @@ use std::process::Command;
 use zbus::Variant;
 
 use crate::harness::*;
+use crate::procs::cmdline;
 
 fn args(list: &[&str]) -> HashMap<&'static str, Variant<'static>> {
     let owned: Vec<String> = list.iter().map(|s| s.to_string()).collect();
     HashMap::from([("args", Variant::from(owned))])
-}
-
-/// The argv of a running process, from /proc.
-fn cmdline(pid: u32) -> Vec<String> {
-    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
-    raw.split(|b| *b == 0)
-        .filter(|a| !a.is_empty())
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect()
 }
 
 /// What the fake claude of a project read, line by line.
@@ -151,6 +143,7 @@ async fn control_characters_in_text_are_refused() {
         let msg = assert_error(m.send_command("ctl", bad).await, "InvalidArgument");
         assert!(msg.contains("control character"), "{msg:?}");
     }
+    // Time for a C-c that got through to end claude, before asserting that none did.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert!(alive(pid), "C-c reached claude");
     assert_eq!(env.session(&path).await.status().await.unwrap(), "active");
@@ -216,6 +209,7 @@ async fn pane_ids_of_a_later_tmux_server_reach_nothing() {
     );
     assert_error(m.send_keys("old", &["C-c"]).await, "InvalidState");
     assert_error(m.capture_output("old", 5, "off").await, "InvalidState");
+    // Time for text that got through to reach the foreign claude, before asserting none did.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert!(
         input_of(&foreign_dir).is_empty(),
@@ -253,6 +247,7 @@ async fn concurrent_restarts_run_one_claude() {
     }
     let s = env.session_uncached(&path).await;
     wait_for("active", || async { s.status().await.unwrap() == "active" }).await;
+    // Time for a second claude, had a losing restart launched one, to show up.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let running = claudes_of(&env, "race");
     assert_eq!(
@@ -291,6 +286,7 @@ async fn a_stop_right_after_start_ends_claude() {
     m.stop_session("quick", true).await.unwrap();
     let s = env.session_uncached(&path).await;
     assert_eq!(s.status().await.unwrap(), "stopped");
+    // Time for a claude launched by the start, had the stop missed it, to show up.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert!(claudes_of(&env, "quick").is_empty(), "claude still runs");
     assert_eq!(
@@ -347,8 +343,14 @@ async fn a_failed_save_changes_nothing() {
     let env = Env::new().await;
     let m = env.manager().await;
     env.start_active("keep").await;
-    // The temp file the registry is written through cannot be created.
-    std::fs::create_dir_all(env.state_dir().join("registry.json.tmp")).unwrap();
+    // The temp file the registry is written through cannot be created. A directory can take
+    // its place only between two writes: the daemon may still be saving what the start did.
+    let tmp = env.state_dir().join("registry.json.tmp");
+    wait_for(
+        "a directory in place of the registry's temp file",
+        || async { std::fs::create_dir_all(&tmp).is_ok() },
+    )
+    .await;
 
     let dir = env.project("reg");
     assert_error(m.register_session(&dir, "reg").await, "Internal");
@@ -365,7 +367,7 @@ async fn a_failed_save_changes_nothing() {
         "the started tmux session stayed"
     );
 
-    std::fs::remove_dir(env.state_dir().join("registry.json.tmp")).unwrap();
+    std::fs::remove_dir(&tmp).unwrap();
     m.register_session(&env.project("reg"), "reg")
         .await
         .unwrap();

@@ -14,6 +14,8 @@ mod private_bus;
 mod tools;
 pub use tools::require;
 
+pub use crate::procs::{alive, find_descendant, proc_state};
+
 use tempfile::TempDir;
 use tokio::io::AsyncWriteExt;
 use trusty_mpm::cli::proxy::{ManagerProxy, SessionProxy};
@@ -271,22 +273,6 @@ where
     }
 }
 
-/// The process state letter from /proc (`T` is stopped).
-pub fn proc_state(pid: u32) -> char {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let after = &stat[stat.rfind(')').unwrap() + 2..];
-    after.chars().next().unwrap()
-}
-
-pub fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            let after = &s[s.rfind(')').unwrap() + 2..];
-            !after.starts_with('Z')
-        })
-        .unwrap_or(false)
-}
-
 /// The D-Bus error name of a failed call.
 pub fn error_name(e: &zbus::Error) -> String {
     match e {
@@ -396,35 +382,6 @@ impl Env {
             .await
             .unwrap()
     }
-}
-
-/// The pid of a process whose comm is `comm` among the descendants of `root` (not `root`).
-pub fn find_descendant(root: u32, comm: &str) -> Option<u32> {
-    // (pid, ppid, comm) of every process.
-    let procs: Vec<(u32, u32, String)> = std::fs::read_dir("/proc")
-        .ok()?
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            let open = stat.find('(')?;
-            let close = stat.rfind(')')?;
-            let name = stat[open + 1..close].to_owned();
-            let ppid = stat[close + 2..].split(' ').nth(1)?.parse().ok()?;
-            Some((pid, ppid, name))
-        })
-        .collect();
-    let mut queue = vec![root];
-    while let Some(parent) = queue.pop() {
-        for (pid, ppid, name) in &procs {
-            if *ppid == parent {
-                if name == comm && alive(*pid) {
-                    return Some(*pid);
-                }
-                queue.push(*pid);
-            }
-        }
-    }
-    None
 }
 
 /// A datagram socket standing in for systemd's notify socket (`NOTIFY_SOCKET`).

@@ -420,7 +420,9 @@ async fn relay_fails_open_without_a_daemon() {
     // Garbage on stdin.
     let r = relay_with(&bus.address, "", "not json", "").await;
     assert_eq!((r.code, r.stdout.as_str()), (0, ""));
-    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    // Three runs, each bounded by the relay's 1 s call limit (a relay waiting on the bus would
+    // take D-Bus's 25 s default), with room for a loaded machine.
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod harness;
 mod hooks;
 mod lifecycle;
 mod notify;
+mod procs;
 mod props;
 mod real_life;
 mod reliability;

@@ -10,6 +10,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 
 use crate::harness::*;
+use crate::procs::{cmdline, comm};
 
 /// An executable script at `path` (directories created).
 fn script(path: &Path, body: &str) -> PathBuf {
@@ -23,24 +24,6 @@ fn script(path: &Path, body: &str) -> PathBuf {
 fn claude_at(path: &Path) -> String {
     let body = std::fs::read_to_string(fake_claude()).unwrap();
     script(path, &body).to_string_lossy().into_owned()
-}
-
-/// The argv of a running process.
-fn cmdline(pid: u32) -> Vec<String> {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .unwrap()
-        .split(|b| *b == 0)
-        .filter(|a| !a.is_empty())
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect()
-}
-
-/// The comm of a running process.
-fn comm(pid: u32) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .unwrap()
-        .trim()
-        .to_owned()
 }
 
 #[tokio::test]

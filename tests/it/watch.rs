@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 
 use crate::harness::*;
+use crate::procs::start_time;
 
 #[tokio::test]
 async fn claude_exit_is_signalled_at_once() {
@@ -46,8 +47,9 @@ async fn claude_exit_is_signalled_at_once() {
     let median = lat[lat.len() / 2];
     let worst = lat[lat.len() - 1];
     println!("exit detection over 20 kills: median {median:?}, worst {worst:?}");
-    // Event driven, not the 30 s rescan; the benchmark harness measures it precisely.
-    assert!(worst < Duration::from_secs(1), "worst {worst:?}");
+    // Event driven, not the 30 s rescan (which would take seconds to half a minute), with room
+    // for a loaded machine; the benchmark harness measures it precisely.
+    assert!(worst < Duration::from_secs(3), "worst {worst:?}");
 }
 
 #[tokio::test]
@@ -58,9 +60,7 @@ async fn reused_pid_is_never_signalled() {
     // "reused" by something that is not ours to touch.
     let mut stranger = Command::new("sleep").arg("1000").spawn().unwrap();
     let pid = stranger.id();
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
-    let starttime: u64 = fields[19].parse().unwrap();
+    let starttime = start_time(pid);
     let dir = env.project("reuse");
     let registry = serde_json::json!({
         "version": 1,
@@ -94,7 +94,8 @@ async fn reused_pid_is_never_signalled() {
     m.stop_session("reuse", true).await.unwrap();
     assert_error(m.resume_session("reuse").await, "InvalidState");
     assert_error(m.pause_session("reuse", "", true).await, "InvalidState");
-    std::thread::sleep(Duration::from_millis(200));
+    // Time for a signal that reached the stranger to take effect, before asserting none did.
+    tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(alive(pid), "the stranger was killed");
     assert_eq!(proc_state(pid), 'S', "the stranger was stopped");
     stranger.kill().unwrap();

@@ -1,0 +1,170 @@
+//! Figure 5, the hook relay: wall time of one `trusty-mpm hook` run from a managed session's
+//! pane (and from none), beside spawning `true` and one `busctl … Ping`.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use serde_json::{Value, json};
+use trusty_mpm::cli::proxy::ManagerProxy;
+
+use crate::log;
+use crate::report::{Row, percentile, sorted};
+use crate::world::{BUS_NAME, MANAGER_PATH, World};
+
+/// Figure 5: wall time of one `trusty-mpm hook` run, beside `true` and `busctl … Ping`.
+pub async fn hook_relay(
+    w: &World,
+    name: &str,
+    rows: &mut Vec<Row>,
+    raw: &mut serde_json::Map<String, Value>,
+) {
+    log("hook relay: 40 runs each of true, busctl Ping and trusty-mpm hook (managed, unmanaged)");
+    let pane = String::from_utf8_lossy(
+        &w.tmux(&["list-panes", "-t", &format!("={name}:"), "-F", "#{pane_id}"])
+            .stdout,
+    )
+    .trim()
+    .to_owned();
+    let tmux_env = format!("{},{},0", w.tmux_socket().display(), w.tmux_server_pid());
+    let payload = json!({
+        "session_id": "00000000-0000-4000-8000-000000000000",
+        "transcript_path": "",
+        "cwd": w.project(name),
+        "hook_event_name": "Notification",
+        "message": "Claude is waiting for your input",
+        "notification_type": "idle_prompt",
+    })
+    .to_string();
+    let stray = json!({
+        "session_id": "00000000-0000-4000-8000-00000000ffff",
+        "transcript_path": "",
+        "cwd": "/",
+        "hook_event_name": "Notification",
+        "message": "Claude is waiting for your input",
+        "notification_type": "idle_prompt",
+    })
+    .to_string();
+
+    let run_true = || {
+        let t = Instant::now();
+        let ok = Command::new("true").status().is_ok_and(|s| s.success());
+        assert!(ok, "true failed");
+        t.elapsed()
+    };
+    let run_busctl = || {
+        let t = Instant::now();
+        let ok = Command::new("busctl")
+            .arg(format!("--address={}", w.bus_addr))
+            .args([
+                "call",
+                BUS_NAME,
+                MANAGER_PATH,
+                "org.freedesktop.DBus.Peer",
+                "Ping",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "busctl Ping failed");
+        t.elapsed()
+    };
+    // managed: from the pane of a managed session, so the event changes that session (and
+    // the registry is saved before the reply); unmanaged: from no session, ignored.
+    let run_hook = |managed: bool| {
+        let t = Instant::now();
+        let mut cmd = Command::new(&w.bin);
+        cmd.arg("hook")
+            .env("DBUS_SESSION_BUS_ADDRESS", &w.bus_addr)
+            .env_remove("TMUX")
+            .env_remove("TMUX_PANE");
+        if managed {
+            cmd.env("TMUX", &tmux_env).env("TMUX_PANE", &pane);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn trusty-mpm hook");
+        child
+            .stdin
+            .take()
+            .expect("hook stdin")
+            .write_all(if managed { &payload } else { &stray }.as_bytes())
+            .expect("write the payload");
+        let out = child.wait_with_output().expect("wait for the hook");
+        let d = t.elapsed();
+        (d, out.status.code(), out.stderr)
+    };
+    for _ in 0..5 {
+        run_true();
+        run_busctl();
+        run_hook(true);
+        run_hook(false);
+    }
+    let (mut t_true, mut t_busctl, mut t_hook) = (Vec::new(), Vec::new(), Vec::new());
+    let mut t_stray = Vec::new();
+    let mut codes = HashMap::new();
+    let mut stderr_sample = String::new();
+    for _ in 0..40 {
+        t_true.push(run_true().as_secs_f64() * 1000.0);
+        t_busctl.push(run_busctl().as_secs_f64() * 1000.0);
+        let (d, code, err) = run_hook(true);
+        t_hook.push(d.as_secs_f64() * 1000.0);
+        t_stray.push(run_hook(false).0.as_secs_f64() * 1000.0);
+        *codes.entry(format!("{code:?}")).or_insert(0u32) += 1;
+        if stderr_sample.is_empty() && !err.is_empty() {
+            stderr_sample = String::from_utf8_lossy(&err).into_owned();
+        }
+    }
+    let (t_true, t_busctl, t_hook) = (sorted(t_true), sorted(t_busctl), sorted(t_hook));
+    let t_stray = sorted(t_stray);
+    // The runs took the managed path: the session's history holds the Notification events.
+    let m = ManagerProxy::new(&w.conn).await.expect("manager proxy");
+    let events = m.get_events(name, 100).await.expect("GetEvents");
+    let reached = events.iter().filter(|e| e.1 == "Notification").count();
+    let med = |v: &[f64]| percentile(v, 50.0);
+    let row = Row::new(
+        5,
+        "hook relay run (managed session), median",
+        "ms",
+        med(&t_hook),
+    )
+    .against(med(&t_true), "`true` spawn")
+    .value_target("≤ 10 ms", 10.0);
+    rows.push(if reached == 0 {
+        row.note("the events did not reach the session")
+    } else {
+        row
+    });
+    rows.push(
+        Row::new(
+            5,
+            "hook relay run vs busctl Ping, median",
+            "ms",
+            med(&t_hook),
+        )
+        .against(med(&t_busctl), "`busctl call … Ping`"),
+    );
+    rows.push(
+        Row::new(
+            5,
+            "hook relay run, unmanaged event, median",
+            "ms",
+            med(&t_stray),
+        )
+        .against(med(&t_true), "`true` spawn")
+        .note("an event from no managed session: ignored, nothing saved"),
+    );
+    raw.insert(
+        "hook_ms".into(),
+        json!({
+            "true": t_true, "busctl_ping": t_busctl, "hook": t_hook, "hook_unmanaged": t_stray,
+            "hook_exit_codes": codes, "hook_stderr_sample": stderr_sample,
+            "notification_events_in_session_history": reached,
+        }),
+    );
+}
