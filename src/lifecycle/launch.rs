@@ -1,6 +1,6 @@
-//! Bringing sessions in: start, register, adopt, discover and restart. Each validates all input
-//! and resolves the claude command before it creates anything, reserves its name, and undoes
-//! what it created when the registry cannot be saved.
+//! Launching claude: start, register and restart. Each validates all input and resolves the
+//! claude command before it creates anything, reserves its name, and undoes what it created
+//! when the registry cannot be saved.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -127,9 +127,9 @@ pub fn resolve_claude(command: Option<&str>) -> Result<String> {
 }
 
 /// Releases a reserved name when an operation ends without creating its session.
-struct Reservation<'a, T: Tmux> {
+pub(super) struct Reservation<'a, T: Tmux> {
     svc: &'a SessionService<T>,
-    name: SessionName,
+    pub(super) name: SessionName,
 }
 
 impl<T: Tmux> Drop for Reservation<'_, T> {
@@ -184,7 +184,7 @@ impl<T: Tmux> SessionService<T> {
     }
 
     /// Names of existing tmux sessions; a server that is not running has none.
-    async fn tmux_names(&self) -> Result<Vec<String>> {
+    pub(super) async fn tmux_names(&self) -> Result<Vec<String>> {
         match self.tmux.list_sessions().await {
             Err(Error::TmuxUnavailable(m)) if tmux::is_no_server(&m) => Ok(Vec::new()),
             other => other,
@@ -192,7 +192,7 @@ impl<T: Tmux> SessionService<T> {
     }
 
     /// Picks and reserves a name: the requested one if free, else one derived from `dir`.
-    fn reserve_name(
+    pub(super) fn reserve_name(
         &self,
         requested: Option<SessionName>,
         dir: &str,
@@ -240,7 +240,7 @@ impl<T: Tmux> SessionService<T> {
 
     /// Saves a session just inserted, or takes it out again (and kills the tmux session the
     /// call created) when it cannot be saved: a failed call leaves nothing behind.
-    async fn commit_new(&self, session: &Session, created_tmux: bool) -> Result<()> {
+    pub(super) async fn commit_new(&self, session: &Session, created_tmux: bool) -> Result<()> {
         let Err(e) = self.persist().await else {
             return Ok(());
         };
@@ -317,93 +317,6 @@ impl<T: Tmux> SessionService<T> {
         drop(reservation);
         self.commit_new(&session, false).await?;
         Ok(session)
-    }
-
-    /// `AdoptSession`: manage an existing tmux session, finding claude in any of its panes.
-    pub async fn adopt(self: &Arc<Self>, tmux_name: &str) -> Result<Session> {
-        let name = SessionName::new(tmux_name).map_err(|e| {
-            Error::invalid(format!("'{}' cannot be adopted: {e}", printable(tmux_name)))
-        })?;
-        if self.lock().name_taken(&name) {
-            return Err(Error::AlreadyExists(format!(
-                "A session named '{name}' is already managed."
-            )));
-        }
-        let panes = self.tmux.panes(&name).await.map_err(|e| match e {
-            Error::TmuxFailed(m) if tmux::is_missing_target(&m) => {
-                Error::NotFound(format!("There is no tmux session named '{name}'."))
-            }
-            e => e,
-        })?;
-        // Prefer the active pane, then any other, for where claude runs.
-        let mut ordered = panes.clone();
-        ordered.sort_by_key(|p| !p.active);
-        let mut found = None;
-        for p in &ordered {
-            if let Some(id) = procwatch::find_claude_async(p.pid).await {
-                found = Some((p.clone(), id));
-                break;
-            }
-        }
-        let pane = found.as_ref().map(|(p, _)| p).or(ordered.first());
-        let dir = pane.map(|p| p.current_path.clone()).unwrap_or_default();
-        let reservation = self.reserve_name(Some(name), &dir, &[])?;
-        let mut session = Session::new(reservation.name.clone(), dir, true);
-        if let Some(p) = pane {
-            session.pane = p.id.clone();
-            session.pane_server = p.server_pid;
-        }
-        if let Some((_, id)) = found {
-            session.process = Some(id);
-            session.status = Status::Active;
-        }
-        self.insert(
-            session.clone(),
-            "adopted",
-            format!("adopted tmux session {}", session.name),
-        );
-        drop(reservation);
-        self.commit_new(&session, false).await?;
-        if let Some(id) = session.process {
-            self.watch(session.id, id);
-        }
-        Ok(session)
-    }
-
-    /// `DiscoverSessions`: adopts every unmanaged tmux session whose panes run claude. With no
-    /// tmux server there is nothing to discover.
-    pub async fn discover(self: &Arc<Self>) -> Result<Vec<String>> {
-        let mut adopted = Vec::new();
-        for tmux_name in self.tmux_names().await? {
-            let Ok(name) = SessionName::new(&tmux_name) else {
-                tracing::debug!("not discovering tmux session {tmux_name:?}: name not allowed");
-                continue;
-            };
-            if self.lock().name_taken(&name) {
-                continue;
-            }
-            let panes = match self.tmux.panes(&name).await {
-                Ok(p) => p,
-                Err(Error::TmuxFailed(_)) => continue, // vanished meanwhile
-                Err(e) => return Err(e),
-            };
-            let mut runs_claude = false;
-            for p in &panes {
-                if procwatch::find_claude_async(p.pid).await.is_some() {
-                    runs_claude = true;
-                    break;
-                }
-            }
-            if !runs_claude {
-                continue;
-            }
-            match self.adopt(&tmux_name).await {
-                Ok(s) => adopted.push(s.name.to_string()),
-                Err(Error::AlreadyExists(_) | Error::NotFound(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(adopted)
     }
 
     /// `RestartSession`: like `systemctl restart`. A running session is stopped gracefully

@@ -5,10 +5,12 @@
 //! State lives behind a short-held mutex that is never kept across an await, so reads never
 //! wait for tmux. Every mutation is persisted (group-committed) before the operation returns.
 
+mod adopt;
 mod hooks;
 mod input;
 mod launch;
 mod ops;
+mod reconcile;
 pub mod summary;
 mod watch;
 

@@ -1,6 +1,5 @@
 //! Keeping records true to the processes: claude detection after a launch, pidfd exit watchers,
-//! why a claude exited, reconciliation at daemon start (and restoring sessions after a reboot),
-//! the reaper, and the slow periodic safety net.
+//! and why a claude exited.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,57 +7,18 @@ use std::time::Duration;
 use super::ops::mark_stopped;
 use super::{DomainEvent, SessionService, printable};
 use crate::config::CLAUDE_DETECT_WINDOW;
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::model::{ProcIdentity, Session, SessionId, Status, now_usec};
 use crate::procwatch::{self, Launch, ProcHandle};
-use crate::tmux::{self, Tmux};
+use crate::tmux::Tmux;
 
-/// How often the safety net re-checks processes, and how often it reaps.
-const RESCAN_EVERY: Duration = Duration::from_secs(30);
-const REAP_EVERY_RESCANS: u32 = 2;
 const DETECT_STEP: Duration = Duration::from_millis(20);
 /// How long tmux may take to mark a pane dead after its program exited.
 const PANE_DEATH_WAIT: Duration = Duration::from_millis(500);
 /// How much of a dead pane's last lines a StatusDetail quotes.
 const DETAIL_CHARS: usize = 200;
 
-const SERVER_GONE: &str = "the tmux server is gone";
-const SESSION_GONE: &str = "the tmux session is gone";
-
-/// What tmux says about the sessions of a registry.
-enum TmuxView {
-    /// The server answered with these session names (none when no server runs).
-    Names(Vec<String>),
-    /// The server could not be asked (timeout, broken socket): decide nothing.
-    Unknown,
-}
-
-impl TmuxView {
-    /// Why a session's tmux session is gone, if it is.
-    fn why_gone(&self, s: &Session) -> Option<&'static str> {
-        match self {
-            TmuxView::Names(names) if s.in_tmux && names.is_empty() => Some(SERVER_GONE),
-            TmuxView::Names(names) if s.in_tmux && !names.iter().any(|n| n == s.name.as_str()) => {
-                Some(SESSION_GONE)
-            }
-            _ => None,
-        }
-    }
-}
-
 impl<T: Tmux> SessionService<T> {
-    /// Asks tmux which sessions exist; no server running means none.
-    async fn tmux_view(&self) -> TmuxView {
-        match self.tmux.list_sessions().await {
-            Ok(n) => TmuxView::Names(n),
-            Err(Error::TmuxUnavailable(m)) if tmux::is_no_server(&m) => TmuxView::Names(Vec::new()),
-            Err(e) => {
-                tracing::warn!("tmux not reachable ({e}); keeping every session as it is");
-                TmuxView::Unknown
-            }
-        }
-    }
-
     /// Watches `ident` as the claude process of `id` through a pidfd, replacing any earlier
     /// watcher; its exit marks the session stopped at once.
     pub(crate) fn watch(self: &Arc<Self>, id: SessionId, ident: ProcIdentity) {
@@ -268,84 +228,9 @@ impl<T: Tmux> SessionService<T> {
         }
     }
 
-    /// Marks a session whose tmux session is gone as stopped, keeping its record so that it
-    /// can be restarted. A claude that still runs somehow keeps it as it is.
-    fn tmux_gone(&self, s: &Session, why: &'static str) -> bool {
-        if s.status == Status::Stopped && s.status_detail == why {
-            return false;
-        }
-        tracing::info!(session_id = %s.id, session_name = %s.name, "{why}; the session is stopped");
-        self.update(s.id, Some(("stopped", why.to_owned())), |s| {
-            mark_stopped(s);
-            s.status_detail = why.to_owned();
-            Ok(())
-        })
-        .is_ok()
-    }
-
-    /// Brings loaded records in line with /proc and tmux: live processes are re-verified and
-    /// watched, exited ones become stopped, sessions whose tmux session (or server) is gone
-    /// become stopped and stay restartable, frozen flags follow the real process state, pause
-    /// records survive. Returns the sessions that were running and lost their tmux session
-    /// (what `restore_on_start` brings back).
-    pub async fn reconcile(self: &Arc<Self>) -> Result<Vec<SessionId>> {
-        let view = self.tmux_view().await;
-        let mut lost = Vec::new();
-        for s in self.list() {
-            if let Some(why) = view.why_gone(&s) {
-                let was_running = matches!(s.status, Status::Starting | Status::Active);
-                let alive = match s.process {
-                    Some(ident) => procwatch::blocking(move || procwatch::is_alive(ident))
-                        .await
-                        .unwrap_or(false),
-                    None => false,
-                };
-                if !alive && self.tmux_gone(&s, why) && was_running {
-                    lost.push(s.id);
-                }
-                if !alive {
-                    continue;
-                }
-            }
-            self.recheck(&s).await;
-        }
-        self.persist().await?;
-        Ok(lost)
-    }
-
-    /// Re-verifies one record's process against /proc (off the executor).
-    async fn recheck(self: &Arc<Self>, s: &Session) {
-        match s.process {
-            Some(ident) => {
-                let probe = procwatch::blocking(move || {
-                    procwatch::is_alive(ident).then(|| procwatch::state(ident.pid) == Some('T'))
-                })
-                .await
-                .flatten();
-                match probe {
-                    Some(stopped) => {
-                        let _ = self.update(s.id, None, |s| {
-                            s.frozen = stopped && s.status == Status::Paused;
-                            s.last_seen = now_usec();
-                            Ok(())
-                        });
-                        self.watch(s.id, ident);
-                    }
-                    None => {
-                        self.on_exit(s.id, ident);
-                    }
-                }
-            }
-            None if matches!(s.status, Status::Starting | Status::Paused) && s.in_tmux => {
-                self.redetect(s.id).await;
-            }
-            None => {}
-        }
-    }
-
     /// Tries once more to find claude in a starting session: its launcher's child, or for a
     /// session the daemon did not launch, a claude in its panes.
-    async fn redetect(self: &Arc<Self>, id: SessionId) {
+    pub(super) async fn redetect(self: &Arc<Self>, id: SessionId) {
         let Some(s) = self.get(id) else { return };
         if let Some(l) = s.launcher {
             match procwatch::blocking(move || procwatch::launched(l)).await {
@@ -371,105 +256,5 @@ impl<T: Tmux> SessionService<T> {
                 return;
             }
         }
-    }
-
-    /// Restarts, one at a time, the sessions `reconcile` found lost (`restore_on_start`).
-    pub fn spawn_restore(self: &Arc<Self>, ids: Vec<SessionId>) {
-        if ids.is_empty() {
-            return;
-        }
-        let svc = Arc::clone(self);
-        tokio::spawn(async move {
-            for id in ids {
-                let name = svc.get(id).map(|s| s.name.to_string()).unwrap_or_default();
-                match svc.restart(id).await {
-                    Ok(()) => {
-                        tracing::info!(session_name = %name, "restored after the daemon started")
-                    }
-                    Err(e) => tracing::warn!(session_name = %name, "could not restore: {e}"),
-                }
-            }
-        });
-    }
-
-    /// `ReapDeadSessions`: forgets sessions whose tmux session is gone (never when tmux cannot
-    /// be asked) and marks sessions whose claude process is gone as stopped.
-    pub async fn reap(self: &Arc<Self>) -> Result<(u32, Vec<String>, u32)> {
-        self.reap_with(true).await
-    }
-
-    /// The reaper; `forget` drops the records of sessions whose tmux session is gone (an
-    /// explicit reap), otherwise they only become stopped (the periodic safety net).
-    pub(super) async fn reap_with(
-        self: &Arc<Self>,
-        forget: bool,
-    ) -> Result<(u32, Vec<String>, u32)> {
-        let view = self.tmux_view().await;
-        let mut reaped = Vec::new();
-        let mut stopped = 0;
-        for s in self.list() {
-            if let Some(why) = view.why_gone(&s) {
-                if forget {
-                    self.delete(s.id);
-                    reaped.push(s.name.to_string());
-                } else if self.tmux_gone(&s, why) {
-                    stopped += 1;
-                }
-                continue;
-            }
-            if let Some(ident) = s.process {
-                let alive = procwatch::blocking(move || procwatch::is_alive(ident))
-                    .await
-                    .unwrap_or(true);
-                if !alive && self.on_exit(s.id, ident) {
-                    stopped += 1;
-                }
-            }
-        }
-        self.persist().await?;
-        Ok((reaped.len() as u32, reaped, stopped))
-    }
-
-    /// The safety net behind the pidfd watchers: a slow rescan of processes and starting
-    /// sessions, and the reaper every other round.
-    pub fn spawn_maintenance(self: &Arc<Self>) {
-        let svc = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(RESCAN_EVERY);
-            tick.tick().await;
-            let mut round = 0u32;
-            loop {
-                tick.tick().await;
-                let Some(svc) = svc.upgrade() else { return };
-                round += 1;
-                if round.is_multiple_of(REAP_EVERY_RESCANS) {
-                    if let Err(e) = svc.reap_with(false).await {
-                        tracing::warn!("periodic reap failed: {e}");
-                    }
-                    continue;
-                }
-                for s in svc.list() {
-                    match s.process {
-                        Some(ident) => {
-                            let alive = procwatch::blocking(move || procwatch::is_alive(ident))
-                                .await
-                                .unwrap_or(true);
-                            if !alive {
-                                svc.on_exit(s.id, ident);
-                            }
-                        }
-                        None if matches!(s.status, Status::Starting | Status::Paused)
-                            && s.in_tmux =>
-                        {
-                            svc.redetect(s.id).await;
-                        }
-                        None => {}
-                    }
-                }
-                if let Err(e) = svc.persist().await {
-                    tracing::error!("could not save the registry: {e}");
-                }
-            }
-        });
     }
 }
