@@ -47,6 +47,7 @@ install:
 		packaging/systemd/trusty-mpm.service.in > "$(DESTDIR)$(UNITDIR)/trusty-mpm.service"
 	sed -e 's|@bindir@|$(BINDIR)|g' \
 		packaging/systemd/trusty-mpm-notify.service.in > "$(DESTDIR)$(UNITDIR)/trusty-mpm-notify.service"
+	install -m644 packaging/systemd/trusty-mpm.slice "$(DESTDIR)$(UNITDIR)/trusty-mpm.slice"
 	sed -e 's|@bindir@|$(BINDIR)|g' \
 		packaging/dbus/org.trusty.Mpm1.service.in > "$(DESTDIR)$(DBUSDIR)/org.trusty.Mpm1.service"
 	install -m644 packaging/dbus/org.trusty.Mpm1.xml "$(DESTDIR)$(IFACEDIR)/org.trusty.Mpm1.xml"
@@ -59,7 +60,7 @@ install:
 uninstall:
 	-systemctl --user stop trusty-mpm-notify.service trusty-mpm.service
 	rm -f "$(DESTDIR)$(BINDIR)/trusty-mpm" "$(DESTDIR)$(UNITDIR)/trusty-mpm.service" \
-		"$(DESTDIR)$(UNITDIR)/trusty-mpm-notify.service" \
+		"$(DESTDIR)$(UNITDIR)/trusty-mpm-notify.service" "$(DESTDIR)$(UNITDIR)/trusty-mpm.slice" \
 		"$(DESTDIR)$(DBUSDIR)/org.trusty.Mpm1.service" "$(DESTDIR)$(IFACEDIR)/org.trusty.Mpm1.xml" \
 		"$(DESTDIR)$(MANDIR)/trusty-mpm.1" "$(DESTDIR)$(BASHCOMPDIR)/trusty-mpm" \
 		"$(DESTDIR)$(ZSHCOMPDIR)/_trusty-mpm" "$(DESTDIR)$(FISHCOMPDIR)/trusty-mpm.fish"

@@ -29,6 +29,19 @@ pub const MAX_DIR_BYTES: usize = 4095;
 pub const MAX_CLAUDE_ARGS: usize = 256;
 pub const MAX_CLAUDE_ARGS_BYTES: usize = 8 * 1024;
 
+/// The slice the sessions' units go in unless config.toml names another.
+pub const DEFAULT_SLICE: &str = "trusty-mpm.slice";
+
+/// What config.toml says about the daemon itself (the hook policy is read beside it).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FileSettings {
+    pub claude_command: Option<String>,
+    pub restore_on_start: bool,
+    pub slice: Option<String>,
+    pub limits: crate::units::Limits,
+    pub slice_memory_max: Option<u64>,
+}
+
 /// Settings of one daemon run.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -47,6 +60,12 @@ pub struct Config {
     pub claude_command: Option<String>,
     /// Whether sessions that were active at the last stop are restarted at start.
     pub restore_on_start: bool,
+    /// The slice the sessions' units go in (under systemd).
+    pub slice: String,
+    /// Limits for every session's unit, where StartSession sets none.
+    pub default_limits: crate::units::Limits,
+    /// MemoryMax of the slice: all agents together.
+    pub slice_memory_max: Option<u64>,
     /// Whether the daemon runs as a systemd service (`INVOCATION_ID` is set): then a tmux server
     /// it starts is started by the user manager instead, outside the daemon's cgroup and
     /// sandbox, so sessions outlive the service.
@@ -80,8 +99,24 @@ impl Config {
                 .ok()
                 .filter(|s| !s.trim().is_empty()),
             restore_on_start: false,
+            slice: DEFAULT_SLICE.to_owned(),
+            default_limits: Default::default(),
+            slice_memory_max: None,
             under_systemd: std::env::var_os("INVOCATION_ID").is_some(),
         }
+    }
+
+    /// Takes what config.toml says; the environment's claude command wins over the file's.
+    pub fn apply(&mut self, file: &FileSettings) {
+        if self.claude_command.is_none() {
+            self.claude_command = file.claude_command.clone();
+        }
+        self.restore_on_start = file.restore_on_start;
+        if let Some(slice) = &file.slice {
+            self.slice = slice.clone();
+        }
+        self.default_limits = file.limits;
+        self.slice_memory_max = file.slice_memory_max;
     }
 
     /// The registry file inside the state dir.

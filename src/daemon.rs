@@ -60,10 +60,23 @@ pub async fn run() -> ExitCode {
         permission_wait_secs = policy.permission_wait.as_secs(),
         "hook policy loaded"
     );
-    if cfg.claude_command.is_none() {
-        cfg.claude_command = policy.claude_command.clone();
+    cfg.apply(&policy.settings);
+    if cfg.under_systemd
+        && let Some(max) = cfg.slice_memory_max
+    {
+        // All agents together; the slice unit itself ships with `make install`.
+        let limit = format!("MemoryMax={max}");
+        match crate::units::systemctl(&["set-property", "--runtime", &cfg.slice, &limit]).await {
+            Ok(()) => tracing::info!("{} limited to {limit}", cfg.slice),
+            Err(e) => tracing::error!("could not limit {}: {e}", cfg.slice),
+        }
+    } else if !cfg.under_systemd
+        && (!cfg.default_limits.is_empty() || cfg.slice_memory_max.is_some())
+    {
+        tracing::warn!(
+            "config.toml sets resource limits, but the daemon does not run under systemd: they are not applied"
+        );
     }
-    cfg.restore_on_start = policy.restore_on_start;
     let (queue, events) = dbus::EventQueue::new();
     let svc = SessionService::new(cfg, sessions, queue.clone());
     let hooks = Arc::new(HookService::new(svc.clone(), policy));

@@ -15,3 +15,4 @@ pub mod procwatch;
 pub mod store;
 pub mod systemd;
 pub mod tmux;
+pub mod units;

@@ -221,6 +221,14 @@ pub struct Session {
     /// Why the session is in its status when that is not obvious; empty otherwise.
     #[serde(default)]
     pub status_detail: String,
+    /// The transient systemd unit claude runs in (with everything it starts); empty when the
+    /// daemon does not run under systemd or did not launch this claude.
+    #[serde(default)]
+    pub unit: String,
+    /// The resource limits StartSession asked for (config.toml's defaults fill the rest at
+    /// each launch).
+    #[serde(default)]
+    pub limits: crate::units::Limits,
 }
 
 impl Session {
@@ -246,6 +254,8 @@ impl Session {
             pane_server: 0,
             launcher: None,
             status_detail: String::new(),
+            unit: String::new(),
+            limits: Default::default(),
         }
     }
 

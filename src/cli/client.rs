@@ -102,6 +102,16 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
                             s.pid.to_string()
                         },
                     ),
+                    ("Unit", s.unit.clone()),
+                    (
+                        "Resources",
+                        format!(
+                            "memory {}, CPU {:.1} s, {} tasks",
+                            output::bytes(s.memory_bytes),
+                            s.cpu_usec as f64 / 1e6,
+                            s.tasks
+                        ),
+                    ),
                     ("Age", output::age(s.created_at)),
                     ("Last seen", format!("{} ago", output::age(s.last_seen))),
                     ("Claude id", s.claude_session_id.clone()),

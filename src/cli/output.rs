@@ -28,6 +28,12 @@ pub struct SessionInfo {
     pub paused_at: u64,
     pub pause_summary: String,
     pub frozen: bool,
+    /// The systemd unit claude runs in; empty when none.
+    pub unit: String,
+    /// Memory, CPU time (µs) and tasks of the session now; 0 when unknown.
+    pub memory_bytes: u64,
+    pub cpu_usec: u64,
+    pub tasks: u64,
     pub path: String,
 }
 
@@ -66,6 +72,10 @@ impl SessionInfo {
                 .get("Frozen")
                 .and_then(|v| bool::try_from(v.clone()).ok())
                 .unwrap_or(false),
+            unit: s("Unit"),
+            memory_bytes: t("MemoryCurrent"),
+            cpu_usec: t("CpuUsageNSec") / 1000,
+            tasks: t("TasksCurrent"),
             path: path.to_owned(),
         }
     }
@@ -117,10 +127,29 @@ pub fn age(since_usec: u64) -> String {
     }
 }
 
+/// A byte count as `812K`, `1.2G` (powers of 1024); `-` when unknown.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "K", "M", "G", "T"];
+    if n == 0 {
+        return "-".into();
+    }
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i + 1 < UNITS.len() {
+        v /= 1024.0;
+        i += 1;
+    }
+    if v < 10.0 && i > 0 {
+        format!("{v:.1}{}", UNITS[i])
+    } else {
+        format!("{v:.0}{}", UNITS[i])
+    }
+}
+
 /// The `list` table, columns aligned.
 pub fn table(sessions: &[SessionInfo], colour: bool) -> String {
-    let header = ["NAME", "STATUS", "ACTIVITY", "PID", "AGE", "PROJECT"];
-    let rows: Vec<[String; 6]> = sessions
+    let header = ["NAME", "STATUS", "ACTIVITY", "PID", "MEM", "AGE", "PROJECT"];
+    let rows: Vec<[String; 7]> = sessions
         .iter()
         .map(|s| {
             [
@@ -132,6 +161,7 @@ pub fn table(sessions: &[SessionInfo], colour: bool) -> String {
                 } else {
                     s.pid.to_string()
                 },
+                bytes(s.memory_bytes),
                 age(s.created_at),
                 s.project_dir.clone(),
             ]
@@ -143,7 +173,7 @@ pub fn table(sessions: &[SessionInfo], colour: bool) -> String {
             *w = (*w).max(c.chars().count());
         }
     }
-    let line = |cells: [String; 6], paint_cells: bool| {
+    let line = |cells: [String; 7], paint_cells: bool| {
         let mut out = String::new();
         for (i, c) in cells.iter().enumerate() {
             let pad = " ".repeat(width[i] - c.chars().count());
@@ -237,6 +267,10 @@ mod tests {
             paused_at: 0,
             pause_summary: String::new(),
             frozen: false,
+            unit: String::new(),
+            memory_bytes: 5 << 20,
+            cpu_usec: 0,
+            tasks: 0,
             path: "/x".into(),
         }
     }
@@ -250,9 +284,12 @@ mod tests {
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(
             lines[0],
-            "NAME         STATUS   ACTIVITY  PID  AGE  PROJECT"
+            "NAME         STATUS   ACTIVITY  PID  MEM   AGE  PROJECT"
         );
-        assert_eq!(lines[1], "a            active   working   -    2m   /p");
+        assert_eq!(
+            lines[1],
+            "a            active   working   -    5.0M  2m   /p"
+        );
         assert!(!t.contains('\x1b'));
         assert!(table(&[info("a", "active")], true).contains("\x1b[32mactive"));
     }

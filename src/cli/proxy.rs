@@ -134,4 +134,12 @@ pub trait Session {
     fn frozen(&self) -> zbus::Result<bool>;
     #[zbus(property)]
     fn status_detail(&self) -> zbus::Result<String>;
+    #[zbus(property)]
+    fn unit(&self) -> zbus::Result<String>;
+    #[zbus(property(emits_changed_signal = "false"))]
+    fn memory_current(&self) -> zbus::Result<u64>;
+    #[zbus(property(emits_changed_signal = "false"))]
+    fn cpu_usage_n_sec(&self) -> zbus::Result<u64>;
+    #[zbus(property(emits_changed_signal = "false"))]
+    fn tasks_current(&self) -> zbus::Result<u64>;
 }

@@ -50,9 +50,25 @@ fn start_options(options: HashMap<String, OwnedVariant>) -> Result<StartOptions,
                         .map_err(|_| Error::invalid("Option 'resume' must be a string (s)."))?,
                 );
             }
+            "memory_high" | "memory_max" | "tasks_max" => {
+                let v = u64::try_from(value).map_err(|_| {
+                    Error::invalid(format!("Option '{key}' must be a number of type t."))
+                })?;
+                let slot = match key.as_str() {
+                    "memory_high" => &mut out.limits.memory_high,
+                    "memory_max" => &mut out.limits.memory_max,
+                    _ => &mut out.limits.tasks_max,
+                };
+                *slot = Some(v);
+            }
+            "cpu_weight" => {
+                out.limits.cpu_weight = Some(u32::try_from(value).map_err(|_| {
+                    Error::invalid("Option 'cpu_weight' must be a number of type u.")
+                })?);
+            }
             other => {
                 return Err(Error::invalid(format!(
-                    "Unknown option '{}'; StartSession takes 'args' and 'resume'.",
+                    "Unknown option '{}'; StartSession takes args, resume, memory_high, memory_max, cpu_weight and tasks_max.",
                     crate::lifecycle::printable(other)
                 )));
             }
@@ -109,7 +125,9 @@ impl Manager {
     /// Creates a detached tmux session in project_dir running claude. An empty name is derived
     /// from the folder. Options: "args" (as) extra claude arguments, "resume" (s) a Claude Code
     /// session id to resume; otherwise claude gets a fresh session id, recorded as
-    /// ClaudeSessionId. The claude command is found before anything is created. The session
+    /// ClaudeSessionId. Under systemd claude runs in a unit of its own (Unit), limited by
+    /// "memory_high" (t, bytes), "memory_max" (t, bytes), "cpu_weight" (u, 1 to 10000) and
+    /// "tasks_max" (t), over config.toml's defaults. The claude command is found before anything is created. The session
     /// is starting until its claude process runs; a claude that cannot start leaves it stopped,
     /// StatusDetail saying why.
     #[zbus(out_args("id", "name", "path"))]

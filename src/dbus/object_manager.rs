@@ -10,9 +10,9 @@ use zbus::fdo::ManagedObjects;
 use zbus::message::Header;
 use zbus::names::{InterfaceName, OwnedInterfaceName};
 use zbus::object_server::SignalEmitter;
-use zbus::{Connection, ObjectPath, Variant, interface};
+use zbus::{Connection, ObjectPath, OwnedVariant, Variant, interface};
 
-use super::session::properties;
+use super::session::{COMPUTED, properties, read_figures};
 use super::{Backend, SESSION_IFACE, WireError, session_path};
 use crate::error::Error;
 
@@ -55,9 +55,15 @@ impl ObjectManager {
                 for (id, shown) in objects {
                     let session = shown.lock().unwrap_or_else(|p| p.into_inner()).clone();
                     // What zbus puts in InterfacesAdded: the same get_all, as the daemon's read.
-                    let props = properties(session, &self.ctx, conn)
+                    let figures = read_figures(&session).await;
+                    let mut props = properties(session, &self.ctx, conn)
                         .await
                         .map_err(|e| Error::internal(WHAT, e))?;
+                    // Computed for this call: the daemon's own read leaves them 0.
+                    let values = [figures.memory, figures.cpu_nsec, figures.tasks];
+                    for (name, v) in COMPUTED.into_iter().zip(values) {
+                        props.insert(name.to_owned(), OwnedVariant::from(v));
+                    }
                     out.insert(session_path(id), HashMap::from([(iface.clone(), props)]));
                 }
                 Ok(out)

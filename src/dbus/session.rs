@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use zbus::message::Header;
 use zbus::object_server::{Interface, SignalEmitter};
@@ -11,6 +12,7 @@ use zbus::{Connection, OwnedVariant, interface};
 use super::{Backend, WireError};
 use crate::error::Result as CoreResult;
 use crate::model::{Session, SessionId};
+use crate::units::{self, Figures};
 
 /// What a session object shows: the session as last published. The publisher replaces it
 /// before it signals a change, so properties and PropertiesChanged always agree, and the
@@ -22,11 +24,50 @@ pub struct SessionObject {
     id: SessionId,
     ctx: Arc<Backend>,
     shown: Published,
+    /// The last resource figures and when they were read: one GetAll reads them once.
+    figures: Mutex<Option<(Instant, Figures)>>,
+}
+
+/// The properties computed when a client reads them, never signalled.
+pub(super) const COMPUTED: [&str; 3] = ["MemoryCurrent", "CpuUsageNSec", "TasksCurrent"];
+
+/// How long one reading of the figures answers for (the properties of one GetAll).
+const FIGURES_FRESH: Duration = Duration::from_millis(100);
+
+/// The resource figures of a session as published: read from its unit or process tree.
+pub(super) async fn read_figures(s: &Session) -> Figures {
+    let (pid, unit) = (s.pid(), s.unit.clone());
+    crate::procwatch::blocking(move || units::figures(pid, &unit))
+        .await
+        .unwrap_or_default()
 }
 
 impl SessionObject {
     pub(super) fn new(id: SessionId, shown: Published, ctx: Arc<Backend>) -> Self {
-        SessionObject { id, ctx, shown }
+        SessionObject {
+            id,
+            ctx,
+            shown,
+            figures: Mutex::new(None),
+        }
+    }
+
+    /// The figures for a client's read; 0 for the daemon's own reads (PropertiesChanged,
+    /// InterfacesAdded), which never carry them.
+    async fn figures(&self, hdr: Option<Header<'_>>) -> Figures {
+        if hdr.is_none() {
+            return Figures::default();
+        }
+        let cached = *self.figures.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, f)) = cached
+            && at.elapsed() < FIGURES_FRESH
+        {
+            return f;
+        }
+        let session = self.published().clone();
+        let f = read_figures(&session).await;
+        *self.figures.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), f));
+        f
     }
 
     fn published(&self) -> MutexGuard<'_, Session> {
@@ -286,5 +327,31 @@ impl SessionObject {
     #[zbus(property)]
     fn status_detail(&self) -> String {
         self.published().status_detail.clone()
+    }
+
+    /// The transient systemd unit holding claude and everything it starts, e.g.
+    /// trusty-mpm-session-myproj.scope; empty when not under systemd.
+    #[zbus(property)]
+    fn unit(&self) -> String {
+        self.published().unit.clone()
+    }
+
+    /// Memory the session uses now, in bytes (its unit's cgroup, else the sum over its
+    /// processes); 0 when unknown. Computed when read.
+    #[zbus(property(emits_changed_signal = "false"))]
+    async fn memory_current(&self, #[zbus(header)] hdr: Option<Header<'_>>) -> u64 {
+        self.figures(hdr).await.memory
+    }
+
+    /// CPU time the session has used, in nanoseconds; 0 when unknown. Computed when read.
+    #[zbus(property(emits_changed_signal = "false"))]
+    async fn cpu_usage_n_sec(&self, #[zbus(header)] hdr: Option<Header<'_>>) -> u64 {
+        self.figures(hdr).await.cpu_nsec
+    }
+
+    /// Tasks (processes and threads) of the session now; 0 when unknown. Computed when read.
+    #[zbus(property(emits_changed_signal = "false"))]
+    async fn tasks_current(&self, #[zbus(header)] hdr: Option<Header<'_>>) -> u64 {
+        self.figures(hdr).await.tasks
     }
 }

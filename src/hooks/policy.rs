@@ -7,6 +7,8 @@
 //! auto_adopt = true
 //! claude_command = "/opt/claude/bin/claude"   # else PATH, ~/.local/bin, ~/.claude/local, npm
 //! restore_on_start = true       # restart the sessions that were active at the last stop
+//! memory_max = "8G"             # each session's unit (also memory_high, cpu_weight, tasks_max)
+//! slice_memory_max = "24G"      # all sessions together (slice = "trusty-mpm.slice")
 //! [[deny]]
 //! tool = "Bash"                 # exact tool name, or "*" for any
 //! pattern = "rm -rf (/|~)"      # regex, searched in the command / path / input
@@ -20,6 +22,8 @@ use regex::Regex;
 use serde::Deserialize;
 
 use super::payload::Payload;
+use crate::config::FileSettings;
+use crate::units::{Limits, parse_size};
 
 /// Longest allowed permission wait; Claude Code's own hook timeout is the real bound.
 const MAX_WAIT_SECS: u64 = 3600;
@@ -37,6 +41,39 @@ struct File {
     claude_command: Option<String>,
     #[serde(default)]
     restore_on_start: bool,
+    #[serde(default)]
+    slice: Option<String>,
+    #[serde(default)]
+    memory_high: Option<Size>,
+    #[serde(default)]
+    memory_max: Option<Size>,
+    #[serde(default)]
+    cpu_weight: Option<u32>,
+    #[serde(default)]
+    tasks_max: Option<u64>,
+    #[serde(default)]
+    slice_memory_max: Option<Size>,
+}
+
+/// A size: bytes, or a string like "8G".
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Size {
+    Bytes(u64),
+    Text(String),
+}
+
+impl Size {
+    fn bytes(&self, key: &str) -> Result<u64, String> {
+        match self {
+            Size::Bytes(b) => Ok(*b),
+            Size::Text(t) => parse_size(t).map_err(|e| format!("{key}: {e}")),
+        }
+    }
+}
+
+fn size(v: &Option<Size>, key: &str) -> Result<Option<u64>, String> {
+    v.as_ref().map(|s| s.bytes(key)).transpose()
 }
 
 fn yes() -> bool {
@@ -65,10 +102,8 @@ pub struct Policy {
     pub permission_wait: Duration,
     pub auto_adopt: bool,
     pub deny: Vec<DenyRule>,
-    /// The program new sessions run as claude, when the file names one.
-    pub claude_command: Option<String>,
-    /// Whether the daemon restarts, at start, the sessions that were active when it stopped.
-    pub restore_on_start: bool,
+    /// What the file says about the daemon itself (claude command, restore, units).
+    pub settings: FileSettings,
 }
 
 impl Default for Policy {
@@ -77,8 +112,7 @@ impl Default for Policy {
             permission_wait: Duration::ZERO,
             auto_adopt: true,
             deny: Vec::new(),
-            claude_command: None,
-            restore_on_start: false,
+            settings: FileSettings::default(),
         }
     }
 }
@@ -99,6 +133,22 @@ impl Policy {
         let file: File = toml::from_str(text).map_err(|e| e.to_string().trim().to_owned())?;
         if file.permission_wait_secs > MAX_WAIT_SECS {
             return Err(format!("permission_wait_secs is at most {MAX_WAIT_SECS}"));
+        }
+        let limits = Limits {
+            memory_high: size(&file.memory_high, "memory_high")?,
+            memory_max: size(&file.memory_max, "memory_max")?,
+            cpu_weight: file.cpu_weight,
+            tasks_max: file.tasks_max,
+        };
+        limits.check().map_err(|e| e.to_string())?;
+        if let Some(slice) = &file.slice
+            && !(slice.ends_with(".slice")
+                && slice.len() <= 255
+                && slice
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)))
+        {
+            return Err(format!("slice: '{slice}' is not a slice unit name"));
         }
         let mut deny = Vec::new();
         for (i, r) in file.deny.into_iter().enumerate() {
@@ -123,8 +173,13 @@ impl Policy {
             permission_wait: Duration::from_secs(file.permission_wait_secs),
             auto_adopt: file.auto_adopt,
             deny,
-            claude_command: file.claude_command.filter(|c| !c.trim().is_empty()),
-            restore_on_start: file.restore_on_start,
+            settings: FileSettings {
+                claude_command: file.claude_command.filter(|c| !c.trim().is_empty()),
+                restore_on_start: file.restore_on_start,
+                limits,
+                slice: file.slice,
+                slice_memory_max: size(&file.slice_memory_max, "slice_memory_max")?,
+            },
         })
     }
 

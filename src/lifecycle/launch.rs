@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::model::{Activity, Session, SessionId, SessionName, Status, now_usec};
 use crate::procwatch;
 use crate::tmux::{self, Pane, Tmux};
+use crate::units::{self, Limits};
 
 /// Options of `StartSession`.
 #[derive(Debug, Default, Clone)]
@@ -19,6 +20,8 @@ pub struct StartOptions {
     pub args: Vec<String>,
     /// A Claude Code session id to resume.
     pub resume: Option<String>,
+    /// Resource limits for the session's unit.
+    pub limits: Limits,
 }
 
 /// Checks that `dir` is an absolute path to an existing directory.
@@ -141,6 +144,8 @@ impl<T: Tmux> Drop for Reservation<'_, T> {
 /// How claude is launched in a pane.
 struct Launch {
     argv: Vec<String>,
+    /// The unit it runs in (empty: none).
+    unit: String,
     /// The Claude Code session id the conversation will have.
     claude_id: String,
     summary: String,
@@ -152,7 +157,17 @@ impl<T: Tmux> SessionService<T> {
     /// the daemon knows the child of its launcher is claude, whatever the program is called).
     /// Arguments reach claude as `"$@"`, never parsed by a shell. A new conversation gets a
     /// fresh `--session-id`, so it can be resumed even where no hook ever ran.
-    async fn launch(&self, args: &[String], resume: Option<&str>) -> Result<Launch> {
+    ///
+    /// Under systemd the launcher runs in a transient scope of its own (`units::scoped`), with
+    /// the session's limits over config.toml's defaults; a unit of the same name that an
+    /// earlier launch left behind is stopped first.
+    async fn launch(
+        &self,
+        name: &SessionName,
+        limits: &Limits,
+        args: &[String],
+        resume: Option<&str>,
+    ) -> Result<Launch> {
         let command = self.cfg.claude_command.clone();
         let claude = procwatch::blocking(move || resolve_claude(command.as_deref()))
             .await
@@ -176,11 +191,31 @@ impl<T: Tmux> SessionService<T> {
                 (id.clone(), format!("--session-id {id}"))
             }
         };
+        let (argv, unit) = if self.cfg.under_systemd {
+            let unit = units::unit_name(name);
+            units::clear(&unit).await;
+            let limits = limits.over(&self.cfg.default_limits);
+            (units::scoped(&unit, &self.cfg.slice, &limits, argv), unit)
+        } else {
+            (argv, String::new())
+        };
         Ok(Launch {
             argv,
+            unit,
             claude_id,
             summary,
         })
+    }
+
+    /// Limits are valid, and there is a unit to apply them to.
+    fn check_limits(&self, limits: &Limits) -> Result<()> {
+        limits.check()?;
+        if !limits.is_empty() && !self.cfg.under_systemd {
+            return Err(Error::invalid(
+                "Resource limits need the daemon to run as a systemd user service.",
+            ));
+        }
+        Ok(())
     }
 
     /// Names of existing tmux sessions; a server that is not running has none.
@@ -264,10 +299,13 @@ impl<T: Tmux> SessionService<T> {
             check_claude_id(id)?;
         }
         check_args(&opts.args)?;
-        let launch = self.launch(&opts.args, opts.resume.as_deref()).await?;
+        self.check_limits(&opts.limits)?;
         let tmux_names = self.tmux_names().await?;
         let reservation = self.reserve_name(requested, dir, &tmux_names)?;
         let name = reservation.name.clone();
+        let launch = self
+            .launch(&name, &opts.limits, &opts.args, opts.resume.as_deref())
+            .await?;
         let pane = self
             .tmux
             .new_session(&name, dir, &launch.argv)
@@ -275,6 +313,8 @@ impl<T: Tmux> SessionService<T> {
             .map_err(|e| duplicate_as_exists(e, &name))?;
         let mut session = Session::new(name, dir.to_owned(), true);
         session.claude_session_id = launch.claude_id;
+        session.unit = launch.unit;
+        session.limits = opts.limits;
         self.set_pane(&mut session, &pane).await;
         self.insert(
             session.clone(),
@@ -344,7 +384,7 @@ impl<T: Tmux> SessionService<T> {
         }
         let s = self.session(id)?;
         let resume = (!s.claude_session_id.is_empty()).then_some(s.claude_session_id.as_str());
-        let launch = self.launch(&[], resume).await?;
+        let launch = self.launch(&s.name, &s.limits, &[], resume).await?;
         let panes = match self.tmux.panes(&s.name).await {
             Ok(p) => Some(p),
             Err(Error::TmuxFailed(m)) if tmux::is_missing_target(&m) => None,
@@ -393,6 +433,7 @@ impl<T: Tmux> SessionService<T> {
             s.pane = fresh.pane;
             s.pane_server = fresh.pane_server;
             s.launcher = fresh.launcher;
+            s.unit = launch.unit;
             s.claude_session_id = launch.claude_id;
             s.last_seen = now_usec();
             Ok(())

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::model::{Activity, ProcIdentity, Session, SessionId, Status, now_usec};
 use crate::procwatch::{self, Launch, ProcHandle, Sig};
 use crate::tmux::Tmux;
+use crate::units;
 
 /// How often a stop looks for the claude of a session that is still starting.
 const FIND_STEP: Duration = Duration::from_millis(20);
@@ -32,19 +33,20 @@ impl<T: Tmux> SessionService<T> {
         let _op = self.exclusive(id).await;
         let s = self.session(id)?;
         check_pausable(&s)?;
-        let handle = if freeze {
+        let frozen = if freeze {
             let ident = s.process.ok_or_else(|| {
                 Error::InvalidState(format!(
                     "Session '{}' has no known claude process to freeze.",
                     s.name
                 ))
             })?;
-            Some(open(ident).await.ok_or_else(|| {
-                Error::InvalidState(format!(
+            if open(ident).await.is_none() {
+                return Err(Error::InvalidState(format!(
                     "The claude process of session '{}' has exited.",
                     s.name
-                ))
-            })?)
+                )));
+            }
+            Some(ident)
         } else {
             None
         };
@@ -56,44 +58,45 @@ impl<T: Tmux> SessionService<T> {
         } else {
             String::new()
         };
+        // The whole session: claude and every tool it started.
+        if let Some(ident) = frozen {
+            units::freeze(ident, &s.unit).await.map_err(|e| {
+                Error::InvalidState(format!("The claude process could not be frozen: {e}."))
+            })?;
+        }
         let now = now_usec();
         let kept = summary.clone();
-        self.update(id, Some(("paused", first_line(&summary))), |s| {
+        let paused = self.update(id, Some(("paused", first_line(&summary))), |s| {
             check_pausable(s)?;
-            if let Some(h) = &handle {
-                h.signal(Sig::Stop).map_err(|e| {
-                    Error::InvalidState(format!("The claude process could not be frozen: {e}."))
-                })?;
-            }
             s.status = Status::Paused;
             s.paused_at = now;
             s.pause_summary = kept;
-            s.frozen = handle.is_some();
+            s.frozen = frozen.is_some();
             Ok(())
-        })?;
+        });
+        if let Err(e) = paused {
+            // claude exited meanwhile: nothing is left frozen behind a failed call.
+            units::thaw(frozen, &s.unit).await;
+            return Err(e);
+        }
         self.persist().await?;
         Ok(summary)
     }
 
-    /// `ResumeSession`: only from `paused`; thaws a frozen claude.
+    /// `ResumeSession`: only from `paused`; thaws a frozen session.
     pub async fn resume(&self, id: SessionId) -> Result<()> {
         let _op = self.exclusive(id).await;
         let s = self.session(id)?;
-        let handle = match (s.frozen, s.process) {
-            (true, Some(ident)) => open(ident).await,
-            _ => None,
-        };
+        if s.status != Status::Paused {
+            return Err(not_paused(&s));
+        }
+        if s.frozen {
+            // A process that vanished meanwhile is picked up by its watcher.
+            units::thaw(s.process, &s.unit).await;
+        }
         self.update(id, Some(("resumed", String::new())), |s| {
             if s.status != Status::Paused {
-                return Err(Error::InvalidState(format!(
-                    "Session '{}' is {}; only paused sessions can be resumed.",
-                    s.name,
-                    s.status.as_str()
-                )));
-            }
-            if let Some(h) = &handle {
-                // A process that vanished meanwhile is picked up by its watcher.
-                let _ = h.signal(Sig::Cont);
+                return Err(not_paused(s));
             }
             s.status = if s.process.is_some() {
                 Status::Active
@@ -130,11 +133,9 @@ impl<T: Tmux> SessionService<T> {
             Some(ident) => open(ident).await,
             None => None,
         };
-        if s.frozen
-            && let Some(h) = &handle
-        {
+        if s.frozen {
             // A stopped process can neither read /exit nor act on SIGTERM.
-            let _ = h.signal(Sig::Cont);
+            units::thaw(s.process, &s.unit).await;
         }
         let mut exited = handle.is_none();
         if !force && s.in_tmux && handle.is_some() {
@@ -230,11 +231,8 @@ impl<T: Tmux> SessionService<T> {
     pub async fn remove(self: &Arc<Self>, id: SessionId, kill_tmux: bool) -> Result<()> {
         let _op = self.exclusive(id).await;
         let s = self.session(id)?;
-        if s.frozen
-            && let Some(ident) = s.process
-            && let Some(h) = open(ident).await
-        {
-            let _ = h.signal(Sig::Cont);
+        if s.frozen {
+            units::thaw(s.process, &s.unit).await;
         }
         if kill_tmux && s.in_tmux {
             self.tmux.kill_session(&s.name).await?;
@@ -369,6 +367,14 @@ fn send(h: &ProcHandle, sig: Sig) -> Result<bool> {
             h.identity().pid
         ))),
     }
+}
+
+fn not_paused(s: &Session) -> Error {
+    Error::InvalidState(format!(
+        "Session '{}' is {}; only paused sessions can be resumed.",
+        s.name,
+        s.status.as_str()
+    ))
 }
 
 fn check_pausable(s: &Session) -> Result<()> {

@@ -109,7 +109,9 @@ impl<T: Tmux> SessionService<T> {
                 match probe {
                     Some(stopped) => {
                         let _ = self.update(s.id, None, |s| {
-                            s.frozen = stopped && s.status == Status::Paused;
+                            // systemd's freezer leaves processes in no stopped state: a
+                            // frozen record stays frozen; a restart never thaws.
+                            s.frozen = s.status == Status::Paused && (stopped || s.frozen);
                             s.last_seen = now_usec();
                             Ok(())
                         });

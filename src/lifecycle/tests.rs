@@ -234,6 +234,9 @@ fn rig_with(sessions: Vec<Session>, tmux: FakeTmux) -> Rig {
         tmux_timeout: Duration::from_secs(5),
         claude_command: Some(claude.to_string_lossy().into_owned()),
         restore_on_start: false,
+        slice: crate::config::DEFAULT_SLICE.into(),
+        default_limits: Default::default(),
+        slice_memory_max: None,
         under_systemd: false,
     };
     let svc = SessionService::with_tmux(cfg, tmux.clone(), sessions, Arc::new(()));

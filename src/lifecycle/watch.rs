@@ -13,6 +13,7 @@ use crate::procwatch::{self, Launch, ProcHandle};
 use crate::tmux::Tmux;
 
 const DETECT_STEP: Duration = Duration::from_millis(20);
+const DETECT_SLOW_STEP: Duration = Duration::from_millis(500);
 /// How long tmux may take to mark a pane dead after its program exited.
 const PANE_DEATH_WAIT: Duration = Duration::from_millis(500);
 /// How much of a dead pane's last lines a StatusDetail quotes.
@@ -131,10 +132,17 @@ impl<T: Tmux> SessionService<T> {
             tokio::time::sleep(DETECT_STEP).await;
         };
         let status = pane.dead_status.filter(|st| pane.dead && *st != 0)?;
-        let hint = match status {
-            127 => " (command not found)",
-            126 => " (not executable)",
-            _ => "",
+        let memory_limit = s.limits.over(&self.cfg.default_limits).memory_max;
+        let hint = match (status, memory_limit) {
+            (127, _) => " (command not found)".to_owned(),
+            (126, _) => " (not executable)".to_owned(),
+            (137, Some(max)) if !s.unit.is_empty() => {
+                format!(
+                    " (killed by SIGKILL: the kernel kills inside a unit at its memory limit, MemoryMax={max})"
+                )
+            }
+            (137, _) => " (killed by SIGKILL)".to_owned(),
+            _ => String::new(),
         };
         let text = self.tmux.capture(&pane.id, 50).await.unwrap_or_default();
         let last: Vec<&str> = text
@@ -180,6 +188,7 @@ impl<T: Tmux> SessionService<T> {
         let svc = Arc::clone(self);
         tokio::spawn(async move {
             let deadline = tokio::time::Instant::now() + CLAUDE_DETECT_WINDOW;
+            let mut warned = false;
             loop {
                 let Some(s) = svc.get(id) else { return };
                 if s.process.is_some() || !matches!(s.status, Status::Starting | Status::Paused) {
@@ -204,11 +213,18 @@ impl<T: Tmux> SessionService<T> {
                     }
                     _ => {}
                 }
-                if tokio::time::Instant::now() >= deadline {
-                    tracing::warn!(session_id = %id, "the launcher did not start claude within {:?}", CLAUDE_DETECT_WINDOW);
-                    return;
-                }
-                tokio::time::sleep(DETECT_STEP).await;
+                // A loaded machine may take long to fork: keep looking while the launcher
+                // lives, slower after the first seconds.
+                let step = if tokio::time::Instant::now() < deadline {
+                    DETECT_STEP
+                } else {
+                    if !warned {
+                        warned = true;
+                        tracing::warn!(session_id = %id, "the launcher has not started claude within {:?}", CLAUDE_DETECT_WINDOW);
+                    }
+                    DETECT_SLOW_STEP
+                };
+                tokio::time::sleep(step).await;
             }
         });
     }

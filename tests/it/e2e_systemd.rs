@@ -185,7 +185,10 @@ async fn unit_activation_watchdog_and_restarts_under_systemd_user() {
     .unwrap();
     um.ok(&[
         "set-environment",
-        &format!("TRUSTY_MPM_CLAUDE_COMMAND={}", fake_claude().display()),
+        &format!(
+            "TRUSTY_MPM_CLAUDE_COMMAND={}",
+            crate::units::claude_with_tool()
+        ),
         &format!("TRUSTY_MPM_TMUX_SOCKET={}", um.path("tmux.sock").display()),
         "RUST_LOG=debug",
     ]);
@@ -216,8 +219,13 @@ async fn unit_activation_watchdog_and_restarts_under_systemd_user() {
     // A session; its tmux server runs outside the daemon's cgroup.
     let project = um.path("project");
     std::fs::create_dir_all(&project).unwrap();
+    let limits = std::collections::HashMap::from([
+        ("memory_max", zbus::Variant::from(1u64 << 30)),
+        ("cpu_weight", zbus::Variant::from(50u32)),
+        ("tasks_max", zbus::Variant::from(200u64)),
+    ]);
     let (_, _, path) = m
-        .start_session(project.to_str().unwrap(), "e2e", Default::default())
+        .start_session(project.to_str().unwrap(), "e2e", limits)
         .await
         .unwrap();
     let s = SessionProxy::builder(&conn)
@@ -238,6 +246,60 @@ async fn unit_activation_watchdog_and_restarts_under_systemd_user() {
         !cgroup.contains("trusty-mpm.service"),
         "tmux server in the daemon's cgroup:\n{cgroup}"
     );
+
+    // The session is a unit of its own, in the slice, with its limits and its tool inside.
+    let unit = s.unit().await.unwrap();
+    assert_eq!(unit, "trusty-mpm-session-e2e.scope");
+    let shown = um.systemctl(&[
+        "show",
+        "-p",
+        "MemoryMax,CPUWeight,TasksMax,Slice,ActiveState",
+        &unit,
+    ]);
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    for want in [
+        "MemoryMax=1073741824",
+        "CPUWeight=50",
+        "TasksMax=200",
+        "Slice=trusty-mpm.slice",
+        "ActiveState=active",
+    ] {
+        assert!(shown.contains(want), "{want} not in:\n{shown}");
+    }
+    wait_for("the tool runs", || async {
+        find_descendant(claude, "sleep").is_some()
+    })
+    .await;
+    let tool = find_descendant(claude, "sleep").unwrap();
+    for pid in [claude, tool] {
+        let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        assert!(cg.contains(&unit), "pid {pid} is not in {unit}:\n{cg}");
+    }
+    assert!(s.memory_current().await.unwrap() > 0);
+    assert!(s.tasks_current().await.unwrap() >= 2);
+    println!(
+        "session unit figures: memory {} B, CPU {} ns, {} tasks",
+        s.memory_current().await.unwrap(),
+        s.cpu_usage_n_sec().await.unwrap(),
+        s.tasks_current().await.unwrap()
+    );
+
+    // Frozen whole (this host's cgroup layout refuses FreezeUnit, so by SIGSTOP), and a
+    // daemon restart keeps it frozen.
+    m.pause_session("e2e", "", true).await.unwrap();
+    assert_eq!((proc_state(claude), proc_state(tool)), ('T', 'T'));
+    um.ok(&["restart", "trusty-mpm.service"]);
+    assert_eq!(
+        (proc_state(claude), proc_state(tool)),
+        ('T', 'T'),
+        "a restart thawed"
+    );
+    assert!(s.frozen().await.unwrap());
+    m.resume_session("e2e").await.unwrap();
+    wait_for("thawed", || async {
+        proc_state(claude) != 'T' && proc_state(tool) != 'T'
+    })
+    .await;
 
     // systemctl restart leaves tmux and claude alone.
     let main1 = um.show("MainPID");

@@ -17,4 +17,5 @@ mod props;
 mod real_life;
 mod reliability;
 mod signals;
+mod units;
 mod watch;

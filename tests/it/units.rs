@@ -1,0 +1,134 @@
+//! A session as a whole, without systemd (`make run` on a bare bus): claude and the tool it
+//! started are frozen and thawed together, a daemon restart keeps them frozen, the resource
+//! figures come from the process tree, and limits are refused where no unit can apply them.
+//! The same under a real `systemd --user` is in `e2e_systemd.rs`.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use zbus::Variant;
+
+use crate::harness::*;
+
+/// The fake claude that has started a tool (a `sleep` child).
+pub fn claude_with_tool() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/claude-with-tool")
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[tokio::test]
+async fn freeze_stops_claude_and_its_tools_and_survives_a_daemon_restart() {
+    let tool_claude = claude_with_tool();
+    let mut env = Env::with_env(&[("TRUSTY_MPM_CLAUDE_COMMAND", &tool_claude)]).await;
+    let (_, path, claude) = env.start_active("whole").await;
+    wait_for("the tool runs", || async {
+        find_descendant(claude, "sleep").is_some()
+    })
+    .await;
+    let tool = find_descendant(claude, "sleep").unwrap();
+    let s = env.session_uncached(&path).await;
+    assert_eq!(s.unit().await.unwrap(), "", "no systemd, no unit");
+
+    let m = env.manager().await;
+    m.pause_session("whole", "", true).await.unwrap();
+    assert!(s.frozen().await.unwrap());
+    assert_eq!((proc_state(claude), proc_state(tool)), ('T', 'T'));
+
+    env.restart_daemon().await;
+    let s = env.session_uncached(&path).await;
+    assert!(s.frozen().await.unwrap(), "a restart thawed the session");
+    assert_eq!((proc_state(claude), proc_state(tool)), ('T', 'T'));
+
+    env.manager().await.resume_session("whole").await.unwrap();
+    wait_for("thawed", || async {
+        proc_state(claude) != 'T' && proc_state(tool) != 'T'
+    })
+    .await;
+    assert!(!s.frozen().await.unwrap());
+}
+
+#[tokio::test]
+async fn stop_and_remove_thaw_the_whole_session() {
+    let tool_claude = claude_with_tool();
+    let env = Env::with_env(&[("TRUSTY_MPM_CLAUDE_COMMAND", &tool_claude)]).await;
+    let m = env.manager().await;
+    let (_, _, claude) = env.start_active("icy").await;
+    wait_for("the tool runs", || async {
+        find_descendant(claude, "sleep").is_some()
+    })
+    .await;
+    let tool = find_descendant(claude, "sleep").unwrap();
+    m.pause_session("icy", "", true).await.unwrap();
+    assert_eq!(proc_state(tool), 'T');
+    m.remove_session("icy", false).await.unwrap();
+    wait_for("tool thawed", || async { proc_state(tool) != 'T' }).await;
+    assert!(alive(claude), "remove without kill keeps claude running");
+}
+
+#[tokio::test]
+async fn figures_come_from_the_process_tree_when_read() {
+    let tool_claude = claude_with_tool();
+    let env = Env::with_env(&[("TRUSTY_MPM_CLAUDE_COMMAND", &tool_claude)]).await;
+    let (_, path, claude) = env.start_active("busy").await;
+    wait_for("the tool runs", || async {
+        find_descendant(claude, "sleep").is_some()
+    })
+    .await;
+    let s = env.session_uncached(&path).await;
+    let memory = s.memory_current().await.unwrap();
+    let tasks = s.tasks_current().await.unwrap();
+    assert!(
+        memory > 1 << 20,
+        "claude and its tool use more than 1 MiB: {memory}"
+    );
+    assert!(tasks >= 2, "claude and its tool: {tasks} tasks");
+    wait_for("CPU time counted", || async {
+        s.cpu_usage_n_sec().await.unwrap() > 0
+    })
+    .await;
+    // The CLI shows them: the MEM column and status.
+    let out = std::process::Command::new(DAEMON)
+        .args(["list", "--json"])
+        .env("DBUS_SESSION_BUS_ADDRESS", &env.bus.address)
+        .output()
+        .unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        rows[0]["memory_bytes"].as_u64().unwrap() > 1 << 20,
+        "{rows}"
+    );
+    assert!(rows[0]["tasks"].as_u64().unwrap() >= 2, "{rows}");
+}
+
+#[tokio::test]
+async fn limits_are_checked_and_need_systemd() {
+    let env = Env::new().await;
+    let m = env.manager().await;
+    let dir = env.project("limited");
+    let opt = |k: &'static str, v: Variant<'static>| HashMap::from([(k, v)]);
+    for bad in [
+        opt("cpu_weight", Variant::from(0u32)),
+        opt("cpu_weight", Variant::from(10_001u32)),
+        opt("memory_max", Variant::from(0u64)),
+        opt("memory_max", Variant::from("8G")),
+    ] {
+        assert_error(
+            m.start_session(&dir, "limited", bad).await,
+            "InvalidArgument",
+        );
+    }
+    let msg = assert_error(
+        m.start_session(
+            &dir,
+            "limited",
+            opt("memory_max", Variant::from(1u64 << 30)),
+        )
+        .await,
+        "InvalidArgument",
+    );
+    assert!(msg.contains("systemd"), "{msg:?}");
+    assert!(m.list_sessions().await.unwrap().is_empty());
+    assert!(env.tmux_sessions().is_empty());
+}
