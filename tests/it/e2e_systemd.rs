@@ -1,6 +1,8 @@
 //! End to end under a real, private `systemd --user` (its own runtime, config and data dirs):
-//! the installed unit reaches `active` only after READY, D-Bus activation starts it, the
-//! watchdog restarts a frozen daemon, and restarts never touch tmux or claude.
+//! the installed unit reaches `active` only after READY, D-Bus activation starts it, each
+//! session runs in a scope of its own with its limits, a runaway meets its memory limit, a
+//! session freezes whole, the watchdog restarts a frozen daemon, and restarts never touch tmux,
+//! claude or the sessions' units.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -284,6 +286,32 @@ async fn unit_activation_watchdog_and_restarts_under_systemd_user() {
         s.tasks_current().await.unwrap()
     );
 
+    // A runaway is stopped by its own memory limit, saying so; the other session goes on.
+    let hog_dir = um.path("hog");
+    std::fs::create_dir_all(&hog_dir).unwrap();
+    let hog_opts = std::collections::HashMap::from([
+        ("memory_max", zbus::Variant::from(64u64 << 20)),
+        ("args", zbus::Variant::from(vec!["--grow"])),
+    ]);
+    let (_, _, hog_path) = m
+        .start_session(hog_dir.to_str().unwrap(), "hog", hog_opts)
+        .await
+        .unwrap();
+    let hog = SessionProxy::builder(&conn)
+        .path(hog_path)
+        .cache_properties(zbus::proxy::CacheProperties::No)
+        .build()
+        .await
+        .unwrap();
+    wait_for("the runaway is stopped", || async {
+        hog.status().await.unwrap() == "stopped" && !hog.status_detail().await.unwrap().is_empty()
+    })
+    .await;
+    let why = hog.status_detail().await.unwrap();
+    assert!(why.contains("memory limit"), "{why:?}");
+    assert_eq!(s.status().await.unwrap(), "active");
+    assert!(alive(claude) && alive(tool));
+
     // Frozen whole (this host's cgroup layout refuses FreezeUnit, so by SIGSTOP), and a
     // daemon restart keeps it frozen.
     m.pause_session("e2e", "", true).await.unwrap();
@@ -333,9 +361,12 @@ async fn unit_activation_watchdog_and_restarts_under_systemd_user() {
         "watchdog restart killed a session"
     );
     let rows = m.list_sessions().await.unwrap();
-    assert_eq!(rows.len(), 1);
-    assert_eq!(
-        (rows[0].1.as_str(), rows[0].3.as_str(), rows[0].5),
-        ("e2e", "active", claude)
-    );
+    let rows: Vec<(&str, &str, u32)> = rows
+        .iter()
+        .map(|r| (r.1.as_str(), r.3.as_str(), r.5))
+        .collect();
+    assert_eq!(rows, [("e2e", "active", claude), ("hog", "stopped", 0)]);
+    // The session's unit outlived every daemon restart.
+    let state = um.systemctl(&["show", "-p", "ActiveState", "--value", &unit]);
+    assert_eq!(String::from_utf8_lossy(&state.stdout).trim(), "active");
 }
