@@ -249,10 +249,20 @@ mod tests {
                 "[[deny]]\ntool = \"\"\npattern = \"x\"\nreason = \"r\"",
                 "tool is empty",
             ),
+            ("memory_max = \"8X\"", "memory_max"),
+            ("cpu_weight = 0", "cpu_weight"),
+            ("slice = \"agents\"", "slice"),
         ] {
             let err = Policy::parse(bad).unwrap_err();
             assert!(err.contains(want), "{bad:?}: {err}");
         }
         assert!(Policy::parse("").is_ok());
+        let units =
+            Policy::parse("memory_max = \"8G\"\ntasks_max = 512\nslice_memory_max = 1073741824\n")
+                .unwrap()
+                .settings;
+        assert_eq!(units.limits.memory_max, Some(8 << 30));
+        assert_eq!(units.limits.tasks_max, Some(512));
+        assert_eq!(units.slice_memory_max, Some(1 << 30));
     }
 }

@@ -9,8 +9,29 @@ use crate::error::{Error, Result};
 use crate::model::{Session, SessionName, Status};
 use crate::procwatch;
 use crate::tmux::{self, Tmux};
+use crate::units;
 
 impl<T: Tmux> SessionService<T> {
+    /// Under systemd, moves an adopted claude and its process tree into a scope of its own
+    /// and returns the unit; empty (with a log line saying why) when they cannot be moved.
+    async fn unit_for_adopted(&self, name: &SessionName, claude: u32) -> String {
+        if !self.cfg.under_systemd {
+            return String::new();
+        }
+        let unit = units::unit_name(name);
+        let pids = procwatch::blocking(move || units::tree(claude))
+            .await
+            .unwrap_or_default();
+        units::clear(&unit).await;
+        match units::move_into_scope(&unit, &self.cfg.slice, &pids).await {
+            Ok(()) => unit,
+            Err(e) => {
+                tracing::warn!(session_name = %name, "adopted without a unit of its own: its processes could not be moved ({e})");
+                String::new()
+            }
+        }
+    }
+
     /// `AdoptSession`: manage an existing tmux session, finding claude in any of its panes.
     pub async fn adopt(self: &Arc<Self>, tmux_name: &str) -> Result<Session> {
         let name = SessionName::new(tmux_name).map_err(|e| {
@@ -48,6 +69,7 @@ impl<T: Tmux> SessionService<T> {
         if let Some((_, id)) = found {
             session.process = Some(id);
             session.status = Status::Active;
+            session.unit = self.unit_for_adopted(&session.name, id.pid).await;
         }
         self.insert(
             session.clone(),

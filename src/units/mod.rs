@@ -9,7 +9,7 @@ mod cgroup;
 mod freeze;
 mod limits;
 
-pub use cgroup::{Figures, figures};
+pub use cgroup::{Figures, figures, tree};
 pub use freeze::{freeze, thaw};
 pub use limits::{Limits, parse_size};
 
@@ -60,9 +60,47 @@ pub fn scoped(unit: &str, slice: &str, limits: &Limits, argv: Vec<String>) -> Ve
     out
 }
 
+/// Moves running processes (an adopted session's claude and what it started) into a new scope
+/// `unit` in `slice`: StartTransientUnit with their pids, asked of the user manager.
+pub async fn move_into_scope(unit: &str, slice: &str, pids: &[u32]) -> Result<()> {
+    let mut args: Vec<String> = [
+        "call",
+        "org.freedesktop.systemd1",
+        "/org/freedesktop/systemd1",
+        "org.freedesktop.systemd1.Manager",
+        "StartTransientUnit",
+        "ssa(sv)a(sa(sv))",
+        unit,
+        "fail",
+        "5",
+        "PIDs",
+        "au",
+    ]
+    .map(String::from)
+    .into();
+    args.push(pids.len().to_string());
+    args.extend(pids.iter().map(u32::to_string));
+    for (k, v) in [
+        ("Slice", slice),
+        ("Description", "Claude Code session adopted by trusty-mpm"),
+        ("CollectMode", "inactive-or-failed"),
+    ] {
+        args.extend([k.to_owned(), "s".to_owned(), v.to_owned()]);
+    }
+    args.extend(["MemoryAccounting", "b", "true"].map(String::from));
+    args.push("0".to_owned());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    user_tool("busctl", &args).await
+}
+
 /// Runs `systemctl --user ARGS`; its stderr as the error when it fails.
 pub async fn systemctl(args: &[&str]) -> Result<()> {
-    let mut cmd = Command::new("systemctl");
+    user_tool("systemctl", args).await
+}
+
+/// Runs `PROGRAM --user ARGS` against the user manager, bounded in time.
+async fn user_tool(program: &str, args: &[&str]) -> Result<()> {
+    let mut cmd = Command::new(program);
     cmd.arg("--user")
         .args(args)
         .stdin(std::process::Stdio::null())
@@ -74,15 +112,15 @@ pub async fn systemctl(args: &[&str]) -> Result<()> {
     }
     let out = tokio::time::timeout(SYSTEMCTL_TIMEOUT, cmd.output())
         .await
-        .map_err(|_| Error::Timeout("systemctl did not answer within 5 s.".into()))?
-        .map_err(|e| Error::Internal(format!("systemctl could not run: {e}.")))?;
+        .map_err(|_| Error::Timeout(format!("{program} did not answer within 5 s.")))?
+        .map_err(|e| Error::Internal(format!("{program} could not run: {e}.")))?;
     if out.status.success() {
         Ok(())
     } else {
         let err = String::from_utf8_lossy(&out.stderr);
         Err(Error::Internal(format!(
-            "systemctl --user {} failed: {}.",
-            args.join(" "),
+            "{program} --user {} failed: {}.",
+            args.first().copied().unwrap_or_default(),
             err.trim().trim_end_matches('.')
         )))
     }

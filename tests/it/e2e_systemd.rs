@@ -312,6 +312,36 @@ async fn unit_activation_watchdog_and_restarts_under_systemd_user() {
     assert_eq!(s.status().await.unwrap(), "active");
     assert!(alive(claude) && alive(tool));
 
+    // A claude started by hand in a tmux pane moves into a unit of its own when adopted.
+    let by_hand = crate::units::claude_with_tool();
+    let out = um.tmux(&["new-session", "-d", "-s", "byhand", &by_hand]);
+    assert!(out.status.success(), "{out:?}");
+    let hand_pid: u32 = String::from_utf8_lossy(
+        &um.tmux(&["list-panes", "-t", "=byhand:", "-F", "#{pane_pid}"])
+            .stdout,
+    )
+    .trim()
+    .parse()
+    .unwrap();
+    wait_for("claude by hand runs", || async {
+        std::fs::read_to_string(format!("/proc/{hand_pid}/comm"))
+            .is_ok_and(|c| c.trim() == "claude")
+    })
+    .await;
+    let (_, adopted_path) = m.adopt_session("byhand").await.unwrap();
+    let adopted = SessionProxy::builder(&conn)
+        .path(adopted_path)
+        .cache_properties(zbus::proxy::CacheProperties::No)
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(
+        adopted.unit().await.unwrap(),
+        "trusty-mpm-session-byhand.scope"
+    );
+    let cg = std::fs::read_to_string(format!("/proc/{hand_pid}/cgroup")).unwrap();
+    assert!(cg.contains("trusty-mpm-session-byhand.scope"), "{cg}");
+
     // Frozen whole (this host's cgroup layout refuses FreezeUnit, so by SIGSTOP), and a
     // daemon restart keeps it frozen.
     m.pause_session("e2e", "", true).await.unwrap();
@@ -365,7 +395,14 @@ async fn unit_activation_watchdog_and_restarts_under_systemd_user() {
         .iter()
         .map(|r| (r.1.as_str(), r.3.as_str(), r.5))
         .collect();
-    assert_eq!(rows, [("e2e", "active", claude), ("hog", "stopped", 0)]);
+    assert_eq!(
+        rows,
+        [
+            ("e2e", "active", claude),
+            ("hog", "stopped", 0),
+            ("byhand", "active", hand_pid)
+        ]
+    );
     // The session's unit outlived every daemon restart.
     let state = um.systemctl(&["show", "-p", "ActiveState", "--value", &unit]);
     assert_eq!(String::from_utf8_lossy(&state.stdout).trim(), "active");
