@@ -295,28 +295,28 @@ mod tests {
     }
 
     #[test]
-    fn exit_codes_are_distinct() {
-        let names = [
-            "NotFound",
-            "InvalidState",
-            "InvalidArgument",
-            "AlreadyExists",
-            "TmuxUnavailable",
-            "TmuxFailed",
-            "Timeout",
-            "AccessDenied",
-            "Internal",
-        ];
-        let mut codes: Vec<u8> = names
-            .iter()
-            .map(|n| exit_code_for(&format!("org.trusty.Mpm1.Error.{n}")))
-            .collect();
-        codes.sort();
-        codes.dedup();
-        assert_eq!(codes.len(), names.len());
+    fn exit_codes_are_the_documented_ones() {
+        // The README's table: 10 NotFound ... 18 Internal, 3 when the daemon is not running.
+        for (code, kind) in [
+            (10, "NotFound"),
+            (11, "InvalidState"),
+            (12, "InvalidArgument"),
+            (13, "AlreadyExists"),
+            (14, "TmuxUnavailable"),
+            (15, "TmuxFailed"),
+            (16, "Timeout"),
+            (17, "AccessDenied"),
+            (18, "Internal"),
+        ] {
+            assert_eq!(
+                exit_code_for(&format!("org.trusty.Mpm1.Error.{kind}")),
+                code
+            );
+        }
         assert_eq!(
             exit_code_for("org.freedesktop.DBus.Error.ServiceUnknown"),
             3
         );
+        assert_eq!(exit_code_for("org.example.Other"), 1);
     }
 }

@@ -406,8 +406,8 @@ impl Manager {
 
     /// How many sessions are managed.
     #[zbus(property)]
-    async fn session_count(&self) -> u32 {
-        self.ctx.published_count().await
+    fn session_count(&self) -> u32 {
+        self.ctx.published_count()
     }
 
     /// A session was added.

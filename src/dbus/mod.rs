@@ -52,12 +52,17 @@ pub struct Backend {
     /// it adds or removes an object (InterfacesAdded/Removed go out meanwhile), so
     /// GetManagedObjects never contradicts a signal already sent.
     objects: tokio::sync::Mutex<HashMap<SessionId, Published>>,
+    /// `objects.len()`, updated with it.
+    published: std::sync::atomic::AtomicU32,
 }
 
 impl Backend {
-    /// How many session objects are on the bus: what `SessionCount` says and signals.
-    async fn published_count(&self) -> u32 {
-        self.objects.lock().await.len() as u32
+    /// How many session objects are on the bus: what `SessionCount` says and signals. Kept
+    /// apart from `objects`, whose lock the publisher holds while zbus takes its object tree's
+    /// write lock: a property read holds that tree's read lock, so it must not wait for
+    /// `objects`.
+    fn published_count(&self) -> u32 {
+        self.published.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Runs one call for an admitted caller, then waits until the signals of what it changed
@@ -119,6 +124,7 @@ pub async fn serve(
         queue,
         access: Access::new(),
         objects: Default::default(),
+        published: Default::default(),
     });
     let server = conn.object_server();
     let internal = |e: zbus::Error| Error::internal("publishing the D-Bus objects", e);

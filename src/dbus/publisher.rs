@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -60,6 +61,9 @@ impl Publisher {
             )
             .await?;
         objects.insert(id, shown);
+        self.ctx
+            .published
+            .store(objects.len() as u32, Ordering::SeqCst);
         Ok(())
     }
 
@@ -97,6 +101,9 @@ impl Publisher {
                     .remove::<Guarded<SessionObject>, _>(&path)
                     .await?;
                 objects.remove(&s.id);
+                self.ctx
+                    .published
+                    .store(objects.len() as u32, Ordering::SeqCst);
                 drop(objects);
                 let (id, name) = (s.id.to_string(), s.name.to_string());
                 Manager::session_removed(&mgr, &id, &name, path.as_ref()).await?;
@@ -171,7 +178,7 @@ impl Publisher {
 
     async fn count_changed(&self, mgr: &SignalEmitter<'_>) -> zbus::Result<()> {
         let mut m = HashMap::new();
-        let count = self.ctx.published_count().await;
+        let count = self.ctx.published_count();
         m.insert("SessionCount", Variant::from(count));
         Properties::properties_changed(
             mgr,

@@ -139,6 +139,16 @@ impl Drop for UserManager {
     }
 }
 
+/// A session proxy that asks the daemon for every property read.
+async fn uncached(conn: &zbus::Connection, path: zbus::OwnedObjectPath) -> SessionProxy<'static> {
+    SessionProxy::builder(conn)
+        .path(path)
+        .cache_properties(zbus::proxy::CacheProperties::No)
+        .build()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn unit_activation_watchdog_and_restarts_under_systemd_user() {
     let um = UserManager::start();
@@ -230,12 +240,7 @@ async fn unit_activation_watchdog_and_restarts_under_systemd_user() {
         .start_session(project.to_str().unwrap(), "e2e", limits)
         .await
         .unwrap();
-    let s = SessionProxy::builder(&conn)
-        .path(path.clone())
-        .cache_properties(zbus::proxy::CacheProperties::No)
-        .build()
-        .await
-        .unwrap();
+    let s = uncached(&conn, path.clone()).await;
     wait_for("active", || async { s.status().await.unwrap() == "active" }).await;
     let claude = s.pid().await.unwrap();
     let tmux_pid: u32 =
@@ -297,12 +302,7 @@ async fn unit_activation_watchdog_and_restarts_under_systemd_user() {
         .start_session(hog_dir.to_str().unwrap(), "hog", hog_opts)
         .await
         .unwrap();
-    let hog = SessionProxy::builder(&conn)
-        .path(hog_path)
-        .cache_properties(zbus::proxy::CacheProperties::No)
-        .build()
-        .await
-        .unwrap();
+    let hog = uncached(&conn, hog_path).await;
     wait_for("the runaway is stopped", || async {
         hog.status().await.unwrap() == "stopped" && !hog.status_detail().await.unwrap().is_empty()
     })
@@ -329,12 +329,7 @@ async fn unit_activation_watchdog_and_restarts_under_systemd_user() {
     })
     .await;
     let (_, adopted_path) = m.adopt_session("byhand").await.unwrap();
-    let adopted = SessionProxy::builder(&conn)
-        .path(adopted_path)
-        .cache_properties(zbus::proxy::CacheProperties::No)
-        .build()
-        .await
-        .unwrap();
+    let adopted = uncached(&conn, adopted_path).await;
     assert_eq!(
         adopted.unit().await.unwrap(),
         "trusty-mpm-session-byhand.scope"

@@ -151,7 +151,19 @@ async fn fuzz_provision(env: &Env, round: usize) {
     let m = env.manager().await;
     let rows = m.list_sessions().await.unwrap();
     if !rows.iter().any(|r| r.3 == "active") {
-        env.start_active(&format!("fz-live-{round}")).await;
+        // The other clients may pause, stop or remove it at once: wait only until it is no
+        // longer starting (or is gone).
+        let name = format!("fz-live-{round}");
+        let started = m
+            .start_session(&env.project(&name), &name, Default::default())
+            .await;
+        if let Ok((_, _, path)) = started {
+            let s = env.session_uncached(&path).await;
+            wait_for("claude found", || async {
+                s.status().await.map_or(true, |st| st != "starting")
+            })
+            .await;
+        }
     }
     if !rows.iter().any(|r| r.3 == "starting" && r.5 == 0) {
         let _ = m
