@@ -1,11 +1,13 @@
 //! Never acting on what the daemon does not manage: caller text that tmux would parse, targets
 //! that extend managed names, pane ids of a later tmux server, concurrent callers, processes
-//! outside the session, and calls that must change nothing when they fail.
+//! outside the session, calls that must change nothing when they fail, and a claude that
+//! cannot be killed yet (ClaudeExited only after a real exit).
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 
+use futures_util::StreamExt;
 use zbus::Variant;
 
 use crate::harness::*;
@@ -422,4 +424,82 @@ async fn a_bad_record_does_not_cost_the_others() {
         .filter_map(|e| e.ok())
         .any(|e| e.file_name().to_string_lossy().contains("skipped"));
     assert!(kept, "the file with the skipped records is kept");
+}
+
+/// A cgroup freezer holding one process: frozen tasks take no signal, SIGKILL included, until
+/// thawed. Removed (thawed first) when dropped.
+struct Freezer {
+    dir: std::path::PathBuf,
+    v1: bool,
+}
+
+impl Freezer {
+    fn hold(pid: u32) -> Freezer {
+        let v1 = Path::new("/sys/fs/cgroup/freezer").is_dir();
+        let base = if v1 {
+            "/sys/fs/cgroup/freezer"
+        } else {
+            "/sys/fs/cgroup"
+        };
+        let dir = Path::new(base).join(format!("trusty-mpm-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a freezer cgroup (needs root)");
+        std::fs::write(dir.join("cgroup.procs"), pid.to_string()).unwrap();
+        let f = Freezer { dir, v1 };
+        f.set(true);
+        f
+    }
+
+    fn set(&self, frozen: bool) {
+        let (file, value) = match (self.v1, frozen) {
+            (true, true) => ("freezer.state", "FROZEN"),
+            (true, false) => ("freezer.state", "THAWED"),
+            (false, true) => ("cgroup.freeze", "1"),
+            (false, false) => ("cgroup.freeze", "0"),
+        };
+        std::fs::write(self.dir.join(file), value).unwrap();
+    }
+}
+
+impl Drop for Freezer {
+    fn drop(&mut self) {
+        self.set(false);
+        // Empty once its process is gone; then it can be removed.
+        for _ in 0..100 {
+            if std::fs::remove_dir(&self.dir).is_ok() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+#[tokio::test]
+async fn claude_exited_only_once_claude_really_exited() {
+    let env = Env::new().await;
+    let m = env.manager().await;
+    let (_, path, pid) = env.start_active("stuck").await;
+    let mut exits = m.receive_claude_exited().await.unwrap();
+    let freezer = Freezer::hold(pid);
+
+    // SIGTERM and SIGKILL cannot land while it is frozen: the stop must not claim an exit.
+    let msg = assert_error(m.stop_session("stuck", true).await, "Timeout");
+    assert!(msg.contains("did not exit"), "{msg:?}");
+    assert!(alive(pid));
+    let s = env.session_uncached(&path).await;
+    assert_eq!(s.pid().await.unwrap(), pid, "the record lost a live claude");
+    assert_ne!(s.status().await.unwrap(), "stopped");
+    let early = tokio::time::timeout(std::time::Duration::from_millis(200), exits.next()).await;
+    assert!(early.is_err(), "ClaudeExited before claude exited");
+
+    // Thawed, the pending SIGKILL lands: now it exited, and says so once.
+    drop(freezer);
+    let exited = tokio::time::timeout(std::time::Duration::from_secs(10), exits.next())
+        .await
+        .expect("ClaudeExited after the real exit")
+        .unwrap();
+    assert_eq!(exited.args().unwrap().pid, pid);
+    wait_for("stopped", || async {
+        s.status().await.unwrap() == "stopped"
+    })
+    .await;
 }
