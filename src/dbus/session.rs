@@ -24,8 +24,9 @@ pub struct SessionObject {
     id: SessionId,
     ctx: Arc<Backend>,
     shown: Published,
-    /// The last resource figures and when they were read: one GetAll reads them once.
-    figures: Mutex<Option<(Instant, Figures)>>,
+    /// The last resource figures, when and for which claude they were read: one GetAll reads
+    /// them once.
+    figures: Mutex<Option<(Instant, u32, Figures)>>,
 }
 
 /// The properties computed when a client reads them, never signalled.
@@ -58,15 +59,17 @@ impl SessionObject {
         if hdr.is_none() {
             return Figures::default();
         }
+        let session = self.published().clone();
         let cached = *self.figures.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((at, f)) = cached
+        if let Some((at, pid, f)) = cached
             && at.elapsed() < FIGURES_FRESH
+            && pid == session.pid()
         {
             return f;
         }
-        let session = self.published().clone();
         let f = read_figures(&session).await;
-        *self.figures.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), f));
+        *self.figures.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((Instant::now(), session.pid(), f));
         f
     }
 

@@ -90,7 +90,17 @@ pub async fn move_into_scope(unit: &str, slice: &str, pids: &[u32]) -> Result<()
     args.extend(["MemoryAccounting", "b", "true"].map(String::from));
     args.push("0".to_owned());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    user_tool("busctl", &args).await
+    user_tool("busctl", &args).await?;
+    // The call queues a job: the processes have moved once the scope is active.
+    for _ in 0..100 {
+        if systemctl(&["is-active", "--quiet", unit]).await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Err(Error::Timeout(format!(
+        "{unit} did not become active within 2 s."
+    )))
 }
 
 /// Runs `systemctl --user ARGS`; its stderr as the error when it fails.

@@ -335,7 +335,10 @@ async fn unit_activation_watchdog_and_restarts_under_systemd_user() {
         "trusty-mpm-session-byhand.scope"
     );
     let cg = std::fs::read_to_string(format!("/proc/{hand_pid}/cgroup")).unwrap();
-    assert!(cg.contains("trusty-mpm-session-byhand.scope"), "{cg}");
+    assert!(
+        cg.contains("trusty-mpm-session-byhand.scope"),
+        "not moved:\n{cg}"
+    );
 
     // Frozen whole (this host's cgroup layout refuses FreezeUnit, so by SIGSTOP), and a
     // daemon restart keeps it frozen.

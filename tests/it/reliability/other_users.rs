@@ -25,11 +25,14 @@ async fn observe(env: &Env) -> Observed {
     let mut session_props = Vec::new();
     let mut events = Vec::new();
     for r in &rows {
-        session_props.push(
-            get_all(&env.conn, r.6.as_str(), SESSION_IFACE)
-                .await
-                .unwrap(),
-        );
+        let mut props = get_all(&env.conn, r.6.as_str(), SESSION_IFACE)
+            .await
+            .unwrap();
+        // Figures of running processes move on by themselves; they say nothing of a change.
+        for live in ["MemoryCurrent", "CpuUsageNSec", "TasksCurrent"] {
+            props.remove(live);
+        }
+        session_props.push(props);
         events.push(m.get_events(&r.0, 0).await.unwrap());
     }
     let mut tmux = env.tmux_sessions();
