@@ -75,6 +75,11 @@ pub fn signal_json(msg: &Message) -> Option<Value> {
                 body.deserialize().ok()?;
             json!({"id": id, "name": name, "request_id": request_id, "tool": tool, "detail": detail})
         }
+        "PermissionResolved" => {
+            let (id, name, request_id, outcome): (String, String, String, String) =
+                body.deserialize().ok()?;
+            json!({"id": id, "name": name, "request_id": request_id, "outcome": outcome})
+        }
         "ClaudeExited" => {
             let (id, name, pid): (String, String, u32) = body.deserialize().ok()?;
             json!({"id": id, "name": name, "pid": pid})

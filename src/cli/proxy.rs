@@ -59,6 +59,8 @@ pub trait Manager {
     fn version(&self) -> zbus::Result<String>;
     #[zbus(property)]
     fn session_count(&self) -> zbus::Result<u32>;
+    #[zbus(property)]
+    fn tmux_socket(&self) -> zbus::Result<String>;
 
     #[zbus(signal)]
     fn session_new(&self, id: &str, name: &str, path: zbus::ObjectPath<'_>) -> zbus::Result<()>;
@@ -83,6 +85,14 @@ pub trait Manager {
         request_id: &str,
         tool: &str,
         detail: &str,
+    ) -> zbus::Result<()>;
+    #[zbus(signal)]
+    fn permission_resolved(
+        &self,
+        id: &str,
+        name: &str,
+        request_id: &str,
+        outcome: &str,
     ) -> zbus::Result<()>;
     #[zbus(signal)]
     fn claude_exited(&self, id: &str, name: &str, pid: u32) -> zbus::Result<()>;
@@ -142,4 +152,6 @@ pub trait Session {
     fn cpu_usage_n_sec(&self) -> zbus::Result<u64>;
     #[zbus(property(emits_changed_signal = "false"))]
     fn tasks_current(&self) -> zbus::Result<u64>;
+    #[zbus(property)]
+    fn tmux_session(&self) -> zbus::Result<String>;
 }

@@ -30,6 +30,7 @@ fn human(v: &Value) -> String {
             s("name"),
             s("request_id")
         ),
+        "PermissionResolved" => format!("permission {} ({})", s("outcome"), s("request_id")),
         "ClaudeExited" => format!("claude exited (pid {})", v["pid"]),
         other => other.to_owned(),
     };

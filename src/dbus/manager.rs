@@ -352,7 +352,8 @@ impl Manager {
     }
 
     /// Allows or denies a waiting permission request (see PermissionRequested); reason is
-    /// shown to Claude on deny. An unknown or expired request is NotFound.
+    /// shown to Claude on deny. An unknown or ended request is NotFound; a request nobody
+    /// waits for (permission_wait_secs 0) is InvalidState.
     async fn answer_permission(
         &self,
         #[zbus(connection)] conn: &Connection,
@@ -364,7 +365,10 @@ impl Manager {
     ) -> Result<(), WireError> {
         self.ctx
             .call_key(conn, &hdr, key, |id| async move {
-                self.ctx.hooks.answer(id, request_id, allow, reason)
+                self.ctx
+                    .svc
+                    .answer_permission(id, request_id, allow, reason)
+                    .await
             })
             .await
     }
@@ -408,6 +412,13 @@ impl Manager {
     #[zbus(property)]
     fn session_count(&self) -> u32 {
         self.ctx.published_count()
+    }
+
+    /// The socket path of the tmux server the sessions live on: the configured one, or tmux's
+    /// default server (TMUX_TMPDIR or /tmp, then tmux-UID/default). Never empty.
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn tmux_socket(&self) -> String {
+        self.ctx.svc.tmux_socket().to_string_lossy().into_owned()
     }
 
     /// A session was added.
@@ -456,6 +467,18 @@ impl Manager {
         request_id: &str,
         tool: &str,
         detail: &str,
+    ) -> zbus::Result<()>;
+
+    /// A permission request ended; every PermissionRequested is followed by exactly one.
+    /// outcome: allowed or denied (AnswerPermission), expired (the wait ran out), or withdrawn
+    /// (answered in the terminal: the session moved on, stopped or was removed).
+    #[zbus(signal)]
+    pub async fn permission_resolved(
+        emitter: &SignalEmitter<'_>,
+        id: &str,
+        name: &str,
+        request_id: &str,
+        outcome: &str,
     ) -> zbus::Result<()>;
 
     /// A session's claude process exited.

@@ -168,6 +168,21 @@ impl Publisher {
                 )
                 .await?;
             }
+            DomainEvent::PermissionResolved {
+                session,
+                request_id,
+                outcome,
+            } => {
+                let id = session.id.to_string();
+                Manager::permission_resolved(
+                    &mgr,
+                    &id,
+                    session.name.as_str(),
+                    &request_id,
+                    outcome.as_str(),
+                )
+                .await?;
+            }
             DomainEvent::ClaudeExited { session, pid } => {
                 Manager::claude_exited(&mgr, &session.id.to_string(), session.name.as_str(), pid)
                     .await?;

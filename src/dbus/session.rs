@@ -235,7 +235,10 @@ impl SessionObject {
     ) -> Result<(), WireError> {
         self.ctx
             .call(conn, &hdr, || async {
-                self.ctx.hooks.answer(self.id, request_id, allow, reason)
+                self.ctx
+                    .svc
+                    .answer_permission(self.id, request_id, allow, reason)
+                    .await
             })
             .await
     }
@@ -356,5 +359,16 @@ impl SessionObject {
     #[zbus(property(emits_changed_signal = "false"))]
     async fn tasks_current(&self, #[zbus(header)] hdr: Option<Header<'_>>) -> u64 {
         self.figures(hdr).await.tasks
+    }
+
+    /// The tmux session the daemon targets (equal to Name); empty for a session registered
+    /// without tmux. Attach with: tmux -S "$TmuxSocket" attach -t "=$TmuxSession:".
+    #[zbus(property)]
+    fn tmux_session(&self) -> String {
+        let s = self.published();
+        match s.in_tmux {
+            true => s.name.to_string(),
+            false => String::new(),
+        }
     }
 }

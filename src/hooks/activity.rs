@@ -29,6 +29,12 @@ pub fn effect(p: &Payload) -> HookEffect {
         }
         _ => None,
     };
+    // Claude asks before a tool runs; any of these means the question was answered elsewhere
+    // (in the terminal) or left behind.
+    e.moves_on = matches!(
+        p.hook_event_name.as_str(),
+        "PreToolUse" | "PostToolUse" | "UserPromptSubmit" | "Stop" | "StopFailure"
+    );
     if !p.session_id.is_empty() {
         let ids = (p.session_id.clone(), p.transcript_path.clone());
         if p.hook_event_name == "SessionStart" {
@@ -124,6 +130,19 @@ mod tests {
         assert_eq!(act(r#"{"hook_event_name":"Stop"}"#), Some(Ready));
         assert_eq!(act(r#"{"hook_event_name":"StopFailure"}"#), Some(Ready));
         assert_eq!(act(r#"{"hook_event_name":"SomethingNew"}"#), None);
+        for (event, moves_on) in [
+            ("PreToolUse", true),
+            ("PostToolUse", true),
+            ("UserPromptSubmit", true),
+            ("Stop", true),
+            ("StopFailure", true),
+            ("PermissionRequest", false),
+            ("Notification", false),
+            ("SessionStart", false),
+        ] {
+            let e = eff(&format!(r#"{{"hook_event_name":"{event}"}}"#));
+            assert_eq!(e.moves_on, moves_on, "{event}");
+        }
         let end = eff(r#"{"hook_event_name":"SessionEnd","reason":"logout"}"#);
         assert!(end.ended);
         assert_eq!(end.activity.map(|a| a.0), Some(Unknown));

@@ -1,5 +1,5 @@
 //! Claude Code hook interception: the payload model, the activity state machine, the deny
-//! policy, permission requests waiting for an answer, and settings.json install. The relay that
+//! policy, waiting for the answer to a permission request, and settings.json install. The relay that
 //! Claude Code runs is a client, in `crate::cli::relay`.
 //!
 //! `HookService::handle` is what `HandleHook` runs: find the session the event belongs to
@@ -11,15 +11,12 @@ pub mod payload;
 pub mod policy;
 pub mod settings;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde_json::json;
-use tokio::sync::oneshot;
 
-use crate::config::MAX_NOTE_BYTES;
 use crate::error::{Error, Result};
-use crate::lifecycle::{SessionService, printable};
+use crate::lifecycle::SessionService;
 use crate::model::SessionId;
 use payload::Payload;
 use policy::Policy;
@@ -54,31 +51,15 @@ pub struct HookReply {
     pub stderr: String,
 }
 
-struct Answer {
-    allow: bool,
-    reason: String,
-}
-
 /// Hook handling for the daemon.
 pub struct HookService {
     svc: Arc<SessionService>,
     policy: Policy,
-    pending: Mutex<HashMap<(SessionId, String), oneshot::Sender<Answer>>>,
 }
 
 impl HookService {
     pub fn new(svc: Arc<SessionService>, policy: Policy) -> Self {
-        HookService {
-            svc,
-            policy,
-            pending: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn pending(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<(SessionId, String), oneshot::Sender<Answer>>> {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+        HookService { svc, policy }
     }
 
     /// `HandleHook`: one event from the relay.
@@ -120,24 +101,24 @@ impl HookService {
         Ok(HookReply::default())
     }
 
-    /// Announces a permission request and, when configured, waits for `AnswerPermission`.
+    /// Announces a permission request and, when configured, waits for `AnswerPermission`. No
+    /// answer in time, or a withdrawn request, is no decision: Claude Code asks in its terminal.
     async fn permission(&self, id: SessionId, p: &Payload, detail: String) -> HookReply {
         let request_id = uuid::Uuid::new_v4().simple().to_string();
         let wait = self.policy.permission_wait;
-        let rx = (!wait.is_zero()).then(|| {
-            let (tx, rx) = oneshot::channel();
-            self.pending().insert((id, request_id.clone()), tx);
-            rx
-        });
-        self.svc
-            .permission_requested(id, &request_id, &p.tool_name, &detail);
-        let Some(rx) = rx else {
+        let asked =
+            self.svc
+                .permission_requested(id, &request_id, &p.tool_name, &detail, !wait.is_zero());
+        let Some(mut rx) = asked else {
             return HookReply::default();
         };
-        let answer = tokio::time::timeout(wait, rx).await;
-        self.pending().remove(&(id, request_id));
-        let Ok(Ok(a)) = answer else {
-            // No answer: no decision, Claude Code shows its own prompt.
+        let answer = match tokio::time::timeout(wait, &mut rx).await {
+            Ok(answer) => answer.ok(),
+            Err(_) if self.svc.permission_expired(id, &request_id) => None,
+            // Answered (or withdrawn) just as the wait ran out.
+            Err(_) => rx.try_recv().ok(),
+        };
+        let Some(a) = answer else {
             return HookReply::default();
         };
         let decision = if a.allow {
@@ -153,34 +134,6 @@ impl HookService {
         reply(json!({
             "hookSpecificOutput": { "hookEventName": "PermissionRequest", "decision": decision }
         }))
-    }
-
-    /// `AnswerPermission`: allow or deny a waiting request of a session.
-    pub fn answer(&self, id: SessionId, request_id: &str, allow: bool, reason: &str) -> Result<()> {
-        if reason.len() > MAX_NOTE_BYTES {
-            return Err(Error::invalid(format!(
-                "The reason is {} bytes; at most {MAX_NOTE_BYTES} are allowed.",
-                reason.len()
-            )));
-        }
-        let tx = self
-            .pending()
-            .remove(&(id, request_id.to_owned()))
-            .ok_or_else(|| {
-                Error::NotFound(format!(
-                    "No permission request '{}' is waiting in this session; it was answered, expired or never existed.",
-                    printable(request_id)
-                ))
-            })?;
-        let what = if allow { "allowed" } else { "denied" };
-        tx.send(Answer {
-            allow,
-            reason: reason.to_owned(),
-        })
-        .map_err(|_| Error::NotFound("That permission request has just expired.".into()))?;
-        self.svc
-            .record_event(id, "PermissionAnswer", "", format!("{what} {request_id}"));
-        Ok(())
     }
 
     /// The managed session an event belongs to; a SessionStart from an unmanaged tmux pane of

@@ -1,6 +1,6 @@
 //! What hook events do to sessions: finding the session an event belongs to, recording its
-//! activity, ids and history, and announcing permission requests. The meaning of each event
-//! is decided in `crate::hooks`; this file only applies it.
+//! activity, ids and history, and withdrawing the permission requests the agent went past.
+//! The meaning of each event is decided in `crate::hooks`; this file only applies it.
 
 use super::{DomainEvent, SessionService, push_event, removed_meanwhile};
 use crate::error::Result;
@@ -18,6 +18,9 @@ pub struct HookEffect {
     pub claude_ids: Option<(String, String)>,
     /// The ids the event carried, recorded only when the session has none yet.
     pub seen_ids: Option<(String, String)>,
+    /// The agent went on past any open permission request (answered in the terminal): the
+    /// requests are withdrawn.
+    pub moves_on: bool,
 }
 
 /// How far up the process tree a hook's parent may be from claude.
@@ -133,6 +136,12 @@ impl<T: Tmux> SessionService<T> {
             s.claude_session_id = cid.clone();
             s.transcript_path = path.clone();
         }
+        if effect.moves_on {
+            self.withdraw_requests(entry);
+        } else {
+            self.withdraw_if_stopped(entry);
+        }
+        let s = &mut entry.session;
         let mut seen = before.clone();
         seen.last_seen = s.last_seen;
         let durable_change = *s != seen;
@@ -144,17 +153,5 @@ impl<T: Tmux> SessionService<T> {
         // last_seen alone is published but not worth an fsync per event.
         self.emit(DomainEvent::Changed(changed));
         Ok(())
-    }
-
-    /// Announces a permission request of a session's claude.
-    pub fn permission_requested(&self, id: SessionId, request_id: &str, tool: &str, detail: &str) {
-        if let Some(session) = self.get(id) {
-            self.emit(DomainEvent::PermissionRequested {
-                session,
-                request_id: request_id.to_owned(),
-                tool: tool.to_owned(),
-                detail: detail.to_owned(),
-            });
-        }
     }
 }

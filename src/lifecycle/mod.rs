@@ -10,6 +10,7 @@ mod hooks;
 mod input;
 mod launch;
 mod ops;
+mod permissions;
 mod reconcile;
 pub mod summary;
 mod watch;
@@ -26,6 +27,7 @@ use tokio::task::AbortHandle;
 
 pub use hooks::HookEffect;
 pub use launch::StartOptions;
+pub use permissions::{Answer, Outcome};
 
 use crate::config::{Config, EVENT_HISTORY};
 use crate::error::{Error, Result};
@@ -64,6 +66,12 @@ pub enum DomainEvent {
         tool: String,
         detail: String,
     },
+    /// A permission request ended (each announced request ends exactly once).
+    PermissionResolved {
+        session: Session,
+        request_id: String,
+        outcome: Outcome,
+    },
 }
 
 /// Where the service reports its changes, in order (the D-Bus publisher, in the daemon).
@@ -86,6 +94,19 @@ struct Entry {
     session: Session,
     history: VecDeque<EventRecord>,
     watcher: Option<AbortHandle>,
+    /// Open permission requests, oldest first.
+    requests: Vec<permissions::Request>,
+}
+
+impl Entry {
+    fn new(session: Session, history: VecDeque<EventRecord>) -> Self {
+        Entry {
+            session,
+            history,
+            watcher: None,
+            requests: Vec::new(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -113,41 +134,6 @@ impl SessionService {
     pub fn new(cfg: Config, sessions: Vec<Session>, changes: Arc<dyn ChangeSink>) -> Arc<Self> {
         let tmux = TmuxDriver::new(&cfg);
         Self::with_tmux(cfg, tmux, sessions, changes)
-    }
-
-    /// Loads the registry file named by the config, moving an unreadable one aside.
-    pub fn load_registry(cfg: &Config) -> Result<Vec<Session>> {
-        let path = cfg.registry_path();
-        match store::load(&path) {
-            Ok(store::Loaded::Empty) => Ok(Vec::new()),
-            Ok(store::Loaded::Sessions(s)) => Ok(s),
-            Ok(store::Loaded::Partial {
-                sessions,
-                skipped,
-                copy,
-            }) => {
-                for why in &skipped {
-                    tracing::error!("registry {}: skipped {why}", path.display());
-                }
-                tracing::error!(
-                    "loaded {} sessions of registry {}, skipped {}; the file as it was is kept as {}",
-                    sessions.len(),
-                    path.display(),
-                    skipped.len(),
-                    copy.display()
-                );
-                Ok(sessions)
-            }
-            Ok(store::Loaded::MovedAside { to, reason }) => {
-                tracing::error!(
-                    "registry {} could not be read ({reason}); moved it to {} and starting empty",
-                    path.display(),
-                    to.display()
-                );
-                Ok(Vec::new())
-            }
-            Err(e) => Err(Error::internal("reading the registry", e)),
-        }
     }
 }
 
@@ -178,16 +164,7 @@ impl<T: Tmux> SessionService<T> {
         let state = State {
             sessions: sessions
                 .into_iter()
-                .map(|s| {
-                    (
-                        s.id,
-                        Entry {
-                            session: s,
-                            history: VecDeque::new(),
-                            watcher: None,
-                        },
-                    )
-                })
+                .map(|s| (s.id, Entry::new(s, VecDeque::new())))
                 .collect(),
             reserved: HashSet::new(),
         };
@@ -208,6 +185,11 @@ impl<T: Tmux> SessionService<T> {
 
     pub fn config(&self) -> &Config {
         &self.cfg
+    }
+
+    /// The socket of the tmux server the sessions live on (what a client attaches to).
+    pub fn tmux_socket(&self) -> std::path::PathBuf {
+        crate::tmux::server_socket(&self.cfg)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -350,6 +332,7 @@ impl<T: Tmux> SessionService<T> {
         let entry = st.sessions.get_mut(&id).ok_or_else(removed_meanwhile)?;
         let before = entry.session.clone();
         let out = f(&mut entry.session)?;
+        self.withdraw_if_stopped(entry);
         if let Some((name, summary)) = event {
             tracing::info!(session_id = %id, session_name = %entry.session.name, "{name}: {summary}");
             push_event(&mut entry.history, name, "", summary);
@@ -370,22 +353,16 @@ impl<T: Tmux> SessionService<T> {
         let mut history = VecDeque::new();
         push_event(&mut history, event, "", summary);
         self.emit(DomainEvent::Added(session.clone()));
-        st.sessions.insert(
-            session.id,
-            Entry {
-                session,
-                history,
-                watcher: None,
-            },
-        );
+        st.sessions.insert(session.id, Entry::new(session, history));
         self.mark_changed(&st);
     }
 
     /// Drops a session record and its watcher, publishing the removal.
     fn delete(&self, id: SessionId) -> Option<Removed> {
         let mut st = self.lock();
-        let entry = st.sessions.remove(&id)?;
+        let mut entry = st.sessions.remove(&id)?;
         tracing::info!(session_id = %id, session_name = %entry.session.name, "removed");
+        self.withdraw_requests(&mut entry);
         if let Some(w) = &entry.watcher {
             w.abort();
         }
@@ -408,14 +385,8 @@ impl<T: Tmux> SessionService<T> {
         {
             let mut st = self.lock();
             self.emit(DomainEvent::Added(removed.session.clone()));
-            st.sessions.insert(
-                id,
-                Entry {
-                    session: removed.session,
-                    history: removed.history,
-                    watcher: None,
-                },
-            );
+            st.sessions
+                .insert(id, Entry::new(removed.session, removed.history));
             self.mark_changed(&st);
         }
         if let Some(ident) = process {

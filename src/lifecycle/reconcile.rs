@@ -1,15 +1,17 @@
-//! Keeping records true to tmux: reconciliation at daemon start (and restoring the sessions a
-//! reboot lost), the reaper, and the slow periodic safety net behind the pidfd watchers.
+//! Keeping records true to tmux: loading the registry and reconciling it at daemon start (and
+//! restoring the sessions a reboot lost), the reaper, and the slow periodic safety net behind
+//! the pidfd watchers.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::SessionService;
 use super::ops::mark_stopped;
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::{Session, SessionId, Status, now_usec};
-use crate::procwatch;
 use crate::tmux::{self, Tmux};
+use crate::{procwatch, store};
 
 /// How often the safety net re-checks processes, and how often it reaps.
 const RESCAN_EVERY: Duration = Duration::from_secs(30);
@@ -227,5 +229,42 @@ impl<T: Tmux> SessionService<T> {
                 }
             }
         });
+    }
+}
+
+impl SessionService {
+    /// Loads the registry file named by the config, moving an unreadable one aside.
+    pub fn load_registry(cfg: &Config) -> Result<Vec<Session>> {
+        let path = cfg.registry_path();
+        match store::load(&path) {
+            Ok(store::Loaded::Empty) => Ok(Vec::new()),
+            Ok(store::Loaded::Sessions(s)) => Ok(s),
+            Ok(store::Loaded::Partial {
+                sessions,
+                skipped,
+                copy,
+            }) => {
+                for why in &skipped {
+                    tracing::error!("registry {}: skipped {why}", path.display());
+                }
+                tracing::error!(
+                    "loaded {} sessions of registry {}, skipped {}; the file as it was is kept as {}",
+                    sessions.len(),
+                    path.display(),
+                    skipped.len(),
+                    copy.display()
+                );
+                Ok(sessions)
+            }
+            Ok(store::Loaded::MovedAside { to, reason }) => {
+                tracing::error!(
+                    "registry {} could not be read ({reason}); moved it to {} and starting empty",
+                    path.display(),
+                    to.display()
+                );
+                Ok(Vec::new())
+            }
+            Err(e) => Err(Error::internal("reading the registry", e)),
+        }
     }
 }

@@ -85,6 +85,7 @@ impl<T: Tmux> SessionService<T> {
         };
         super::push_event(&mut entry.history, "exited", "", what);
         entry.watcher = None;
+        self.withdraw_if_stopped(entry);
         let session = entry.session.clone();
         self.mark_changed(&st);
         tracing::info!(session_id = %session.id, session_name = %session.name, pid, "claude exited");

@@ -76,12 +76,18 @@ pub trait Tmux: Send + Sync + 'static {
 pub struct TmuxDriver {
     bin: PathBuf,
     socket: Option<PathBuf>,
+    /// `socket`, or the default server's when none is configured.
+    server_socket: PathBuf,
     timeout: Duration,
     under_systemd: bool,
 }
 
-/// The socket of tmux's default server: `$TMUX_TMPDIR` (or /tmp), `tmux-<uid>/default`.
-fn default_socket() -> PathBuf {
+/// The socket of the tmux server a daemon with `cfg` drives: the configured one, else that of
+/// tmux's default server, `$TMUX_TMPDIR` (or /tmp), `tmux-<uid>/default`.
+pub fn server_socket(cfg: &Config) -> PathBuf {
+    if let Some(socket) = &cfg.tmux_socket {
+        return socket.clone();
+    }
     let dir = std::env::var_os("TMUX_TMPDIR")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
@@ -124,6 +130,7 @@ impl TmuxDriver {
         TmuxDriver {
             bin: cfg.tmux_bin.clone(),
             socket: cfg.tmux_socket.clone(),
+            server_socket: server_socket(cfg),
             timeout: cfg.tmux_timeout,
             under_systemd: cfg.under_systemd,
         }
@@ -274,7 +281,7 @@ impl Tmux for TmuxDriver {
             return true;
         };
         let socket = PathBuf::from(socket);
-        let ours = self.socket.clone().unwrap_or_else(default_socket);
+        let ours = self.server_socket.clone();
         tokio::task::spawn_blocking(move || {
             let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
             canon(&socket) == canon(&ours)

@@ -1,0 +1,213 @@
+//! Every announced permission request ends exactly once, with the outcome that says what ended
+//! it, and a waiting hook call learns of it at once. Sessions here have no tmux (nothing of
+//! these rules touches it).
+
+use std::sync::{Arc, Mutex};
+
+use super::super::{ChangeSink, DomainEvent, HookEffect, SessionService};
+use crate::config::Config;
+use crate::error::Error;
+use crate::model::{Activity, Session, SessionId, SessionName, Status};
+
+/// What the service announced about permission requests, as "REQUEST requested|OUTCOME", and
+/// removals as "removed".
+#[derive(Default)]
+struct Recorder(Mutex<Vec<String>>);
+
+impl Recorder {
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut self.0.lock().unwrap())
+    }
+}
+
+impl ChangeSink for Recorder {
+    fn report(&self, event: DomainEvent) {
+        let line = match event {
+            DomainEvent::PermissionRequested { request_id, .. } => {
+                format!("{request_id} requested")
+            }
+            DomainEvent::PermissionResolved {
+                request_id,
+                outcome,
+                ..
+            } => format!("{request_id} {}", outcome.as_str()),
+            DomainEvent::Removed(_) => "removed".into(),
+            _ => return,
+        };
+        self.0.lock().unwrap().push(line);
+    }
+}
+
+struct Rig {
+    svc: Arc<SessionService>,
+    seen: Arc<Recorder>,
+    id: SessionId,
+    _dir: tempfile::TempDir,
+}
+
+fn rig() -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    // Whatever the environment says, nothing here may reach a tmux server or systemd.
+    let mut cfg = Config::from_env();
+    cfg.state_dir = dir.path().join("state");
+    cfg.config_file = dir.path().join("none.toml");
+    cfg.tmux_socket = Some(dir.path().join("no-tmux"));
+    cfg.tmux_bin = "/nonexistent/tmux".into();
+    cfg.under_systemd = false;
+    let project = dir.path().to_string_lossy().into_owned();
+    let mut s = Session::new(SessionName::new("p").unwrap(), project, false);
+    s.status = Status::Active;
+    let id = s.id;
+    let seen = Arc::new(Recorder::default());
+    let svc = SessionService::new(cfg, vec![s], seen.clone());
+    Rig {
+        svc,
+        seen,
+        id,
+        _dir: dir,
+    }
+}
+
+/// The activity a PermissionRequest hook leaves, as the hook service applies it first.
+fn needs_input() -> HookEffect {
+    HookEffect {
+        activity: Some((Activity::NeedsInput, "Bash".into())),
+        ..HookEffect::default()
+    }
+}
+
+impl Rig {
+    fn ask(
+        &self,
+        request: &str,
+        wait: bool,
+    ) -> Option<tokio::sync::oneshot::Receiver<super::Answer>> {
+        self.svc
+            .apply_hook(
+                self.id,
+                "PermissionRequest",
+                "Bash",
+                "Bash: ls".into(),
+                &needs_input(),
+            )
+            .unwrap();
+        self.svc
+            .permission_requested(self.id, request, "Bash", "Bash: ls", wait)
+    }
+
+    fn activity(&self) -> Activity {
+        self.svc.get(self.id).unwrap().activity
+    }
+}
+
+#[tokio::test]
+async fn answers_reach_the_waiting_call_once_and_the_agent_works_on() {
+    let r = rig();
+    for (allow, reason, outcome) in [(true, "", "allowed"), (false, "not now", "denied")] {
+        let rx = r.ask("r1", true).unwrap();
+        assert_eq!(r.activity(), Activity::NeedsInput);
+        r.svc
+            .answer_permission(r.id, "r1", allow, reason)
+            .await
+            .unwrap();
+        let answer = rx.await.expect("the waiting call gets the answer");
+        assert_eq!((answer.allow, answer.reason.as_str()), (allow, reason));
+        assert_eq!(r.seen.take(), ["r1 requested", &format!("r1 {outcome}")]);
+        assert_eq!(r.activity(), Activity::Working);
+        let again = r.svc.answer_permission(r.id, "r1", true, "").await;
+        assert!(matches!(again, Err(Error::NotFound(_))), "{again:?}");
+    }
+    let events = r.svc.events(r.id, 0).unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.event == "PermissionResolved" && e.summary == "denied r1")
+    );
+}
+
+#[tokio::test]
+async fn bad_answers_change_nothing() {
+    let r = rig();
+    let _rx = r.ask("r1", true).unwrap();
+    let long = "x".repeat(crate::config::MAX_NOTE_BYTES + 1);
+    let e = r.svc.answer_permission(r.id, "r1", false, &long).await;
+    assert!(matches!(e, Err(Error::InvalidArgument(_))), "{e:?}");
+    let e = r.svc.answer_permission(r.id, "other", true, "").await;
+    assert!(matches!(e, Err(Error::NotFound(_))), "{e:?}");
+    assert_eq!(r.seen.take(), ["r1 requested"]);
+    r.svc.answer_permission(r.id, "r1", true, "").await.unwrap();
+}
+
+#[tokio::test]
+async fn an_expired_request_still_needs_input_in_the_terminal() {
+    let r = rig();
+    let _rx = r.ask("r1", true).unwrap();
+    assert!(r.svc.permission_expired(r.id, "r1"));
+    assert!(!r.svc.permission_expired(r.id, "r1"), "ends only once");
+    let e = r.svc.answer_permission(r.id, "r1", true, "").await;
+    assert!(matches!(e, Err(Error::NotFound(_))), "{e:?}");
+    assert_eq!(r.seen.take(), ["r1 requested", "r1 expired"]);
+    assert_eq!(r.activity(), Activity::NeedsInput);
+}
+
+#[tokio::test]
+async fn moving_on_withdraws_and_wakes_the_waiting_call() {
+    let r = rig();
+    let rx = r.ask("r1", true).unwrap();
+    let _notify_only = r.ask("r2", false);
+    // Claude Code's own prompt was answered: the tool ran.
+    let effect = HookEffect {
+        activity: Some((Activity::Working, "Bash".into())),
+        moves_on: true,
+        ..HookEffect::default()
+    };
+    r.svc
+        .apply_hook(r.id, "PostToolUse", "Bash", "Bash: ls".into(), &effect)
+        .unwrap();
+    assert!(
+        rx.await.is_err(),
+        "the waiting call returns without an answer"
+    );
+    assert_eq!(
+        r.seen.take(),
+        [
+            "r1 requested",
+            "r2 requested",
+            "r1 withdrawn",
+            "r2 withdrawn"
+        ]
+    );
+    // A notification or another request does not move on.
+    let _rx = r.ask("r3", true).unwrap();
+    r.svc
+        .apply_hook(
+            r.id,
+            "Notification",
+            "",
+            "Notification".into(),
+            &needs_input(),
+        )
+        .unwrap();
+    assert_eq!(r.seen.take(), ["r3 requested"]);
+}
+
+#[tokio::test]
+async fn notify_only_requests_cannot_be_answered_and_end_with_the_session() {
+    let r = rig();
+    assert!(r.ask("r1", false).is_none());
+    let e = r.svc.answer_permission(r.id, "r1", true, "").await;
+    assert!(matches!(e, Err(Error::InvalidState(_))), "{e:?}");
+    assert!(!r.svc.permission_expired(r.id, "nope"));
+    r.svc.stop(r.id, true).await.unwrap();
+    assert_eq!(r.seen.take(), ["r1 requested", "r1 withdrawn"]);
+    assert_eq!(r.svc.get(r.id).unwrap().status, Status::Stopped);
+}
+
+#[tokio::test]
+async fn a_removed_session_withdraws_before_it_goes() {
+    let r = rig();
+    let rx = r.ask("r1", true).unwrap();
+    r.svc.remove(r.id, false).await.unwrap();
+    assert!(rx.await.is_err());
+    assert_eq!(r.seen.take(), ["r1 requested", "r1 withdrawn", "removed"]);
+}
