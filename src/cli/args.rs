@@ -61,6 +61,8 @@ pub enum ClientCommand {
         #[command(flatten)]
         json: Json,
     },
+    /// Show the session's tmux session in this terminal (switch-client inside tmux).
+    Attach { key: String },
     /// Start claude in a new tmux session in DIR (extra claude arguments after --).
     Start {
         dir: PathBuf,

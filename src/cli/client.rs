@@ -78,6 +78,10 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
             if json.json {
                 print_json(&s);
             } else {
+                let tmux = match s.tmux_session.as_str() {
+                    "" => String::new(),
+                    t => format!("={t}: on {}", m.tmux_socket().await?),
+                };
                 let rows = [
                     ("Name", s.name.clone()),
                     ("Id", s.id.clone()),
@@ -114,6 +118,7 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
                     ),
                     ("Age", output::age(s.created_at)),
                     ("Last seen", format!("{} ago", output::age(s.last_seen))),
+                    ("Tmux", tmux),
                     ("Claude id", s.claude_session_id.clone()),
                     ("Transcript", s.transcript_path.clone()),
                     (
@@ -265,6 +270,7 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
                 .await?;
             println!("Denied {request}.");
         }
+        Command::Attach { key } => return super::attach::run(conn, &key).await,
         Command::Watch { json, waybar } => return super::watch::run(conn, json.json, waybar).await,
         Command::Notify { min_work_secs } => {
             return super::notify::run(conn, std::time::Duration::from_secs(min_work_secs)).await;

@@ -1,8 +1,9 @@
 //! The client side of the contract: the command line definitions, typed zbus proxies, the
-//! client subcommands (list, control, watch, notify), the `hooks` settings commands, and the
-//! hook relay Claude Code runs.
+//! client subcommands (list, control, attach, watch, notify), the `hooks` settings commands,
+//! and the hook relay Claude Code runs.
 
 pub mod args;
+pub mod attach;
 pub mod bus;
 pub mod client;
 pub mod hooks;

@@ -34,6 +34,7 @@ pub struct SessionInfo {
     pub memory_bytes: u64,
     pub cpu_usec: u64,
     pub tasks: u64,
+    pub tmux_session: String,
     pub path: String,
 }
 
@@ -76,6 +77,7 @@ impl SessionInfo {
             memory_bytes: t("MemoryCurrent"),
             cpu_usec: t("CpuUsageNSec") / 1000,
             tasks: t("TasksCurrent"),
+            tmux_session: s("TmuxSession"),
             path: path.to_owned(),
         }
     }
@@ -271,6 +273,7 @@ mod tests {
             memory_bytes: 5 << 20,
             cpu_usec: 0,
             tasks: 0,
+            tmux_session: name.into(),
             path: "/x".into(),
         }
     }

@@ -1,0 +1,100 @@
+//! `trusty-mpm attach KEY`: puts this terminal on a session's tmux session, found through the
+//! contract's `TmuxSocket` and `TmuxSession` as any applet would: `tmux -S SOCKET attach -t
+//! =NAME:` from a plain terminal, `switch-client` from inside a client of that same tmux
+//! server, and a nested attach (TMUX unset) from inside another tmux server.
+
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::ExitCode;
+
+use zbus::Connection;
+use zbus::proxy::CacheProperties;
+
+use super::bus::manager;
+use super::proxy::SessionProxy;
+
+/// The tmux command line that shows `session` of the server at `socket` in this terminal,
+/// given this process's `TMUX` (empty outside tmux); true when TMUX must be unset for it.
+pub fn command(socket: &str, session: &str, tmux_env: &str) -> (Vec<String>, bool) {
+    let target = format!("={session}:");
+    let inside = !tmux_env.is_empty();
+    let verb = if inside && same_server(tmux_env, socket) {
+        "switch-client"
+    } else {
+        "attach"
+    };
+    let argv = ["-S", socket, verb, "-t", &target]
+        .map(String::from)
+        .to_vec();
+    (argv, inside && verb == "attach")
+}
+
+/// Whether a `TMUX` value (`socket,server pid,session index`) names the server at `socket`.
+fn same_server(tmux_env: &str, socket: &str) -> bool {
+    // The socket path itself may contain commas: the last two fields are numbers.
+    let Some(theirs) = tmux_env.rsplitn(3, ',').nth(2) else {
+        return false;
+    };
+    let canon = |p: &str| std::fs::canonicalize(p).unwrap_or_else(|_| Path::new(p).to_owned());
+    canon(theirs) == canon(socket)
+}
+
+/// Replaces this process with tmux showing the session; returns only when that fails.
+pub async fn run(conn: &Connection, key: &str) -> zbus::Result<ExitCode> {
+    let m = manager(conn).await?;
+    let path = m.get_session(key).await?;
+    let session = SessionProxy::builder(conn)
+        .path(path)
+        .cache_properties(CacheProperties::No)
+        .build()
+        .await?
+        .tmux_session()
+        .await?;
+    if session.is_empty() {
+        eprintln!(
+            "trusty-mpm: session '{key}' has no tmux session (it was registered without one)."
+        );
+        return Ok(ExitCode::from(11));
+    }
+    let socket = m.tmux_socket().await?;
+    let (argv, unset_tmux) = command(
+        &socket,
+        &session,
+        &std::env::var("TMUX").unwrap_or_default(),
+    );
+    let mut tmux = std::process::Command::new("tmux");
+    tmux.args(&argv);
+    if unset_tmux {
+        // tmux refuses to nest a client while TMUX names another server.
+        tmux.env_remove("TMUX").env_remove("TMUX_PANE");
+    }
+    let err = tmux.exec();
+    eprintln!("trusty-mpm: cannot run tmux: {err}");
+    Ok(ExitCode::from(14))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attach_switch_or_nest() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("s,ock");
+        std::fs::write(&sock, "").unwrap();
+        let sock = sock.to_str().unwrap();
+        let want = |verb: &str, unset: bool| {
+            let argv = ["-S", sock, verb, "-t", "=my-proj:"].map(String::from);
+            (argv.to_vec(), unset)
+        };
+        assert_eq!(command(sock, "my-proj", ""), want("attach", false));
+        // Inside a client of the same server, named by another spelling of its path.
+        let same = format!("{}/./s,ock,4242,3", dir.path().display());
+        assert_eq!(
+            command(sock, "my-proj", &same),
+            want("switch-client", false)
+        );
+        let other = "/tmp/tmux-1/default,4242,0";
+        assert_eq!(command(sock, "my-proj", other), want("attach", true));
+    }
+}
