@@ -6,6 +6,7 @@ pub mod args;
 pub mod attach;
 pub mod bus;
 pub mod client;
+pub mod desktop;
 pub mod hooks;
 pub mod notify;
 pub mod output;

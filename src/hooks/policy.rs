@@ -1,6 +1,7 @@
 //! The settings of the config file: how long a permission request waits for an answer,
-//! whether SessionStart auto-adopts, the deny rules applied to PreToolUse calls, and the two
-//! daemon settings that live in the same file (the claude command, restore on start).
+//! whether SessionStart auto-adopts, the deny rules applied to PreToolUse calls, the daemon
+//! settings that live in the same file (the claude command, restore on start, units), and the
+//! terminal `trusty-mpm notify` opens a session in.
 //!
 //! ```toml
 //! permission_wait_secs = 30
@@ -9,6 +10,7 @@
 //! restore_on_start = true       # restart the sessions that were active at the last stop
 //! memory_max = "8G"             # each session's unit (also memory_high, cpu_weight, tasks_max)
 //! slice_memory_max = "24G"      # all sessions together (slice = "trusty-mpm.slice")
+//! terminal_command = "foot -e"  # words split on spaces; the attach command follows
 //! [[deny]]
 //! tool = "Bash"                 # exact tool name, or "*" for any
 //! pattern = "rm -rf (/|~)"      # regex, searched in the command / path / input
@@ -53,6 +55,8 @@ struct File {
     tasks_max: Option<u64>,
     #[serde(default)]
     slice_memory_max: Option<Size>,
+    #[serde(default)]
+    terminal_command: Option<String>,
 }
 
 /// A size: bytes, or a string like "8G".
@@ -104,6 +108,9 @@ pub struct Policy {
     pub deny: Vec<DenyRule>,
     /// What the file says about the daemon itself (claude command, restore, units).
     pub settings: FileSettings,
+    /// The terminal a notification opens a session in: the program and its first arguments,
+    /// before `trusty-mpm attach KEY`. Empty: the desktop's default terminal.
+    pub terminal_command: Vec<String>,
 }
 
 impl Default for Policy {
@@ -113,6 +120,7 @@ impl Default for Policy {
             auto_adopt: true,
             deny: Vec::new(),
             settings: FileSettings::default(),
+            terminal_command: Vec::new(),
         }
     }
 }
@@ -180,6 +188,12 @@ impl Policy {
                 slice: file.slice,
                 slice_memory_max: size(&file.slice_memory_max, "slice_memory_max")?,
             },
+            terminal_command: file
+                .terminal_command
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
         })
     }
 
@@ -218,6 +232,9 @@ mod tests {
         .unwrap();
         assert_eq!(pol.permission_wait, Duration::from_secs(5));
         assert!(pol.auto_adopt);
+        assert!(pol.terminal_command.is_empty());
+        let term = Policy::parse("terminal_command = \" gnome-terminal  --\"").unwrap();
+        assert_eq!(term.terminal_command, ["gnome-terminal", "--"]);
         let bash = parse(r#"{"hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"sudo rm -rf / "}}"#).unwrap();
         assert_eq!(pol.denies(&bash).unwrap().reason, "no");
         let edit = parse(r#"{"hook_event_name":"PreToolUse","tool_name":"Edit","tool_input":{"file_path":"/p/.env"}}"#).unwrap();

@@ -5,6 +5,7 @@ mod adopt;
 mod cli;
 mod contract;
 mod daemon;
+mod desktop;
 mod e2e_systemd;
 mod errors;
 mod guard;
