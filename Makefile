@@ -1,5 +1,6 @@
 # The two quick-start commands: `make run` (the daemon) and `make test` (every test).
-# `make install` puts the service in the user's standard locations (PREFIX, default ~/.local).
+# `make install` puts the service, its desktop entry and icon in the user's standard locations
+# (PREFIX, default ~/.local).
 # `make bench` measures the figures of docs/performance.md (not part of `make test`).
 .PHONY: run test bench build lint install uninstall
 
@@ -13,6 +14,8 @@ MANDIR ?= $(DATADIR)/man/man1
 BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 ZSHCOMPDIR ?= $(DATADIR)/zsh/site-functions
 FISHCOMPDIR ?= $(DATADIR)/fish/vendor_completions.d
+APPDIR ?= $(DATADIR)/applications
+ICONDIR ?= $(DATADIR)/icons/hicolor/scalable/apps
 # The binary to install; the default is built in release mode first.
 BIN ?= target/release/trusty-mpm
 
@@ -42,7 +45,8 @@ install:
 	@if [ "$(BIN)" = target/release/trusty-mpm ]; then cargo build --release; fi
 	install -Dm755 "$(BIN)" "$(DESTDIR)$(BINDIR)/trusty-mpm"
 	install -d "$(DESTDIR)$(UNITDIR)" "$(DESTDIR)$(DBUSDIR)" "$(DESTDIR)$(IFACEDIR)" \
-		"$(DESTDIR)$(MANDIR)" "$(DESTDIR)$(BASHCOMPDIR)" "$(DESTDIR)$(ZSHCOMPDIR)" "$(DESTDIR)$(FISHCOMPDIR)"
+		"$(DESTDIR)$(MANDIR)" "$(DESTDIR)$(BASHCOMPDIR)" "$(DESTDIR)$(ZSHCOMPDIR)" "$(DESTDIR)$(FISHCOMPDIR)" \
+		"$(DESTDIR)$(APPDIR)" "$(DESTDIR)$(ICONDIR)"
 	sed -e 's|@bindir@|$(BINDIR)|g' -e 's|@datadir@|$(DATADIR)|g' \
 		packaging/systemd/trusty-mpm.service.in > "$(DESTDIR)$(UNITDIR)/trusty-mpm.service"
 	sed -e 's|@bindir@|$(BINDIR)|g' \
@@ -51,6 +55,9 @@ install:
 	sed -e 's|@bindir@|$(BINDIR)|g' \
 		packaging/dbus/org.trusty.Mpm1.service.in > "$(DESTDIR)$(DBUSDIR)/org.trusty.Mpm1.service"
 	install -m644 packaging/dbus/org.trusty.Mpm1.xml "$(DESTDIR)$(IFACEDIR)/org.trusty.Mpm1.xml"
+	sed -e 's|@bindir@|$(BINDIR)|g' \
+		packaging/desktop/trusty-mpm.desktop.in > "$(DESTDIR)$(APPDIR)/trusty-mpm.desktop"
+	install -m644 packaging/desktop/trusty-mpm.svg "$(DESTDIR)$(ICONDIR)/trusty-mpm.svg"
 	"$(BIN)" man > "$(DESTDIR)$(MANDIR)/trusty-mpm.1"
 	"$(BIN)" completions bash > "$(DESTDIR)$(BASHCOMPDIR)/trusty-mpm"
 	"$(BIN)" completions zsh > "$(DESTDIR)$(ZSHCOMPDIR)/_trusty-mpm"
@@ -63,5 +70,6 @@ uninstall:
 		"$(DESTDIR)$(UNITDIR)/trusty-mpm-notify.service" "$(DESTDIR)$(UNITDIR)/trusty-mpm.slice" \
 		"$(DESTDIR)$(DBUSDIR)/org.trusty.Mpm1.service" "$(DESTDIR)$(IFACEDIR)/org.trusty.Mpm1.xml" \
 		"$(DESTDIR)$(MANDIR)/trusty-mpm.1" "$(DESTDIR)$(BASHCOMPDIR)/trusty-mpm" \
-		"$(DESTDIR)$(ZSHCOMPDIR)/_trusty-mpm" "$(DESTDIR)$(FISHCOMPDIR)/trusty-mpm.fish"
+		"$(DESTDIR)$(ZSHCOMPDIR)/_trusty-mpm" "$(DESTDIR)$(FISHCOMPDIR)/trusty-mpm.fish" \
+		"$(DESTDIR)$(APPDIR)/trusty-mpm.desktop" "$(DESTDIR)$(ICONDIR)/trusty-mpm.svg"
 	-systemctl --user daemon-reload

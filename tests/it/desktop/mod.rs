@@ -6,6 +6,7 @@
 mod attach;
 mod notifications;
 mod outcomes;
+mod packaging;
 
 use std::collections::HashMap;
 use std::process::Stdio;
