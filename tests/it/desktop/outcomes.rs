@@ -69,6 +69,34 @@ async fn an_expired_request_closes_its_notification_and_leaves_the_terminal_prom
     req.none_ended_for(Duration::from_millis(300)).await;
 }
 
+/// A request of session "n" that waits, shown as the `n`th permission notification.
+struct Open {
+    pending: tokio::task::JoinHandle<String>,
+    request_id: String,
+    note: Shown,
+}
+
+async fn open(desk: &Desk, req: &mut Requests, n: usize) -> Open {
+    let pending = desk.ask("make deploy");
+    let request_id = req.asked().await;
+    let note = desk.asking(n).await;
+    Open {
+        pending,
+        request_id,
+        note,
+    }
+}
+
+/// The request ended `outcome` (none: with its daemon), its relay returned no decision and
+/// its notification was closed.
+async fn ended(desk: &Desk, req: &mut Requests, open: Open, outcome: Option<&str>) {
+    if let Some(outcome) = outcome {
+        assert_eq!(req.ended().await, (open.request_id, outcome.to_owned()));
+    }
+    assert_eq!(decision(&returned(open.pending).await), Value::Null);
+    desk.closed(open.note.id).await;
+}
+
 #[tokio::test]
 async fn moving_on_stopping_removing_and_a_lost_daemon_end_requests_at_once() {
     let mut desk = Desk::new("permission_wait_secs = 30\n", FULL).await;
@@ -76,45 +104,25 @@ async fn moving_on_stopping_removing_and_a_lost_daemon_end_requests_at_once() {
     let m = desk.env.manager().await;
 
     // Answered in the terminal: the tool ran.
-    let pending = desk.ask("make deploy");
-    let rid = req.asked().await;
-    let note = desk.asking(1).await;
-    desk.hook(
-        "PostToolUse",
-        r#","tool_name":"Bash","tool_input":{"command":"make deploy"}"#,
-    )
-    .await;
-    assert_eq!(req.ended().await, (rid, "withdrawn".to_owned()));
-    assert_eq!(decision(&returned(pending).await), Value::Null);
-    desk.closed(note.id).await;
+    let asked = open(&desk, &mut req, 1).await;
+    let done = r#","tool_name":"Bash","tool_input":{"command":"make deploy"}"#;
+    desk.hook("PostToolUse", done).await;
+    ended(&desk, &mut req, asked, Some("withdrawn")).await;
 
     // The daemon goes away: the requests it held are gone, and so are their notifications.
-    let pending = desk.ask("make deploy");
-    req.asked().await;
-    let note = desk.asking(2).await;
+    let asked = open(&desk, &mut req, 2).await;
     desk.env.restart_daemon().await;
-    assert_eq!(decision(&returned(pending).await), Value::Null);
-    desk.closed(note.id).await;
+    ended(&desk, &mut req, asked, None).await;
     let mut req = Requests::new(&desk.env).await;
 
-    // Stopped: withdrawn at once, well before the 30 s wait.
-    let pending = desk.ask("make deploy");
-    let rid = req.asked().await;
-    let note = desk.asking(3).await;
+    // Stopped or removed: withdrawn at once, well before the 30 s wait.
+    let asked = open(&desk, &mut req, 3).await;
     m.stop_session("n", true).await.unwrap();
-    assert_eq!(req.ended().await, (rid, "withdrawn".to_owned()));
-    assert_eq!(decision(&returned(pending).await), Value::Null);
-    desk.closed(note.id).await;
-
-    // Removed: the same.
+    ended(&desk, &mut req, asked, Some("withdrawn")).await;
     m.restart_session("n").await.unwrap();
-    let pending = desk.ask("make deploy");
-    let rid = req.asked().await;
-    let note = desk.asking(4).await;
+    let asked = open(&desk, &mut req, 4).await;
     m.remove_session("n", false).await.unwrap();
-    assert_eq!(req.ended().await, (rid, "withdrawn".to_owned()));
-    assert_eq!(decision(&returned(pending).await), Value::Null);
-    desk.closed(note.id).await;
+    ended(&desk, &mut req, asked, Some("withdrawn")).await;
     req.none_ended_for(Duration::from_millis(300)).await;
 }
 
