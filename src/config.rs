@@ -131,6 +131,11 @@ fn env_path(name: &str) -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
+/// Whether NO_COLOR asks for no colours: only a non-empty value counts (no-color.org).
+pub fn no_color() -> bool {
+    env_path("NO_COLOR").is_some()
+}
+
 pub fn home() -> PathBuf {
     env_path("HOME").unwrap_or_else(|| PathBuf::from("/"))
 }

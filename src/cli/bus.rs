@@ -51,6 +51,33 @@ pub async fn manager_signals(conn: &Connection) -> zbus::Result<MessageStream> {
     MessageStream::for_match_rule(rule, conn, Some(64.try_into().expect("non-zero"))).await
 }
 
+/// `name` appearing on or leaving the bus (NameOwnerChanged).
+pub async fn owner_changes(conn: &Connection, name: &str) -> zbus::Result<MessageStream> {
+    let rule = MatchRule::builder()
+        .msg_type(Type::Signal)
+        .sender("org.freedesktop.DBus")
+        .member("NameOwnerChanged")
+        .arg(0, name)
+        .build()?;
+    MessageStream::for_match_rule(rule, conn, None).await
+}
+
+/// Whether a NameOwnerChanged says the name has an owner now.
+pub fn owner_appeared(msg: &Message) -> bool {
+    msg.body()
+        .deserialize::<(String, String, String)>()
+        .is_ok_and(|(_, _, new)| !new.is_empty())
+}
+
+/// Whether `name` has an owner on the bus now.
+pub async fn has_owner(conn: &Connection, name: &str) -> zbus::Result<bool> {
+    let name = zbus::names::BusName::try_from(name)?;
+    Ok(zbus::fdo::DBusProxy::new(conn)
+        .await?
+        .name_has_owner(name)
+        .await?)
+}
+
 /// One signal as the stable JSON shape of `watch --json`.
 pub fn signal_json(msg: &Message) -> Option<Value> {
     let member = msg.header().member()?.to_string();

@@ -1,5 +1,5 @@
-//! How the client prints: session records (table and JSON), ages, colours (only on a TTY and
-//! never with NO_COLOR), and errors with their exit codes.
+//! How the client prints: session records (table and JSON), ages, counts, colours (only on a
+//! TTY and never with a non-empty NO_COLOR), and errors with their exit codes.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -83,9 +83,9 @@ impl SessionInfo {
     }
 }
 
-/// Whether to colour stdout.
+/// Whether to colour stdout: on a terminal, unless NO_COLOR says not to.
 pub fn colour() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+    std::io::stdout().is_terminal() && !crate::config::no_color()
 }
 
 /// Wraps `text` in an ANSI colour when colouring.
@@ -200,6 +200,64 @@ pub fn table(sessions: &[SessionInfo], colour: bool) -> String {
     out
 }
 
+/// "1 session", "2 sessions".
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// Sessions counted by activity, the live ones (not stopped) only, as the status bar and the
+/// tray's tooltip summarise them.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Counts {
+    pub sessions: usize,
+    pub working: usize,
+    pub needs_input: usize,
+    pub ready: usize,
+}
+
+impl Counts {
+    /// Counts `(status, activity)` pairs.
+    pub fn of<'a>(sessions: impl IntoIterator<Item = (&'a str, &'a str)>) -> Counts {
+        let mut c = Counts::default();
+        for (status, activity) in sessions {
+            c.sessions += 1;
+            if status == "stopped" {
+                continue;
+            }
+            match activity {
+                "working" => c.working += 1,
+                "needs-input" => c.needs_input += 1,
+                "ready" => c.ready += 1,
+                _ => {}
+            }
+        }
+        c
+    }
+
+    /// "2 working · 1 needs input · 1 ready", or the number of sessions when none of them is
+    /// in one of those.
+    pub fn text(&self) -> String {
+        let parts: Vec<String> = [
+            (self.working, "working"),
+            (self.needs_input, "needs input"),
+            (self.ready, "ready"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+        if parts.is_empty() {
+            count(self.sessions, "session")
+        } else {
+            parts.join(" · ")
+        }
+    }
+}
+
 /// Exit code for a contract error name (see `--help`): 10 and up in the order of the
 /// contract's error names, 3 when the daemon is not running, 1 for anything else.
 pub fn exit_code_for(error_name: &str) -> u8 {
@@ -222,30 +280,40 @@ fn is_not_running(error_name: &str) -> bool {
 
 const START_HINT: &str = "start it with `systemctl --user start trusty-mpm` (after `make install`) or run `trusty-mpm daemon`";
 
-/// Prints a failed call the way a person wants to read it and picks the exit code.
-pub fn report(e: &zbus::Error) -> ExitCode {
-    use zbus::DBusError;
-    let (name, msg) = match e {
-        zbus::Error::MethodError(name, msg, _) => {
-            (name.to_string(), msg.clone().unwrap_or_default())
+/// A failed call as a person wants to read it: the daemon's sentence, or how to start it.
+pub fn message(e: &zbus::Error) -> String {
+    match error_name(e) {
+        Some((name, _)) if is_not_running(&name) => {
+            format!("the daemon is not running; {START_HINT}.")
         }
-        zbus::Error::FDO(f) => (
+        Some((name, msg)) if msg.is_empty() => name,
+        Some((_, msg)) => msg,
+        None => e.to_string(),
+    }
+}
+
+/// The D-Bus error name and message of a failed call, when the peer answered with an error.
+fn error_name(e: &zbus::Error) -> Option<(String, String)> {
+    use zbus::DBusError;
+    match e {
+        zbus::Error::MethodError(name, msg, _) => {
+            Some((name.to_string(), msg.clone().unwrap_or_default()))
+        }
+        zbus::Error::FDO(f) => Some((
             f.name().to_string(),
             f.description().unwrap_or_default().to_owned(),
-        ),
-        other => {
-            eprintln!("trusty-mpm: {other}");
-            return ExitCode::FAILURE;
-        }
-    };
-    if is_not_running(&name) {
-        eprintln!("trusty-mpm: the daemon is not running; {START_HINT}.");
-    } else if msg.is_empty() {
-        eprintln!("trusty-mpm: {name}");
-    } else {
-        eprintln!("trusty-mpm: {msg}");
+        )),
+        _ => None,
     }
-    ExitCode::from(exit_code_for(&name))
+}
+
+/// Prints a failed call the way a person wants to read it and picks the exit code.
+pub fn report(e: &zbus::Error) -> ExitCode {
+    eprintln!("trusty-mpm: {}", message(e));
+    match error_name(e) {
+        Some((name, _)) => ExitCode::from(exit_code_for(&name)),
+        None => ExitCode::FAILURE,
+    }
 }
 
 #[cfg(test)]
@@ -295,6 +363,20 @@ mod tests {
         );
         assert!(!t.contains('\x1b'));
         assert!(table(&[info("a", "active")], true).contains("\x1b[32mactive"));
+    }
+
+    #[test]
+    fn counts_say_one_session_and_skip_stopped_ones() {
+        assert_eq!(Counts::of([("active", "unknown")]).text(), "1 session");
+        assert_eq!(Counts::of([]).text(), "0 sessions");
+        let c = Counts::of([
+            ("active", "working"),
+            ("paused", "needs-input"),
+            ("active", "working"),
+            ("stopped", "ready"),
+        ]);
+        assert_eq!(c.sessions, 4);
+        assert_eq!(c.text(), "2 working · 1 needs input");
     }
 
     #[test]

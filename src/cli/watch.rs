@@ -7,10 +7,12 @@ use std::process::ExitCode;
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use zbus::message::Type;
-use zbus::{Connection, MatchRule, MessageStream};
+use zbus::Connection;
 
-use super::bus::{clock, manager, manager_signals, signal_json};
+use super::bus::{
+    clock, has_owner, manager, manager_signals, owner_appeared, owner_changes, signal_json,
+};
+use super::output::Counts;
 use crate::contract::BUS_NAME;
 
 /// One signal as a line for a person.
@@ -50,26 +52,10 @@ async fn waybar_line(conn: &Connection) -> Value {
     let Ok(rows) = rows else {
         return json!({"text": "", "tooltip": "trusty-mpm is not running", "class": "off"});
     };
-    let count = |a: &str| rows.iter().filter(|r| r.4 == a && r.3 != "stopped").count();
-    let (working, input, ready) = (count("working"), count("needs-input"), count("ready"));
-    let mut parts = Vec::new();
-    if working > 0 {
-        parts.push(format!("{working} working"));
-    }
-    if input > 0 {
-        parts.push(format!("{input} needs input"));
-    }
-    if ready > 0 {
-        parts.push(format!("{ready} ready"));
-    }
-    let text = if parts.is_empty() {
-        format!("{} sessions", rows.len())
-    } else {
-        parts.join(" · ")
-    };
-    let class = if input > 0 {
+    let counts = Counts::of(rows.iter().map(|r| (r.3.as_str(), r.4.as_str())));
+    let class = if counts.needs_input > 0 {
         "needs-input"
-    } else if working > 0 {
+    } else if counts.working > 0 {
         "working"
     } else {
         "idle"
@@ -78,7 +64,7 @@ async fn waybar_line(conn: &Connection) -> Value {
         .iter()
         .map(|r| format!("{}: {} / {}", r.1, r.3, r.4))
         .collect();
-    json!({"text": text, "tooltip": tooltip.join("\n"), "class": class})
+    json!({"text": counts.text(), "tooltip": tooltip.join("\n"), "class": class})
 }
 
 fn emit(line: &str) -> bool {
@@ -86,22 +72,19 @@ fn emit(line: &str) -> bool {
     writeln!(out, "{line}").and_then(|_| out.flush()).is_ok()
 }
 
-/// The daemon appearing on or leaving the bus.
-pub(super) async fn owner_changes(conn: &Connection) -> zbus::Result<MessageStream> {
-    let rule = MatchRule::builder()
-        .msg_type(Type::Signal)
-        .sender("org.freedesktop.DBus")
-        .member("NameOwnerChanged")
-        .arg(0, BUS_NAME)
-        .build()?;
-    MessageStream::for_match_rule(rule, conn, None).await
-}
-
 pub async fn run(conn: &Connection, json: bool, waybar: bool) -> zbus::Result<ExitCode> {
     let mut signals = manager_signals(conn).await?;
-    let mut owners = owner_changes(conn).await?;
-    if waybar && !emit(&waybar_line(conn).await.to_string()) {
-        return Ok(ExitCode::SUCCESS);
+    let mut owners = owner_changes(conn, BUS_NAME).await?;
+    if !has_owner(conn, BUS_NAME).await? {
+        eprintln!("trusty-mpm: the daemon is not running; waiting for it to start.");
+    }
+    // The status bar line last printed: waybar gets a line only when it changed.
+    let mut shown = String::new();
+    if waybar {
+        shown = waybar_line(conn).await.to_string();
+        if !emit(&shown) {
+            return Ok(ExitCode::SUCCESS);
+        }
     }
     loop {
         let line = tokio::select! {
@@ -116,12 +99,29 @@ pub async fn run(conn: &Connection, json: bool, waybar: bool) -> zbus::Result<Ex
                     human(&v)
                 }
             }
-            // The daemon came or went: only the status bar summary depends on that.
-            Some(_) = owners.next(), if waybar => waybar_line(conn).await.to_string(),
+            Some(change) = owners.next() => {
+                let back = change.ok().as_ref().is_some_and(owner_appeared);
+                if back {
+                    eprintln!("trusty-mpm: the daemon is running.");
+                } else {
+                    eprintln!("trusty-mpm: the daemon stopped; waiting for it to start again.");
+                }
+                // Only the status bar summary depends on the daemon being there.
+                if !waybar {
+                    continue;
+                }
+                waybar_line(conn).await.to_string()
+            }
         };
+        if waybar && line == shown {
+            continue;
+        }
         // A closed pipe (the reader went away) ends the watch quietly.
         if !emit(&line) {
             return Ok(ExitCode::SUCCESS);
+        }
+        if waybar {
+            shown = line;
         }
     }
     eprintln!("trusty-mpm: the bus connection closed.");
