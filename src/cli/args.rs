@@ -160,6 +160,9 @@ pub enum ClientCommand {
         #[arg(long, default_value_t = 30, value_name = "SECS")]
         min_work_secs: u64,
     },
+    /// A tray icon (StatusNotifierItem) with a menu of every session: Attach, Pause/Resume,
+    /// Stop, and Allow/Deny for waiting permission requests.
+    Tray,
 }
 
 #[derive(Args, Clone, Copy)]

@@ -275,6 +275,7 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
         Command::Notify { min_work_secs } => {
             return super::notify::run(conn, std::time::Duration::from_secs(min_work_secs)).await;
         }
+        Command::Tray => return super::tray::run(conn).await,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,6 @@
 //! The client side of the contract: the command line definitions, typed zbus proxies, the
-//! client subcommands (list, control, attach, watch, notify), the `hooks` settings commands,
-//! and the hook relay Claude Code runs.
+//! client subcommands (list, control, attach, watch, notify, tray), the `hooks` settings
+//! commands, and the hook relay Claude Code runs.
 
 pub mod args;
 pub mod attach;
@@ -12,4 +12,5 @@ pub mod notify;
 pub mod output;
 pub mod proxy;
 pub mod relay;
+pub mod tray;
 pub mod watch;

@@ -1,7 +1,7 @@
 //! The settings of the config file: how long a permission request waits for an answer,
 //! whether SessionStart auto-adopts, the deny rules applied to PreToolUse calls, the daemon
 //! settings that live in the same file (the claude command, restore on start, units), and the
-//! terminal `trusty-mpm notify` opens a session in.
+//! terminal `trusty-mpm notify` and `trusty-mpm tray` open a session in.
 //!
 //! ```toml
 //! permission_wait_secs = 30
@@ -108,7 +108,7 @@ pub struct Policy {
     pub deny: Vec<DenyRule>,
     /// What the file says about the daemon itself (claude command, restore, units).
     pub settings: FileSettings,
-    /// The terminal a notification opens a session in: the program and its first arguments,
+    /// The terminal a notification or the tray opens a session in: the program and its first arguments,
     /// before `trusty-mpm attach KEY`. Empty: the desktop's default terminal.
     pub terminal_command: Vec<String>,
 }

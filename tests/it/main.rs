@@ -18,5 +18,6 @@ mod props;
 mod real_life;
 mod reliability;
 mod signals;
+mod tray;
 mod units;
 mod watch;

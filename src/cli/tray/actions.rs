@@ -1,0 +1,69 @@
+//! What the tray's menu entries do: calls of the public contract by session id, and Attach,
+//! which opens `trusty-mpm attach ID` in the user's terminal (`terminal_command` in
+//! config.toml). A failure is logged and returned to the host as one sentence.
+
+use zbus::Connection;
+
+use super::state::Action;
+use crate::cli::bus::manager;
+use crate::cli::output::message;
+
+/// Runs one menu action.
+pub async fn run(conn: &Connection, action: &Action) -> zbus::fdo::Result<()> {
+    call(conn, action).await.map_err(|e| {
+        let e = format!("{}: {}", what(action), message(&e));
+        eprintln!("trusty-mpm tray: {e}");
+        zbus::fdo::Error::Failed(e)
+    })
+}
+
+/// What the action was, for a failure's message.
+fn what(action: &Action) -> String {
+    match action {
+        Action::Attach { name, .. } => format!("cannot open {name} in a terminal"),
+        Action::Pause { name, .. } => format!("cannot pause {name}"),
+        Action::Resume { name, .. } => format!("cannot resume {name}"),
+        Action::Stop { name, .. } => format!("cannot stop {name}"),
+        Action::Answer { name, allow, .. } => format!(
+            "cannot {} {name}'s request",
+            if *allow { "allow" } else { "deny" }
+        ),
+    }
+}
+
+async fn call(conn: &Connection, action: &Action) -> zbus::Result<()> {
+    match action {
+        Action::Attach { id, .. } => attach(id),
+        Action::Pause { id, .. } => manager(conn)
+            .await?
+            .pause_session(id, "", false)
+            .await
+            .map(drop),
+        Action::Resume { id, .. } => manager(conn).await?.resume_session(id).await,
+        Action::Stop { id, .. } => manager(conn).await?.stop_session(id, false).await,
+        Action::Answer {
+            id,
+            request_id,
+            allow,
+            ..
+        } => {
+            let reason = if *allow {
+                ""
+            } else {
+                "Denied from the tray menu."
+            };
+            manager(conn)
+                .await?
+                .answer_permission(id, request_id, *allow, reason)
+                .await
+        }
+    }
+}
+
+/// Opens the session in the user's terminal (`terminal_command` in config.toml).
+fn attach(id: &str) -> zbus::Result<()> {
+    let config = crate::config::Config::from_env();
+    let policy = crate::hooks::policy::Policy::load(&config.config_file).unwrap_or_default();
+    crate::cli::desktop::open_session(&policy.terminal_command, id);
+    Ok(())
+}

@@ -1,0 +1,447 @@
+//! What the tray knows, kept from the daemon's signals: the sessions (a snapshot taken when the
+//! daemon appears or a session is added, then kept up to date from the signals), the permission
+//! requests still waiting, and what that means for the icon, the tooltip and the menu. No bus
+//! here: the tray's loop feeds it and renders it.
+
+use serde_json::Value;
+
+use crate::cli::output::{Counts, SessionInfo, count};
+
+/// A permission request seen in a PermissionRequested signal and not resolved yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub session: String,
+    pub request_id: String,
+    pub tool: String,
+    pub detail: String,
+}
+
+/// What a menu entry does when clicked. Sessions are named by their id, which stays the same
+/// across renames and daemon restarts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Attach {
+        id: String,
+        name: String,
+    },
+    Pause {
+        id: String,
+        name: String,
+    },
+    Resume {
+        id: String,
+        name: String,
+    },
+    Stop {
+        id: String,
+        name: String,
+    },
+    Answer {
+        id: String,
+        name: String,
+        request_id: String,
+        allow: bool,
+    },
+}
+
+/// One menu entry as the tray shows it, before it gets its dbusmenu id.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Entry {
+    Item {
+        label: String,
+        icon: &'static str,
+        action: Option<Action>,
+        children: Vec<Entry>,
+    },
+    Separator,
+}
+
+impl Entry {
+    fn item(label: impl Into<String>, icon: &'static str, action: Option<Action>) -> Entry {
+        Entry::Item {
+            label: label.into(),
+            icon,
+            action,
+            children: Vec::new(),
+        }
+    }
+}
+
+/// The StatusNotifierItem status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Passive,
+    Active,
+    NeedsAttention,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Passive => "Passive",
+            Status::Active => "Active",
+            Status::NeedsAttention => "NeedsAttention",
+        }
+    }
+}
+
+/// What the tray's loop must do after a signal.
+#[derive(Debug, PartialEq)]
+pub enum Effect {
+    /// Nothing the tray shows changed.
+    None,
+    /// The state changed; render it again.
+    Changed,
+    /// A session appeared: take a new snapshot of every session, then render.
+    Reload,
+}
+
+#[derive(Debug, Default)]
+pub struct State {
+    /// Whether the daemon is on the bus.
+    pub daemon: bool,
+    pub sessions: Vec<SessionInfo>,
+    pub requests: Vec<Request>,
+}
+
+impl State {
+    /// Takes a snapshot of every session (the daemon is there).
+    pub fn load(&mut self, sessions: Vec<SessionInfo>) {
+        self.daemon = true;
+        self.requests
+            .retain(|r| sessions.iter().any(|s| s.id == r.session));
+        self.sessions = sessions;
+    }
+
+    /// The daemon left the bus: its sessions and requests are unknown until it is back, and a
+    /// waiting request dies with the daemon.
+    pub fn daemon_gone(&mut self) {
+        *self = State::default();
+    }
+
+    /// Applies one of the manager's signals, in the JSON shape of `watch --json`.
+    pub fn apply(&mut self, v: &Value) -> Effect {
+        let s = |k: &str| v[k].as_str().unwrap_or("").to_owned();
+        let id = s("id");
+        match v["event"].as_str().unwrap_or("") {
+            "SessionNew" => return Effect::Reload,
+            "SessionRemoved" => {
+                self.sessions.retain(|x| x.id != id);
+                self.requests.retain(|r| r.session != id);
+            }
+            "StatusChanged" => {
+                let status = s("status");
+                if status == "stopped" {
+                    self.requests.retain(|r| r.session != id);
+                }
+                self.update(&id, |x| x.status = status);
+            }
+            "ActivityChanged" => {
+                let activity = s("activity");
+                // Without PermissionResolved, a session that moved on has no waiting request.
+                if activity != "needs-input" {
+                    self.requests.retain(|r| r.session != id);
+                }
+                let detail = s("detail");
+                self.update(&id, |x| {
+                    x.activity = activity;
+                    x.activity_detail = detail;
+                });
+            }
+            "PermissionRequested" => self.requests.push(Request {
+                session: id,
+                request_id: s("request_id"),
+                tool: s("tool"),
+                detail: s("detail"),
+            }),
+            "ClaudeExited" => self.requests.retain(|r| r.session != id),
+            _ => return Effect::None,
+        }
+        Effect::Changed
+    }
+
+    fn update(&mut self, id: &str, f: impl FnOnce(&mut SessionInfo)) {
+        if let Some(x) = self.sessions.iter_mut().find(|x| x.id == id) {
+            f(x);
+        }
+    }
+
+    fn counts(&self) -> Counts {
+        Counts::of(
+            self.sessions
+                .iter()
+                .map(|x| (x.status.as_str(), x.activity.as_str())),
+        )
+    }
+
+    /// Passive with no sessions, NeedsAttention while a request waits or a session needs
+    /// input, Active otherwise.
+    pub fn status(&self) -> Status {
+        if self.sessions.is_empty() {
+            Status::Passive
+        } else if !self.requests.is_empty() || self.counts().needs_input > 0 {
+            Status::NeedsAttention
+        } else {
+            Status::Active
+        }
+    }
+
+    /// The tooltip's text under the title.
+    pub fn tooltip(&self) -> String {
+        if !self.daemon {
+            return "trusty-mpm is not running".into();
+        }
+        if self.sessions.is_empty() {
+            return "No sessions".into();
+        }
+        let counts = self.counts();
+        let mut text = count(counts.sessions, "session");
+        let detail = counts.text();
+        if detail != text {
+            text = format!("{text}: {detail}");
+        }
+        match self.requests.len() {
+            0 => text,
+            n => format!("{text}\n{} waiting", count(n, "permission request")),
+        }
+    }
+
+    /// The menu: one submenu per session with what can be done to it.
+    pub fn menu(&self) -> Vec<Entry> {
+        if !self.daemon {
+            return vec![Entry::item("trusty-mpm is not running", "", None)];
+        }
+        if self.sessions.is_empty() {
+            return vec![Entry::item("No sessions", "", None)];
+        }
+        self.sessions.iter().map(|x| self.session_menu(x)).collect()
+    }
+
+    fn session_menu(&self, x: &SessionInfo) -> Entry {
+        let (id, name) = (x.id.clone(), x.name.clone());
+        let mut children = vec![Entry::item(
+            "Attach",
+            "utilities-terminal",
+            Some(Action::Attach {
+                id: id.clone(),
+                name: name.clone(),
+            }),
+        )];
+        children.push(match x.status.as_str() {
+            "paused" => Entry::item(
+                "Resume",
+                "media-playback-start",
+                Some(Action::Resume {
+                    id: id.clone(),
+                    name: name.clone(),
+                }),
+            ),
+            status => Entry::item(
+                "Pause",
+                "media-playback-pause",
+                (status == "active").then(|| Action::Pause {
+                    id: id.clone(),
+                    name: name.clone(),
+                }),
+            ),
+        });
+        children.push(Entry::item(
+            "Stop",
+            "process-stop",
+            (x.status != "stopped").then(|| Action::Stop {
+                id: id.clone(),
+                name: name.clone(),
+            }),
+        ));
+        for r in self.requests.iter().filter(|r| r.session == x.id) {
+            children.push(Entry::Separator);
+            let what = match r.detail.as_str() {
+                "" => r.tool.clone(),
+                d => d.to_owned(),
+            };
+            children.push(Entry::item(
+                format!("Asks: {what}"),
+                "dialog-question",
+                None,
+            ));
+            for (allow, label, icon) in [
+                (true, "Allow", "emblem-ok-symbolic"),
+                (false, "Deny", "process-stop-symbolic"),
+            ] {
+                children.push(Entry::item(
+                    label,
+                    icon,
+                    Some(Action::Answer {
+                        id: id.clone(),
+                        name: name.clone(),
+                        request_id: r.request_id.clone(),
+                        allow,
+                    }),
+                ));
+            }
+        }
+        let activity = match x.activity.as_str() {
+            "unknown" | "" => String::new(),
+            a => format!(", {a}"),
+        };
+        Entry::Item {
+            label: format!("{name} ({}{activity})", x.status),
+            icon: "",
+            action: None,
+            children,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn session(id: &str, status: &str, activity: &str) -> SessionInfo {
+        SessionInfo {
+            id: id.into(),
+            name: format!("n{id}"),
+            project_dir: "/p".into(),
+            status: status.into(),
+            status_detail: String::new(),
+            activity: activity.into(),
+            activity_detail: String::new(),
+            pid: 0,
+            claude_session_id: String::new(),
+            transcript_path: String::new(),
+            created_at: 0,
+            last_seen: 0,
+            paused_at: 0,
+            pause_summary: String::new(),
+            frozen: false,
+            path: "/x".into(),
+        }
+    }
+
+    fn asked(id: &str, request: &str) -> Value {
+        json!({"event": "PermissionRequested", "id": id, "name": "n", "request_id": request,
+               "tool": "Bash", "detail": "Bash: make deploy"})
+    }
+
+    fn labels(entries: &[Entry]) -> Vec<String> {
+        entries
+            .iter()
+            .map(|e| match e {
+                Entry::Item { label, action, .. } => {
+                    format!("{label}{}", if action.is_some() { "" } else { " (off)" })
+                }
+                Entry::Separator => "--".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn status_follows_sessions_and_requests() {
+        let mut st = State::default();
+        assert_eq!(st.status(), Status::Passive);
+        assert_eq!(st.tooltip(), "trusty-mpm is not running");
+        st.load(vec![]);
+        assert_eq!(
+            (st.status(), st.tooltip().as_str()),
+            (Status::Passive, "No sessions")
+        );
+        st.load(vec![session("1", "active", "working")]);
+        assert_eq!(st.status(), Status::Active);
+        assert_eq!(st.tooltip(), "1 session: 1 working");
+        assert_eq!(st.apply(&asked("1", "r1")), Effect::Changed);
+        assert_eq!(st.status(), Status::NeedsAttention);
+        assert_eq!(
+            st.tooltip(),
+            "1 session: 1 working\n1 permission request waiting"
+        );
+        // The session moved on: the request was answered in the terminal.
+        st.apply(
+            &json!({"event": "ActivityChanged", "id": "1", "activity": "working", "detail": ""}),
+        );
+        assert!(st.requests.is_empty());
+        assert_eq!(st.status(), Status::Active);
+        st.apply(&json!({"event": "ActivityChanged", "id": "1", "activity": "needs-input", "detail": ""}));
+        assert_eq!(st.status(), Status::NeedsAttention, "a session needs input");
+        st.apply(&json!({"event": "SessionRemoved", "id": "1"}));
+        assert_eq!(st.status(), Status::Passive);
+        assert_eq!(
+            st.apply(&json!({"event": "SessionNew", "id": "2"})),
+            Effect::Reload
+        );
+    }
+
+    #[test]
+    fn a_stopped_or_exited_session_or_a_gone_daemon_drops_requests() {
+        let mut st = State::default();
+        st.load(vec![
+            session("1", "active", "working"),
+            session("2", "active", "working"),
+        ]);
+        st.apply(&asked("1", "r1"));
+        st.apply(&asked("2", "r2"));
+        st.apply(&json!({"event": "ClaudeExited", "id": "1", "pid": 5}));
+        assert_eq!(st.requests.len(), 1);
+        st.apply(&json!({"event": "StatusChanged", "id": "2", "status": "stopped"}));
+        assert!(st.requests.is_empty());
+        st.apply(&asked("2", "r3"));
+        st.daemon_gone();
+        assert!(st.requests.is_empty() && st.sessions.is_empty() && !st.daemon);
+    }
+
+    #[test]
+    fn menu_offers_what_each_session_allows() {
+        let mut st = State::default();
+        assert_eq!(labels(&st.menu()), ["trusty-mpm is not running (off)"]);
+        st.load(vec![]);
+        assert_eq!(labels(&st.menu()), ["No sessions (off)"]);
+        st.load(vec![
+            session("1", "active", "working"),
+            session("2", "paused", "unknown"),
+            session("3", "stopped", "unknown"),
+        ]);
+        st.apply(&asked("1", "r1"));
+        let menu = st.menu();
+        assert_eq!(
+            labels(&menu),
+            [
+                "n1 (active, working) (off)",
+                "n2 (paused) (off)",
+                "n3 (stopped) (off)"
+            ]
+        );
+        let children = |i: usize| match &menu[i] {
+            Entry::Item { children, .. } => labels(children),
+            Entry::Separator => panic!("separator"),
+        };
+        assert_eq!(
+            children(0),
+            [
+                "Attach",
+                "Pause",
+                "Stop",
+                "--",
+                "Asks: Bash: make deploy (off)",
+                "Allow",
+                "Deny"
+            ]
+        );
+        assert_eq!(children(1), ["Attach", "Resume", "Stop"]);
+        assert_eq!(children(2), ["Attach", "Pause (off)", "Stop (off)"]);
+        let Entry::Item { children, .. } = &menu[0] else {
+            panic!()
+        };
+        let Entry::Item { action, .. } = &children[5] else {
+            panic!()
+        };
+        assert_eq!(
+            action.as_ref().unwrap(),
+            &Action::Answer {
+                id: "1".into(),
+                name: "n1".into(),
+                request_id: "r1".into(),
+                allow: true
+            }
+        );
+    }
+}
