@@ -1,12 +1,15 @@
 //! The desktop's side of `trusty-mpm notify`: the org.freedesktop.Notifications server (what it
-//! can do, notifications shaped to it, closing them, one warning while none answers) and
-//! opening a session in the user's terminal.
+//! can do, notifications shaped to it, closing them, one warning while none answers), and
+//! opening a session in the user's terminal (for notify and the tray).
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use zbus::proxy::CacheProperties;
 use zbus::{Connection, Variant, proxy};
+
+use crate::config::Config;
 
 #[proxy(
     interface = "org.freedesktop.Notifications",
@@ -179,40 +182,63 @@ pub fn escape_markup(text: &str) -> String {
 /// (`xdg-terminal-exec`), then Debian's alternative (`x-terminal-emulator -e`).
 const DEFAULT_TERMINALS: [&[&str]; 2] = [&["xdg-terminal-exec"], &["x-terminal-emulator", "-e"]];
 
-/// Runs `trusty-mpm attach KEY` in a new terminal: `terminal` (config `terminal_command`), or
-/// the first default terminal found.
-pub fn open_session(terminal: &[String], key: &str) {
-    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("trusty-mpm"));
-    let configured: Vec<&str> = terminal.iter().map(String::as_str).collect();
-    let choices: Vec<&[&str]> = match configured.is_empty() {
-        true => DEFAULT_TERMINALS.to_vec(),
-        false => vec![&configured],
-    };
-    for words in choices {
-        let mut cmd = tokio::process::Command::new(words[0]);
-        cmd.args(&words[1..])
-            .arg(&exe)
-            .args(["attach", key])
-            // The new terminal is not inside whatever tmux notify was started from.
-            .env_remove("TMUX")
-            .env_remove("TMUX_PANE")
-            .stdin(std::process::Stdio::null());
-        match cmd.spawn() {
-            // Tokio reaps it when it exits.
-            Ok(_) => return,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && terminal.is_empty() => {}
-            Err(e) => {
-                eprintln!(
-                    "trusty-mpm notify: cannot run the terminal {:?}: {e}",
-                    words[0]
-                );
-                return;
-            }
-        }
+/// Whether `program` is a file on PATH (or a path to one).
+fn on_path(program: &str) -> bool {
+    if program.contains('/') {
+        return std::path::Path::new(program).is_file();
     }
-    eprintln!(
-        "trusty-mpm notify: no terminal found to open the session in; set terminal_command in config.toml (e.g. \"foot -e\")."
-    );
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+}
+
+/// The command line that opens `exe attach key` in the terminal `words`. Under systemd (the
+/// notify or tray user service) the terminal goes into a scope of its own, outside the
+/// service's cgroup, so that a restart of the service does not close it.
+fn command(words: &[&str], exe: OsString, key: &str, under_systemd: bool) -> Vec<OsString> {
+    let mut argv: Vec<OsString> = Vec::new();
+    if under_systemd {
+        argv.extend(
+            [
+                "systemd-run",
+                "--user",
+                "--scope",
+                "--collect",
+                "--quiet",
+                "--",
+            ]
+            .map(OsString::from),
+        );
+    }
+    argv.extend(words.iter().map(OsString::from));
+    argv.push(exe);
+    argv.extend(["attach", key].map(OsString::from));
+    argv
+}
+
+/// Runs `trusty-mpm attach KEY` in a new terminal: `terminal` (config `terminal_command`), or
+/// the first default terminal on PATH. Says why when there is none or it cannot start.
+pub fn open_session(terminal: &[String], key: &str) -> Result<(), String> {
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("trusty-mpm"));
+    let words: Vec<&str> = if terminal.is_empty() {
+        DEFAULT_TERMINALS
+            .iter()
+            .find(|w| on_path(w[0]))
+            .ok_or("no terminal found to open the session in; set terminal_command in config.toml (e.g. \"foot -e\")")?
+            .to_vec()
+    } else {
+        terminal.iter().map(String::as_str).collect()
+    };
+    let argv = command(&words, exe.into(), key, Config::from_env().under_systemd);
+    tokio::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        // The new terminal is not inside whatever tmux notify or the tray was started from.
+        .env_remove("TMUX")
+        .env_remove("TMUX_PANE")
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        // Tokio reaps it when it exits.
+        .map(drop)
+        .map_err(|e| format!("cannot run the terminal {:?}: {e}", words[0]))
 }
 
 #[cfg(test)]
@@ -226,5 +252,20 @@ mod tests {
             "cat &lt;Cargo.toml&gt; &amp;&amp; echo &quot;&lt;b&gt;it&apos;s&lt;/b&gt;&quot;"
         );
         assert_eq!(escape_markup("plain"), "plain");
+    }
+
+    #[test]
+    fn the_terminal_runs_attach_in_a_scope_of_its_own_under_systemd() {
+        let plain = command(&["foot", "-e"], "/bin/t".into(), "api", false);
+        assert_eq!(plain, ["foot", "-e", "/bin/t", "attach", "api"]);
+        let scoped = command(&["gnome-terminal", "--"], "/bin/t".into(), "api", true);
+        assert_eq!(
+            scoped[..5],
+            ["systemd-run", "--user", "--scope", "--collect", "--quiet"]
+        );
+        assert_eq!(
+            scoped[5..],
+            ["--", "gnome-terminal", "--", "/bin/t", "attach", "api"]
+        );
     }
 }

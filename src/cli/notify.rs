@@ -12,10 +12,10 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use zbus::Connection;
 
-use super::bus::{manager, manager_signals, signal_json};
+use super::bus::{manager, manager_signals, owner_changes, signal_json};
 use super::desktop::{Capabilities, Desktop, Note, open_session};
-use super::watch::owner_changes;
 use crate::config::Config;
+use crate::contract::BUS_NAME;
 use crate::hooks::policy::Policy;
 
 /// A permission request on screen.
@@ -59,7 +59,7 @@ pub async fn run(conn: &Connection, min_work: Duration) -> zbus::Result<ExitCode
     let mut actions = desktop.proxy().receive_action_invoked().await?;
     let mut closed = desktop.proxy().receive_notification_closed().await?;
     let mut signals = manager_signals(conn).await?;
-    let mut owners = owner_changes(conn).await?;
+    let mut owners = owner_changes(conn, BUS_NAME).await?;
     let mut asked: HashMap<u32, Asked> = HashMap::new();
     let mut working_since: HashMap<String, Instant> = HashMap::new();
     loop {
@@ -133,7 +133,9 @@ pub async fn run(conn: &Connection, min_work: Duration) -> zbus::Result<ExitCode
                 let Some(p) = asked.get(args.id()) else { continue };
                 let allow = match *args.action_key() {
                     "default" => {
-                        open_session(&policy.terminal_command, &p.session);
+                        if let Err(e) = open_session(&policy.terminal_command, &p.session) {
+                            eprintln!("trusty-mpm notify: {e}");
+                        }
                         continue;
                     }
                     "allow" => true,

@@ -37,7 +37,10 @@ async fn serve_watcher(env: &Env) -> (Connection, Arc<Mutex<Vec<String>>>) {
     (conn, items)
 }
 
-#[zbus::proxy(interface = "org.kde.StatusNotifierItem", default_path = "/StatusNotifierItem")]
+#[zbus::proxy(
+    interface = "org.kde.StatusNotifierItem",
+    default_path = "/StatusNotifierItem"
+)]
 trait Item {
     #[zbus(property)]
     fn status(&self) -> zbus::Result<String>;
@@ -161,7 +164,10 @@ async fn tray_registers_and_follows_the_sessions() {
     // A stand-in terminal that records what it was asked to run.
     std::fs::write(
         &terminal,
-        format!("#!/bin/sh\nprintf '%s\\n' \"$@\" > {}\n", attached.display()),
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > {}\n",
+            attached.display()
+        ),
     )
     .unwrap();
     std::fs::set_permissions(
@@ -185,7 +191,10 @@ async fn tray_registers_and_follows_the_sessions() {
     assert_eq!(tray.tooltip().await, "No sessions");
     assert_eq!(tray.entries().await[0].1, "No sessions");
     let icon = tray.item.icon_pixmap().await.unwrap();
-    assert!(icon.iter().all(|(w, h, px)| px.len() == (w * h * 4) as usize));
+    assert!(
+        icon.iter()
+            .all(|(w, h, px)| px.len() == (w * h * 4) as usize)
+    );
 
     // A session: Active, announced to the host by NewStatus and LayoutUpdated.
     let mut new_status = tray.item.receive_new_status().await.unwrap();
@@ -236,7 +245,9 @@ async fn tray_registers_and_follows_the_sessions() {
     });
     tray.wait_status("NeedsAttention").await;
     assert!(
-        tray.tooltip().await.ends_with("1 permission request waiting"),
+        tray.tooltip()
+            .await
+            .ends_with("1 permission request waiting"),
         "{}",
         tray.tooltip().await
     );
@@ -285,7 +296,10 @@ async fn tray_registers_and_follows_the_sessions() {
     let m = env.manager().await;
     assert_eq!(m.list_sessions().await.unwrap()[0].3, "paused");
     wait_for("Resume offered", || async {
-        tray.entries().await.iter().any(|e| e.1.ends_with("/Resume"))
+        tray.entries()
+            .await
+            .iter()
+            .any(|e| e.1.ends_with("/Resume"))
     })
     .await;
     let mut env = env;
@@ -329,7 +343,10 @@ async fn a_click_on_an_old_menu_entry_is_refused() {
     let tray = Tray::start(&env, &items, config.to_str().unwrap()).await;
     env.start_active("old").await;
     wait_for("the session's menu", || async {
-        tray.entries().await.iter().any(|e| e.1 == "old (active)/Stop")
+        tray.entries()
+            .await
+            .iter()
+            .any(|e| e.1 == "old (active)/Stop")
     })
     .await;
     let stop = tray

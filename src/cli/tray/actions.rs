@@ -1,11 +1,12 @@
 //! What the tray's menu entries do: calls of the public contract by session id, and Attach,
-//! which opens `trusty-mpm attach ID` in the user's terminal (`terminal_command` in
-//! config.toml). A failure is logged and returned to the host as one sentence.
+//! which opens the session in the user's terminal. A failure is logged and returned to the
+//! host as one sentence.
 
 use zbus::Connection;
 
 use super::state::Action;
 use crate::cli::bus::manager;
+use crate::cli::desktop::open_session;
 use crate::cli::output::message;
 
 /// Runs one menu action.
@@ -64,6 +65,5 @@ async fn call(conn: &Connection, action: &Action) -> zbus::Result<()> {
 fn attach(id: &str) -> zbus::Result<()> {
     let config = crate::config::Config::from_env();
     let policy = crate::hooks::policy::Policy::load(&config.config_file).unwrap_or_default();
-    crate::cli::desktop::open_session(&policy.terminal_command, id);
-    Ok(())
+    open_session(&policy.terminal_command, id).map_err(zbus::Error::Failure)
 }
