@@ -41,6 +41,9 @@ lint:
 	cargo clippy --all-targets --features test-faults -- -D warnings
 	cargo clippy --bench harness -- -D warnings
 
+UNITS = trusty-mpm.service trusty-mpm-notify.service trusty-mpm-tray.service
+SLICE = trusty-mpm.slice
+
 install:
 	@if [ "$(BIN)" = target/release/trusty-mpm ]; then cargo build --release; fi
 	install -Dm755 "$(BIN)" "$(DESTDIR)$(BINDIR)/trusty-mpm"
@@ -51,25 +54,43 @@ install:
 		packaging/systemd/trusty-mpm.service.in > "$(DESTDIR)$(UNITDIR)/trusty-mpm.service"
 	sed -e 's|@bindir@|$(BINDIR)|g' \
 		packaging/systemd/trusty-mpm-notify.service.in > "$(DESTDIR)$(UNITDIR)/trusty-mpm-notify.service"
-	install -m644 packaging/systemd/trusty-mpm.slice "$(DESTDIR)$(UNITDIR)/trusty-mpm.slice"
+	install -m644 packaging/systemd/$(SLICE) "$(DESTDIR)$(UNITDIR)/$(SLICE)"
+	sed -e 's|@bindir@|$(BINDIR)|g' \
+		packaging/systemd/trusty-mpm-tray.service.in > "$(DESTDIR)$(UNITDIR)/trusty-mpm-tray.service"
 	sed -e 's|@bindir@|$(BINDIR)|g' \
 		packaging/dbus/org.trusty.Mpm1.service.in > "$(DESTDIR)$(DBUSDIR)/org.trusty.Mpm1.service"
 	install -m644 packaging/dbus/org.trusty.Mpm1.xml "$(DESTDIR)$(IFACEDIR)/org.trusty.Mpm1.xml"
 	sed -e 's|@bindir@|$(BINDIR)|g' \
 		packaging/desktop/trusty-mpm.desktop.in > "$(DESTDIR)$(APPDIR)/trusty-mpm.desktop"
 	install -m644 packaging/desktop/trusty-mpm.svg "$(DESTDIR)$(ICONDIR)/trusty-mpm.svg"
-	"$(BIN)" man > "$(DESTDIR)$(MANDIR)/trusty-mpm.1"
+	"$(BIN)" man --dir "$(DESTDIR)$(MANDIR)"
 	"$(BIN)" completions bash > "$(DESTDIR)$(BASHCOMPDIR)/trusty-mpm"
 	"$(BIN)" completions zsh > "$(DESTDIR)$(ZSHCOMPDIR)/_trusty-mpm"
 	"$(BIN)" completions fish > "$(DESTDIR)$(FISHCOMPDIR)/trusty-mpm.fish"
+ifeq ($(DESTDIR),)
 	-systemctl --user daemon-reload
+	@# systemd finds units only on its user unit path; elsewhere they must be linked.
+	@if command -v systemd-analyze >/dev/null && \
+	    ! systemd-analyze --user unit-paths 2>/dev/null | grep -qxF "$(UNITDIR)"; then \
+	  echo "$(UNITDIR) is not on systemd's user unit path; link the units with:"; \
+	  echo "  systemctl --user link $(addprefix $(UNITDIR)/,$(UNITS) $(SLICE))"; \
+	fi
+endif
 
+# Disables the units first (their .wants links, and the links `systemctl --user link` made),
+# then removes exactly what install put there.
 uninstall:
-	-systemctl --user stop trusty-mpm-notify.service trusty-mpm.service
-	rm -f "$(DESTDIR)$(BINDIR)/trusty-mpm" "$(DESTDIR)$(UNITDIR)/trusty-mpm.service" \
-		"$(DESTDIR)$(UNITDIR)/trusty-mpm-notify.service" "$(DESTDIR)$(UNITDIR)/trusty-mpm.slice" \
+ifeq ($(DESTDIR),)
+	-systemctl --user disable --now $(UNITS)
+	@# Not stopped: the sessions run in it, and they outlive the service.
+	-systemctl --user disable $(SLICE)
+endif
+	rm -f "$(DESTDIR)$(BINDIR)/trusty-mpm" $(foreach u,$(UNITS) $(SLICE),"$(DESTDIR)$(UNITDIR)/$(u)") \
 		"$(DESTDIR)$(DBUSDIR)/org.trusty.Mpm1.service" "$(DESTDIR)$(IFACEDIR)/org.trusty.Mpm1.xml" \
-		"$(DESTDIR)$(MANDIR)/trusty-mpm.1" "$(DESTDIR)$(BASHCOMPDIR)/trusty-mpm" \
+		"$(DESTDIR)$(MANDIR)/trusty-mpm.1" "$(DESTDIR)$(MANDIR)"/trusty-mpm-*.1 \
+		"$(DESTDIR)$(BASHCOMPDIR)/trusty-mpm" \
 		"$(DESTDIR)$(ZSHCOMPDIR)/_trusty-mpm" "$(DESTDIR)$(FISHCOMPDIR)/trusty-mpm.fish" \
 		"$(DESTDIR)$(APPDIR)/trusty-mpm.desktop" "$(DESTDIR)$(ICONDIR)/trusty-mpm.svg"
+ifeq ($(DESTDIR),)
 	-systemctl --user daemon-reload
+endif

@@ -2,9 +2,14 @@
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 use trusty_mpm::cli::args::{Cli, Command, HooksAction};
-use trusty_mpm::cli::{client, hooks};
+use trusty_mpm::cli::{client, complete, hooks, man};
+
+fn failed(e: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("trusty-mpm: {e}");
+    ExitCode::FAILURE
+}
 
 fn runtime() -> Option<tokio::runtime::Runtime> {
     match tokio::runtime::Builder::new_current_thread()
@@ -25,6 +30,7 @@ fn main() -> ExitCode {
     if args.next().is_some_and(|a| a == "hook") && args.next().is_none() {
         return trusty_mpm::cli::relay::run();
     }
+    complete::answer_if_asked();
     let cli = Cli::parse();
     match cli.command {
         Command::Hook => trusty_mpm::cli::relay::run(),
@@ -45,21 +51,19 @@ fn main() -> ExitCode {
             HooksAction::Check => hooks::check(),
         },
         Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "trusty-mpm",
-                &mut std::io::stdout(),
-            );
-            ExitCode::SUCCESS
-        }
-        Command::Man => {
-            match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+            match complete::script(shell, &mut std::io::stdout().lock()) {
                 Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("trusty-mpm: {e}");
-                    ExitCode::FAILURE
-                }
+                Err(e) => failed(&e),
+            }
+        }
+        Command::Man { command, dir } => {
+            let done = match dir {
+                Some(dir) => man::write_all(&dir).map(drop).map_err(|e| e.to_string()),
+                None => man::print(&command),
+            };
+            match done {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => failed(&e),
             }
         }
         Command::Client(cmd) => {

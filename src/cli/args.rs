@@ -1,9 +1,13 @@
 //! The command line, as clap definitions: shared by `main` (parsing), the shell completions and
-//! the man page (`trusty-mpm completions SHELL`, `trusty-mpm man`).
+//! the man pages (`trusty-mpm completions SHELL`, `trusty-mpm man`). Every argument has a help
+//! line: it is what `--help`, the man pages and the completions show.
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
+use clap_complete::ArgValueCandidates;
+
+use super::complete::session_names;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -42,115 +46,184 @@ pub enum Command {
         #[command(subcommand)]
         action: HooksAction,
     },
-    /// Print shell completions.
-    Completions { shell: clap_complete::Shell },
-    /// Print the man page (roff).
-    Man,
+    /// Print the shell completion script (it asks `trusty-mpm` on PATH at each TAB).
+    Completions {
+        /// The shell to complete in.
+        shell: clap_complete::Shell,
+    },
+    /// Print a man page (roff), or write them all to a directory.
+    Man {
+        /// The subcommand whose page to print, e.g. `list` or `hooks install` (default: the
+        /// main page).
+        #[arg(conflicts_with = "dir")]
+        command: Vec<String>,
+        /// Write every page (trusty-mpm.1, trusty-mpm-list.1 and so on) into DIR.
+        #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
+        dir: Option<PathBuf>,
+    },
     #[command(flatten)]
     Client(ClientCommand),
+}
+
+/// A session's UUID or name, completed with the daemon's session names.
+#[derive(Args, Clone)]
+pub struct Key {
+    /// The session: its UUID (hyphenated or 32 hex digits) or its name.
+    #[arg(value_name = "KEY", add = ArgValueCandidates::new(session_names))]
+    pub key: String,
 }
 
 /// The subcommands that are D-Bus clients of the daemon.
 #[derive(Subcommand)]
 pub enum ClientCommand {
     /// List sessions: name, status, activity, pid, age, project.
+    #[command(mut_arg("json", |a| a.long_help(LIST_JSON)))]
     List(Json),
     /// Show every property of one session.
+    #[command(mut_arg("json", |a| a.long_help("Print the session as one JSON object, the shape of a `list --json` element.")))]
     Status {
-        key: String,
+        #[command(flatten)]
+        key: Key,
         #[command(flatten)]
         json: Json,
     },
     /// Show the session's tmux session in this terminal (switch-client inside tmux).
-    Attach { key: String },
+    Attach {
+        #[command(flatten)]
+        key: Key,
+    },
     /// Start claude in a new tmux session in DIR (extra claude arguments after --).
     Start {
+        /// The project directory claude runs in.
+        #[arg(value_hint = ValueHint::DirPath)]
         dir: PathBuf,
+        /// The session's name (default: the directory's name).
         #[arg(long)]
         name: Option<String>,
         /// Resume this Claude Code session id.
         #[arg(long, value_name = "ID")]
         resume: Option<String>,
+        /// Extra arguments for claude, after `--`.
         #[arg(last = true, value_name = "ARGS")]
         args: Vec<String>,
     },
     /// Record a session for bookkeeping only (no tmux).
     Register {
+        /// The project directory.
+        #[arg(value_hint = ValueHint::DirPath)]
         dir: PathBuf,
+        /// The session's name (default: the directory's name).
         #[arg(long)]
         name: Option<String>,
     },
     /// Manage an existing tmux session.
-    Adopt { name: String },
+    Adopt {
+        /// The tmux session's name.
+        name: String,
+    },
     /// Adopt every tmux session that runs claude.
     Discover,
     /// Pause a session (with a note, or a summary of its screen); --freeze also stops claude.
     Pause {
-        key: String,
+        #[command(flatten)]
+        key: Key,
+        /// Why it is paused (default: a summary of its screen).
         #[arg(long)]
         note: Option<String>,
+        /// Also stop claude's process (SIGSTOP) until it is resumed.
         #[arg(long)]
         freeze: bool,
     },
     /// Resume a paused session.
-    Resume { key: String },
+    Resume {
+        #[command(flatten)]
+        key: Key,
+    },
     /// Stop claude: /exit, then SIGTERM, then SIGKILL; --force terminates at once.
     Stop {
-        key: String,
+        #[command(flatten)]
+        key: Key,
+        /// Send SIGTERM at once instead of asking claude to exit.
         #[arg(long)]
         force: bool,
     },
     /// Relaunch claude in a stopped session (with --resume when known).
-    Restart { key: String },
+    Restart {
+        #[command(flatten)]
+        key: Key,
+    },
     /// Forget a session; --kill also kills its tmux session.
     Rm {
-        key: String,
+        #[command(flatten)]
+        key: Key,
+        /// Also kill the session's tmux session.
         #[arg(long)]
         kill: bool,
     },
     /// Type TEXT (words joined by spaces) into the session, then Enter.
     Send {
-        key: String,
+        #[command(flatten)]
+        key: Key,
+        /// The text to type; the words are joined by spaces.
         #[arg(required = true, num_args = 1..)]
         text: Vec<String>,
     },
     /// Press keys: Enter Escape Tab Up Down Left Right BSpace C-c C-d, or single characters.
     Keys {
-        key: String,
+        #[command(flatten)]
+        key: Key,
+        /// The keys to press, in order.
         #[arg(required = true, num_args = 1..)]
         keys: Vec<String>,
     },
     /// Print the last lines of the session's pane.
     Capture {
-        key: String,
+        #[command(flatten)]
+        key: Key,
+        /// How many lines (at most 10,000).
         #[arg(short = 'n', long, default_value_t = 50)]
         lines: u32,
+        /// Shorten the text (default: as it is on the screen).
         #[arg(long, value_enum)]
         compress: Option<Compress>,
     },
     /// Show a session's recent events.
+    #[command(mut_arg("json", |a| a.long_help("Print a JSON array of {at_usec, event, tool, summary}, newest last.")))]
     Events {
-        key: String,
+        #[command(flatten)]
+        key: Key,
+        /// How many events, newest last.
         #[arg(short = 'n', long, default_value_t = 20)]
         limit: u32,
         #[command(flatten)]
         json: Json,
     },
     /// Remove sessions whose tmux session is gone; mark exited ones stopped.
+    #[command(mut_arg("json", |a| a.long_help("Print {reaped, names, stopped}: how many were removed, their names, how many were marked stopped.")))]
     Reap(Json),
     /// Allow a waiting permission request.
-    Approve { key: String, request: String },
+    Approve {
+        #[command(flatten)]
+        key: Key,
+        /// The request's id (from `watch` or the notification).
+        request: String,
+    },
     /// Deny a waiting permission request.
     Deny {
-        key: String,
+        #[command(flatten)]
+        key: Key,
+        /// The request's id (from `watch` or the notification).
         request: String,
+        /// What Claude is told.
         #[arg(long)]
         reason: Option<String>,
     },
     /// Follow what happens, one line per event (--json: JSON lines; --waybar: status-bar JSON).
+    #[command(mut_arg("json", |a| a.long_help(WATCH_JSON)))]
     Watch {
         #[command(flatten)]
         json: Json,
+        /// Print waybar/i3status JSON ({text, tooltip, class}), a line each time it changes.
         #[arg(long, conflicts_with = "json")]
         waybar: bool,
     },
@@ -165,16 +238,27 @@ pub enum ClientCommand {
     Tray,
 }
 
+const LIST_JSON: &str = "Print a JSON array of sessions, oldest first: {id, name, project_dir, \
+status, status_detail, activity, activity_detail, pid, claude_session_id, transcript_path, \
+created_at, last_seen, paused_at, pause_summary, frozen, path} (times in microseconds since \
+the epoch, 0 = unset; pid 0 = unknown).";
+
+const WATCH_JSON: &str = "Print one JSON object per event: {event, at_usec, id, name} and, by \
+event, path (SessionNew, SessionRemoved), status (StatusChanged), activity and detail \
+(ActivityChanged), request_id, tool and detail (PermissionRequested), pid (ClaudeExited).";
+
 #[derive(Args, Clone, Copy)]
 pub struct Json {
-    /// Machine-readable JSON output (documented in the README).
+    /// Print JSON instead of text (`--help` says its shape).
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Compress {
+    /// Terminal escapes, trailing spaces and runs of blank lines removed.
     Trim,
+    /// Also the frames the TUI draws, and only the last part of what is left.
     Summarise,
 }
 
@@ -194,9 +278,32 @@ pub enum HooksAction {
 #[group(multiple = false)]
 pub struct ScopeArgs {
     /// The project's .claude/settings.json in DIR.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
     pub project: Option<PathBuf>,
     /// The user's ~/.claude/settings.json (the default).
     #[arg(long)]
     pub user: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_argument_has_a_help_line() {
+        fn check(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path} {}", a.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                check(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        check(&Cli::command(), "trusty-mpm", &mut missing);
+        assert!(missing.is_empty(), "arguments without help: {missing:?}");
+    }
 }

@@ -8,7 +8,7 @@ use serde_json::json;
 use zbus::proxy::CacheProperties;
 use zbus::{Connection, Variant};
 
-use super::args::{ClientCommand as Command, Compress};
+use super::args::{ClientCommand as Command, Compress, Key};
 use super::bus::{clock, manager, sessions};
 use super::output::{self, SessionInfo};
 use crate::contract::{BUS_NAME, SESSION_IFACE};
@@ -73,7 +73,10 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
                 print!("{}", output::table(&all, output::colour()));
             }
         }
-        Command::Status { key, json } => {
+        Command::Status {
+            key: Key { key },
+            json,
+        } => {
             let s = session(conn, &key).await?;
             if json.json {
                 print_json(&s);
@@ -172,7 +175,11 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
                 n => println!("Adopted {}.", n.join(", ")),
             }
         }
-        Command::Pause { key, note, freeze } => {
+        Command::Pause {
+            key: Key { key },
+            note,
+            freeze,
+        } => {
             let summary = m
                 .pause_session(&key, note.as_deref().unwrap_or(""), freeze)
                 .await?;
@@ -184,19 +191,25 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
                 println!("{summary}");
             }
         }
-        Command::Resume { key } => {
+        Command::Resume { key: Key { key } } => {
             m.resume_session(&key).await?;
             println!("Resumed {key}.");
         }
-        Command::Stop { key, force } => {
+        Command::Stop {
+            key: Key { key },
+            force,
+        } => {
             m.stop_session(&key, force).await?;
             println!("Stopped {key}.");
         }
-        Command::Restart { key } => {
+        Command::Restart { key: Key { key } } => {
             m.restart_session(&key).await?;
             println!("Restarted {key}.");
         }
-        Command::Rm { key, kill } => {
+        Command::Rm {
+            key: Key { key },
+            kill,
+        } => {
             m.remove_session(&key, kill).await?;
             println!(
                 "Removed {key}{}.",
@@ -207,13 +220,19 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
                 }
             );
         }
-        Command::Send { key, text } => m.send_command(&key, &text.join(" ")).await?,
-        Command::Keys { key, keys } => {
+        Command::Send {
+            key: Key { key },
+            text,
+        } => m.send_command(&key, &text.join(" ")).await?,
+        Command::Keys {
+            key: Key { key },
+            keys,
+        } => {
             let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
             m.send_keys(&key, &keys).await?;
         }
         Command::Capture {
-            key,
+            key: Key { key },
             lines,
             compress,
         } => {
@@ -228,7 +247,11 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
                 println!();
             }
         }
-        Command::Events { key, limit, json } => {
+        Command::Events {
+            key: Key { key },
+            limit,
+            json,
+        } => {
             let events = m.get_events(&key, limit).await?;
             if json.json {
                 let v: Vec<_> = events
@@ -257,12 +280,15 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
                 );
             }
         }
-        Command::Approve { key, request } => {
+        Command::Approve {
+            key: Key { key },
+            request,
+        } => {
             m.answer_permission(&key, &request, true, "").await?;
             println!("Allowed {request}.");
         }
         Command::Deny {
-            key,
+            key: Key { key },
             request,
             reason,
         } => {
@@ -270,7 +296,7 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
                 .await?;
             println!("Denied {request}.");
         }
-        Command::Attach { key } => return super::attach::run(conn, &key).await,
+        Command::Attach { key: Key { key } } => return super::attach::run(conn, &key).await,
         Command::Watch { json, waybar } => return super::watch::run(conn, json.json, waybar).await,
         Command::Notify { min_work_secs } => {
             return super::notify::run(conn, std::time::Duration::from_secs(min_work_secs)).await;
