@@ -14,13 +14,13 @@ use trusty_mpm::cli::proxy::{ManagerProxy, SessionProxy};
 use crate::harness::*;
 
 /// A private user manager; everything it runs is stopped with it.
-struct UserManager {
+pub struct UserManager {
     child: Child,
     dir: TempDir,
 }
 
 impl UserManager {
-    fn start() -> UserManager {
+    pub fn start() -> UserManager {
         for tool in [
             "systemd",
             "systemctl",
@@ -88,23 +88,23 @@ impl UserManager {
             .env_remove("TMUX_PANE")
     }
 
-    fn path(&self, rel: &str) -> PathBuf {
+    pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
 
-    fn run(&self, program: &str, args: &[&str]) -> Output {
+    pub fn run(&self, program: &str, args: &[&str]) -> Output {
         let mut cmd = Command::new(program);
         cmd.args(args).stdin(Stdio::null());
         Self::env(self.dir.path(), &mut cmd).output().unwrap()
     }
 
-    fn systemctl(&self, args: &[&str]) -> Output {
+    pub fn systemctl(&self, args: &[&str]) -> Output {
         let mut all = vec!["--user"];
         all.extend_from_slice(args);
         self.run("systemctl", &all)
     }
 
-    fn ok(&self, args: &[&str]) {
+    pub fn ok(&self, args: &[&str]) {
         let out = self.systemctl(args);
         assert!(
             out.status.success(),

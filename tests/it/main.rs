@@ -13,6 +13,7 @@ mod errors;
 mod guard;
 mod harness;
 mod hooks;
+mod install;
 mod lifecycle;
 mod notify;
 mod procs;
