@@ -18,6 +18,7 @@ mod lifecycle;
 mod notify;
 mod procs;
 mod props;
+mod readme;
 mod real_life;
 mod reliability;
 mod signals;
