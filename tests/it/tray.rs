@@ -143,14 +143,19 @@ impl Tray {
         out
     }
 
+    /// Clicks the entry whose path is `label` or ends with `/label`.
     async fn click(&self, label: &str) -> zbus::Result<()> {
         let entries = self.entries().await;
         let (id, _, _) = entries
             .iter()
-            .find(|e| e.1 == label)
+            .find(|e| e.1 == label || e.1.ends_with(&format!("/{label}")))
             .unwrap_or_else(|| panic!("no menu entry {label}: {entries:?}"));
+        self.click_id(*id).await
+    }
+
+    async fn click_id(&self, id: i32) -> zbus::Result<()> {
         self.menu
-            .event(*id, "clicked", &zbus::Variant::from(0i32), 0)
+            .event(id, "clicked", &zbus::Variant::from(0i32), 0)
             .await
     }
 }
@@ -267,12 +272,7 @@ async fn tray_registers_and_follows_the_sessions() {
     assert_eq!(v["hookSpecificOutput"]["decision"]["behavior"], "allow");
 
     // Attach opens `trusty-mpm attach ID` in the configured terminal.
-    let entries = tray.entries().await;
-    let attach = entries.iter().find(|e| e.1.ends_with("/Attach")).unwrap();
-    tray.menu
-        .event(attach.0, "clicked", &zbus::Variant::from(0i32), 0)
-        .await
-        .unwrap();
+    tray.click("Attach").await.unwrap();
     wait_for("the terminal ran", || async { attached.exists() }).await;
     wait_for("the terminal's arguments", || async {
         std::fs::read_to_string(&attached)
@@ -287,12 +287,7 @@ async fn tray_registers_and_follows_the_sessions() {
     assert!(args[3].ends_with("trusty-mpm"), "{args:?}");
 
     // Pause from the menu, then the daemon goes away and comes back.
-    let entries = tray.entries().await;
-    let pause = entries.iter().find(|e| e.1.ends_with("/Pause")).unwrap();
-    tray.menu
-        .event(pause.0, "clicked", &zbus::Variant::from(0i32), 0)
-        .await
-        .unwrap();
+    tray.click("Pause").await.unwrap();
     let m = env.manager().await;
     assert_eq!(m.list_sessions().await.unwrap()[0].3, "paused");
     wait_for("Resume offered", || async {
@@ -365,11 +360,7 @@ async fn a_click_on_an_old_menu_entry_is_refused() {
         tray.entries().await.iter().all(|e| e.0 != stop.0)
     })
     .await;
-    let err = tray
-        .menu
-        .event(stop.0, "clicked", &zbus::Variant::from(0i32), 0)
-        .await
-        .unwrap_err();
+    let err = tray.click_id(stop.0).await.unwrap_err();
     assert!(err.to_string().contains("the menu has changed"), "{err}");
     let rows = env.manager().await.list_sessions().await.unwrap();
     assert_eq!(rows[0].3, "paused", "the old Stop did nothing");
