@@ -240,8 +240,9 @@ pub enum ClientCommand {
 
 const LIST_JSON: &str = "Print a JSON array of sessions, oldest first: {id, name, project_dir, \
 status, status_detail, activity, activity_detail, pid, claude_session_id, transcript_path, \
-created_at, last_seen, paused_at, pause_summary, frozen, path} (times in microseconds since \
-the epoch, 0 = unset; pid 0 = unknown).";
+created_at, last_seen, paused_at, pause_summary, frozen, unit, memory_bytes, cpu_usec, tasks, \
+path} (times in microseconds since the epoch, 0 = unset; pid, memory, CPU and tasks 0 = \
+unknown).";
 
 const WATCH_JSON: &str = "Print one JSON object per event: {event, at_usec, id, name} and, by \
 event, path (SessionNew, SessionRemoved), status (StatusChanged), activity and detail \
@@ -305,5 +306,18 @@ mod tests {
         let mut missing = Vec::new();
         check(&Cli::command(), "trusty-mpm", &mut missing);
         assert!(missing.is_empty(), "arguments without help: {missing:?}");
+    }
+
+    #[test]
+    fn list_json_help_names_every_field() {
+        let v = serde_json::to_value(crate::cli::output::SessionInfo::default()).unwrap();
+        for key in v.as_object().unwrap().keys() {
+            let word = format!("{key},");
+            let last = format!("{key}}}");
+            assert!(
+                LIST_JSON.contains(&word) || LIST_JSON.contains(&last),
+                "--json's help does not name {key}"
+            );
+        }
     }
 }

@@ -45,6 +45,11 @@ const ENVIRONMENT: &[Note] = &[
         pages: DAEMON_SIDE,
     },
     Note {
+        tag: "TRUSTY_MPM_TMUX_BIN",
+        text: "The tmux program (default: tmux on PATH).",
+        pages: DAEMON_SIDE,
+    },
+    Note {
         tag: "TRUSTY_MPM_TMUX_TIMEOUT_MS",
         text: "How long a tmux call may take (default 5000).",
         pages: DAEMON_SIDE,
@@ -90,7 +95,8 @@ const FILES: &[Note] = &[
     Note {
         tag: "$XDG_CONFIG_HOME/trusty-mpm/config.toml",
         text: "Optional settings: permission_wait_secs, auto_adopt, claude_command, \
-               restore_on_start, terminal_command, [[deny]] rules.",
+               restore_on_start, memory_high, memory_max, cpu_weight, tasks_max, slice, \
+               slice_memory_max, terminal_command, [[deny]] rules.",
         pages: CONFIG_READERS,
     },
     Note {
@@ -101,6 +107,11 @@ const FILES: &[Note] = &[
     Note {
         tag: "~/.local/share/systemd/user/trusty-mpm.service",
         text: "The user unit of the daemon (make install).",
+        pages: DAEMON_SIDE,
+    },
+    Note {
+        tag: "~/.local/share/systemd/user/trusty-mpm.slice",
+        text: "The slice the sessions' units run in (slice_memory_max limits it).",
         pages: DAEMON_SIDE,
     },
     Note {

@@ -11,7 +11,7 @@ use zbus::OwnedVariant;
 use crate::model::now_usec;
 
 /// One session as `list --json` and `status --json` print it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct SessionInfo {
     pub id: String,
     pub name: String,

@@ -302,20 +302,9 @@ mod tests {
         SessionInfo {
             id: id.into(),
             name: format!("n{id}"),
-            project_dir: "/p".into(),
             status: status.into(),
-            status_detail: String::new(),
             activity: activity.into(),
-            activity_detail: String::new(),
-            pid: 0,
-            claude_session_id: String::new(),
-            transcript_path: String::new(),
-            created_at: 0,
-            last_seen: 0,
-            paused_at: 0,
-            pause_summary: String::new(),
-            frozen: false,
-            path: "/x".into(),
+            ..Default::default()
         }
     }
 
