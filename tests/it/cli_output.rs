@@ -107,7 +107,12 @@ fn list_on_a_terminal(env: &Env, no_color: &str) -> String {
 #[tokio::test]
 async fn an_empty_no_color_keeps_the_colours() {
     let env = Env::new().await;
-    env.start_active("tty").await;
-    assert!(list_on_a_terminal(&env, "").contains("\x1b[32mactive"));
+    // A paused session (bookkeeping only: no tmux needed) has a coloured status.
+    let m = env.manager().await;
+    m.register_session(&env.project("tty"), "tty")
+        .await
+        .unwrap();
+    m.pause_session("tty", "a note", false).await.unwrap();
+    assert!(list_on_a_terminal(&env, "").contains("\x1b[33mpaused"));
     assert!(!list_on_a_terminal(&env, "1").contains('\x1b'));
 }

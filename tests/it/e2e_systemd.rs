@@ -13,14 +13,28 @@ use trusty_mpm::cli::proxy::{ManagerProxy, SessionProxy};
 
 use crate::harness::*;
 
+/// One private user manager at a time on this machine, whichever test run starts it: they all
+/// run in the machine's one cgroup tree, where two would manage the same cgroups (and stop each
+/// other's units). An exclusive flock on this file is the turn.
+fn wait_for_turn() -> std::fs::File {
+    let path = std::env::temp_dir().join("trusty-mpm-test-user-manager.lock");
+    let file = std::fs::File::create(&path).expect("create the user manager lock");
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
+        .expect("lock the user manager lock");
+    file
+}
+
 /// A private user manager; everything it runs is stopped with it.
 pub struct UserManager {
     child: Child,
     dir: TempDir,
+    /// Locked until the manager is gone (closed after `drop` stopped it).
+    _turn: std::fs::File,
 }
 
 impl UserManager {
     pub fn start() -> UserManager {
+        let turn = wait_for_turn();
         for tool in [
             "systemd",
             "systemctl",
@@ -55,7 +69,11 @@ impl UserManager {
         let child = Self::env(dir.path(), &mut cmd)
             .spawn()
             .expect("systemd --user starts");
-        let um = UserManager { child, dir };
+        let um = UserManager {
+            child,
+            dir,
+            _turn: turn,
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let out = um.systemctl(&["is-system-running"]);
