@@ -384,7 +384,7 @@ impl Manager {
     /// Events of unmanaged processes are ignored, except a SessionStart from a tmux pane, which
     /// adopts that tmux session (config auto_adopt). A PermissionRequest emits
     /// PermissionRequested and, with permission_wait_secs configured, waits that long for
-    /// AnswerPermission.
+    /// AnswerPermission; a request withdrawn meanwhile returns at once with no decision.
     #[zbus(out_args("stdout", "exit_code", "stderr"))]
     async fn handle_hook(
         &self,
