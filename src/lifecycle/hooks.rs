@@ -5,6 +5,7 @@
 use super::{DomainEvent, SessionService, push_event, removed_meanwhile};
 use crate::error::Result;
 use crate::model::{Activity, SessionId, Status, now_usec};
+use crate::telemetry::Telemetry;
 use crate::tmux::Tmux;
 
 /// The changes one hook event asks for.
@@ -18,6 +19,8 @@ pub struct HookEffect {
     pub claude_ids: Option<(String, String)>,
     /// The ids the event carried, recorded only when the session has none yet.
     pub seen_ids: Option<(String, String)>,
+    /// The event follows a reply Claude Code wrote to the transcript: time to read it.
+    pub transcript_grew: bool,
 }
 
 /// How far up the process tree a hook's parent may be from claude.
@@ -127,9 +130,19 @@ impl<T: Tmux> SessionService<T> {
         let ids = match (&effect.claude_ids, &effect.seen_ids) {
             (Some(ids), _) => Some(ids),
             (None, Some(ids)) if s.claude_session_id.is_empty() => Some(ids),
+            // The session was launched with this id and its SessionStart was missed.
+            (None, Some((cid, _)))
+                if *cid == s.claude_session_id && s.transcript_path.is_empty() =>
+            {
+                effect.seen_ids.as_ref()
+            }
             _ => None,
         };
         if let Some((cid, path)) = ids {
+            if s.transcript_path != *path {
+                // Another conversation (/clear, a fork): the old file's figures are not its own.
+                s.telemetry = Telemetry::default();
+            }
             s.claude_session_id = cid.clone();
             s.transcript_path = path.clone();
         }

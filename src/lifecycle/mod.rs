@@ -12,6 +12,7 @@ mod launch;
 mod ops;
 mod reconcile;
 pub mod summary;
+mod telemetry;
 mod watch;
 
 #[cfg(test)]
@@ -86,6 +87,19 @@ struct Entry {
     session: Session,
     history: VecDeque<EventRecord>,
     watcher: Option<AbortHandle>,
+    /// The background read of the session's transcript (see `telemetry`).
+    reading: telemetry::Reading,
+}
+
+impl Entry {
+    fn new(session: Session, history: VecDeque<EventRecord>) -> Entry {
+        Entry {
+            session,
+            history,
+            watcher: None,
+            reading: telemetry::Reading::Idle,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -178,16 +192,7 @@ impl<T: Tmux> SessionService<T> {
         let state = State {
             sessions: sessions
                 .into_iter()
-                .map(|s| {
-                    (
-                        s.id,
-                        Entry {
-                            session: s,
-                            history: VecDeque::new(),
-                            watcher: None,
-                        },
-                    )
-                })
+                .map(|s| (s.id, Entry::new(s, VecDeque::new())))
                 .collect(),
             reserved: HashSet::new(),
         };
@@ -370,14 +375,7 @@ impl<T: Tmux> SessionService<T> {
         let mut history = VecDeque::new();
         push_event(&mut history, event, "", summary);
         self.emit(DomainEvent::Added(session.clone()));
-        st.sessions.insert(
-            session.id,
-            Entry {
-                session,
-                history,
-                watcher: None,
-            },
-        );
+        st.sessions.insert(session.id, Entry::new(session, history));
         self.mark_changed(&st);
     }
 
@@ -408,14 +406,8 @@ impl<T: Tmux> SessionService<T> {
         {
             let mut st = self.lock();
             self.emit(DomainEvent::Added(removed.session.clone()));
-            st.sessions.insert(
-                id,
-                Entry {
-                    session: removed.session,
-                    history: removed.history,
-                    watcher: None,
-                },
-            );
+            st.sessions
+                .insert(id, Entry::new(removed.session, removed.history));
             self.mark_changed(&st);
         }
         if let Some(ident) = process {
