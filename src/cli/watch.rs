@@ -2,6 +2,7 @@
 //! lines, or `--waybar` status-bar JSON). It keeps following across daemon restarts, since it
 //! matches the interface rather than one daemon's connection.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -10,8 +11,9 @@ use serde_json::{Value, json};
 use zbus::message::Type;
 use zbus::{Connection, MatchRule, MessageStream};
 
-use super::bus::{clock, manager, manager_signals, signal_json};
-use crate::contract::BUS_NAME;
+use super::bus::{clock, manager_signals, sessions, signal_json};
+use super::output::tokens;
+use crate::contract::{BUS_NAME, MANAGER_PATH, SESSION_IFACE};
 
 /// One signal as a line for a person.
 fn human(v: &Value) -> String {
@@ -40,16 +42,17 @@ fn human(v: &Value) -> String {
     )
 }
 
-/// The waybar/i3status line: counts by activity, one tooltip line per session.
+/// The waybar/i3status line: counts by activity, one tooltip line per session with its
+/// context when known.
 async fn waybar_line(conn: &Connection) -> Value {
-    let rows = match manager(conn).await {
-        Ok(m) => m.list_sessions().await,
-        Err(e) => Err(e),
-    };
-    let Ok(rows) = rows else {
+    let Ok(all) = sessions(conn).await else {
         return json!({"text": "", "tooltip": "trusty-mpm is not running", "class": "off"});
     };
-    let count = |a: &str| rows.iter().filter(|r| r.4 == a && r.3 != "stopped").count();
+    let count = |a: &str| {
+        all.iter()
+            .filter(|s| s.activity == a && s.status != "stopped")
+            .count()
+    };
     let (working, input, ready) = (count("working"), count("needs-input"), count("ready"));
     let mut parts = Vec::new();
     if working > 0 {
@@ -62,7 +65,7 @@ async fn waybar_line(conn: &Connection) -> Value {
         parts.push(format!("{ready} ready"));
     }
     let text = if parts.is_empty() {
-        format!("{} sessions", rows.len())
+        format!("{} sessions", all.len())
     } else {
         parts.join(" · ")
     };
@@ -73,11 +76,47 @@ async fn waybar_line(conn: &Connection) -> Value {
     } else {
         "idle"
     };
-    let tooltip: Vec<String> = rows
+    let tooltip: Vec<String> = all
         .iter()
-        .map(|r| format!("{}: {} / {}", r.1, r.3, r.4))
+        .map(|s| match s.context_tokens {
+            0 => format!("{}: {} / {}", s.name, s.status, s.activity),
+            n => format!(
+                "{}: {} / {} · {} context",
+                s.name,
+                s.status,
+                s.activity,
+                tokens(n)
+            ),
+        })
         .collect();
     json!({"text": text, "tooltip": tooltip.join("\n"), "class": class})
+}
+
+/// Session objects' property changes that carry a new context (the tooltip shows it).
+async fn context_changes(conn: &Connection) -> zbus::Result<MessageStream> {
+    let rule = MatchRule::builder()
+        .msg_type(Type::Signal)
+        .interface("org.freedesktop.DBus.Properties")
+        .member("PropertiesChanged")
+        .path_namespace(format!("{MANAGER_PATH}/session"))
+        .arg(0, SESSION_IFACE)
+        .build()?;
+    MessageStream::for_match_rule(rule, conn, Some(64.try_into().expect("non-zero"))).await
+}
+
+/// The next message of a stream that may not exist (then never).
+async fn next_of(s: &mut Option<MessageStream>) -> Option<zbus::Result<zbus::Message>> {
+    match s {
+        Some(s) => s.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn carries_context(msg: &zbus::Message) -> bool {
+    type Changed = (String, HashMap<String, zbus::OwnedVariant>, Vec<String>);
+    msg.body()
+        .deserialize::<Changed>()
+        .is_ok_and(|(_, props, _)| props.contains_key("ContextTokens"))
 }
 
 fn emit(line: &str) -> bool {
@@ -99,8 +138,17 @@ pub(super) async fn owner_changes(conn: &Connection) -> zbus::Result<MessageStre
 pub async fn run(conn: &Connection, json: bool, waybar: bool) -> zbus::Result<ExitCode> {
     let mut signals = manager_signals(conn).await?;
     let mut owners = owner_changes(conn).await?;
-    if waybar && !emit(&waybar_line(conn).await.to_string()) {
-        return Ok(ExitCode::SUCCESS);
+    let mut contexts = match waybar {
+        true => Some(context_changes(conn).await?),
+        false => None,
+    };
+    // The status bar gets a line when what it shows changed, not for every signal.
+    let mut shown = String::new();
+    if waybar {
+        shown = waybar_line(conn).await.to_string();
+        if !emit(&shown) {
+            return Ok(ExitCode::SUCCESS);
+        }
     }
     loop {
         let line = tokio::select! {
@@ -117,7 +165,19 @@ pub async fn run(conn: &Connection, json: bool, waybar: bool) -> zbus::Result<Ex
             }
             // The daemon came or went: only the status bar summary depends on that.
             Some(_) = owners.next(), if waybar => waybar_line(conn).await.to_string(),
+            Some(Ok(msg)) = next_of(&mut contexts) => {
+                if !carries_context(&msg) {
+                    continue;
+                }
+                waybar_line(conn).await.to_string()
+            }
         };
+        if waybar {
+            if line == shown {
+                continue;
+            }
+            shown.clone_from(&line);
+        }
         // A closed pipe (the reader went away) ends the watch quietly.
         if !emit(&line) {
             return Ok(ExitCode::SUCCESS);

@@ -17,5 +17,6 @@ mod props;
 mod real_life;
 mod reliability;
 mod signals;
+mod telemetry;
 mod units;
 mod watch;
