@@ -209,7 +209,9 @@ pub fn token_lines(s: &SessionInfo) -> [(&'static str, String); 2] {
 
 /// The `list` table, columns aligned.
 pub fn table(sessions: &[SessionInfo], colour: bool) -> String {
-    let header = ["NAME", "STATUS", "ACTIVITY", "CTX", "PID", "MEM", "AGE", "PROJECT"];
+    let header = [
+        "NAME", "STATUS", "ACTIVITY", "CTX", "PID", "MEM", "AGE", "PROJECT",
+    ];
     let rows: Vec<[String; 8]> = sessions
         .iter()
         .map(|s| {

@@ -10,17 +10,12 @@ use super::{RECENT_REPLIES, Read, Telemetry, read};
 
 #[path = "../../tests/support/transcript.rs"]
 mod shape;
-use shape::{MODEL, Tokens, prompt, reply, sidechain_reply, tool_result};
+use shape::{MODEL, Tokens, prompt, reply, sidechain_reply, sums, tool_result};
 
 const S: &str = "0f6c2b1e-5d4a-4b3c-8a9b-1c2d3e4f5a6b";
 
 fn tokens(input: u64, cache_creation: u64, cache_read: u64, output: u64) -> Tokens {
-    Tokens {
-        input,
-        cache_creation,
-        cache_read,
-        output,
-    }
+    Tokens::new(input, cache_creation, cache_read, output)
 }
 
 struct File {
@@ -48,18 +43,6 @@ impl File {
 
 fn read_on(path: &Path, before: &Telemetry) -> Read {
     read(path, before).unwrap()
-}
-
-/// The sums a reader must report for these replies (each once, with its final usage).
-fn sums(replies: &[Tokens]) -> [u64; 4] {
-    replies.iter().fold([0; 4], |s, t| {
-        [
-            s[0] + t.input,
-            s[1] + t.output,
-            s[2] + t.cache_creation,
-            s[3] + t.cache_read,
-        ]
-    })
 }
 
 fn got(t: &Telemetry) -> [u64; 4] {

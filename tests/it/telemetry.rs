@@ -15,30 +15,17 @@ use crate::harness::*;
 
 #[path = "../support/transcript.rs"]
 mod shape;
-use shape::{MODEL, Tokens, prompt, reply, sidechain_reply, tool_result};
+use shape::{MODEL, Tokens, prompt, reply, sidechain_reply, sums, tool_result};
 
 fn tokens(input: u64, cache_creation: u64, cache_read: u64, output: u64) -> Tokens {
-    Tokens {
-        input,
-        cache_creation,
-        cache_read,
-        output,
-    }
+    Tokens::new(input, cache_creation, cache_read, output)
 }
 
 /// The session's figures: model, input, output, cache creation, cache read, context.
 type Figures = (String, [u64; 4], u64);
 
 fn figures(model: &str, replies: &[Tokens], latest: Tokens) -> Figures {
-    let sums = replies.iter().fold([0; 4], |s, t| {
-        [
-            s[0] + t.input,
-            s[1] + t.output,
-            s[2] + t.cache_creation,
-            s[3] + t.cache_read,
-        ]
-    });
-    (model.to_owned(), sums, latest.context())
+    (model.to_owned(), sums(replies), latest.context())
 }
 
 async fn read_figures(s: &SessionProxy<'_>) -> Figures {

@@ -19,9 +19,31 @@ pub struct Tokens {
 }
 
 impl Tokens {
+    pub fn new(input: u64, cache_creation: u64, cache_read: u64, output: u64) -> Tokens {
+        Tokens {
+            input,
+            cache_creation,
+            cache_read,
+            output,
+        }
+    }
+
     pub fn context(&self) -> u64 {
         self.input + self.cache_creation + self.cache_read
     }
+}
+
+/// What a reader must report for these replies, each counted once with its final usage:
+/// input, output, cache creation and cache read sums.
+pub fn sums(replies: &[Tokens]) -> [u64; 4] {
+    replies.iter().fold([0; 4], |s, t| {
+        [
+            s[0] + t.input,
+            s[1] + t.output,
+            s[2] + t.cache_creation,
+            s[3] + t.cache_read,
+        ]
+    })
 }
 
 fn envelope(session: &str, kind: &str, sidechain: bool, message: Value) -> Value {

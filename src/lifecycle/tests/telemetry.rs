@@ -11,7 +11,7 @@ use crate::telemetry::Usage;
 
 #[path = "../../../tests/support/transcript.rs"]
 mod shape;
-use shape::{MODEL, Tokens, reply, tool_result};
+use shape::{MODEL, Tokens, reply, sums, tool_result};
 
 const CID: &str = "0f6c2b1e-5d4a-4b3c-8a9b-1c2d3e4f5a6b";
 
@@ -48,42 +48,48 @@ impl Rig {
 }
 
 fn usage(t: &[Tokens]) -> Usage {
-    t.iter().fold(Usage::default(), |u, t| Usage {
-        input: u.input + t.input,
-        output: u.output + t.output,
-        cache_creation: u.cache_creation + t.cache_creation,
-        cache_read: u.cache_read + t.cache_read,
-    })
+    let [input, output, cache_creation, cache_read] = sums(t);
+    Usage {
+        input,
+        output,
+        cache_creation,
+        cache_read,
+    }
+}
+
+/// The SessionStart of conversation `CID` with its transcript at `path`.
+fn start_of(path: &str) -> HookEffect {
+    HookEffect {
+        claude_ids: ids(CID, path),
+        ..Default::default()
+    }
+}
+
+impl Rig {
+    /// A registered session whose conversation writes the transcript `file` (in the rig's dir).
+    async fn following(&self, file: &str) -> (Session, String) {
+        let s = self.svc.register(&self.project("p"), "p").await.unwrap();
+        let path = self.dir.path().join(file).to_string_lossy().into_owned();
+        append(&path, "");
+        hook(self, s.id, "SessionStart", start_of(&path));
+        (s, path)
+    }
 }
 
 #[tokio::test]
 async fn another_transcript_starts_the_figures_over() {
     let r = rig();
-    let s = r.svc.register(&r.project("p"), "p").await.unwrap();
-    let first = r
-        .dir
-        .path()
-        .join("first.jsonl")
-        .to_string_lossy()
-        .into_owned();
-    let a = Tokens {
-        input: 3,
-        cache_creation: 100,
-        cache_read: 1000,
-        output: 50,
-    };
+    let (s, first) = r.following("first.jsonl").await;
+    let a = Tokens::new(3, 100, 1000, 50);
     append(&first, &reply(CID, "msg_01A", MODEL, a, 1));
-    let start = HookEffect {
-        claude_ids: ids(CID, &first),
-        ..Default::default()
-    };
-    hook(&r, s.id, "SessionStart", start.clone());
     r.svc.read_transcript(s.id);
     r.wait_totals(s.id, usage(&[a])).await;
 
     // The same conversation again (a resume): the figures stay.
     assert_eq!(
-        hook(&r, s.id, "SessionStart", start).telemetry.totals,
+        hook(&r, s.id, "SessionStart", start_of(&first))
+            .telemetry
+            .totals,
         usage(&[a])
     );
     // Another one (/clear, a fork): nothing of the old file's figures is its own.
@@ -120,33 +126,16 @@ async fn a_missed_session_start_is_made_up_for_by_the_next_event() {
 #[tokio::test]
 async fn a_read_asked_for_while_one_runs_is_not_lost() {
     let r = rig();
-    let s = r.svc.register(&r.project("p"), "p").await.unwrap();
-    let path = r.dir.path().join("t.jsonl").to_string_lossy().into_owned();
+    let (s, path) = r.following("t.jsonl").await;
     // A long conversation, so that its first read takes a while.
-    let a = Tokens {
-        input: 3,
-        cache_creation: 100,
-        cache_read: 1000,
-        output: 50,
-    };
+    let a = Tokens::new(3, 100, 1000, 50);
     append(&path, &reply(CID, "msg_01A", MODEL, a, 1));
-    let results = tool_result(CID, 1 << 20).repeat(32);
-    append(&path, &results);
-    let start = HookEffect {
-        claude_ids: ids(CID, &path),
-        ..Default::default()
-    };
-    hook(&r, s.id, "SessionStart", start);
+    append(&path, &tool_result(CID, 1 << 20).repeat(32));
     r.svc.read_transcript(s.id);
     // The read is under way (it reads the size the file had when it began) when the next
     // reply arrives and is asked for.
     tokio::time::sleep(Duration::from_millis(2)).await;
-    let b = Tokens {
-        input: 5,
-        cache_creation: 200,
-        cache_read: 1100,
-        output: 60,
-    };
+    let b = Tokens::new(5, 200, 1100, 60);
     append(&path, &reply(CID, "msg_01B", MODEL, b, 1));
     r.svc.read_transcript(s.id);
     r.wait_totals(s.id, usage(&[a, b])).await;
