@@ -17,7 +17,8 @@ pub struct HookEffect {
     pub ended: bool,
     /// Claude Code's session id and transcript path to record (replacing older ones).
     pub claude_ids: Option<(String, String)>,
-    /// The ids the event carried, recorded only when the session has none yet.
+    /// The ids the event carried, recorded only when the session has none yet (or has this
+    /// id and no transcript path).
     pub seen_ids: Option<(String, String)>,
     /// The event follows a reply Claude Code wrote to the transcript: time to read it.
     pub transcript_grew: bool,
@@ -131,10 +132,8 @@ impl<T: Tmux> SessionService<T> {
             (Some(ids), _) => Some(ids),
             (None, Some(ids)) if s.claude_session_id.is_empty() => Some(ids),
             // The session was launched with this id and its SessionStart was missed.
-            (None, Some((cid, _)))
-                if *cid == s.claude_session_id && s.transcript_path.is_empty() =>
-            {
-                effect.seen_ids.as_ref()
+            (None, Some(ids)) if ids.0 == s.claude_session_id && s.transcript_path.is_empty() => {
+                Some(ids)
             }
             _ => None,
         };
