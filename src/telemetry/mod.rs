@@ -7,7 +7,7 @@
 mod transcript;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::collections::VecDeque;
 

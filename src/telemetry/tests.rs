@@ -8,8 +8,9 @@ use serde_json::json;
 
 use super::{RECENT_REPLIES, Read, Telemetry, read};
 
+/// Transcript lines in Claude Code's shape, for every unit test that needs them.
 #[path = "../../tests/support/transcript.rs"]
-mod shape;
+pub(crate) mod shape;
 use shape::{MODEL, Tokens, prompt, reply, sidechain_reply, sums, tool_result};
 
 const S: &str = "0f6c2b1e-5d4a-4b3c-8a9b-1c2d3e4f5a6b";

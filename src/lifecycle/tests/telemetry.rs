@@ -9,9 +9,7 @@ use crate::lifecycle::HookEffect;
 use crate::model::{Session, SessionId};
 use crate::telemetry::Usage;
 
-#[path = "../../../tests/support/transcript.rs"]
-mod shape;
-use shape::{MODEL, Tokens, reply, sums, tool_result};
+use crate::telemetry::tests::shape::{MODEL, Tokens, reply, sums, tool_result};
 
 const CID: &str = "0f6c2b1e-5d4a-4b3c-8a9b-1c2d3e4f5a6b";
 
