@@ -1,6 +1,7 @@
-//! `make bench` (`cargo bench --bench harness`): the performance figures of issue 6, each beside
-//! a baseline measured in the same run against the same private world (a dbus-daemon, a tmux
-//! server on its own socket and the release daemon). Prints a table and writes
+//! `make bench` (`cargo bench --bench harness`): the performance figures of issue 6 and the ones
+//! added since (9: resource figures, 10: transcript reads), each beside a baseline measured in
+//! the same run against the same private world (a dbus-daemon, a tmux server on its own socket
+//! and the release daemon). Prints a table and writes
 //! `target/bench/report.json` (and `report.md`). See docs/performance.md.
 //!
 //! Knobs: BENCH_IDLE_SECS (idle window, default 60), BENCH_CALLS (latency calls per method,
@@ -11,7 +12,8 @@
 //! (`--poll-monitor SOCKET SECS NAME…`), so that monitor's CPU is a process of its own.
 //!
 //! Here: the run (knobs, clean-up on Ctrl-C, the report). In `harness/`: `registered`
-//! (figures 1, 2, 3, 7, 8) and `live` (4, with `idle` for 6 and `hook_relay` for 5) measure;
+//! (figures 1, 2, 3, 7, 8), `live` (4 and 9, with `idle` for 6, `hook_relay` for 5 and the
+//! daemon's part of 10) and `telemetry` (10, transcript reads) measure;
 //! `calls` times method calls; `cpu` reads processes' CPU and memory and `machine` the run's
 //! conditions; `world` is the private bus, tmux server and daemon; `report` the table and JSON.
 
@@ -31,6 +33,8 @@ mod machine;
 mod registered;
 #[path = "harness/report.rs"]
 mod report;
+#[path = "harness/telemetry.rs"]
+mod telemetry;
 #[path = "harness/world.rs"]
 mod world;
 
@@ -155,6 +159,7 @@ async fn run() {
 
     registered_sessions(&mut w, &cfg, &mut rows, &mut raw).await;
     live_sessions(&mut w, &cfg, &mut rows, &mut raw).await;
+    telemetry::transcript_reads(&w, &mut rows, &mut raw);
 
     let table = report::table(&rows);
     println!("\n{table}");

@@ -14,5 +14,6 @@ pub mod model;
 pub mod procwatch;
 pub mod store;
 pub mod systemd;
+pub mod telemetry;
 pub mod tmux;
 pub mod units;

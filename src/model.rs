@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
+use crate::telemetry::Telemetry;
 
 /// Microseconds since the Unix epoch, the contract's timestamp unit.
 pub fn now_usec() -> u64 {
@@ -229,6 +230,10 @@ pub struct Session {
     /// each launch).
     #[serde(default)]
     pub limits: crate::units::Limits,
+    /// Token figures of `transcript_path` and where its reading stopped (left out of the
+    /// registry until something was read).
+    #[serde(default, skip_serializing_if = "Telemetry::is_empty")]
+    pub telemetry: Telemetry,
 }
 
 impl Session {
@@ -256,6 +261,7 @@ impl Session {
             status_detail: String::new(),
             unit: String::new(),
             limits: Default::default(),
+            telemetry: Telemetry::default(),
         }
     }
 
@@ -319,6 +325,16 @@ mod tests {
         s.status = Status::Paused;
         let json = serde_json::to_string(&s).unwrap();
         assert!(json.contains("\"paused\""));
+        assert!(!json.contains("telemetry"), "nothing read, nothing written");
+        assert_eq!(serde_json::from_str::<Session>(&json).unwrap(), s);
+        s.telemetry.model = "claude-opus-4-5".into();
+        s.telemetry.totals.cache_read = 47_000;
+        s.telemetry.cursor.offset = 123_456;
+        s.telemetry
+            .cursor
+            .recent
+            .push_back(("msg_01".into(), s.telemetry.totals));
+        let json = serde_json::to_string(&s).unwrap();
         assert_eq!(serde_json::from_str::<Session>(&json).unwrap(), s);
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use trusty_mpm::cli::proxy::ManagerProxy;
@@ -21,13 +21,7 @@ pub async fn hook_relay(
     raw: &mut serde_json::Map<String, Value>,
 ) {
     log("hook relay: 40 runs each of true, busctl Ping and trusty-mpm hook (managed, unmanaged)");
-    let pane = String::from_utf8_lossy(
-        &w.tmux(&["list-panes", "-t", &format!("={name}:"), "-F", "#{pane_id}"])
-            .stdout,
-    )
-    .trim()
-    .to_owned();
-    let tmux_env = format!("{},{},0", w.tmux_socket().display(), w.tmux_server_pid());
+    let pane = Pane::of(w, name);
     let payload = json!({
         "session_id": "00000000-0000-4000-8000-000000000000",
         "transcript_path": "",
@@ -73,31 +67,9 @@ pub async fn hook_relay(
     };
     // managed: from the pane of a managed session, so the event changes that session (and
     // the registry is saved before the reply); unmanaged: from no session, ignored.
-    let run_hook = |managed: bool| {
-        let t = Instant::now();
-        let mut cmd = Command::new(&w.bin);
-        cmd.arg("hook")
-            .env("DBUS_SESSION_BUS_ADDRESS", &w.bus_addr)
-            .env_remove("TMUX")
-            .env_remove("TMUX_PANE");
-        if managed {
-            cmd.env("TMUX", &tmux_env).env("TMUX_PANE", &pane);
-        }
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn trusty-mpm hook");
-        child
-            .stdin
-            .take()
-            .expect("hook stdin")
-            .write_all(if managed { &payload } else { &stray }.as_bytes())
-            .expect("write the payload");
-        let out = child.wait_with_output().expect("wait for the hook");
-        let d = t.elapsed();
-        (d, out.status.code(), out.stderr)
+    let run_hook = |managed: bool| match managed {
+        true => run_relay(w, Some(&pane), &payload),
+        false => run_relay(w, None, &stray),
     };
     for _ in 0..5 {
         run_true();
@@ -167,4 +139,56 @@ pub async fn hook_relay(
             "notification_events_in_session_history": reached,
         }),
     );
+}
+
+/// Where a hook process runs: the `TMUX` and `TMUX_PANE` it has.
+pub struct Pane {
+    tmux: String,
+    id: String,
+}
+
+impl Pane {
+    /// The first pane of the tmux session `name`, on the private server.
+    pub fn of(w: &World, name: &str) -> Pane {
+        let id = String::from_utf8_lossy(
+            &w.tmux(&["list-panes", "-t", &format!("={name}:"), "-F", "#{pane_id}"])
+                .stdout,
+        )
+        .trim()
+        .to_owned();
+        let tmux = format!("{},{},0", w.tmux_socket().display(), w.tmux_server_pid());
+        Pane { tmux, id }
+    }
+}
+
+/// One `trusty-mpm hook` run with `payload` on stdin, as a hook process of `pane` (of the
+/// private tmux server) or of no tmux pane: its wall time, exit code and stderr.
+pub fn run_relay(
+    w: &World,
+    pane: Option<&Pane>,
+    payload: &str,
+) -> (Duration, Option<i32>, Vec<u8>) {
+    let t = Instant::now();
+    let mut cmd = Command::new(&w.bin);
+    cmd.arg("hook")
+        .env("DBUS_SESSION_BUS_ADDRESS", &w.bus_addr)
+        .env_remove("TMUX")
+        .env_remove("TMUX_PANE");
+    if let Some(pane) = pane {
+        cmd.env("TMUX", &pane.tmux).env("TMUX_PANE", &pane.id);
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn trusty-mpm hook");
+    child
+        .stdin
+        .take()
+        .expect("hook stdin")
+        .write_all(payload.as_bytes())
+        .expect("write the payload");
+    let out = child.wait_with_output().expect("wait for the hook");
+    (t.elapsed(), out.status.code(), out.stderr)
 }

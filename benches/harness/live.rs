@@ -1,5 +1,6 @@
 //! Figures 4, 5 and 6, on real tmux sessions running the fake claude: exit detection here,
-//! the idle cost (`idle`) and the hook relay (`hook_relay`).
+//! the idle cost (`idle`) and the hook relay (`hook_relay`); then the daemon's part of figure 10
+//! (`telemetry`).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -15,6 +16,7 @@ use crate::calls::{Call, interleaved};
 use crate::hook_relay::hook_relay;
 use crate::idle::idle_cost;
 use crate::report::{Row, percentile, sorted, summary};
+use crate::telemetry::first_read_through_the_daemon;
 use crate::world::{World, signal};
 use crate::{Cfg, log};
 
@@ -102,6 +104,7 @@ pub async fn live_sessions(
 
     // Figure 5, last: its events change the session it runs from.
     hook_relay(w, &names[1], rows, raw).await;
+    first_read_through_the_daemon(w, &names[2], rows, raw).await;
     w.stop_daemon();
 }
 

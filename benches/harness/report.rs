@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 /// One line of the report: a measured value beside the baseline measured in the same run.
 #[derive(Serialize)]
 pub struct Row {
-    /// Figure number of issue 6 (1–8).
+    /// Figure number: 1–8 of issue 6, then 9 (resource figures) and 10 (transcript reads).
     pub figure: u8,
     pub what: String,
     pub unit: &'static str,

@@ -133,9 +133,13 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
                         },
                     ),
                     ("Summary", s.pause_summary.clone()),
-                    ("Object", s.path.clone()),
+                    ("Model", s.model.clone()),
                 ];
-                for (k, v) in rows.iter().filter(|(_, v)| !v.is_empty()) {
+                let [context, totals] = output::token_lines(&s);
+                let rows = rows
+                    .into_iter()
+                    .chain([context, totals, ("Object", s.path.clone())]);
+                for (k, v) in rows.filter(|(_, v)| !v.is_empty()) {
                     println!("{k:>10}: {v}");
                 }
             }

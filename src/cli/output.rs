@@ -35,6 +35,12 @@ pub struct SessionInfo {
     pub cpu_usec: u64,
     pub tasks: u64,
     pub tmux_session: String,
+    pub model: String,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_creation_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub context_tokens: u64,
     pub path: String,
 }
 
@@ -78,6 +84,12 @@ impl SessionInfo {
             cpu_usec: t("CpuUsageNSec") / 1000,
             tasks: t("TasksCurrent"),
             tmux_session: s("TmuxSession"),
+            model: s("Model"),
+            input_tokens: t("InputTokens"),
+            output_tokens: t("OutputTokens"),
+            cache_creation_tokens: t("CacheCreationTokens"),
+            cache_read_tokens: t("CacheReadTokens"),
+            context_tokens: t("ContextTokens"),
             path: path.to_owned(),
         }
     }
@@ -148,16 +160,68 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
+/// A token count for a glance: `850`, `47k`, `1.2M`; `-` for none.
+pub fn tokens(n: u64) -> String {
+    match n {
+        0 => "-".into(),
+        n if n < 1_000 => n.to_string(),
+        n if n < 999_500 => format!("{}k", (n + 500) / 1_000),
+        n => format!("{:.1}M", n as f64 / 1e6),
+    }
+}
+
+/// An exact count with thousands separators: `1,234,567`.
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `status`'s token lines: the context and the sums, empty when nothing was read.
+pub fn token_lines(s: &SessionInfo) -> [(&'static str, String); 2] {
+    let sums = [
+        s.input_tokens,
+        s.output_tokens,
+        s.cache_creation_tokens,
+        s.cache_read_tokens,
+    ];
+    let context = match s.context_tokens {
+        0 => String::new(),
+        n => format!("{} tokens", grouped(n)),
+    };
+    let totals = if sums.iter().all(|n| *n == 0) {
+        String::new()
+    } else {
+        format!(
+            "{} in · {} out · {} cache write · {} cache read",
+            grouped(sums[0]),
+            grouped(sums[1]),
+            grouped(sums[2]),
+            grouped(sums[3])
+        )
+    };
+    [("Context", context), ("Tokens", totals)]
+}
+
 /// The `list` table, columns aligned.
 pub fn table(sessions: &[SessionInfo], colour: bool) -> String {
-    let header = ["NAME", "STATUS", "ACTIVITY", "PID", "MEM", "AGE", "PROJECT"];
-    let rows: Vec<[String; 7]> = sessions
+    let header = [
+        "NAME", "STATUS", "ACTIVITY", "CTX", "PID", "MEM", "AGE", "PROJECT",
+    ];
+    let rows: Vec<[String; 8]> = sessions
         .iter()
         .map(|s| {
             [
                 s.name.clone(),
                 s.status.clone(),
                 s.activity.clone(),
+                tokens(s.context_tokens),
                 if s.pid == 0 {
                     "-".into()
                 } else {
@@ -175,7 +239,7 @@ pub fn table(sessions: &[SessionInfo], colour: bool) -> String {
             *w = (*w).max(c.chars().count());
         }
     }
-    let line = |cells: [String; 7], paint_cells: bool| {
+    let line = |cells: [String; 8], paint_cells: bool| {
         let mut out = String::new();
         for (i, c) in cells.iter().enumerate() {
             let pad = " ".repeat(width[i] - c.chars().count());
@@ -342,27 +406,58 @@ mod tests {
             cpu_usec: 0,
             tasks: 0,
             tmux_session: name.into(),
+            model: String::new(),
+            input_tokens: 0,
+            output_tokens: 0,
+            cache_creation_tokens: 0,
+            cache_read_tokens: 0,
+            context_tokens: 0,
             path: "/x".into(),
         }
     }
 
     #[test]
     fn table_aligns_and_colours_only_when_asked() {
-        let t = table(
-            &[info("a", "active"), info("longer-name", "stopped")],
-            false,
-        );
+        let mut busy = info("longer-name", "stopped");
+        busy.context_tokens = 47_300;
+        let t = table(&[info("a", "active"), busy], false);
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(
             lines[0],
-            "NAME         STATUS   ACTIVITY  PID  MEM   AGE  PROJECT"
+            "NAME         STATUS   ACTIVITY  CTX  PID  MEM   AGE  PROJECT"
         );
         assert_eq!(
             lines[1],
-            "a            active   working   -    5.0M  2m   /p"
+            "a            active   working   -    -    5.0M  2m   /p"
+        );
+        assert_eq!(
+            lines[2],
+            "longer-name  stopped  working   47k  -    5.0M  2m   /p"
         );
         assert!(!t.contains('\x1b'));
         assert!(table(&[info("a", "active")], true).contains("\x1b[32mactive"));
+    }
+
+    #[test]
+    fn token_counts_read_at_a_glance() {
+        let cases = [
+            (0, "-"),
+            (850, "850"),
+            (999, "999"),
+            (1_000, "1k"),
+            (47_300, "47k"),
+            (47_600, "48k"),
+            (999_499, "999k"),
+            (999_500, "1.0M"),
+            (1_234_567, "1.2M"),
+        ];
+        for (n, want) in cases {
+            assert_eq!(tokens(n), want, "{n}");
+        }
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1_000), "1,000");
+        assert_eq!(grouped(1_234_567), "1,234,567");
     }
 
     #[test]

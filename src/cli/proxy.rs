@@ -154,4 +154,16 @@ pub trait Session {
     fn tasks_current(&self) -> zbus::Result<u64>;
     #[zbus(property)]
     fn tmux_session(&self) -> zbus::Result<String>;
+    #[zbus(property)]
+    fn model(&self) -> zbus::Result<String>;
+    #[zbus(property)]
+    fn input_tokens(&self) -> zbus::Result<u64>;
+    #[zbus(property)]
+    fn output_tokens(&self) -> zbus::Result<u64>;
+    #[zbus(property)]
+    fn cache_creation_tokens(&self) -> zbus::Result<u64>;
+    #[zbus(property)]
+    fn cache_read_tokens(&self) -> zbus::Result<u64>;
+    #[zbus(property)]
+    fn context_tokens(&self) -> zbus::Result<u64>;
 }

@@ -2,18 +2,20 @@
 //! lines, or `--waybar` status-bar JSON). It keeps following across daemon restarts, since it
 //! matches the interface rather than one daemon's connection.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::process::ExitCode;
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use zbus::Connection;
+use zbus::message::Type;
+use zbus::{Connection, MatchRule, MessageStream};
 
 use super::bus::{
-    clock, has_owner, manager, manager_signals, owner_appeared, owner_changes, signal_json,
+    clock, has_owner, manager_signals, owner_appeared, owner_changes, sessions, signal_json,
 };
-use super::output::Counts;
-use crate::contract::BUS_NAME;
+use super::output::{Counts, tokens};
+use crate::contract::{BUS_NAME, MANAGER_PATH, SESSION_IFACE};
 
 /// One signal as a line for a person.
 fn human(v: &Value) -> String {
@@ -43,16 +45,13 @@ fn human(v: &Value) -> String {
     )
 }
 
-/// The waybar/i3status line: counts by activity, one tooltip line per session.
+/// The waybar/i3status line: counts by activity, one tooltip line per session with its
+/// context when known.
 async fn waybar_line(conn: &Connection) -> Value {
-    let rows = match manager(conn).await {
-        Ok(m) => m.list_sessions().await,
-        Err(e) => Err(e),
-    };
-    let Ok(rows) = rows else {
+    let Ok(all) = sessions(conn).await else {
         return json!({"text": "", "tooltip": "trusty-mpm is not running", "class": "off"});
     };
-    let counts = Counts::of(rows.iter().map(|r| (r.3.as_str(), r.4.as_str())));
+    let counts = Counts::of(all.iter().map(|s| (s.status.as_str(), s.activity.as_str())));
     let class = if counts.needs_input > 0 {
         "needs-input"
     } else if counts.working > 0 {
@@ -60,11 +59,47 @@ async fn waybar_line(conn: &Connection) -> Value {
     } else {
         "idle"
     };
-    let tooltip: Vec<String> = rows
+    let tooltip: Vec<String> = all
         .iter()
-        .map(|r| format!("{}: {} / {}", r.1, r.3, r.4))
+        .map(|s| match s.context_tokens {
+            0 => format!("{}: {} / {}", s.name, s.status, s.activity),
+            n => format!(
+                "{}: {} / {} · {} context",
+                s.name,
+                s.status,
+                s.activity,
+                tokens(n)
+            ),
+        })
         .collect();
     json!({"text": counts.text(), "tooltip": tooltip.join("\n"), "class": class})
+}
+
+/// Session objects' property changes (the tooltip shows each session's context).
+async fn context_changes(conn: &Connection) -> zbus::Result<MessageStream> {
+    let rule = MatchRule::builder()
+        .msg_type(Type::Signal)
+        .interface("org.freedesktop.DBus.Properties")
+        .member("PropertiesChanged")
+        .path_namespace(format!("{MANAGER_PATH}/session"))
+        .arg(0, SESSION_IFACE)
+        .build()?;
+    MessageStream::for_match_rule(rule, conn, Some(64.try_into().expect("non-zero"))).await
+}
+
+/// The next message of a stream that may not exist (then never).
+async fn next_of(s: &mut Option<MessageStream>) -> Option<zbus::Result<zbus::Message>> {
+    match s {
+        Some(s) => s.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn carries_context(msg: &zbus::Message) -> bool {
+    type Changed = (String, HashMap<String, zbus::OwnedVariant>, Vec<String>);
+    msg.body()
+        .deserialize::<Changed>()
+        .is_ok_and(|(_, props, _)| props.contains_key("ContextTokens"))
 }
 
 fn emit(line: &str) -> bool {
@@ -78,6 +113,10 @@ pub async fn run(conn: &Connection, json: bool, waybar: bool) -> zbus::Result<Ex
     if !has_owner(conn, BUS_NAME).await? {
         eprintln!("trusty-mpm: the daemon is not running; waiting for it to start.");
     }
+    let mut contexts = match waybar {
+        true => Some(context_changes(conn).await?),
+        false => None,
+    };
     // The status bar line last printed: waybar gets a line only when it changed.
     let mut shown = String::new();
     if waybar {
@@ -108,6 +147,12 @@ pub async fn run(conn: &Connection, json: bool, waybar: bool) -> zbus::Result<Ex
                 }
                 // Only the status bar summary depends on the daemon being there.
                 if !waybar {
+                    continue;
+                }
+                waybar_line(conn).await.to_string()
+            }
+            Some(Ok(msg)) = next_of(&mut contexts) => {
+                if !carries_context(&msg) {
                     continue;
                 }
                 waybar_line(conn).await.to_string()

@@ -371,4 +371,41 @@ impl SessionObject {
             false => String::new(),
         }
     }
+
+    /// The model of the conversation's latest reply (from the transcript); empty until one is
+    /// read.
+    #[zbus(property)]
+    fn model(&self) -> String {
+        self.published().telemetry.model.clone()
+    }
+
+    /// Input tokens over the conversation's replies, each reply counted once.
+    #[zbus(property)]
+    fn input_tokens(&self) -> u64 {
+        self.published().telemetry.totals.input
+    }
+
+    /// Output tokens over the conversation's replies, each reply counted once.
+    #[zbus(property)]
+    fn output_tokens(&self) -> u64 {
+        self.published().telemetry.totals.output
+    }
+
+    /// Tokens written to the prompt cache over the conversation's replies.
+    #[zbus(property)]
+    fn cache_creation_tokens(&self) -> u64 {
+        self.published().telemetry.totals.cache_creation
+    }
+
+    /// Tokens read from the prompt cache over the conversation's replies.
+    #[zbus(property)]
+    fn cache_read_tokens(&self) -> u64 {
+        self.published().telemetry.totals.cache_read
+    }
+
+    /// What the model saw last: input, cache creation and cache read tokens of the latest reply.
+    #[zbus(property)]
+    fn context_tokens(&self) -> u64 {
+        self.published().telemetry.context
+    }
 }

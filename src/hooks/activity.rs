@@ -35,6 +35,11 @@ pub fn effect(p: &Payload) -> HookEffect {
         p.hook_event_name.as_str(),
         "PreToolUse" | "PostToolUse" | "UserPromptSubmit" | "Stop" | "StopFailure"
     );
+    // These follow a reply written to the transcript (SessionStart: maybe another file).
+    e.transcript_grew = matches!(
+        p.hook_event_name.as_str(),
+        "Stop" | "PostToolUse" | "SubagentStop" | "PreCompact" | "SessionStart"
+    );
     if !p.session_id.is_empty() {
         let ids = (p.session_id.clone(), p.transcript_path.clone());
         if p.hook_event_name == "SessionStart" {
@@ -147,6 +152,29 @@ mod tests {
         assert!(end.ended);
         assert_eq!(end.activity.map(|a| a.0), Some(Unknown));
         assert!(!eff(r#"{"hook_event_name":"SessionEnd","reason":"clear"}"#).ended);
+    }
+
+    #[test]
+    fn events_that_follow_a_reply_read_the_transcript() {
+        for name in [
+            "Stop",
+            "PostToolUse",
+            "SubagentStop",
+            "PreCompact",
+            "SessionStart",
+        ] {
+            let e = eff(&format!(r#"{{"hook_event_name":"{name}"}}"#));
+            assert!(e.transcript_grew, "{name}");
+        }
+        for name in [
+            "UserPromptSubmit",
+            "PreToolUse",
+            "Notification",
+            "SessionEnd",
+        ] {
+            let e = eff(&format!(r#"{{"hook_event_name":"{name}"}}"#));
+            assert!(!e.transcript_grew, "{name}");
+        }
     }
 
     #[test]

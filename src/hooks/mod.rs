@@ -79,6 +79,9 @@ impl HookService {
             &effect,
         )?;
         self.svc.persist().await?;
+        if effect.transcript_grew {
+            self.svc.read_transcript(id);
+        }
         if let Some(rule) = self.policy.denies(&p) {
             tracing::info!(session_id = %id, "denied {summary}: {}", rule.reason);
             self.svc.record_event(

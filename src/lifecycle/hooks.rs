@@ -5,6 +5,7 @@
 use super::{DomainEvent, SessionService, push_event, removed_meanwhile};
 use crate::error::Result;
 use crate::model::{Activity, SessionId, Status, now_usec};
+use crate::telemetry::Telemetry;
 use crate::tmux::Tmux;
 
 /// The changes one hook event asks for.
@@ -16,11 +17,14 @@ pub struct HookEffect {
     pub ended: bool,
     /// Claude Code's session id and transcript path to record (replacing older ones).
     pub claude_ids: Option<(String, String)>,
-    /// The ids the event carried, recorded only when the session has none yet.
+    /// The ids the event carried, recorded only when the session has none yet (or has this
+    /// id and no transcript path).
     pub seen_ids: Option<(String, String)>,
     /// The agent went on past any open permission request (answered in the terminal): the
     /// requests are withdrawn.
     pub moves_on: bool,
+    /// The event follows a reply Claude Code wrote to the transcript: time to read it.
+    pub transcript_grew: bool,
 }
 
 /// How far up the process tree a hook's parent may be from claude.
@@ -130,9 +134,17 @@ impl<T: Tmux> SessionService<T> {
         let ids = match (&effect.claude_ids, &effect.seen_ids) {
             (Some(ids), _) => Some(ids),
             (None, Some(ids)) if s.claude_session_id.is_empty() => Some(ids),
+            // The session was launched with this id and its SessionStart was missed.
+            (None, Some(ids)) if ids.0 == s.claude_session_id && s.transcript_path.is_empty() => {
+                Some(ids)
+            }
             _ => None,
         };
         if let Some((cid, path)) = ids {
+            if s.transcript_path != *path {
+                // Another conversation (/clear, a fork): the old file's figures are not its own.
+                s.telemetry = Telemetry::default();
+            }
             s.claude_session_id = cid.clone();
             s.transcript_path = path.clone();
         }

@@ -13,6 +13,7 @@ mod ops;
 mod permissions;
 mod reconcile;
 pub mod summary;
+mod telemetry;
 mod watch;
 
 #[cfg(test)]
@@ -96,6 +97,8 @@ struct Entry {
     watcher: Option<AbortHandle>,
     /// Open permission requests, oldest first.
     requests: Vec<permissions::Request>,
+    /// The background read of the session's transcript (see `telemetry`).
+    reading: telemetry::Reading,
 }
 
 impl Entry {
@@ -105,6 +108,7 @@ impl Entry {
             history,
             watcher: None,
             requests: Vec::new(),
+            reading: telemetry::Reading::Idle,
         }
     }
 }

@@ -9,6 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::{SessionService, StartOptions};
+
+mod telemetry;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::{Session, SessionName, Status};

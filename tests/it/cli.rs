@@ -20,7 +20,7 @@ fn cli(env: &Env, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn ok(env: &Env, args: &[&str]) -> String {
+pub fn ok(env: &Env, args: &[&str]) -> String {
     let out = cli(env, args);
     assert!(
         out.status.success(),
@@ -30,7 +30,7 @@ fn ok(env: &Env, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn json(env: &Env, args: &[&str]) -> Value {
+pub fn json(env: &Env, args: &[&str]) -> Value {
     serde_json::from_str(&ok(env, args)).unwrap()
 }
 
@@ -188,7 +188,7 @@ async fn errors_exit_with_their_codes() {
 }
 
 /// Reads JSON lines from a running `watch` until `stop` returns true.
-async fn read_until(
+pub async fn read_until(
     lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
     mut stop: impl FnMut(&Value) -> bool,
 ) -> Vec<Value> {
@@ -208,7 +208,7 @@ async fn read_until(
     }
 }
 
-fn spawn_cli(env: &Env, args: &[&str]) -> tokio::process::Child {
+pub fn spawn_cli(env: &Env, args: &[&str]) -> tokio::process::Child {
     tokio::process::Command::new(DAEMON)
         .args(args)
         .env("DBUS_SESSION_BUS_ADDRESS", &env.bus.address)

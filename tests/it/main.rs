@@ -22,6 +22,7 @@ mod readme;
 mod real_life;
 mod reliability;
 mod signals;
+mod telemetry;
 mod tray;
 mod units;
 mod watch;

@@ -1,0 +1,115 @@
+//! Agent telemetry of sessions: after a hook event that follows a reply, the session's
+//! transcript is read in the background (only what was appended, see `crate::telemetry`), one
+//! read at a time per session, and the figures are applied under the state lock like any other
+//! change, so PropertiesChanged follows. Nothing is polled.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::SessionService;
+use crate::model::SessionId;
+use crate::telemetry::{self, Telemetry};
+use crate::tmux::Tmux;
+
+/// Whether a session's transcript is being read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Reading {
+    Idle,
+    Running,
+    /// Running, and asked for again meanwhile: one more read follows.
+    Again,
+}
+
+impl<T: Tmux> SessionService<T> {
+    /// Reads what was appended to a session's transcript, in the background: the caller (a
+    /// hook) never waits, not even for the first read of a long conversation. Requests made
+    /// during a read become one more read after it.
+    pub fn read_transcript(self: &Arc<Self>, id: SessionId) {
+        {
+            let mut st = self.lock();
+            let Some(e) = st.sessions.get_mut(&id) else {
+                return;
+            };
+            if e.reading != Reading::Idle {
+                e.reading = Reading::Again;
+                return;
+            }
+            e.reading = Reading::Running;
+        }
+        let svc = Arc::clone(self);
+        tokio::spawn(async move { svc.read_transcript_now(id).await });
+    }
+
+    async fn read_transcript_now(self: Arc<Self>, id: SessionId) {
+        let mut figures_changed = false;
+        loop {
+            let Some(s) = self.get(id) else { return };
+            let path = s.transcript_path;
+            if Path::new(&path).is_absolute() {
+                let (p, before) = (path.clone(), s.telemetry);
+                let read =
+                    tokio::task::spawn_blocking(move || telemetry::read(Path::new(&p), &before))
+                        .await;
+                match read {
+                    Ok(Ok(r)) => {
+                        if r.malformed > 0 {
+                            tracing::warn!(session_id = %id, session_name = %s.name,
+                                "transcript {path}: skipped {} malformed lines", r.malformed);
+                        }
+                        if r.started_over {
+                            tracing::info!(session_id = %id, session_name = %s.name,
+                                "transcript {path} was replaced or truncated; counting it again");
+                        }
+                        figures_changed |= self.set_telemetry(id, &path, r.telemetry);
+                    }
+                    // Claude Code creates the file with the conversation's first message.
+                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                        tracing::debug!(session_id = %id, "no transcript at {path} yet");
+                    }
+                    Ok(Err(e)) => {
+                        tracing::warn!(session_id = %id, session_name = %s.name,
+                            "cannot read the transcript {path}: {e}");
+                    }
+                    Err(e) => tracing::error!(session_id = %id, "reading {path} failed: {e}"),
+                }
+            }
+            if !self.read_again(id) {
+                break;
+            }
+        }
+        // The cursor alone moving is saved with the next write: a registry holding an older
+        // cursor holds the sums that go with it, so nothing is ever counted twice.
+        if figures_changed && let Err(e) = self.persist().await {
+            tracing::error!("could not save the registry: {e}");
+        }
+    }
+
+    /// Applies a read of `path` unless the session follows another transcript by now; whether
+    /// the figures it shows changed.
+    fn set_telemetry(&self, id: SessionId, path: &str, t: Telemetry) -> bool {
+        self.update(id, None, |s| {
+            if s.transcript_path != path {
+                return Ok(false);
+            }
+            let old = std::mem::replace(&mut s.telemetry, t);
+            let t = &s.telemetry;
+            Ok((&old.model, old.totals, old.context) != (&t.model, t.totals, t.context))
+        })
+        .unwrap_or(false)
+    }
+
+    /// Ends a read, or claims one more when it was asked for meanwhile.
+    fn read_again(&self, id: SessionId) -> bool {
+        let mut st = self.lock();
+        let Some(e) = st.sessions.get_mut(&id) else {
+            return false;
+        };
+        let again = e.reading == Reading::Again;
+        e.reading = if again {
+            Reading::Running
+        } else {
+            Reading::Idle
+        };
+        again
+    }
+}
