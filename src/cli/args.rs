@@ -241,12 +241,13 @@ pub enum ClientCommand {
 const LIST_JSON: &str = "Print a JSON array of sessions, oldest first: {id, name, project_dir, \
 status, status_detail, activity, activity_detail, pid, claude_session_id, transcript_path, \
 created_at, last_seen, paused_at, pause_summary, frozen, unit, memory_bytes, cpu_usec, tasks, \
-path} (times in microseconds since the epoch, 0 = unset; pid, memory, CPU and tasks 0 = \
+tmux_session, path} (times in microseconds since the epoch, 0 = unset; pid, memory, CPU and tasks 0 = \
 unknown).";
 
 const WATCH_JSON: &str = "Print one JSON object per event: {event, at_usec, id, name} and, by \
 event, path (SessionNew, SessionRemoved), status (StatusChanged), activity and detail \
-(ActivityChanged), request_id, tool and detail (PermissionRequested), pid (ClaudeExited).";
+(ActivityChanged), request_id, tool and detail (PermissionRequested), request_id and outcome \
+(PermissionResolved), pid (ClaudeExited).";
 
 #[derive(Args, Clone, Copy)]
 pub struct Json {

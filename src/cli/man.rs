@@ -75,6 +75,12 @@ const ENVIRONMENT: &[Note] = &[
         pages: &["hook"],
     },
     Note {
+        tag: "TMUX",
+        text: "Inside a client of the daemon's tmux server, attach switches that client to the \
+               session; inside another tmux server, it attaches a nested client.",
+        pages: &["attach"],
+    },
+    Note {
         tag: "HOME",
         text: "Where the user's Claude Code settings are (~/.claude/settings.json).",
         pages: &["hooks"],
@@ -117,6 +123,11 @@ const FILES: &[Note] = &[
     Note {
         tag: "~/.local/share/systemd/user/trusty-mpm-notify.service",
         text: "The user unit of the notifications.",
+        pages: &["", "notify"],
+    },
+    Note {
+        tag: "~/.local/share/applications/trusty-mpm.desktop",
+        text: "The desktop entry notifications name (with its icon, trusty-mpm.svg).",
         pages: &["", "notify"],
     },
     Note {

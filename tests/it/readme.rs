@@ -203,17 +203,28 @@ async fn run_client_block(cmds: &[String]) {
         } else {
             None
         };
-        let out = tokio::process::Command::new("bash")
-            .args(["-c", &script(&prelude, &cmd)])
-            .env("HOME", &home)
-            .env("PATH", &path)
-            .env("DBUS_SESSION_BUS_ADDRESS", &env.bus.address)
-            .env_remove("TMUX")
-            .env_remove("TMUX_PANE")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .await
-            .unwrap();
+        let shell = |program: &str| {
+            let mut c = tokio::process::Command::new(program);
+            c.env("HOME", &home)
+                .env("PATH", &path)
+                .env("DBUS_SESSION_BUS_ADDRESS", &env.bus.address)
+                .env_remove("TMUX")
+                .env_remove("TMUX_PANE")
+                .stdin(std::process::Stdio::null());
+            c
+        };
+        let out = if let Some(name) = attached_session(&words) {
+            let file = env.dir.path().join("attach.sh");
+            std::fs::write(&file, script(&prelude, &cmd)).unwrap();
+            let run = format!("bash {}", file.display());
+            attach(&env, shell("script"), &run, &name).await
+        } else {
+            shell("bash")
+                .args(["-c", &script(&prelude, &cmd)])
+                .output()
+                .await
+                .unwrap()
+        };
         assert_ran(&cmd, &out);
         if let Some((relay, behaviour)) = pending {
             let out = relay.await.unwrap();
@@ -224,6 +235,46 @@ async fn run_client_block(cmds: &[String]) {
             );
         }
     }
+}
+
+/// The session an attaching command (`trusty-mpm attach KEY`, `tmux … attach -t "=NAME:"`)
+/// shows, if it is one.
+fn attached_session(words: &[&str]) -> Option<String> {
+    match words {
+        ["trusty-mpm", "attach", key, ..] => Some(key.to_string()),
+        ["tmux", ..] if words.contains(&"attach") => {
+            let target = words[words.iter().position(|w| *w == "-t")? + 1];
+            Some(target.trim_matches(|c| "\"'=:".contains(c)).to_owned())
+        }
+        _ => None,
+    }
+}
+
+/// Runs an attach on a pseudo-terminal (util-linux `script`) until its tmux client is there,
+/// then detaches that client, as a person would with C-b d.
+async fn attach(env: &Env, mut script: tokio::process::Command, cmd: &str, name: &str) -> Output {
+    require("script");
+    let child = script
+        .args(["-qec", cmd, "/dev/null"])
+        // Kept open: at the end of its input, script would type C-d into the session.
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    wait_for("the attached tmux client", || async {
+        !env.tmux(&["list-clients", "-t", &format!("={name}")])
+            .stdout
+            .is_empty()
+    })
+    .await;
+    let detach = env.tmux(&["detach-client", "-s", &format!("={name}")]);
+    assert!(detach.status.success(), "{detach:?}");
+    tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("attach returns once detached")
+        .unwrap()
 }
 
 #[tokio::test]

@@ -160,6 +160,24 @@ impl Tray {
     }
 }
 
+/// A PermissionRequest from session `name`'s pane, waiting for its answer in the background.
+fn ask_permission(env: &Env, name: &str) -> tokio::task::JoinHandle<Relay> {
+    let (bus, socket, pane) = (
+        env.bus.address.clone(),
+        env.tmux_socket().display().to_string(),
+        pane_of(env, name),
+    );
+    tokio::spawn(async move {
+        relay_with(
+            &bus,
+            &socket,
+            r#"{"session_id":"c","hook_event_name":"PermissionRequest","tool_name":"Bash","tool_input":{"command":"make deploy"}}"#,
+            &pane,
+        )
+        .await
+    })
+}
+
 #[tokio::test]
 async fn tray_registers_and_follows_the_sessions() {
     let dir = tempfile::tempdir().unwrap();
@@ -234,20 +252,7 @@ async fn tray_registers_and_follows_the_sessions() {
     );
 
     // A permission request: NeedsAttention, and Allow in the menu answers it.
-    let pane = pane_of(&env, "t_1");
-    let (bus, socket) = (
-        env.bus.address.clone(),
-        env.tmux_socket().display().to_string(),
-    );
-    let pending = tokio::spawn(async move {
-        relay_with(
-            &bus,
-            &socket,
-            r#"{"session_id":"c","hook_event_name":"PermissionRequest","tool_name":"Bash","tool_input":{"command":"make deploy"}}"#,
-            &pane,
-        )
-        .await
-    });
+    let pending = ask_permission(&env, "t_1");
     tray.wait_status("NeedsAttention").await;
     assert!(
         tray.tooltip()
@@ -270,6 +275,25 @@ async fn tray_registers_and_follows_the_sessions() {
         .unwrap();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["hookSpecificOutput"]["decision"]["behavior"], "allow");
+    // PermissionResolved ends the request in the tray.
+    tray.wait_status("Active").await;
+    assert!(!tray.entries().await.iter().any(|e| e.1.ends_with("/Allow")));
+
+    // A request answered elsewhere leaves the menu too.
+    let m = env.manager().await;
+    let mut asked = m.receive_permission_requested().await.unwrap();
+    let pending = ask_permission(&env, "t_1");
+    let request = tokio::time::timeout(Duration::from_secs(10), asked.next())
+        .await
+        .expect("PermissionRequested")
+        .unwrap();
+    tray.wait_status("NeedsAttention").await;
+    m.answer_permission("t_1", request.args().unwrap().request_id, false, "no")
+        .await
+        .unwrap();
+    pending.await.unwrap();
+    tray.wait_status("Active").await;
+    assert!(!tray.entries().await.iter().any(|e| e.1.ends_with("/Deny")));
 
     // Attach opens `trusty-mpm attach ID` in the configured terminal.
     tray.click("Attach").await.unwrap();
@@ -288,7 +312,6 @@ async fn tray_registers_and_follows_the_sessions() {
 
     // Pause from the menu, then the daemon goes away and comes back.
     tray.click("Pause").await.unwrap();
-    let m = env.manager().await;
     assert_eq!(m.list_sessions().await.unwrap()[0].3, "paused");
     wait_for("Resume offered", || async {
         tray.entries()
@@ -302,10 +325,7 @@ async fn tray_registers_and_follows_the_sessions() {
     tray.wait_status("Passive").await;
     assert_eq!(tray.tooltip().await, "trusty-mpm is not running");
     env.start_daemon().await;
-    wait_for("the session back in the tray", || async {
-        tray.item.status().await.unwrap() != "Passive"
-    })
-    .await;
+    tray.wait_status("Active").await;
 
     // A removed session leaves the tray passive again.
     let m = env.manager().await;

@@ -1,7 +1,7 @@
 //! What the tray knows, kept from the daemon's signals: the sessions (a snapshot taken when the
 //! daemon appears or a session is added, then kept up to date from the signals), the permission
-//! requests still waiting, and what that means for the icon, the tooltip and the menu. No bus
-//! here: the tray's loop feeds it and renders it.
+//! requests between their PermissionRequested and PermissionResolved, and what that means for
+//! the icon, the tooltip and the menu. No bus here: the tray's loop feeds it and renders it.
 
 use serde_json::Value;
 
@@ -131,18 +131,10 @@ impl State {
             }
             "StatusChanged" => {
                 let status = s("status");
-                if status == "stopped" {
-                    self.requests.retain(|r| r.session != id);
-                }
                 self.update(&id, |x| x.status = status);
             }
             "ActivityChanged" => {
-                let activity = s("activity");
-                // Without PermissionResolved, a session that moved on has no waiting request.
-                if activity != "needs-input" {
-                    self.requests.retain(|r| r.session != id);
-                }
-                let detail = s("detail");
+                let (activity, detail) = (s("activity"), s("detail"));
                 self.update(&id, |x| {
                     x.activity = activity;
                     x.activity_detail = detail;
@@ -154,7 +146,11 @@ impl State {
                 tool: s("tool"),
                 detail: s("detail"),
             }),
-            "ClaudeExited" => self.requests.retain(|r| r.session != id),
+            // Every request ends with exactly one of these, whatever answered it.
+            "PermissionResolved" => {
+                let request_id = s("request_id");
+                self.requests.retain(|r| r.request_id != request_id);
+            }
             _ => return Effect::None,
         }
         Effect::Changed
@@ -219,10 +215,11 @@ impl State {
 
     fn session_menu(&self, x: &SessionInfo) -> Entry {
         let (id, name) = (x.id.clone(), x.name.clone());
+        // A session registered without tmux has nothing to attach to.
         let mut children = vec![Entry::item(
             "Attach",
             "utilities-terminal",
-            Some(Action::Attach {
+            (!x.tmux_session.is_empty()).then(|| Action::Attach {
                 id: id.clone(),
                 name: name.clone(),
             }),
@@ -304,8 +301,14 @@ mod tests {
             name: format!("n{id}"),
             status: status.into(),
             activity: activity.into(),
+            tmux_session: format!("n{id}"),
             ..Default::default()
         }
+    }
+
+    fn resolved(id: &str, request: &str) -> Value {
+        json!({"event": "PermissionResolved", "id": id, "name": "n", "request_id": request,
+               "outcome": "allowed"})
     }
 
     fn asked(id: &str, request: &str) -> Value {
@@ -344,10 +347,12 @@ mod tests {
             st.tooltip(),
             "1 session: 1 working\n1 permission request waiting"
         );
-        // The session moved on: the request was answered in the terminal.
-        st.apply(
-            &json!({"event": "ActivityChanged", "id": "1", "activity": "working", "detail": ""}),
-        );
+        // Only the request's own PermissionResolved ends it.
+        st.apply(&asked("1", "r2"));
+        st.apply(&resolved("1", "r1"));
+        assert_eq!(st.requests.len(), 1);
+        assert_eq!(st.status(), Status::NeedsAttention);
+        st.apply(&resolved("1", "r2"));
         assert!(st.requests.is_empty());
         assert_eq!(st.status(), Status::Active);
         st.apply(&json!({"event": "ActivityChanged", "id": "1", "activity": "needs-input", "detail": ""}));
@@ -361,7 +366,7 @@ mod tests {
     }
 
     #[test]
-    fn a_stopped_or_exited_session_or_a_gone_daemon_drops_requests() {
+    fn a_removed_session_or_a_gone_daemon_drops_requests() {
         let mut st = State::default();
         st.load(vec![
             session("1", "active", "working"),
@@ -369,11 +374,8 @@ mod tests {
         ]);
         st.apply(&asked("1", "r1"));
         st.apply(&asked("2", "r2"));
-        st.apply(&json!({"event": "ClaudeExited", "id": "1", "pid": 5}));
+        st.apply(&json!({"event": "SessionRemoved", "id": "1"}));
         assert_eq!(st.requests.len(), 1);
-        st.apply(&json!({"event": "StatusChanged", "id": "2", "status": "stopped"}));
-        assert!(st.requests.is_empty());
-        st.apply(&asked("2", "r3"));
         st.daemon_gone();
         assert!(st.requests.is_empty() && st.sessions.is_empty() && !st.daemon);
     }
@@ -384,10 +386,14 @@ mod tests {
         assert_eq!(labels(&st.menu()), ["trusty-mpm is not running (off)"]);
         st.load(vec![]);
         assert_eq!(labels(&st.menu()), ["No sessions (off)"]);
+        let registered = SessionInfo {
+            tmux_session: String::new(),
+            ..session("3", "stopped", "unknown")
+        };
         st.load(vec![
             session("1", "active", "working"),
             session("2", "paused", "unknown"),
-            session("3", "stopped", "unknown"),
+            registered,
         ]);
         st.apply(&asked("1", "r1"));
         let menu = st.menu();
@@ -416,7 +422,7 @@ mod tests {
             ]
         );
         assert_eq!(children(1), ["Attach", "Resume", "Stop"]);
-        assert_eq!(children(2), ["Attach", "Pause (off)", "Stop (off)"]);
+        assert_eq!(children(2), ["Attach (off)", "Pause (off)", "Stop (off)"]);
         let Entry::Item { children, .. } = &menu[0] else {
             panic!()
         };
