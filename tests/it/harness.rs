@@ -260,13 +260,14 @@ pub fn wait_child(child: &mut Child, limit: Duration) -> Option<std::process::Ex
     }
 }
 
-/// Polls `cond` until it holds, failing the test after 10 s.
+/// Polls `cond` until it holds, failing the test after 30 s.
 pub async fn wait_for<F, Fut>(what: &str, mut cond: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    // Generous: a loaded 2-core machine runs many daemons, tmux servers and shells at once.
+    let deadline = Instant::now() + Duration::from_secs(30);
     while !cond().await {
         assert!(Instant::now() < deadline, "timed out waiting for: {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -31,7 +31,9 @@ async fn a_claude_that_cannot_start_is_stopped_at_once() {
     let root = tempfile::tempdir().unwrap();
     let fails = script(
         &root.path().join("claude-fails"),
-        "#!/bin/sh\necho 'Error: no API key was found' >&2\nexit 3\n",
+        // As a real claude would: it starts, then gives up (a claude that exits within a few
+        // milliseconds of its pane can beat tmux's remain-on-exit, and its pane is gone).
+        "#!/bin/sh\nsleep 0.2\necho 'Error: no API key was found' >&2\nexit 3\n",
     );
     let env = Env::with_env(&[("TRUSTY_MPM_CLAUDE_COMMAND", fails.to_str().unwrap())]).await;
     let m = env.manager().await;
