@@ -13,4 +13,11 @@ if [ ! -d /run/systemd/system ]; then
   fi
 fi
 # test-faults: the fault switches the watchdog test uses (never in a release build).
-exec cargo test --all-targets --features test-faults
+# The tests that run a private `systemd --user` go last, one at a time: as root on a cgroup-v1
+# host such a manager reaches beyond its own processes, and the other tests' sessions stalled
+# when it ran beside them.
+SYSTEMD_TESTS=(e2e_systemd:: install:: readme::readme_service_commands_run)
+skips=()
+for t in "${SYSTEMD_TESTS[@]}"; do skips+=(--skip "$t"); done
+cargo test --all-targets --features test-faults -- "${skips[@]}"
+exec cargo test --features test-faults --test it -- --test-threads=1 "${SYSTEMD_TESTS[@]}"
