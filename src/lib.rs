@@ -15,5 +15,6 @@ pub mod procwatch;
 pub mod store;
 pub mod systemd;
 pub mod telemetry;
+pub mod text;
 pub mod tmux;
 pub mod units;
