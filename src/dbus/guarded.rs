@@ -14,6 +14,13 @@ use zbus::{BoxDBusError, Connection, ObjectServer, OwnedVariant, Variant, fdo};
 use super::{Backend, WireError};
 use crate::error::{Error, Result};
 
+/// What an interface computes when a client reads it, done before Get or GetAll take their
+/// values: the getters then never await, so one reply's values are all of one instant.
+#[async_trait::async_trait]
+pub trait BeforeRead {
+    async fn before_read(&self) {}
+}
+
 /// An interface whose properties only the daemon's own user may read.
 pub struct Guarded<I> {
     inner: I,
@@ -36,7 +43,7 @@ impl<I> Guarded<I> {
 }
 
 #[async_trait::async_trait]
-impl<I: Interface> Interface for Guarded<I> {
+impl<I: Interface + BeforeRead> Interface for Guarded<I> {
     fn name() -> InterfaceName<'static> {
         I::name()
     }
@@ -56,6 +63,9 @@ impl<I: Interface> Interface for Guarded<I> {
         if let Err(e) = self.admit(conn, hdr).await {
             return Some(Err(Box::new(WireError::from(e))));
         }
+        if hdr.is_some() {
+            self.inner.before_read().await;
+        }
         self.inner
             .get(property_name, server, conn, hdr, emitter)
             .await
@@ -74,6 +84,9 @@ impl<I: Interface> Interface for Guarded<I> {
             Error::AccessDenied(m) => fdo::Error::AccessDenied(m),
             e => fdo::Error::Failed(e.to_string()),
         })?;
+        if hdr.is_some() {
+            self.inner.before_read().await;
+        }
         self.inner.get_all(server, conn, hdr, emitter).await
     }
 

@@ -34,6 +34,9 @@ impl Manager {
     }
 }
 
+/// The manager computes nothing when read.
+impl super::guarded::BeforeRead for Manager {}
+
 /// Reads `StartSession`'s options, refusing unknown keys and wrong types.
 fn start_options(options: HashMap<String, OwnedVariant>) -> Result<StartOptions, Error> {
     let mut out = StartOptions::default();
@@ -102,9 +105,7 @@ impl Manager {
         #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
     ) -> Result<Rows, WireError> {
-        self.ctx
-            .call(conn, &hdr, || async { Ok(self.rows()) })
-            .await
+        self.ctx.query(conn, &hdr, || Ok(self.rows())).await
     }
 
     /// The object path of the session matching key (a UUID in either spelling, or a name).

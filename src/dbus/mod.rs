@@ -83,6 +83,20 @@ impl Backend {
         out.map_err(WireError::from)
     }
 
+    /// Answers a query for an admitted caller from one look at the state, taken after the last
+    /// await: nothing can change between the look and the reply being queued (one thread runs
+    /// the daemon), so a reply never carries a value older than a signal already sent.
+    /// Caching proxies (zbus, GDBusProxy) keep such a value forever.
+    async fn query<T>(
+        &self,
+        conn: &Connection,
+        hdr: &zbus::message::Header<'_>,
+        look: impl FnOnce() -> Result<T>,
+    ) -> WireResult<T> {
+        self.access.check(conn, hdr).await?;
+        look().map_err(WireError::from)
+    }
+
     /// `call` for a method that takes a session key: the key is resolved first.
     async fn call_key<T, F, Fut>(
         &self,

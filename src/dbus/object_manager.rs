@@ -12,9 +12,11 @@ use zbus::names::{InterfaceName, OwnedInterfaceName};
 use zbus::object_server::SignalEmitter;
 use zbus::{Connection, ObjectPath, OwnedVariant, Variant, interface};
 
-use super::session::{COMPUTED, properties, read_figures};
+use super::session::{COMPUTED, Published, properties, read_figures};
 use super::{Backend, SESSION_IFACE, WireError, session_path};
 use crate::error::Error;
+use crate::model::SessionId;
+use crate::units::Figures;
 
 /// The ObjectManager of the session objects.
 pub struct ObjectManager {
@@ -24,6 +26,12 @@ pub struct ObjectManager {
 impl ObjectManager {
     pub(super) fn new(ctx: Arc<Backend>) -> Self {
         ObjectManager { ctx }
+    }
+
+    /// The session objects as they are now.
+    async fn shown(&self) -> Vec<(SessionId, Published)> {
+        let objects = self.ctx.objects.lock().await;
+        objects.iter().map(|(id, s)| (*id, s.clone())).collect()
     }
 }
 
@@ -37,38 +45,41 @@ impl ObjectManager {
         #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
     ) -> Result<ManagedObjects, WireError> {
-        self.ctx
-            .call(conn, &hdr, || async {
-                const WHAT: &str = "listing the session objects";
-                let objects: Vec<_> = self
-                    .ctx
-                    .objects
-                    .lock()
-                    .await
-                    .iter()
-                    .map(|(id, shown)| (*id, shown.clone()))
-                    .collect();
-                let iface = OwnedInterfaceName::from(InterfaceName::from_static_str_unchecked(
-                    SESSION_IFACE,
-                ));
-                let mut out = ManagedObjects::with_capacity(objects.len());
-                for (id, shown) in objects {
-                    let session = shown.lock().unwrap_or_else(|p| p.into_inner()).clone();
-                    // What zbus puts in InterfacesAdded: the same get_all, as the daemon's read.
-                    let figures = read_figures(&session).await;
-                    let mut props = properties(session, &self.ctx, conn)
-                        .await
-                        .map_err(|e| Error::internal(WHAT, e))?;
-                    // Computed for this call: the daemon's own read leaves them 0.
-                    let values = [figures.memory, figures.cpu_nsec, figures.tasks];
-                    for (name, v) in COMPUTED.into_iter().zip(values) {
-                        props.insert(name.to_owned(), OwnedVariant::from(v));
-                    }
-                    out.insert(session_path(id), HashMap::from([(iface.clone(), props)]));
-                }
-                Ok(out)
-            })
-            .await
+        const WHAT: &str = "listing the session objects";
+        self.ctx.access.check(conn, &hdr).await?;
+        // The figures are read first, each off the executor; every other value is then taken
+        // at one instant, after the last await (see `Backend::query`).
+        let mut figures = HashMap::new();
+        for (id, shown) in self.shown().await {
+            let (pid, unit) = {
+                let s = shown.lock().unwrap_or_else(|p| p.into_inner());
+                (s.pid(), s.unit.clone())
+            };
+            figures.insert(id, (pid, read_figures(pid, unit).await));
+        }
+        let objects = self.ctx.objects.lock().await;
+        let iface =
+            OwnedInterfaceName::from(InterfaceName::from_static_str_unchecked(SESSION_IFACE));
+        let mut out = ManagedObjects::with_capacity(objects.len());
+        for (id, shown) in objects.iter() {
+            let session = shown.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            // Figures of another claude than the one now published are not this session's.
+            let f = match figures.get(id) {
+                Some(&(pid, f)) if pid == session.pid() => f,
+                _ => Figures::default(),
+            };
+            // What zbus puts in InterfacesAdded: the same get_all, as the daemon's read. Its
+            // getters never await, so it is ready at once and nothing runs in between.
+            let mut props = properties(session, &self.ctx, conn)
+                .await
+                .map_err(|e| WireError::from(Error::internal(WHAT, e)))?;
+            // Computed for this call: the daemon's own read leaves them 0.
+            for (name, v) in COMPUTED.into_iter().zip([f.memory, f.cpu_nsec, f.tasks]) {
+                props.insert(name.to_owned(), OwnedVariant::from(v));
+            }
+            out.insert(session_path(*id), HashMap::from([(iface.clone(), props)]));
+        }
+        Ok(out)
     }
 
     // Declared for the introspection only: zbus sends both signals itself.

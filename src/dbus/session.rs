@@ -16,7 +16,8 @@ use crate::units::{self, Figures};
 
 /// What a session object shows: the session as last published. The publisher replaces it
 /// before it signals a change, so properties and PropertiesChanged always agree, and the
-/// properties stay whole until the object is removed.
+/// properties stay whole until the object is removed. Every getter reads it without awaiting:
+/// a GetAll takes all its values at one instant, after the last await (`refresh_figures`).
 pub type Published = Arc<Mutex<Session>>;
 
 /// The object of one session.
@@ -35,9 +36,9 @@ pub(super) const COMPUTED: [&str; 3] = ["MemoryCurrent", "CpuUsageNSec", "TasksC
 /// How long one reading of the figures answers for (the properties of one GetAll).
 const FIGURES_FRESH: Duration = Duration::from_millis(100);
 
-/// The resource figures of a session as published: read from its unit or process tree.
-pub(super) async fn read_figures(s: &Session) -> Figures {
-    let (pid, unit) = (s.pid(), s.unit.clone());
+/// The resource figures of a session's claude `pid` and `unit`: read from the unit or the
+/// process tree, off the executor.
+pub(super) async fn read_figures(pid: u32, unit: String) -> Figures {
     crate::procwatch::blocking(move || units::figures(pid, &unit))
         .await
         .unwrap_or_default()
@@ -53,28 +54,44 @@ impl SessionObject {
         }
     }
 
-    /// The figures for a client's read; 0 for the daemon's own reads (PropertiesChanged,
-    /// InterfacesAdded), which never carry them.
-    async fn figures(&self, hdr: Option<Header<'_>>) -> Figures {
+    /// Reads the resource figures unless a reading for the claude now published is fresh.
+    /// Get and GetAll run this first (see `Guarded`), so that the getters, which never await,
+    /// then take every value from one look at the published session.
+    pub(super) async fn refresh_figures(&self) {
+        let (pid, unit) = {
+            let s = self.published();
+            (s.pid(), s.unit.clone())
+        };
+        let cached = *self.figures.lock().unwrap_or_else(|p| p.into_inner());
+        if cached.is_some_and(|(at, of, _)| of == pid && at.elapsed() < FIGURES_FRESH) {
+            return;
+        }
+        let f = read_figures(pid, unit).await;
+        *self.figures.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), pid, f));
+    }
+
+    /// The figures last read for the claude now published (0 when none is); 0 for the daemon's
+    /// own reads (PropertiesChanged, InterfacesAdded), which never carry them.
+    fn figures(&self, hdr: Option<Header<'_>>) -> Figures {
         if hdr.is_none() {
             return Figures::default();
         }
-        let session = self.published().clone();
-        let cached = *self.figures.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((at, pid, f)) = cached
-            && at.elapsed() < FIGURES_FRESH
-            && pid == session.pid()
-        {
-            return f;
+        let pid = self.published().pid();
+        match *self.figures.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some((_, of, f)) if of == pid => f,
+            _ => Figures::default(),
         }
-        let f = read_figures(&session).await;
-        *self.figures.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some((Instant::now(), session.pid(), f));
-        f
     }
 
     fn published(&self) -> MutexGuard<'_, Session> {
         self.shown.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait::async_trait]
+impl super::guarded::BeforeRead for SessionObject {
+    async fn before_read(&self) {
+        self.refresh_figures().await;
     }
 }
 
@@ -345,20 +362,20 @@ impl SessionObject {
     /// Memory the session uses now, in bytes (its unit's cgroup, else the sum over its
     /// processes); 0 when unknown. Computed when read.
     #[zbus(property(emits_changed_signal = "false"))]
-    async fn memory_current(&self, #[zbus(header)] hdr: Option<Header<'_>>) -> u64 {
-        self.figures(hdr).await.memory
+    fn memory_current(&self, #[zbus(header)] hdr: Option<Header<'_>>) -> u64 {
+        self.figures(hdr).memory
     }
 
     /// CPU time the session has used, in nanoseconds; 0 when unknown. Computed when read.
     #[zbus(property(emits_changed_signal = "false"))]
-    async fn cpu_usage_n_sec(&self, #[zbus(header)] hdr: Option<Header<'_>>) -> u64 {
-        self.figures(hdr).await.cpu_nsec
+    fn cpu_usage_n_sec(&self, #[zbus(header)] hdr: Option<Header<'_>>) -> u64 {
+        self.figures(hdr).cpu_nsec
     }
 
     /// Tasks (processes and threads) of the session now; 0 when unknown. Computed when read.
     #[zbus(property(emits_changed_signal = "false"))]
-    async fn tasks_current(&self, #[zbus(header)] hdr: Option<Header<'_>>) -> u64 {
-        self.figures(hdr).await.tasks
+    fn tasks_current(&self, #[zbus(header)] hdr: Option<Header<'_>>) -> u64 {
+        self.figures(hdr).tasks
     }
 
     /// The tmux session the daemon targets (equal to Name); empty for a session registered

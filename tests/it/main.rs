@@ -21,6 +21,7 @@ mod props;
 mod readme;
 mod real_life;
 mod reliability;
+mod replies;
 mod signals;
 mod telemetry;
 mod tray;

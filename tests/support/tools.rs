@@ -9,7 +9,7 @@ pub fn require(tool: &str) {
     assert!(
         found,
         "`{tool}` is needed on PATH (Debian: apt-get install tmux dbus-daemon systemd \
-         libglib2.0-bin libglib2.0-dev-bin python3 util-linux desktop-file-utils zsh fish); \
+         libglib2.0-bin libglib2.0-dev-bin python3 python3-gi util-linux desktop-file-utils zsh fish); \
          .ci/run installs what is missing"
     );
 }

@@ -1,0 +1,142 @@
+//! Replies never go back in time. Caching proxies (zbus's, GDBusProxy) drop the signals that
+//! arrive before their first GetAll reply, so a reply older than a signal already sent sticks in
+//! them forever: an applet that makes a proxy right after StartSession would show `starting`
+//! for good. Many sessions start at once here, each watched at once by a fresh caching proxy
+//! of both kinds, and every proxy must come to show what the daemon says.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinSet;
+use trusty_mpm::cli::proxy::SessionProxy;
+use zbus::OwnedObjectPath;
+
+use crate::harness::*;
+
+/// Sessions started in all, and how many start at once.
+const SESSIONS: usize = 500;
+const AT_ONCE: usize = 50;
+/// How long proxies may take to catch up with the daemon once every session is active.
+const CATCH_UP: Duration = Duration::from_secs(30);
+
+/// The Status each path's proxy shows.
+type Shown = BTreeMap<String, String>;
+
+#[tokio::test]
+async fn caching_proxies_made_right_after_start_never_stick() {
+    require("tmux");
+    let env = Env::new().await;
+    let mut gio = Command::new("/usr/bin/python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/gdbus-proxies.py"
+        ))
+        .arg(&env.bus.address)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("/usr/bin/python3 with python3-gi runs (apt-get install python3-gi)");
+    let gio_in = Arc::new(Mutex::new(gio.stdin.take().unwrap()));
+    let mut gio_out = BufReader::new(gio.stdout.take().unwrap());
+    let mut line = String::new();
+    gio_out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "ready", "the GDBusProxy script did not start");
+
+    let m = env.manager().await;
+    let mut zbus_proxies = Vec::new();
+    for batch in 0..SESSIONS / AT_ONCE {
+        let mut started = JoinSet::new();
+        for i in 0..AT_ONCE {
+            let name = format!("r{batch}-{i}");
+            let (dir, m, conn) = (env.project(&name), m.clone(), env.conn.clone());
+            let gio_in = gio_in.clone();
+            started.spawn(async move {
+                let (_, _, path) = m
+                    .start_session(&dir, &name, Default::default())
+                    .await
+                    .expect("StartSession");
+                // At once, as applets that learnt of the session from the reply.
+                writeln!(gio_in.lock().unwrap(), "{}", path.as_str()).unwrap();
+                let proxy = SessionProxy::builder(&conn)
+                    .path(path.clone())
+                    .build()
+                    .await
+                    .unwrap();
+                let _ = proxy.status().await.unwrap();
+                (path, proxy)
+            });
+        }
+        while let Some(done) = started.join_next().await {
+            let (path, proxy) = done.unwrap();
+            zbus_proxies.push((path, proxy));
+        }
+    }
+
+    wait_for("every session active", || async {
+        m.list_sessions()
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.3 == "active")
+    })
+    .await;
+    // The daemon's word for every session, without a cache.
+    let truth: Shown = m
+        .list_sessions()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.6.to_string(), r.3))
+        .collect();
+    assert_eq!(truth.len(), SESSIONS);
+
+    let deadline = Instant::now() + CATCH_UP;
+    let zbus_stuck = loop {
+        let stuck = stuck_zbus(&zbus_proxies, &truth).await;
+        if stuck.is_empty() || Instant::now() > deadline {
+            break stuck;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    writeln!(gio_in.lock().unwrap(), "report").unwrap();
+    let mut gio_shown = Shown::new();
+    loop {
+        line.clear();
+        assert_ne!(gio_out.read_line(&mut line).unwrap(), 0, "the script died");
+        match line.trim().split_once(' ') {
+            Some((path, status)) => gio_shown.insert(path.to_owned(), status.to_owned()),
+            None => break,
+        };
+    }
+    let _ = gio.wait();
+    let gio_stuck: Vec<_> = truth
+        .iter()
+        .filter(|(p, s)| gio_shown.get(*p) != Some(s))
+        .map(|(p, s)| format!("{p}: {:?} (daemon: {s})", gio_shown.get(p)))
+        .collect();
+    assert!(
+        zbus_stuck.is_empty() && gio_stuck.is_empty(),
+        "caching proxies disagree with the daemon after {CATCH_UP:?}: zbus {} of {SESSIONS} \
+         {zbus_stuck:?}; GDBusProxy {} of {SESSIONS} {gio_stuck:?}",
+        zbus_stuck.len(),
+        gio_stuck.len(),
+    );
+}
+
+/// The zbus proxies whose cached Status is not the daemon's.
+async fn stuck_zbus(
+    proxies: &[(OwnedObjectPath, SessionProxy<'static>)],
+    truth: &Shown,
+) -> Vec<String> {
+    let mut stuck = Vec::new();
+    for (path, proxy) in proxies {
+        let shown = proxy.status().await.unwrap();
+        if truth.get(path.as_str()) != Some(&shown) {
+            stuck.push(format!("{path}: {shown}"));
+        }
+    }
+    stuck
+}
