@@ -8,8 +8,6 @@ use crate::model::Session;
 pub const MAX_DETAIL: usize = 200;
 /// Bytes of a path (a project directory, a transcript path): PATH_MAX less its NUL.
 pub const MAX_PATH: usize = 4095;
-/// Bytes of an operator's pause note.
-pub const MAX_NOTE: usize = 4096;
 /// Bytes of a pause summary derived from the pane or the last reply.
 pub const MAX_SUMMARY: usize = 16 * 1024;
 /// Bytes of a status detail.

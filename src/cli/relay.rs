@@ -63,13 +63,9 @@ async fn forward(payload: &str) -> zbus::Result<(String, i32, String)> {
     let conn = zbus::connection::Builder::session().build().await?;
     let pane = std::env::var("TMUX_PANE").unwrap_or_default();
     let tmux = std::env::var("TMUX").unwrap_or_default();
-    let ppid = rustix::process::getppid()
-        .map(|p| p.as_raw_nonzero().get() as u32)
-        .unwrap_or(0);
     let mut ctx: HashMap<&str, Variant<'_>> = HashMap::new();
     ctx.insert("tmux_pane", Variant::from(pane.as_str()));
     ctx.insert("tmux", Variant::from(tmux.as_str()));
-    ctx.insert("ppid", Variant::from(ppid));
     // One plain method call: no proxy set-up, nothing but the round trip that matters.
     let reply = conn
         .call_method(

@@ -1,5 +1,5 @@
-//! Who may call: only processes of the daemon's own user. The caller's uid is asked of the bus
-//! once per unique name (unique names are never reused on a bus) and cached.
+//! Who may call: only processes of the daemon's own user. The caller's uid and pid are asked
+//! of the bus once per unique name (unique names are never reused on a bus) and cached.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -12,10 +12,18 @@ use crate::error::{Error, Result};
 /// Remembered callers before the cache starts over.
 const CACHE_LIMIT: usize = 4096;
 
+/// What the bus vouches for about a caller.
+#[derive(Debug, Clone, Copy)]
+struct Caller {
+    uid: u32,
+    /// 0 when the bus does not know.
+    pid: u32,
+}
+
 /// The caller check shared by every object.
 pub struct Access {
     own_uid: u32,
-    known: Mutex<HashMap<String, u32>>,
+    known: Mutex<HashMap<String, Caller>>,
 }
 
 impl Access {
@@ -28,34 +36,7 @@ impl Access {
 
     /// `AccessDenied` unless the message came from the daemon's own uid.
     pub async fn check(&self, conn: &Connection, hdr: &Header<'_>) -> Result<()> {
-        let uid = match hdr.sender() {
-            Some(sender) => {
-                let cached = self.lock().get(sender.as_str()).copied();
-                match cached {
-                    Some(uid) => uid,
-                    None => {
-                        let uid = DBusProxy::new(conn)
-                            .await
-                            .map_err(|e| Error::internal("asking the bus for the caller", e))?
-                            .get_connection_unix_user(BusName::Unique(sender.to_owned()))
-                            .await
-                            .map_err(|e| Error::internal("asking the bus for the caller", e))?;
-                        let mut known = self.lock();
-                        if known.len() >= CACHE_LIMIT {
-                            known.clear();
-                        }
-                        known.insert(sender.to_string(), uid);
-                        uid
-                    }
-                }
-            }
-            // A peer-to-peer connection: the socket itself tells.
-            None => {
-                return Err(Error::AccessDenied(
-                    "Calls must come through the bus, which vouches for the caller.".into(),
-                ));
-            }
-        };
+        let uid = self.caller(conn, hdr).await?.uid;
         if uid == self.own_uid {
             Ok(())
         } else {
@@ -66,7 +47,46 @@ impl Access {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
+    /// The pid of an admitted caller's process, as the bus knows it (0 when it does not).
+    pub async fn caller_pid(&self, conn: &Connection, hdr: &Header<'_>) -> Result<u32> {
+        Ok(self.caller(conn, hdr).await?.pid)
+    }
+
+    async fn caller(&self, conn: &Connection, hdr: &Header<'_>) -> Result<Caller> {
+        let Some(sender) = hdr.sender() else {
+            // A peer-to-peer connection: the socket itself tells.
+            return Err(Error::AccessDenied(
+                "Calls must come through the bus, which vouches for the caller.".into(),
+            ));
+        };
+        if let Some(known) = self.lock().get(sender.as_str()).copied() {
+            return Ok(known);
+        }
+        const ASKING: &str = "asking the bus for the caller";
+        let creds = DBusProxy::new(conn)
+            .await
+            .map_err(|e| Error::internal(ASKING, e))?
+            .get_connection_credentials(BusName::Unique(sender.to_owned()))
+            .await
+            .map_err(|e| Error::internal(ASKING, e))?;
+        let Some(uid) = creds.unix_user_id() else {
+            return Err(Error::AccessDenied(
+                "The bus does not say which user the caller is.".into(),
+            ));
+        };
+        let caller = Caller {
+            uid,
+            pid: creds.process_id().unwrap_or(0),
+        };
+        let mut known = self.lock();
+        if known.len() >= CACHE_LIMIT {
+            known.clear();
+        }
+        known.insert(sender.to_string(), caller);
+        Ok(caller)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Caller>> {
         self.known.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -88,7 +88,6 @@ fn hook_context(context: HashMap<String, OwnedVariant>) -> Result<HookContext, E
         match key.as_str() {
             "tmux_pane" => ctx.tmux_pane = String::try_from(value).map_err(|_| bad())?,
             "tmux" => ctx.tmux = String::try_from(value).map_err(|_| bad())?,
-            "ppid" => ctx.ppid = u32::try_from(value).map_err(|_| bad())?,
             _ => {}
         }
     }
@@ -380,7 +379,8 @@ impl Manager {
     // /, /org and /org/trusty; an `in` there makes `busctl tree` warn "Unexpected signal <arg>
     // direction value 'in'" once per signal argument.
     /// The hook relay's call: one Claude Code hook event (JSON, at most 1 MiB) and what only
-    /// the relay sees: "tmux_pane" (s), "tmux" (s), "ppid" (u). Returns what the relay prints
+    /// the relay sees: "tmux_pane" (s), "tmux" (s). The event belongs to the session whose
+    /// claude the calling process descends from (the bus names the caller's pid). Returns what the relay prints
     /// on stdout (a decision JSON, or nothing), its exit code (0, or 2 to block) and stderr.
     /// Events of unmanaged processes are ignored, except a SessionStart from a tmux pane, which
     /// adopts that tmux session (config auto_adopt). A PermissionRequest emits
@@ -396,7 +396,8 @@ impl Manager {
     ) -> Result<(String, i32, String), WireError> {
         self.ctx
             .call(conn, &hdr, || async {
-                let ctx = hook_context(context)?;
+                let mut ctx = hook_context(context)?;
+                ctx.caller_pid = self.ctx.access.caller_pid(conn, &hdr).await?;
                 let r = self.ctx.hooks.handle(payload_json, &ctx).await?;
                 Ok((r.stdout, r.exit_code, r.stderr))
             })

@@ -4,6 +4,7 @@
 use super::payload::Payload;
 use crate::lifecycle::HookEffect;
 use crate::model::Activity;
+use crate::text;
 
 /// The effect of an event on its session.
 pub fn effect(p: &Payload) -> HookEffect {
@@ -70,14 +71,9 @@ pub fn summary(p: &Payload) -> String {
     }
 }
 
-/// The first line, without control characters, at most 200 characters.
+/// The first line, without control characters, at most `MAX_DETAIL` characters.
 fn one_line(s: &str) -> String {
-    let line = s.lines().next().unwrap_or("");
-    let mut out: String = line.chars().filter(|c| !c.is_control()).take(200).collect();
-    if line.chars().count() > 200 {
-        out.push('…');
-    }
-    out
+    text::one_line(s, text::MAX_DETAIL)
 }
 
 #[cfg(test)]

@@ -2,9 +2,10 @@
 //! policy, waiting for the answer to a permission request, and settings.json install. The relay that
 //! Claude Code runs is a client, in `crate::cli::relay`.
 //!
-//! `HookService::handle` is what `HandleHook` runs: find the session the event belongs to
-//! (tmux pane, then Claude's session id, then the process tree), apply the event through the
-//! lifecycle service, enforce deny rules, and for a permission request wait for an answer.
+//! `HookService::handle` is what `HandleHook` runs: find the session the event belongs to (the
+//! one whose claude the calling relay descends from, see `SessionService::speaker`), apply the
+//! event through the lifecycle service, enforce deny rules, and for a permission request wait
+//! for an answer.
 
 pub mod activity;
 pub mod payload;
@@ -15,32 +16,22 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::error::{Error, Result};
-use crate::lifecycle::SessionService;
+use crate::error::Result;
+use crate::lifecycle::{SessionService, Speaker};
 use crate::model::SessionId;
 use payload::Payload;
 use policy::Policy;
 
-/// What only the relay can see about the hook process.
+/// Who sent a hook event: the relay's process as the bus knows it, and what only the relay can
+/// see (its environment, which may narrow the answer but never decides it).
 #[derive(Debug, Clone, Default)]
 pub struct HookContext {
+    /// The pid of the calling process, from the bus (0 when the bus cannot tell).
+    pub caller_pid: u32,
     /// `TMUX_PANE` of the hook process.
     pub tmux_pane: String,
     /// `TMUX` of the hook process (`socket,pid,index`).
     pub tmux: String,
-    /// The relay's parent pid (a child of claude).
-    pub ppid: u32,
-}
-
-impl HookContext {
-    /// The tmux server's pid from `TMUX` (`socket,pid,index`); 0 when not given.
-    pub fn tmux_server_pid(&self) -> u32 {
-        self.tmux
-            .split(',')
-            .nth(1)
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0)
-    }
 }
 
 /// What the relay prints and exits with.
@@ -65,12 +56,28 @@ impl HookService {
     /// `HandleHook`: one event from the relay.
     pub async fn handle(&self, json: &str, ctx: &HookContext) -> Result<HookReply> {
         let p = payload::parse(json)?;
-        let Some(id) = self.session_for(&p, ctx).await? else {
-            return Ok(HookReply::default());
-        };
-        self.svc.claude_from_hook(id, ctx.ppid).await;
-        let effect = activity::effect(&p);
+        let adopt = p.hook_event_name == "SessionStart" && self.policy.auto_adopt;
+        let speaker = self
+            .svc
+            .speaker(
+                ctx.caller_pid,
+                &ctx.tmux_pane,
+                &ctx.tmux,
+                &p.session_id,
+                adopt,
+            )
+            .await;
         let summary = activity::summary(&p);
+        let id = match speaker {
+            None => return Ok(HookReply::default()),
+            Some(Speaker::Own(id)) => id,
+            Some(Speaker::SubAgent(id)) => {
+                // Deny rules hold for every agent in the session; nothing else changes.
+                self.svc.record_event(id, "SubAgent", &p.tool_name, summary);
+                return Ok(self.deny(id, &p).unwrap_or_default());
+            }
+        };
+        let effect = activity::effect(&p);
         self.svc.apply_hook(
             id,
             &p.hook_event_name,
@@ -82,21 +89,8 @@ impl HookService {
         if effect.transcript_grew {
             self.svc.read_transcript(id);
         }
-        if let Some(rule) = self.policy.denies(&p) {
-            tracing::info!(session_id = %id, "denied {summary}: {}", rule.reason);
-            self.svc.record_event(
-                id,
-                "Denied",
-                &p.tool_name,
-                format!("{}: {}", p.tool_name, rule.reason),
-            );
-            return Ok(reply(json!({
-                "hookSpecificOutput": {
-                    "hookEventName": "PreToolUse",
-                    "permissionDecision": "deny",
-                    "permissionDecisionReason": rule.reason,
-                }
-            })));
+        if let Some(denied) = self.deny(id, &p) {
+            return Ok(denied);
         }
         if p.hook_event_name == "PermissionRequest" {
             return Ok(self.permission(id, &p, summary).await);
@@ -139,41 +133,19 @@ impl HookService {
         }))
     }
 
-    /// The managed session an event belongs to; a SessionStart from an unmanaged tmux pane of
-    /// our server adopts that tmux session when auto-adopt is on.
-    async fn session_for(&self, p: &Payload, ctx: &HookContext) -> Result<Option<SessionId>> {
-        if !ctx.tmux_pane.is_empty() && self.svc.is_our_tmux(&ctx.tmux).await {
-            if let Some(id) = self.svc.find_by_pane(&ctx.tmux_pane, ctx.tmux_server_pid()) {
-                return Ok(Some(id));
+    /// The deny decision for a tool call a rule forbids, recorded in the session's history.
+    fn deny(&self, id: SessionId, p: &Payload) -> Option<HookReply> {
+        let rule = self.policy.denies(p)?;
+        let what = format!("{}: {}", p.tool_name, rule.reason);
+        tracing::info!(session_id = %id, "denied {what}");
+        self.svc.record_event(id, "Denied", &p.tool_name, what);
+        Some(reply(json!({
+            "hookSpecificOutput": {
+                "hookEventName": "PreToolUse",
+                "permissionDecision": "deny",
+                "permissionDecisionReason": rule.reason,
             }
-            match self.svc.tmux_pane_owner(&ctx.tmux_pane).await {
-                Ok(Some(owner)) => {
-                    let name = owner.session;
-                    if let Some(id) = self.svc.find_by_name(&name) {
-                        return Ok(Some(id));
-                    }
-                    if p.hook_event_name == "SessionStart" && self.policy.auto_adopt {
-                        match self.svc.adopt(&name).await {
-                            Ok(s) => return Ok(Some(s.id)),
-                            Err(Error::AlreadyExists(_)) => {
-                                return Ok(self.svc.find_by_name(&name));
-                            }
-                            Err(e) => tracing::info!("not adopting tmux session {name:?}: {e}"),
-                        }
-                    }
-                }
-                Ok(None) => {}
-                // tmux trouble must not fail the hook: fall back to the other clues.
-                Err(e) => tracing::debug!("cannot ask tmux about pane {}: {e}", ctx.tmux_pane),
-            }
-        }
-        if let Some(id) = self.svc.find_by_claude_id(&p.session_id) {
-            return Ok(Some(id));
-        }
-        if ctx.ppid == 0 {
-            return Ok(None);
-        }
-        Ok(self.svc.find_by_ancestry(ctx.ppid).await)
+        })))
     }
 }
 

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::text;
 
 /// Most bytes of a hook payload.
 pub const MAX_PAYLOAD: usize = 1024 * 1024;
@@ -63,9 +64,18 @@ pub fn parse(json: &str) -> Result<Payload> {
             "The hook_event_name must be 1 to 64 letters, digits or '_'.",
         ));
     }
-    p.session_id = get("session_id");
-    p.transcript_path = get("transcript_path");
-    p.cwd = get("cwd");
+    // What reaches the registry, signals, claude's command line (--resume) and terminals is
+    // bounded and clean here, once: ids are UUIDs, paths absolute and on one line.
+    let id = get("session_id");
+    p.session_id = text::claude_id(&id).unwrap_or_default();
+    if p.session_id.is_empty() && !id.is_empty() {
+        tracing::info!(
+            "ignoring a hook's session_id that is not a UUID: {:?}",
+            text::one_line(&id, 80)
+        );
+    }
+    p.transcript_path = path(get("transcript_path"));
+    p.cwd = path(get("cwd"));
     // Tool names travel into signals, history and logs: printable and bounded.
     p.tool_name = get("tool_name")
         .chars()
@@ -73,12 +83,18 @@ pub fn parse(json: &str) -> Result<Payload> {
         .take(128)
         .collect();
     p.tool_input = value.get("tool_input").cloned().unwrap_or(Value::Null);
-    p.prompt = get("prompt");
-    p.message = get("message");
-    p.notification_type = get("notification_type");
-    p.source = get("source");
-    p.reason = get("reason");
+    p.prompt = text::one_line(&get("prompt"), text::MAX_DETAIL);
+    p.message = text::one_line(&get("message"), text::MAX_DETAIL);
+    p.notification_type = text::one_line(&get("notification_type"), 64);
+    p.source = text::one_line(&get("source"), 64);
+    p.reason = text::one_line(&get("reason"), 64);
     Ok(p)
+}
+
+/// An absolute path on one line within the length of a path, else nothing.
+fn path(s: String) -> String {
+    let fits = s.starts_with('/') && s.len() <= text::MAX_PATH && !s.chars().any(char::is_control);
+    if fits { s } else { String::new() }
 }
 
 impl Payload {

@@ -2,9 +2,12 @@
 //! activity, ids and history, and withdrawing the permission requests the agent went past.
 //! The meaning of each event is decided in `crate::hooks`; this file only applies it.
 
+use std::sync::Arc;
+
 use super::{DomainEvent, SessionService, push_event, removed_meanwhile};
 use crate::error::Result;
-use crate::model::{Activity, SessionId, Status, now_usec};
+use crate::model::{Activity, SessionId, SessionName, Status, now_usec};
+use crate::procwatch::{self, Ancestor};
 use crate::telemetry::Telemetry;
 use crate::tmux::Tmux;
 
@@ -27,85 +30,147 @@ pub struct HookEffect {
     pub transcript_grew: bool,
 }
 
-/// How far up the process tree a hook's parent may be from claude.
-const MAX_ANCESTRY: usize = 8;
+/// Who sent a hook event, as far as the session it belongs to is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Speaker {
+    /// The session's own claude: the event may change its status, activity and ids.
+    Own(SessionId),
+    /// A claude that descends from the session's claude (a nested `claude -p` that a tool
+    /// runs): its events go into the session's history, and change nothing else.
+    SubAgent(SessionId),
+}
+
+/// How far up from the hook process a session's claude may be: the relay, Claude Code's hook
+/// shell, and for a sub-agent its claude, the tool's shell and whatever runs in between.
+const MAX_LINEAGE: usize = 16;
 
 impl<T: Tmux> SessionService<T> {
-    /// The session whose recorded claude pane is `pane` on the tmux server `server_pid` (0 when
-    /// unknown): pane ids repeat across servers, so a pane of a later server is not a match.
-    pub fn find_by_pane(&self, pane: &str, server_pid: u32) -> Option<SessionId> {
-        let st = self.lock();
-        st.sessions
-            .values()
-            .find(|e| {
-                let s = &e.session;
-                s.in_tmux
-                    && s.pane == pane
-                    && (s.pane_server == 0 || server_pid == 0 || s.pane_server == server_pid)
-            })
-            .map(|e| e.session.id)
-    }
-
     /// The session with this exact name.
     pub fn find_by_name(&self, name: &str) -> Option<SessionId> {
         self.lock().by_name(name)
     }
 
-    /// The session that recorded this Claude Code session id.
-    pub fn find_by_claude_id(&self, claude_id: &str) -> Option<SessionId> {
-        if claude_id.is_empty() {
-            return None;
-        }
+    /// The name of the session that holds this Claude Code session id.
+    pub fn holder_of(&self, claude_id: &str) -> Option<String> {
         let st = self.lock();
         st.sessions
             .values()
             .find(|e| e.session.claude_session_id == claude_id)
-            .map(|e| e.session.id)
+            .map(|e| e.session.name.to_string())
     }
 
-    /// The session whose claude process is `pid` or one of its ancestors. The process tree is
-    /// read off the executor.
-    pub async fn find_by_ancestry(&self, pid: u32) -> Option<SessionId> {
-        let chain =
-            crate::procwatch::blocking(move || crate::procwatch::ancestry(pid, MAX_ANCESTRY))
-                .await?;
+    /// Whose event it is: the session whose claude the calling process (`caller`, as the bus
+    /// vouches for it) descends from. The environment the relay reports (`pane`, `tmux_env`)
+    /// only narrows that, for a claude the daemon does not track yet: the pane names the tmux
+    /// session, and the caller must descend from the pane's own process. A SessionStart there
+    /// adopts an unmanaged tmux session when `adopt` is set. A session without tmux and without
+    /// a known claude is found by the claude session id it recorded.
+    pub async fn speaker(
+        self: &Arc<Self>,
+        caller: u32,
+        pane: &str,
+        tmux_env: &str,
+        claude_id: &str,
+        adopt: bool,
+    ) -> Option<Speaker> {
+        let chain = match caller {
+            0 => Vec::new(),
+            pid => procwatch::blocking(move || procwatch::lineage(pid, MAX_LINEAGE))
+                .await
+                .unwrap_or_default(),
+        };
+        tracing::debug!("hook from pid {caller}, lineage {chain:?}");
+        if let Some(found) = self.by_lineage(&chain) {
+            return Some(found);
+        }
+        if !pane.is_empty()
+            && !chain.is_empty()
+            && self.tmux.is_our_server(tmux_env).await
+            && self.claude_in_pane(&chain, pane, adopt).await
+        {
+            return self.by_lineage(&chain);
+        }
         let st = self.lock();
-        chain.iter().find_map(|&p| {
-            st.sessions
-                .values()
-                .find(|e| e.session.process.is_some_and(|id| id.pid == p))
-                .map(|e| e.session.id)
+        st.sessions
+            .values()
+            .map(|e| &e.session)
+            .find(|s| {
+                !claude_id.is_empty()
+                    && s.claude_session_id == claude_id
+                    && !s.in_tmux
+                    && s.process.is_none()
+            })
+            .map(|s| Speaker::Own(s.id))
+    }
+
+    /// The session whose tracked claude is in `chain`, or whose launcher is (a session still
+    /// waiting for its claude learns it here: the launcher's child).
+    fn by_lineage(self: &Arc<Self>, chain: &[Ancestor]) -> Option<Speaker> {
+        let found = {
+            let st = self.lock();
+            chain.iter().enumerate().find_map(|(k, a)| {
+                st.sessions.values().find_map(|e| {
+                    let s = &e.session;
+                    if s.process == Some(a.id) {
+                        return Some((k, s.id, None));
+                    }
+                    let launched = s.process.is_none()
+                        && s.launcher.is_some()
+                        && chain.get(k + 1).map(|p| p.id) == s.launcher;
+                    launched.then_some((k, s.id, Some(a.id)))
+                })
+            })
+        };
+        let (k, id, learnt) = found?;
+        if let Some(claude) = learnt
+            && !self.detected(id, claude)
+        {
+            return None;
+        }
+        // Any claude between the caller and the session's claude is a sub-agent of it.
+        Some(match chain[..k].iter().any(|a| a.claude) {
+            true => Speaker::SubAgent(id),
+            false => Speaker::Own(id),
         })
     }
 
-    /// Which server and tmux session a pane belongs to, asked of our tmux server.
-    pub async fn tmux_pane_owner(&self, pane: &str) -> Result<Option<crate::tmux::PaneOwner>> {
-        self.tmux.pane_owner(pane).await
-    }
-
-    /// Learns a session's claude from a hook process (`ppid`, a descendant of claude) when the
-    /// session has none yet: the relay's parent chain leads to it.
-    pub async fn claude_from_hook(self: &std::sync::Arc<Self>, id: SessionId, ppid: u32) {
-        let Some(s) = self.get(id) else { return };
-        if ppid == 0 || s.process.is_some() {
-            return;
-        }
-        let launcher = s.launcher;
-        let found =
-            crate::procwatch::blocking(move || crate::procwatch::claude_above(ppid, launcher))
-                .await
-                .flatten();
-        if let Some(ident) = found
-            && self.detected(id, ident)
-            && let Err(e) = self.persist().await
-        {
-            tracing::error!("could not save the registry: {e}");
-        }
-    }
-
-    /// Whether `tmux_env` (a `TMUX` variable) names the server this daemon drives.
-    pub async fn is_our_tmux(&self, tmux_env: &str) -> bool {
-        self.tmux.is_our_server(tmux_env).await
+    /// For a hook process in `pane` of our tmux server: when the caller descends from that
+    /// pane's process and its tmux session is managed without a known claude (or adopted now,
+    /// for a SessionStart), records the caller's outermost claude below the pane as the
+    /// session's. Whether anything was recorded.
+    async fn claude_in_pane(self: &Arc<Self>, chain: &[Ancestor], pane: &str, adopt: bool) -> bool {
+        let Ok(Some(owner)) = self.tmux.pane_owner(pane).await else {
+            return false;
+        };
+        let Ok(name) = SessionName::new(&owner.session) else {
+            return false;
+        };
+        let pane_pid = match self.tmux.panes(&name).await {
+            Ok(panes) => panes.into_iter().find(|p| p.id == pane).map(|p| p.pid),
+            Err(e) => {
+                tracing::debug!("cannot ask tmux about pane {pane}: {e}");
+                None
+            }
+        };
+        let Some(k) = pane_pid.and_then(|pid| chain.iter().position(|a| a.id.pid == pid)) else {
+            return false;
+        };
+        let id = match self.find_by_name(name.as_str()) {
+            Some(id) => id,
+            None if adopt => match self.adopt(name.as_str()).await {
+                // Adoption finds the pane's claude itself.
+                Ok(s) => return s.process.is_some(),
+                Err(e) => {
+                    tracing::info!("not adopting tmux session {name}: {e}");
+                    return false;
+                }
+            },
+            None => return false,
+        };
+        let Some(claude) = chain[..=k].iter().rev().find(|a| a.claude) else {
+            return false;
+        };
+        self.get(id).is_some_and(|s| s.process.is_none()) && self.detected(id, claude.id)
     }
 
     /// Applies one hook event to a session: history, activity, ids, and the end of a
@@ -119,6 +184,17 @@ impl<T: Tmux> SessionService<T> {
         effect: &HookEffect,
     ) -> Result<()> {
         let mut st = self.lock();
+        // Two sessions never hold one conversation: another session's id is not taken over.
+        let held_elsewhere = |cid: &str| {
+            st.sessions
+                .values()
+                .any(|e| e.session.id != id && e.session.claude_session_id == cid)
+        };
+        let offered = effect.claude_ids.as_ref().or(effect.seen_ids.as_ref());
+        let taken = offered.is_some_and(|(cid, _)| held_elsewhere(cid));
+        if taken {
+            tracing::info!(session_id = %id, "not taking a claude session id another session holds");
+        }
         let entry = st.sessions.get_mut(&id).ok_or_else(removed_meanwhile)?;
         push_event(&mut entry.history, event, tool, summary);
         let before = entry.session.clone();
@@ -132,6 +208,7 @@ impl<T: Tmux> SessionService<T> {
             s.status = Status::Stopped;
         }
         let ids = match (&effect.claude_ids, &effect.seen_ids) {
+            _ if taken => None,
             (Some(ids), _) => Some(ids),
             (None, Some(ids)) if s.claude_session_id.is_empty() => Some(ids),
             // The session was launched with this id and its SessionStart was missed.

@@ -10,6 +10,7 @@ use crate::config::{MAX_CLAUDE_ARGS, MAX_CLAUDE_ARGS_BYTES, MAX_DIR_BYTES, home}
 use crate::error::{Error, Result};
 use crate::model::{Activity, Session, SessionId, SessionName, Status, now_usec};
 use crate::procwatch;
+use crate::text;
 use crate::tmux::{self, Pane, Tmux};
 use crate::units::{self, Limits};
 
@@ -52,15 +53,21 @@ async fn check_project_dir(dir: &str) -> Result<()> {
     }
 }
 
-/// Checks a Claude Code session id before it becomes an argument.
-fn check_claude_id(id: &str) -> Result<()> {
-    let ok = !id.is_empty()
-        && id.len() <= 128
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    ok.then_some(())
-        .ok_or_else(|| Error::invalid("A resume id is 1 to 128 letters, digits, '-' or '_'."))
+/// Checks a Claude Code session id before it becomes an argument: a UUID, which no other
+/// session holds (two sessions resuming one conversation would write one transcript).
+fn check_claude_id<T: Tmux>(svc: &SessionService<T>, id: &str) -> Result<String> {
+    let id = text::claude_id(id).ok_or_else(|| {
+        Error::invalid(format!(
+            "The resume id {:?} is not a Claude Code session id (a UUID).",
+            text::one_line(id, 80)
+        ))
+    })?;
+    match svc.holder_of(&id) {
+        Some(name) => Err(Error::AlreadyExists(format!(
+            "Session '{name}' already holds the Claude Code session {id}."
+        ))),
+        None => Ok(id),
+    }
 }
 
 /// Checks the extra claude arguments: no NUL, and small enough for one tmux message.
@@ -291,12 +298,12 @@ impl<T: Tmux> SessionService<T> {
         self: &Arc<Self>,
         dir: &str,
         name: &str,
-        opts: StartOptions,
+        mut opts: StartOptions,
     ) -> Result<Session> {
         check_project_dir(dir).await?;
         let requested = Self::requested_name(name)?;
         if let Some(id) = &opts.resume {
-            check_claude_id(id)?;
+            opts.resume = Some(check_claude_id(self, id)?);
         }
         check_args(&opts.args)?;
         self.check_limits(&opts.limits)?;

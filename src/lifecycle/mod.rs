@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch as tokio_watch;
 use tokio::task::AbortHandle;
 
-pub use hooks::HookEffect;
+pub use hooks::{HookEffect, Speaker};
 pub use launch::StartOptions;
 pub use permissions::{Answer, Outcome};
 

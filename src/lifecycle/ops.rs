@@ -30,6 +30,11 @@ impl<T: Tmux> SessionService<T> {
                 note.len()
             )));
         }
+        if !crate::text::is_clean(note) {
+            return Err(Error::invalid(
+                "The note may not hold control characters other than newline and tab.",
+            ));
+        }
         let _op = self.exclusive(id).await;
         let s = self.session(id)?;
         check_pausable(&s)?;

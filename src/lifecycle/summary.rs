@@ -76,7 +76,8 @@ fn is_border(c: char) -> bool {
 /// `summarise` compression and the derived pause summary: borders dropped, each line trimmed,
 /// and the last `SUMMARY_CHARS` characters of what is left, cut at a line start where possible.
 pub fn summarise(text: &str) -> String {
-    let lines = strip_ansi(text)
+    // What strip_ansi leaves of other control characters (BEL, C1) would reach terminals.
+    let lines = crate::text::lines(&strip_ansi(text), usize::MAX)
         .lines()
         .map(|l| {
             let kept: String = l.chars().filter(|c| !is_border(*c)).collect();

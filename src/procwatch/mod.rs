@@ -198,18 +198,40 @@ pub fn in_tree(pid: u32, roots: &[u32]) -> bool {
     false
 }
 
-/// The claude among `pid` and its ancestors (a hook process's parent chain): the child of
-/// `launcher` when the daemon launched it, else the nearest process that looks like Claude Code.
-pub fn claude_above(pid: u32, launcher: Option<ProcIdentity>) -> Option<ProcIdentity> {
-    ancestry(pid, 8).into_iter().find_map(|p| {
-        let proc = Process::new(p as i32).ok()?;
-        let stat = proc.stat().ok()?;
-        let ours = match launcher {
-            Some(l) => stat.ppid as u32 == l.pid && is_alive(l),
-            None => process_is_claude(&proc, &stat.comm),
+/// One process of a lineage: who it is, and whether it looks like Claude Code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ancestor {
+    pub id: ProcIdentity,
+    pub claude: bool,
+}
+
+/// `pid` and its live ancestors, nearest first, at most `depth` of them, each read once.
+pub fn lineage(pid: u32, depth: usize) -> Vec<Ancestor> {
+    let mut out = Vec::new();
+    let mut cur = pid;
+    while out.len() < depth && cur > 1 {
+        let Some((proc, stat)) = Process::new(cur as i32)
+            .ok()
+            .and_then(|p| p.stat().ok().map(|s| (p, s)))
+        else {
+            break;
         };
-        ours.then(|| identity(p)).flatten()
-    })
+        if stat.state == 'Z' {
+            break;
+        }
+        out.push(Ancestor {
+            id: ProcIdentity {
+                pid: cur,
+                starttime: stat.starttime,
+            },
+            claude: process_is_claude(&proc, &stat.comm),
+        });
+        match u32::try_from(stat.ppid) {
+            Ok(p) => cur = p,
+            Err(_) => break,
+        }
+    }
+    out
 }
 
 /// `pid` and its ancestors, nearest first, at most `depth` of them.

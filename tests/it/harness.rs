@@ -589,8 +589,15 @@ pub async fn relay_with(bus: &str, socket: &str, payload: &str, pane: &str) -> R
 }
 
 /// `relay` as a hook process of `pane` on the tmux server of the `TMUX` value `tmux`
-/// (`socket,server pid,index`).
+/// (`socket,server pid,index`). When a stand-in claude runs in that pane, the relay runs as its
+/// child, as Claude Code runs hooks (the daemon gives an event to the session whose claude the
+/// relay descends from); otherwise it runs from the test, a process outside every session.
 pub async fn relay_from(bus: &str, tmux: &str, payload: &str, pane: &str) -> Relay {
+    let socket = tmux.split(',').next().unwrap_or("");
+    let claude = pane_pid(socket, pane).and_then(|pid| find_descendant(pid, "claude"));
+    if !pane.is_empty() && claude.is_some() {
+        return relay_in_claude(bus, socket, payload, pane).await;
+    }
     let mut child = tokio::process::Command::new(DAEMON)
         .arg("hook")
         .env("DBUS_SESSION_BUS_ADDRESS", bus)
@@ -608,6 +615,65 @@ pub async fn relay_from(bus: &str, tmux: &str, payload: &str, pane: &str) -> Rel
     Relay {
         stdout: String::from_utf8(out.stdout).unwrap(),
         code: out.status.code().unwrap(),
+    }
+}
+
+/// The pid of a pane's process on the tmux server at `socket`, if the pane exists.
+fn pane_pid(socket: &str, pane: &str) -> Option<u32> {
+    if pane.is_empty() {
+        return None;
+    }
+    let out = Command::new("tmux")
+        .args(["-S", socket, "display-message", "-p", "-t", pane])
+        .arg("#{pane_pid}")
+        .env_remove("TMUX")
+        .env_remove("TMUX_PANE")
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().parse().ok())
+        .flatten()
+}
+
+/// Has the stand-in claude in `pane` run the relay as its child (its `!hook` line).
+async fn relay_in_claude(bus: &str, socket: &str, payload: &str, pane: &str) -> Relay {
+    let dir = tempfile::Builder::new()
+        .prefix("trusty-mpm-hook")
+        .tempdir()
+        .unwrap();
+    let input = dir.path().join("payload.json");
+    std::fs::write(&input, payload).unwrap();
+    let out = dir.path().join("relay");
+    let line = format!("!hook {DAEMON} {bus} {} {}", input.display(), out.display());
+    let typed = Command::new("tmux")
+        .args(["-S", socket, "send-keys", "-t", pane, "-l", &line])
+        .status()
+        .unwrap()
+        .success()
+        && Command::new("tmux")
+            .args(["-S", socket, "send-keys", "-t", pane, "Enter"])
+            .status()
+            .unwrap()
+            .success();
+    assert!(typed, "could not type the hook line into pane {pane}");
+    let code = out.with_extension("code");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !code.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the relay in pane {pane} did not end within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Relay {
+        stdout: std::fs::read_to_string(out.with_extension("out")).unwrap(),
+        code: std::fs::read_to_string(code)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap(),
     }
 }
 

@@ -10,7 +10,7 @@ use crate::harness::*;
 
 fn event(name: &str, extra: &str) -> String {
     format!(
-        r#"{{"session_id":"c0ffee","transcript_path":"/tmp/t.jsonl","cwd":"/tmp","hook_event_name":"{name}"{extra}}}"#
+        r#"{{"session_id":"c0ffee00-0000-4000-8000-000000000001","transcript_path":"/tmp/t.jsonl","cwd":"/tmp","hook_event_name":"{name}"{extra}}}"#
     )
 }
 
@@ -138,24 +138,32 @@ async fn session_ids_resume_and_session_end() {
         &pane,
     )
     .await;
-    assert_eq!(s.claude_session_id().await.unwrap(), "c0ffee");
+    assert_eq!(
+        s.claude_session_id().await.unwrap(),
+        "c0ffee00-0000-4000-8000-000000000001"
+    );
     assert_eq!(s.transcript_path().await.unwrap(), "/tmp/t.jsonl");
     // /clear: SessionEnd(clear) then SessionStart(clear) with a new id; the session lives on.
     relay(&env, &event("SessionEnd", r#","reason":"clear""#), &pane).await;
-    let clear = r#"{"session_id":"beef01","transcript_path":"/tmp/u.jsonl","hook_event_name":"SessionStart","source":"clear"}"#;
+    let clear = r#"{"session_id":"beef0100-0000-4000-8000-000000000002","transcript_path":"/tmp/u.jsonl","hook_event_name":"SessionStart","source":"clear"}"#;
     relay(&env, clear, &pane).await;
-    assert_eq!(s.claude_session_id().await.unwrap(), "beef01");
+    assert_eq!(
+        s.claude_session_id().await.unwrap(),
+        "beef0100-0000-4000-8000-000000000002"
+    );
     assert_eq!(s.transcript_path().await.unwrap(), "/tmp/u.jsonl");
     assert_eq!(s.status().await.unwrap(), "active");
 
-    // The id also finds the session without a pane.
+    // The id alone, from a process outside the session, speaks for nobody.
     let r = relay(
         &env,
-        r#"{"session_id":"beef01","hook_event_name":"Stop"}"#,
+        r#"{"session_id":"beef0100-0000-4000-8000-000000000002","hook_event_name":"Stop"}"#,
         "",
     )
     .await;
     assert_eq!(r.code, 0);
+    assert_ne!(s.activity().await.unwrap(), "ready");
+    relay(&env, &event("Stop", ""), &pane).await;
     assert_eq!(s.activity().await.unwrap(), "ready");
 
     relay(
@@ -174,7 +182,7 @@ async fn session_ids_resume_and_session_end() {
         m.capture_output("ids", 50, "off")
             .await
             .unwrap()
-            .contains("started: --resume beef01")
+            .contains("started: --resume beef0100-0000-4000-8000-000000000002")
     })
     .await;
 }
@@ -219,7 +227,10 @@ async fn session_start_from_unmanaged_pane_adopts_and_others_are_ignored() {
     let rows = m.list_sessions().await.unwrap();
     assert_eq!((rows.len(), rows[0].3.as_str()), (1, "active"));
     let s = env.session_uncached(&rows[0].6).await;
-    assert_eq!(s.claude_session_id().await.unwrap(), "c0ffee");
+    assert_eq!(
+        s.claude_session_id().await.unwrap(),
+        "c0ffee00-0000-4000-8000-000000000001"
+    );
 }
 
 /// An Env whose daemon reads `config` as its config file.
