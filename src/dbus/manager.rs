@@ -380,12 +380,14 @@ impl Manager {
     // direction value 'in'" once per signal argument.
     /// The hook relay's call: one Claude Code hook event (JSON, at most 1 MiB) and what only
     /// the relay sees: "tmux_pane" (s), "tmux" (s). The event belongs to the session whose
-    /// claude the calling process descends from (the bus names the caller's pid). Returns what the relay prints
-    /// on stdout (a decision JSON, or nothing), its exit code (0, or 2 to block) and stderr.
-    /// Events of unmanaged processes are ignored, except a SessionStart from a tmux pane, which
-    /// adopts that tmux session (config auto_adopt). A PermissionRequest emits
-    /// PermissionRequested and, with permission_wait_secs configured, waits that long for
-    /// AnswerPermission; a request withdrawn meanwhile returns at once with no decision.
+    /// claude the calling process descends from (the bus names the caller); a claude between
+    /// them is a sub-agent, recorded in the history only. Events of other processes are
+    /// ignored, except a SessionStart from a managed or unmanaged tmux pane the caller runs in,
+    /// which finds that session's claude or adopts the tmux session (config auto_adopt).
+    /// Returns what the relay prints on stdout (a decision JSON, or nothing), its exit code (0,
+    /// or 2 to block) and stderr. A PermissionRequest emits PermissionRequested and, with
+    /// permission_wait_secs configured, waits that long for AnswerPermission; a request
+    /// withdrawn meanwhile returns at once with no decision.
     #[zbus(out_args("stdout", "exit_code", "stderr"))]
     async fn handle_hook(
         &self,

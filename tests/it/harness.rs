@@ -596,7 +596,7 @@ pub async fn relay_from(bus: &str, tmux: &str, payload: &str, pane: &str) -> Rel
     let socket = tmux.split(',').next().unwrap_or("");
     let claude = pane_pid(socket, pane).and_then(|pid| find_descendant(pid, "claude"));
     if !pane.is_empty() && claude.is_some() {
-        return relay_in_claude(bus, socket, payload, pane).await;
+        return relay_in_claude(bus, socket, payload, pane, "!hook", "").await;
     }
     let mut child = tokio::process::Command::new(DAEMON)
         .arg("hook")
@@ -637,8 +637,28 @@ fn pane_pid(socket: &str, pane: &str) -> Option<u32> {
         .flatten()
 }
 
-/// Has the stand-in claude in `pane` run the relay as its child (its `!hook` line).
-async fn relay_in_claude(bus: &str, socket: &str, payload: &str, pane: &str) -> Relay {
+/// `relay` run by a nested claude (`claude -p`, as a tool of the agent in `pane` would run it).
+pub async fn relay_nested(env: &Env, payload: &str, pane: &str) -> Relay {
+    let socket = env.tmux_socket().to_string_lossy().into_owned();
+    relay_in_claude(&env.bus.address, &socket, payload, pane, "!sub", "").await
+}
+
+/// `relay` run by the claude in `pane` with `TMUX_PANE` set to `claimed`, another pane.
+pub async fn relay_claiming(env: &Env, payload: &str, pane: &str, claimed: &str) -> Relay {
+    let socket = env.tmux_socket().to_string_lossy().into_owned();
+    relay_in_claude(&env.bus.address, &socket, payload, pane, "!hook", claimed).await
+}
+
+/// Has the stand-in claude in `pane` run the relay as its child (its `verb` line, `!hook` or
+/// `!sub`), with `TMUX_PANE` set to `claimed` when it is not empty.
+async fn relay_in_claude(
+    bus: &str,
+    socket: &str,
+    payload: &str,
+    pane: &str,
+    verb: &str,
+    claimed: &str,
+) -> Relay {
     let dir = tempfile::Builder::new()
         .prefix("trusty-mpm-hook")
         .tempdir()
@@ -646,7 +666,8 @@ async fn relay_in_claude(bus: &str, socket: &str, payload: &str, pane: &str) -> 
     let input = dir.path().join("payload.json");
     std::fs::write(&input, payload).unwrap();
     let out = dir.path().join("relay");
-    let line = format!("!hook {DAEMON} {bus} {} {}", input.display(), out.display());
+    let (input, out_path) = (input.display(), out.display());
+    let line = format!("{verb} {DAEMON} {bus} {input} {out_path} {claimed}");
     let typed = Command::new("tmux")
         .args(["-S", socket, "send-keys", "-t", pane, "-l", &line])
         .status()

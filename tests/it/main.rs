@@ -25,5 +25,6 @@ mod replies;
 mod signals;
 mod telemetry;
 mod tray;
+mod trust;
 mod units;
 mod watch;

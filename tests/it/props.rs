@@ -223,13 +223,19 @@ proptest! {
         prop_assert!(valid, "accepted hook_event_name {:?}", event);
         prop_assert_eq!(p.hook_event_name.as_str(), event);
         let text = |k: &str| obj.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
-        prop_assert_eq!(&p.session_id, &text("session_id"));
-        prop_assert_eq!(&p.transcript_path, &text("transcript_path"));
+        // Session ids are UUIDs (in their canonical spelling), else absent.
+        let id = uuid::Uuid::try_parse(&text("session_id")).ok().filter(|_| text("session_id").len() == 36);
+        prop_assert_eq!(&p.session_id, &id.map(|u| u.to_string()).unwrap_or_default());
+        // Paths are absolute, on one line, and no longer than a path may be.
+        let path = text("transcript_path");
+        let path_ok = path.starts_with('/') && path.len() <= 4095 && !path.chars().any(char::is_control);
+        prop_assert_eq!(&p.transcript_path, &if path_ok { path } else { String::new() });
         // Tool names are kept printable and at most 128 characters.
         let tool: String = text("tool_name").chars().filter(|c| !c.is_control()).take(128).collect();
         prop_assert_eq!(&p.tool_name, &tool);
-        prop_assert_eq!(&p.message, &text("message"));
-        prop_assert_eq!(&p.reason, &text("reason"));
+        // Texts are one clean line of bounded length.
+        prop_assert_eq!(&p.message, &trusty_mpm::text::one_line(&text("message"), 200));
+        prop_assert_eq!(&p.reason, &trusty_mpm::text::one_line(&text("reason"), 64));
         prop_assert_eq!(&p.tool_input, obj.get("tool_input").unwrap_or(&Value::Null));
     }
 

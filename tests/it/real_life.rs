@@ -313,7 +313,7 @@ async fn a_hook_names_the_claude_of_a_session_that_had_none() {
     let claude = script(
         &root.path().join("claude"),
         &format!(
-            "#!/bin/bash\nprintf '%s' '{{\"hook_event_name\":\"SessionStart\",\"session_id\":\"late-1\",\"source\":\"startup\"}}' | {DAEMON} hook\nwhile true; do sleep 1; done\n"
+            "#!/bin/bash\nprintf '%s' '{{\"hook_event_name\":\"SessionStart\",\"session_id\":\"1a7e0000-0000-4000-8000-000000000001\",\"source\":\"startup\"}}' | {DAEMON} hook\nwhile true; do sleep 1; done\n"
         ),
     );
     let out = env.tmux(&[
@@ -331,5 +331,8 @@ async fn a_hook_names_the_claude_of_a_session_that_had_none() {
     let pid = s.pid().await.unwrap();
     assert_eq!(comm(pid), "claude");
     assert_eq!(s.status().await.unwrap(), "active");
-    assert_eq!(s.claude_session_id().await.unwrap(), "late-1");
+    assert_eq!(
+        s.claude_session_id().await.unwrap(),
+        "1a7e0000-0000-4000-8000-000000000001"
+    );
 }
