@@ -71,7 +71,11 @@ pub fn record_problem(s: &Session) -> Option<String> {
         over("pause summary", s.pause_summary.len(), MAX_SUMMARY),
         over("status detail", s.status_detail.len(), MAX_STATUS_DETAIL),
         // A detail is at most MAX_DETAIL characters and an ellipsis, of up to 4 bytes each.
-        over("activity detail", s.activity_detail.len(), 4 * (MAX_DETAIL + 1)),
+        over(
+            "activity detail",
+            s.activity_detail.len(),
+            4 * (MAX_DETAIL + 1),
+        ),
         over("pane id", s.pane.len(), 16),
         over("unit name", s.unit.len(), 256),
         over("model name", s.telemetry.model.len(), 256),
@@ -107,7 +111,10 @@ mod tests {
     fn one_line_drops_controls_and_cuts() {
         assert_eq!(one_line("a\x1b]52;c;eA==\x07b\nsecond", 50), "a]52;c;eA==b");
         assert_eq!(one_line("x\u{9b}2Jy", 50), "x2Jy", "C1 controls go too");
-        assert_eq!(one_line(&"é".repeat(300), 200), format!("{}…", "é".repeat(200)));
+        assert_eq!(
+            one_line(&"é".repeat(300), 200),
+            format!("{}…", "é".repeat(200))
+        );
         assert_eq!(one_line("exact", 5), "exact");
     }
 
