@@ -1,7 +1,8 @@
 //! Registry persistence: one versioned JSON file, written atomically (temp file, fsync, rename,
 //! fsync of the directory) and loaded at start. A file that cannot be read is moved aside, never
-//! overwritten; a file with a few bad records loads the others, and a copy of it is kept. These
-//! are blocking functions; async callers run them on the blocking pool.
+//! overwritten; a file with a few bad records (unparsable, repeated, or not fit to serve, see
+//! `text::record_problem`) loads the others, and a copy of it is kept. These are blocking
+//! functions; async callers run them on the blocking pool.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Session, now_usec};
+use crate::text::record_problem;
 
 /// The on-disk format version this build writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -79,7 +81,8 @@ pub fn load(path: &Path) -> std::io::Result<Loaded> {
 }
 
 /// The sessions among raw records, and why each other record was skipped: it does not parse,
-/// or its id or name repeats an earlier record's.
+/// it is not fit to serve (a field over its bound could not even be published on the bus, and
+/// the daemon would never start), or its id or name repeats an earlier record's.
 fn records(raw: Vec<serde_json::Value>) -> (Vec<Session>, Vec<String>) {
     let mut sessions: Vec<Session> = Vec::new();
     let mut skipped = Vec::new();
@@ -92,7 +95,10 @@ fn records(raw: Vec<serde_json::Value>) -> (Vec<Session>, Vec<String>) {
             Ok(s) if sessions.iter().any(|o| o.name == s.name) => {
                 skipped.push(format!("record {}: name '{}' is used twice", i + 1, s.name));
             }
-            Ok(s) => sessions.push(s),
+            Ok(s) => match record_problem(&s) {
+                Some(why) => skipped.push(format!("record {}: {why}", i + 1)),
+                None => sessions.push(s),
+            },
         }
     }
     (sessions, skipped)
@@ -199,6 +205,28 @@ mod tests {
         assert!(
             path.exists(),
             "the registry itself stays until the next save"
+        );
+    }
+
+    #[test]
+    fn records_over_their_bounds_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.json");
+        let a = Session::new(SessionName::new("a").unwrap(), "/".into(), true);
+        let mut long = Session::new(SessionName::new("b").unwrap(), "/".into(), true);
+        long.pause_summary = "x".repeat(crate::text::MAX_SUMMARY + 1);
+        fs::write(&path, encode(vec![long, a.clone()])).unwrap();
+        let Loaded::Partial {
+            sessions, skipped, ..
+        } = load(&path).unwrap()
+        else {
+            panic!("a record over its bounds was loaded")
+        };
+        assert_eq!(sessions, vec![a]);
+        assert_eq!(skipped.len(), 1, "{skipped:?}");
+        assert!(
+            skipped[0].starts_with("record 1: its pause summary"),
+            "{skipped:?}"
         );
     }
 
