@@ -66,6 +66,11 @@ impl<T: Tmux> SessionService<T> {
                     Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
                         tracing::debug!(session_id = %id, "no transcript at {path} yet");
                     }
+                    // A FIFO, a device, a link or another user's file: the figures stay.
+                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::InvalidInput => {
+                        tracing::info!(session_id = %id, session_name = %s.name,
+                            "not reading the transcript {path}: {e}");
+                    }
                     Ok(Err(e)) => {
                         tracing::warn!(session_id = %id, session_name = %s.name,
                             "cannot read the transcript {path}: {e}");

@@ -215,10 +215,25 @@ fn an_over_long_line_is_skipped_without_holding_it() {
     assert_eq!(r.telemetry.cursor.offset, f.len());
 }
 
+/// A readable file of another user: a transcript given to nobody when the tests run as root,
+/// else root's /etc/passwd.
+fn foreign_file(f: &File) -> PathBuf {
+    if !rustix::process::geteuid().is_root() {
+        return PathBuf::from("/etc/passwd");
+    }
+    let path = f.path.with_extension("nobody");
+    std::fs::copy(&f.path, &path).unwrap();
+    let nobody = rustix::fs::Uid::from_raw(65534);
+    rustix::fs::chown(&path, Some(nobody), None).unwrap();
+    path
+}
+
 #[test]
-fn only_regular_files_are_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("fifo");
+fn only_regular_files_of_this_user_are_read() {
+    let f = File::new();
+    f.append(&reply(S, "msg_01A", MODEL, tokens(3, 100, 1000, 50), 0));
+    let dir = f.path.parent().unwrap();
+    let fifo = dir.join("fifo");
     rustix::fs::mknodat(
         rustix::fs::CWD,
         &fifo,
@@ -227,9 +242,18 @@ fn only_regular_files_are_read() {
         0,
     )
     .unwrap();
-    // Would block forever without O_NONBLOCK (no writer).
-    assert!(read(&fifo, &Telemetry::default()).is_err());
-    assert!(read(dir.path(), &Telemetry::default()).is_err());
-    let missing = read(&dir.path().join("none.jsonl"), &Telemetry::default());
+    let link = dir.join("link.jsonl");
+    std::os::unix::fs::symlink(&f.path, &link).unwrap();
+    // A FIFO without a writer would block an open or a read forever.
+    for path in [fifo, link, foreign_file(&f), "/dev/zero".into(), dir.into()] {
+        let e = read(&path, &Telemetry::default()).unwrap_err();
+        assert_eq!(
+            e.kind(),
+            std::io::ErrorKind::InvalidInput,
+            "{}",
+            path.display()
+        );
+    }
+    let missing = read(&dir.join("none.jsonl"), &Telemetry::default());
     assert_eq!(missing.unwrap_err().kind(), std::io::ErrorKind::NotFound);
 }

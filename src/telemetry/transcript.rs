@@ -2,13 +2,17 @@
 //! executor), reading only the bytes appended since the cursor, up to the size the file had
 //! when the read began.
 //!
+//! The path comes from a hook payload: only a regular file of the daemon's own user is read,
+//! never through a symbolic link, and nothing at that path (a FIFO, a device) can block the
+//! reader. Anything else is refused (`InvalidInput`) and the figures stay as they were.
+//!
 //! Only complete lines count: a last line still being written is read again next time. A file
 //! that shrank below the cursor or is another file now (other device or inode) is read from the
 //! start with fresh figures. A malformed line is skipped and counted, never an error: lines
 //! that could carry usage are parsed, the others only checked to look like a JSON object.
 
 use std::borrow::Cow;
-use std::fs::{File, OpenOptions};
+use std::fs::{self, File, Metadata, OpenOptions};
 use std::io::{self, Read as _, Seek};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
@@ -36,18 +40,7 @@ pub struct Read {
 
 /// Reads what was appended to the transcript at `path` since `before.cursor`.
 pub fn read(path: &Path, before: &Telemetry) -> io::Result<Read> {
-    // Non-blocking open: a FIFO at that path must not hang the reader.
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
-        .open(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
-    }
+    let (file, meta) = open(path)?;
     let (dev, ino, size) = (meta.dev(), meta.ino(), meta.len());
     let c = &before.cursor;
     let fits = c.dev == dev && c.ino == ino && c.offset <= size;
@@ -72,6 +65,36 @@ pub fn read(path: &Path, before: &Telemetry) -> io::Result<Read> {
         malformed,
         started_over,
     })
+}
+
+/// Opens `path` for reading when it names a regular file of this user, with its metadata.
+fn open(path: &Path) -> io::Result<(File, Metadata)> {
+    // Looked at before it is opened: opening a FIFO or a device has effects of its own (a
+    // writer waiting on the FIFO goes on, a serial line resets).
+    transcript_file(fs::symlink_metadata(path)?)?;
+    // Something else may be there by now: the open neither follows a link nor waits for a
+    // FIFO's writer (std adds O_CLOEXEC), and what it opened is checked again.
+    let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits() as i32)
+        .open(path)?;
+    let meta = transcript_file(file.metadata()?)?;
+    Ok((file, meta))
+}
+
+/// `meta` when it describes a regular file of this user, else why it is not read.
+fn transcript_file(meta: Metadata) -> io::Result<Metadata> {
+    let refused = if meta.file_type().is_symlink() {
+        "a symbolic link"
+    } else if !meta.is_file() {
+        "not a regular file"
+    } else if meta.uid() != rustix::process::geteuid().as_raw() {
+        "a file of another user"
+    } else {
+        return Ok(meta);
+    };
+    Err(io::Error::new(io::ErrorKind::InvalidInput, refused))
 }
 
 /// Calls `each` with every complete line in `len` bytes from `start` (`None` for a line over
