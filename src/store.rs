@@ -1,16 +1,19 @@
-//! Registry persistence: one versioned JSON file, written atomically (temp file, fsync, rename,
-//! fsync of the directory) and loaded at start. A file that cannot be read is moved aside, never
-//! overwritten; a file with a few bad records loads the others, and a copy of it is kept. These
-//! are blocking functions; async callers run them on the blocking pool.
+//! Registry persistence: one versioned JSON file in the daemon's private state directory,
+//! written atomically (a fresh temp file, fsync, rename, fsync of the directory) and loaded at
+//! start. A file that cannot be read is moved aside, never overwritten; a file with a few bad
+//! records (unparsable, repeated, or not fit to serve, see `text::record_problem`) loads the
+//! others, and a copy of it is kept. These are blocking functions; async callers run them on the
+//! blocking pool.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Session, now_usec};
+use crate::text::record_problem;
 
 /// The on-disk format version this build writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -79,7 +82,8 @@ pub fn load(path: &Path) -> std::io::Result<Loaded> {
 }
 
 /// The sessions among raw records, and why each other record was skipped: it does not parse,
-/// or its id or name repeats an earlier record's.
+/// it is not fit to serve (a field over its bound could not even be published on the bus, and
+/// the daemon would never start), or its id or name repeats an earlier record's.
 fn records(raw: Vec<serde_json::Value>) -> (Vec<Session>, Vec<String>) {
     let mut sessions: Vec<Session> = Vec::new();
     let mut skipped = Vec::new();
@@ -92,16 +96,23 @@ fn records(raw: Vec<serde_json::Value>) -> (Vec<Session>, Vec<String>) {
             Ok(s) if sessions.iter().any(|o| o.name == s.name) => {
                 skipped.push(format!("record {}: name '{}' is used twice", i + 1, s.name));
             }
-            Ok(s) => sessions.push(s),
+            Ok(s) => match record_problem(&s) {
+                Some(why) => skipped.push(format!("record {}: {why}", i + 1)),
+                None => sessions.push(s),
+            },
         }
     }
     (sessions, skipped)
 }
 
 /// Takes the state directory for this daemon alone (an advisory lock held while the returned
-/// file stays open), so two daemons never write one registry.
+/// file stays open), so two daemons never write one registry. The directory is the daemon's
+/// own: it is made private (0700) whatever mode it had, so no one else can put files in it.
 pub fn lock_state_dir(dir: &Path) -> std::io::Result<File> {
-    fs::create_dir_all(dir)?;
+    create_private_dir(dir)?;
+    if fs::metadata(dir)?.permissions().mode() & 0o077 != 0 {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+    }
     let f = OpenOptions::new()
         .write(true)
         .create(true)
@@ -122,16 +133,28 @@ pub fn encode(sessions: Vec<Session>) -> Vec<u8> {
     serde_json::to_vec_pretty(&file).expect("registry serializes")
 }
 
-/// Replaces the file at `path` with `bytes` atomically and durably.
+/// Creates `dir` and its missing parents, readable by the owner alone.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    DirBuilder::new().recursive(true).mode(0o700).create(dir)
+}
+
+/// Replaces the file at `path` with `bytes` atomically and durably (mode 0600).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
+    create_private_dir(dir)?;
     let tmp = path.with_extension("json.tmp");
+    // The temp file is always a new file of ours: whatever is at its name (a crash's leftover,
+    // a symbolic link to someone's file) is unlinked, never written through.
+    if let Err(e) = fs::remove_file(&tmp)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        return Err(e);
+    }
     {
         let mut f = OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .mode(0o600)
             .open(&tmp)?;
         f.write_all(bytes)?;
@@ -200,6 +223,57 @@ mod tests {
             path.exists(),
             "the registry itself stays until the next save"
         );
+    }
+
+    #[test]
+    fn records_over_their_bounds_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.json");
+        let a = Session::new(SessionName::new("a").unwrap(), "/".into(), true);
+        let mut long = Session::new(SessionName::new("b").unwrap(), "/".into(), true);
+        long.pause_summary = "x".repeat(crate::text::MAX_SUMMARY + 1);
+        fs::write(&path, encode(vec![long, a.clone()])).unwrap();
+        let Loaded::Partial {
+            sessions, skipped, ..
+        } = load(&path).unwrap()
+        else {
+            panic!("a record over its bounds was loaded")
+        };
+        assert_eq!(sessions, vec![a]);
+        assert_eq!(skipped.len(), 1, "{skipped:?}");
+        assert!(
+            skipped[0].starts_with("record 1: its pause summary"),
+            "{skipped:?}"
+        );
+    }
+
+    #[test]
+    fn a_symlink_at_the_temp_file_is_replaced_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"precious").unwrap();
+        let path = dir.path().join("state/registry.json");
+        fs::create_dir(dir.path().join("state")).unwrap();
+        std::os::unix::fs::symlink(&victim, path.with_extension("json.tmp")).unwrap();
+        write_atomic(&path, b"{}").unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+        assert_eq!(fs::read(&path).unwrap(), b"{}");
+        let mode = fs::symlink_metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn the_state_dir_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let new = dir.path().join("new/state");
+        let open = dir.path().join("open");
+        fs::create_dir(&open).unwrap();
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o755)).unwrap();
+        for state in [new, open] {
+            let _lock = lock_state_dir(&state).unwrap();
+            let mode = fs::metadata(&state).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700, "{}", state.display());
+        }
     }
 
     #[test]

@@ -52,9 +52,16 @@ impl<T: Tmux> SessionService<T> {
                         .await;
                 match read {
                     Ok(Ok(r)) => {
+                        tracing::debug!(session_id = %id, "transcript {path}: read {} bytes",
+                            r.bytes_read);
                         if r.malformed > 0 {
                             tracing::warn!(session_id = %id, session_name = %s.name,
                                 "transcript {path}: skipped {} malformed lines", r.malformed);
+                        }
+                        if r.long_lines > 0 {
+                            tracing::info!(session_id = %id, session_name = %s.name,
+                                "transcript {path}: skipping {} lines over {} MiB, up to their ends",
+                                r.long_lines, telemetry::MAX_LINE >> 20);
                         }
                         if r.started_over {
                             tracing::info!(session_id = %id, session_name = %s.name,
@@ -65,6 +72,11 @@ impl<T: Tmux> SessionService<T> {
                     // Claude Code creates the file with the conversation's first message.
                     Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
                         tracing::debug!(session_id = %id, "no transcript at {path} yet");
+                    }
+                    // A FIFO, a device, a link or another user's file: the figures stay.
+                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::InvalidInput => {
+                        tracing::info!(session_id = %id, session_name = %s.name,
+                            "not reading the transcript {path}: {e}");
                     }
                     Ok(Err(e)) => {
                         tracing::warn!(session_id = %id, session_name = %s.name,

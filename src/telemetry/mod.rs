@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
-pub use transcript::{Read, read};
+pub use transcript::{MAX_LINE, Read, read};
 
 /// How many recent replies keep the usage counted for them: a line repeating one of their ids
 /// replaces that usage instead of adding to it. The lines of one reply are written together,
@@ -51,12 +51,16 @@ impl Usage {
     }
 }
 
-/// Where the reading of a transcript stopped: the end of its last complete line, in the file
-/// that was read (device and inode, so a replaced file is noticed), and the latest replies.
+/// Where the reading of a transcript stopped: the end of its last complete line, how far the
+/// line after it was looked at, in the file that was read (device and inode, so a replaced file
+/// is noticed), and the latest replies.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Cursor {
     pub offset: u64,
+    /// The end of the bytes looked at: from `offset` to here runs a line whose end is not
+    /// written yet, so the next read starts here. 0 in registries from before it was kept.
+    pub scanned: u64,
     pub dev: u64,
     pub ino: u64,
     /// The latest replies' ids with the usage counted for each, oldest first.

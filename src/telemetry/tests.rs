@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use super::{RECENT_REPLIES, Read, Telemetry, read};
+use super::{MAX_LINE, RECENT_REPLIES, Read, Telemetry, read};
 
 /// Transcript lines in Claude Code's shape, for every unit test that needs them.
 #[path = "../../tests/support/transcript.rs"]
 pub(crate) mod shape;
-use shape::{MODEL, Tokens, prompt, reply, sidechain_reply, sums, tool_result};
+use shape::{MODEL, Tokens, assistant_line, prompt, reply, sidechain_reply, sums, tool_result};
 
 const S: &str = "0f6c2b1e-5d4a-4b3c-8a9b-1c2d3e4f5a6b";
 
@@ -207,18 +207,63 @@ fn memory_of_recent_replies_is_bounded() {
 fn an_over_long_line_is_skipped_without_holding_it() {
     let f = File::new();
     let a = tokens(3, 100, 1000, 50);
-    f.append(&tool_result(S, 17 << 20));
+    f.append(&tool_result(S, MAX_LINE + 1));
     f.append(&reply(S, "msg_01A", MODEL, a, 0));
     let r = read_on(&f.path, &Telemetry::default());
     assert_eq!(got(&r.telemetry), sums(&[a]));
-    assert_eq!(r.malformed, 1);
+    assert_eq!((r.malformed, r.long_lines), (0, 1));
     assert_eq!(r.telemetry.cursor.offset, f.len());
 }
 
+/// A line being written is looked at once: each read starts at the bytes appended since the
+/// last, whether the line will count (under `MAX_LINE`) or is skipped up to its end.
 #[test]
-fn only_regular_files_are_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("fifo");
+fn a_partial_line_is_not_read_again() {
+    let (a, b) = (tokens(3, 100, 1000, 50), tokens(4, 200, 1100, 60));
+    for (text, counted) in [(1 << 20, true), (MAX_LINE + (4 << 20), false)] {
+        let f = File::new();
+        f.append(&reply(S, "msg_01A", MODEL, a, 0));
+        let start = f.len();
+        let text = json!({"type": "text", "text": "x".repeat(text)});
+        let line = assistant_line(S, "msg_01B", MODEL, b, text) + "\n";
+        let (head, tail) = line.split_at(line.len() - 40);
+        f.append(head);
+        let first = read_on(&f.path, &Telemetry::default());
+        let c = &first.telemetry.cursor;
+        assert_eq!((c.offset, c.scanned), (start, f.len()));
+        assert_eq!(first.long_lines, u64::from(!counted));
+        f.append(&tail[..30]);
+        let second = read_on(&f.path, &first.telemetry);
+        assert_eq!(second.bytes_read, 30, "only the appended bytes are read");
+        assert_eq!(second.long_lines, 0, "a long line is reported once");
+        f.append(&tail[30..]);
+        let last = read_on(&f.path, &second.telemetry);
+        let want = if counted { sums(&[a, b]) } else { sums(&[a]) };
+        assert_eq!(got(&last.telemetry), want);
+        assert_eq!((last.malformed, last.long_lines), (0, 0));
+        assert_eq!(last.telemetry.cursor.offset, f.len());
+    }
+}
+
+/// A readable file of another user: a transcript given to nobody when the tests run as root,
+/// else root's /etc/passwd.
+fn foreign_file(f: &File) -> PathBuf {
+    if !rustix::process::geteuid().is_root() {
+        return PathBuf::from("/etc/passwd");
+    }
+    let path = f.path.with_extension("nobody");
+    std::fs::copy(&f.path, &path).unwrap();
+    let nobody = rustix::fs::Uid::from_raw(65534);
+    rustix::fs::chown(&path, Some(nobody), None).unwrap();
+    path
+}
+
+#[test]
+fn only_regular_files_of_this_user_are_read() {
+    let f = File::new();
+    f.append(&reply(S, "msg_01A", MODEL, tokens(3, 100, 1000, 50), 0));
+    let dir = f.path.parent().unwrap();
+    let fifo = dir.join("fifo");
     rustix::fs::mknodat(
         rustix::fs::CWD,
         &fifo,
@@ -227,9 +272,18 @@ fn only_regular_files_are_read() {
         0,
     )
     .unwrap();
-    // Would block forever without O_NONBLOCK (no writer).
-    assert!(read(&fifo, &Telemetry::default()).is_err());
-    assert!(read(dir.path(), &Telemetry::default()).is_err());
-    let missing = read(&dir.path().join("none.jsonl"), &Telemetry::default());
+    let link = dir.join("link.jsonl");
+    std::os::unix::fs::symlink(&f.path, &link).unwrap();
+    // A FIFO without a writer would block an open or a read forever.
+    for path in [fifo, link, foreign_file(&f), "/dev/zero".into(), dir.into()] {
+        let e = read(&path, &Telemetry::default()).unwrap_err();
+        assert_eq!(
+            e.kind(),
+            std::io::ErrorKind::InvalidInput,
+            "{}",
+            path.display()
+        );
+    }
+    let missing = read(&dir.join("none.jsonl"), &Telemetry::default());
     assert_eq!(missing.unwrap_err().kind(), std::io::ErrorKind::NotFound);
 }

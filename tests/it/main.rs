@@ -20,6 +20,7 @@ mod procs;
 mod props;
 mod readme;
 mod real_life;
+mod registry;
 mod reliability;
 mod replies;
 mod signals;

@@ -1,0 +1,68 @@
+//! The registry on disk: records the daemon cannot keep as they are (over their bounds, a claude
+//! session id that is not a UUID) are set aside at start and never keep it from serving, and the
+//! files it writes are its own, in a directory of its own.
+
+use std::os::unix::fs::PermissionsExt;
+
+use trusty_mpm::model::{Session, SessionName};
+use trusty_mpm::store;
+
+use crate::harness::*;
+
+/// The names of the state dir's files that contain `part`.
+fn files_named(env: &Env, part: &str) -> Vec<String> {
+    std::fs::read_dir(env.state_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(part))
+        .collect()
+}
+
+#[tokio::test]
+async fn records_the_daemon_cannot_keep_are_set_aside_and_it_serves_the_others() {
+    let mut env = Env::new().await;
+    assert!(env.stop_daemon().success());
+    let record =
+        |name: &str| Session::new(SessionName::new(name).unwrap(), env.project(name), false);
+    let mut huge = record("huge");
+    // Far over what one D-Bus message carries.
+    huge.pause_summary = "x".repeat(100 << 20);
+    let mut flag = record("flag");
+    flag.claude_session_id = "--dangerously-skip-permissions".into();
+    let good = record("good");
+    let sessions = vec![huge, good, flag];
+    store::write_atomic(
+        &env.state_dir().join("registry.json"),
+        &store::encode(sessions),
+    )
+    .unwrap();
+
+    env.start_daemon().await;
+    assert_eq!(session_names(&env.manager().await).await, ["good"]);
+    assert_eq!(files_named(&env, "registry.json.skipped-").len(), 1);
+}
+
+#[tokio::test]
+async fn the_registry_is_written_as_a_new_file_in_a_private_dir() {
+    let mut env = Env::new().await;
+    assert!(env.stop_daemon().success());
+    let state = env.state_dir();
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let victim = env.dir.path().join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    std::os::unix::fs::symlink(&victim, state.join("registry.json.tmp")).unwrap();
+
+    env.start_daemon().await;
+    let m = env.manager().await;
+    m.register_session(&env.project("saved"), "saved")
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    let store::Loaded::Sessions(saved) = store::load(&state.join("registry.json")).unwrap() else {
+        panic!("the registry was not written whole")
+    };
+    let names: Vec<&str> = saved.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["saved"]);
+    let mode = std::fs::metadata(&state).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700, "the state dir is the daemon's alone");
+}
