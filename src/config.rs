@@ -1,6 +1,7 @@
 //! Runtime configuration: paths (XDG state dir), environment overrides and the contract's limits.
 //! Every tunable of the daemon is read here, once, so the rest of the code takes a `Config`.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -28,6 +29,25 @@ pub const MAX_DIR_BYTES: usize = 4095;
 /// one tmux message (16 KiB).
 pub const MAX_CLAUDE_ARGS: usize = 256;
 pub const MAX_CLAUDE_ARGS_BYTES: usize = 8 * 1024;
+/// Most bytes of the environment a session adds for claude (names and values), for the same
+/// reason: it travels in the tmux command that starts the pane.
+pub const MAX_CLAUDE_ENV_BYTES: usize = 6 * 1024;
+/// The variables of the daemon's own environment every claude gets, unless config.toml's
+/// `pass_env` names others: the API key and endpoints of Anthropic, Bedrock and Vertex, Claude
+/// Code's own settings, and proxies. A trailing `*` matches any rest of the name.
+pub const DEFAULT_PASS_ENV: [&str; 11] = [
+    "ANTHROPIC_*",
+    "CLAUDE_*",
+    "AWS_*",
+    "GOOGLE_*",
+    "CLOUD_ML_*",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+];
 
 /// The slice the sessions' units go in unless config.toml names another.
 pub const DEFAULT_SLICE: &str = "trusty-mpm.slice";
@@ -40,6 +60,32 @@ pub struct FileSettings {
     pub slice: Option<String>,
     pub limits: crate::units::Limits,
     pub slice_memory_max: Option<u64>,
+    /// `pass_env`: the daemon's variables every claude gets (None: `DEFAULT_PASS_ENV`).
+    pub pass_env: Option<Vec<String>>,
+    /// `[env]`: variables every claude gets.
+    pub env: BTreeMap<String, String>,
+}
+
+/// Checks environment variables for claude: names of letters, digits and `_` not starting
+/// with a digit, values without NUL, and all of them within `MAX_CLAUDE_ENV_BYTES`.
+pub fn check_env(env: BTreeMap<String, String>) -> Result<BTreeMap<String, String>, String> {
+    for (k, v) in &env {
+        let name_ok = k.bytes().next().is_some_and(|b| !b.is_ascii_digit())
+            && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !name_ok {
+            return Err(format!("'{}' is not a variable name", k.escape_debug()));
+        }
+        if v.contains('\0') {
+            return Err(format!("the value of {k} holds a NUL byte"));
+        }
+    }
+    let size: usize = env.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if size > MAX_CLAUDE_ENV_BYTES {
+        return Err(format!(
+            "the variables are {size} bytes; at most {MAX_CLAUDE_ENV_BYTES} are allowed"
+        ));
+    }
+    Ok(env)
 }
 
 /// Settings of one daemon run.
@@ -66,6 +112,10 @@ pub struct Config {
     pub default_limits: crate::units::Limits,
     /// MemoryMax of the slice: all agents together.
     pub slice_memory_max: Option<u64>,
+    /// Which of the daemon's own variables every claude gets (patterns, `*` at the end).
+    pub pass_env: Vec<String>,
+    /// Variables every claude gets, over the passed ones (config.toml's `[env]`).
+    pub claude_env: BTreeMap<String, String>,
     /// Whether the daemon runs as a systemd service (`INVOCATION_ID` is set): then a tmux server
     /// it starts is started by the user manager instead, outside the daemon's cgroup and
     /// sandbox, so sessions outlive the service.
@@ -102,6 +152,8 @@ impl Config {
             slice: DEFAULT_SLICE.to_owned(),
             default_limits: Default::default(),
             slice_memory_max: None,
+            pass_env: DEFAULT_PASS_ENV.map(String::from).to_vec(),
+            claude_env: BTreeMap::new(),
             under_systemd: std::env::var_os("INVOCATION_ID").is_some(),
         }
     }
@@ -117,6 +169,30 @@ impl Config {
         }
         self.default_limits = file.limits;
         self.slice_memory_max = file.slice_memory_max;
+        if let Some(pass) = &file.pass_env {
+            self.pass_env = pass.clone();
+        }
+        self.claude_env = file.env.clone();
+    }
+
+    /// The environment a claude gets beyond the tmux server's: the daemon's variables that
+    /// `pass_env` names (from `daemon_env`), then config.toml's `[env]`, then the session's
+    /// own, each over the one before.
+    pub fn claude_environment(
+        &self,
+        daemon_env: impl Iterator<Item = (String, String)>,
+        session: &BTreeMap<String, String>,
+    ) -> Vec<(String, String)> {
+        let passed = |name: &str| {
+            self.pass_env.iter().any(|p| match p.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix),
+                None => name == p,
+            })
+        };
+        let mut env: BTreeMap<String, String> = daemon_env.filter(|(k, _)| passed(k)).collect();
+        env.extend(self.claude_env.clone());
+        env.extend(session.clone());
+        env.into_iter().collect()
     }
 
     /// The registry file inside the state dir.

@@ -1,6 +1,7 @@
 //! The session model of the contract: ids, validated names, status and activity enums, and the
 //! `Session` record the registry keeps and persists.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -230,6 +231,28 @@ pub struct Session {
     /// each launch).
     #[serde(default)]
     pub limits: crate::units::Limits,
+    /// The extra claude arguments the session was started with: restarts and restores use
+    /// them again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    /// Environment StartSession gave claude, over the pass-through set and config.toml's
+    /// `[env]`: restarts and restores give it again. Never published (it may hold keys).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// The executable the session's claude runs from, as resolved at its launch.
+    #[serde(default)]
+    pub claude_command: String,
+    /// What that executable says with `--version`; empty until known.
+    #[serde(default)]
+    pub claude_version: String,
+    /// Claude Code's permission mode (`default`, `acceptEdits`, `plan`, `auto`, ...), from the
+    /// hooks; empty until one said.
+    #[serde(default)]
+    pub permission_mode: String,
+    /// The agent's last reply as Claude Code reported it at its Stop (the pause summary when no
+    /// note is given); empty until known.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub last_reply: String,
     /// Token figures of `transcript_path` and where its reading stopped (left out of the
     /// registry until something was read).
     #[serde(default, skip_serializing_if = "Telemetry::is_empty")]
@@ -261,6 +284,12 @@ impl Session {
             status_detail: String::new(),
             unit: String::new(),
             limits: Default::default(),
+            args: Vec::new(),
+            env: BTreeMap::new(),
+            claude_command: String::new(),
+            claude_version: String::new(),
+            permission_mode: String::new(),
+            last_reply: String::new(),
             telemetry: Telemetry::default(),
         }
     }

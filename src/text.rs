@@ -77,6 +77,20 @@ pub fn record_problem(s: &Session) -> Option<String> {
         over("pane id", s.pane.len(), 16),
         over("unit name", s.unit.len(), 256),
         over("model name", s.telemetry.model.len(), 256),
+        over("claude command", s.claude_command.len(), MAX_PATH),
+        over("claude version", s.claude_version.len(), 256),
+        over("permission mode", s.permission_mode.len(), 64),
+        over("last reply", s.last_reply.len(), MAX_SUMMARY),
+        over(
+            "claude arguments",
+            s.args.iter().map(String::len).sum(),
+            crate::config::MAX_CLAUDE_ARGS_BYTES,
+        ),
+        over(
+            "claude environment",
+            s.env.iter().map(|(k, v)| k.len() + v.len()).sum(),
+            crate::config::MAX_CLAUDE_ENV_BYTES,
+        ),
     ];
     if let Some(problem) = checks.into_iter().flatten().next() {
         return Some(problem);
@@ -90,10 +104,14 @@ pub fn record_problem(s: &Session) -> Option<String> {
         &s.activity_detail,
         &s.pane,
         &s.unit,
+        &s.claude_command,
+        &s.claude_version,
+        &s.permission_mode,
     ];
     if one_liners.iter().any(|f| f.chars().any(char::is_control))
         || !is_clean(&s.pause_summary)
         || !is_clean(&s.status_detail)
+        || !is_clean(&s.last_reply)
     {
         return Some("it holds control characters".to_owned());
     }

@@ -64,6 +64,12 @@ fn start_options(options: HashMap<String, OwnedVariant>) -> Result<StartOptions,
                 };
                 *slot = Some(v);
             }
+            "env" => {
+                let env = HashMap::<String, String>::try_from(value).map_err(|_| {
+                    Error::invalid("Option 'env' must be a dictionary of strings (a{ss}).")
+                })?;
+                out.env = env.into_iter().collect();
+            }
             "cpu_weight" => {
                 out.limits.cpu_weight = Some(u32::try_from(value).map_err(|_| {
                     Error::invalid("Option 'cpu_weight' must be a number of type u.")
@@ -71,7 +77,7 @@ fn start_options(options: HashMap<String, OwnedVariant>) -> Result<StartOptions,
             }
             other => {
                 return Err(Error::invalid(format!(
-                    "Unknown option '{}'; StartSession takes args, resume, memory_high, memory_max, cpu_weight and tasks_max.",
+                    "Unknown option '{}'; StartSession takes args, resume, env, memory_high, memory_max, cpu_weight and tasks_max.",
                     crate::lifecycle::printable(other)
                 )));
             }

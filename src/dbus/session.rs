@@ -389,6 +389,33 @@ impl SessionObject {
         }
     }
 
+    /// The extra claude arguments the session was started with; restarts use them again.
+    #[zbus(property)]
+    fn args(&self) -> Vec<String> {
+        self.published().args.clone()
+    }
+
+    /// The executable the session's claude runs from, as resolved at its launch; empty for a
+    /// claude the daemon did not start.
+    #[zbus(property)]
+    fn claude_command(&self) -> String {
+        self.published().claude_command.clone()
+    }
+
+    /// What that executable says with --version (e.g. "2.1.332 (Claude Code)"); empty until
+    /// known.
+    #[zbus(property)]
+    fn claude_version(&self) -> String {
+        self.published().claude_version.clone()
+    }
+
+    /// Claude Code's permission mode from the hooks (default, acceptEdits, plan, auto,
+    /// bypassPermissions, ...); empty until a hook said.
+    #[zbus(property)]
+    fn permission_mode(&self) -> String {
+        self.published().permission_mode.clone()
+    }
+
     /// The model of the conversation's latest reply (from the transcript); empty until one is
     /// read.
     #[zbus(property)]

@@ -11,6 +11,10 @@
 //! memory_max = "8G"             # each session's unit (also memory_high, cpu_weight, tasks_max)
 //! slice_memory_max = "24G"      # all sessions together (slice = "trusty-mpm.slice")
 //! terminal_command = "foot -e"  # words split on spaces; the attach command follows
+//! pass_env = ["ANTHROPIC_*", "MY_TOKEN"]  # daemon variables every claude gets (default: see
+//!                               # config::DEFAULT_PASS_ENV)
+//! [env]                         # variables every claude gets, over the passed ones
+//! CLAUDE_CODE_USE_BEDROCK = "1"
 //! [[deny]]
 //! tool = "Bash"                 # exact tool name, or "*" for any
 //! pattern = "rm -rf (/|~)"      # regex, searched in the command / path / input
@@ -24,7 +28,7 @@ use regex::Regex;
 use serde::Deserialize;
 
 use super::payload::Payload;
-use crate::config::FileSettings;
+use crate::config::{FileSettings, check_env};
 use crate::units::{Limits, parse_size};
 
 /// Longest allowed permission wait; Claude Code's own hook timeout is the real bound.
@@ -57,6 +61,10 @@ struct File {
     slice_memory_max: Option<Size>,
     #[serde(default)]
     terminal_command: Option<String>,
+    #[serde(default)]
+    pass_env: Option<Vec<String>>,
+    #[serde(default)]
+    env: std::collections::BTreeMap<String, String>,
 }
 
 /// A size: bytes, or a string like "8G".
@@ -187,6 +195,8 @@ impl Policy {
                 limits,
                 slice: file.slice,
                 slice_memory_max: size(&file.slice_memory_max, "slice_memory_max")?,
+                pass_env: file.pass_env,
+                env: check_env(file.env).map_err(|e| format!("[env]: {e}"))?,
             },
             terminal_command: file
                 .terminal_command

@@ -2,6 +2,7 @@
 //! claude command before it creates anything, reserves its name, and undoes what it created
 //! when the registry cannot be saved.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::model::{Activity, Session, SessionId, SessionName, Status, now_usec};
 use crate::procwatch;
 use crate::text;
-use crate::tmux::{self, Pane, Tmux};
+use crate::tmux::{self, Pane, Program, Tmux};
 use crate::units::{self, Limits};
 
 /// Options of `StartSession`.
@@ -23,6 +24,14 @@ pub struct StartOptions {
     pub resume: Option<String>,
     /// Resource limits for the session's unit.
     pub limits: Limits,
+    /// Environment for claude, over the pass-through set and config.toml's `[env]`.
+    pub env: BTreeMap<String, String>,
+}
+
+/// Checks a session's environment for claude (`config::check_env`).
+fn check_env(env: BTreeMap<String, String>) -> Result<BTreeMap<String, String>> {
+    crate::config::check_env(env)
+        .map_err(|e| Error::invalid(format!("The environment for claude is refused: {e}.")))
 }
 
 /// Checks that `dir` is an absolute path to an existing directory.
@@ -151,6 +160,10 @@ impl<T: Tmux> Drop for Reservation<'_, T> {
 /// How claude is launched in a pane.
 struct Launch {
     argv: Vec<String>,
+    /// The pane's own environment for claude (`Config::claude_environment`).
+    env: Vec<(String, String)>,
+    /// The claude executable, resolved.
+    command: String,
     /// The unit it runs in (empty: none).
     unit: String,
     /// The Claude Code session id the conversation will have.
@@ -168,13 +181,8 @@ impl<T: Tmux> SessionService<T> {
     /// Under systemd the launcher runs in a transient scope of its own (`units::scoped`), with
     /// the session's limits over config.toml's defaults; a unit of the same name that an
     /// earlier launch left behind is stopped first.
-    async fn launch(
-        &self,
-        name: &SessionName,
-        limits: &Limits,
-        args: &[String],
-        resume: Option<&str>,
-    ) -> Result<Launch> {
+    async fn launch(&self, s: &Session, resume: Option<&str>) -> Result<Launch> {
+        let (name, limits, args) = (&s.name, &s.limits, &s.args);
         let command = self.cfg.claude_command.clone();
         let claude = procwatch::blocking(move || resolve_claude(command.as_deref()))
             .await
@@ -184,7 +192,7 @@ impl<T: Tmux> SessionService<T> {
             "-c".to_owned(),
             "\"$@\"; exit $?".to_owned(),
             "trusty-mpm-launch".to_owned(),
-            claude,
+            claude.clone(),
         ];
         argv.extend(args.iter().cloned());
         let (claude_id, summary) = match resume {
@@ -208,6 +216,8 @@ impl<T: Tmux> SessionService<T> {
         };
         Ok(Launch {
             argv,
+            env: self.cfg.claude_environment(std::env::vars(), &s.env),
+            command: claude,
             unit,
             claude_id,
             summary,
@@ -306,22 +316,29 @@ impl<T: Tmux> SessionService<T> {
             opts.resume = Some(check_claude_id(self, id)?);
         }
         check_args(&opts.args)?;
+        let env = check_env(opts.env)?;
         self.check_limits(&opts.limits)?;
         let tmux_names = self.tmux_names().await?;
         let reservation = self.reserve_name(requested, dir, &tmux_names)?;
-        let name = reservation.name.clone();
-        let launch = self
-            .launch(&name, &opts.limits, &opts.args, opts.resume.as_deref())
-            .await?;
+        let mut session = Session::new(reservation.name.clone(), dir.to_owned(), true);
+        session.limits = opts.limits;
+        session.args = opts.args;
+        session.env = env;
+        let launch = self.launch(&session, opts.resume.as_deref()).await?;
+        let program = Program {
+            dir,
+            env: &launch.env,
+            argv: &launch.argv,
+        };
+        let name = &session.name;
         let pane = self
             .tmux
-            .new_session(&name, dir, &launch.argv)
+            .new_session(name, &program)
             .await
-            .map_err(|e| duplicate_as_exists(e, &name))?;
-        let mut session = Session::new(name, dir.to_owned(), true);
+            .map_err(|e| duplicate_as_exists(e, name))?;
         session.claude_session_id = launch.claude_id;
+        session.claude_command = launch.command;
         session.unit = launch.unit;
-        session.limits = opts.limits;
         self.set_pane(&mut session, &pane).await;
         self.insert(
             session.clone(),
@@ -391,7 +408,12 @@ impl<T: Tmux> SessionService<T> {
         }
         let s = self.session(id)?;
         let resume = (!s.claude_session_id.is_empty()).then_some(s.claude_session_id.as_str());
-        let launch = self.launch(&s.name, &s.limits, &[], resume).await?;
+        let launch = self.launch(&s, resume).await?;
+        let program = Program {
+            dir: &s.project_dir,
+            env: &launch.env,
+            argv: &launch.argv,
+        };
         let panes = match self.tmux.panes(&s.name).await {
             Ok(p) => Some(p),
             Err(Error::TmuxFailed(m)) if tmux::is_missing_target(&m) => None,
@@ -410,13 +432,11 @@ impl<T: Tmux> SessionService<T> {
         let pane = match (panes, dead) {
             (None, _) => self
                 .tmux
-                .new_session(&s.name, &s.project_dir, &launch.argv)
+                .new_session(&s.name, &program)
                 .await
                 .map_err(|e| duplicate_as_exists(e, &s.name))?,
             (Some(_), Some(p)) => {
-                self.tmux
-                    .respawn_pane(&p.id, &s.project_dir, &launch.argv)
-                    .await?;
+                self.tmux.respawn_pane(&p.id, &program).await?;
                 self.tmux
                     .panes(&s.name)
                     .await?
@@ -424,11 +444,7 @@ impl<T: Tmux> SessionService<T> {
                     .find(|q| q.id == p.id)
                     .ok_or_else(|| Error::TmuxFailed("The respawned pane vanished.".into()))?
             }
-            (Some(_), None) => {
-                self.tmux
-                    .new_window(&s.name, &s.project_dir, &launch.argv)
-                    .await?
-            }
+            (Some(_), None) => self.tmux.new_window(&s.name, &program).await?,
         };
         let mut fresh = s.clone();
         self.set_pane(&mut fresh, &pane).await;
@@ -442,6 +458,7 @@ impl<T: Tmux> SessionService<T> {
             s.launcher = fresh.launcher;
             s.unit = launch.unit;
             s.claude_session_id = launch.claude_id;
+            s.claude_command = launch.command;
             s.last_seen = now_usec();
             Ok(())
         })?;

@@ -14,7 +14,7 @@ mod telemetry;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::{Session, SessionName, Status};
-use crate::tmux::{Pane, PaneOwner, Tmux};
+use crate::tmux::{Pane, PaneOwner, Program, Tmux};
 
 /// What the fake tmux holds: one server (or none), its sessions and what was typed.
 #[derive(Default)]
@@ -29,12 +29,14 @@ struct World {
 }
 
 impl World {
-    fn spawn(&mut self, dir: &str, argv: &[String]) -> u32 {
+    fn spawn(&mut self, program: &Program<'_>) -> u32 {
+        let argv = program.argv;
         // A group of its own, as a pane's process is the leader of its session's group: ending
         // the pane ends claude too.
         let child = Command::new(&argv[0])
             .args(&argv[1..])
-            .current_dir(dir)
+            .envs(program.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(program.dir)
             .process_group(0)
             .spawn()
             .expect("pane process starts");
@@ -43,7 +45,7 @@ impl World {
         pid
     }
 
-    fn pane(&mut self, dir: &str, argv: &[String]) -> Pane {
+    fn pane(&mut self, program: &Program<'_>) -> Pane {
         let server_pid = *self.server.get_or_insert_with(|| {
             self.servers_started += 1;
             1000 + self.servers_started
@@ -52,12 +54,12 @@ impl World {
         self.next_pane += 1;
         Pane {
             id,
-            pid: self.spawn(dir, argv),
+            pid: self.spawn(program),
             dead: false,
             dead_status: None,
             active: true,
             server_pid,
-            current_path: dir.to_owned(),
+            current_path: program.dir.to_owned(),
         }
     }
 
@@ -146,21 +148,21 @@ impl Tmux for FakeTmux {
         }
     }
 
-    async fn new_session(&self, name: &SessionName, dir: &str, argv: &[String]) -> Result<Pane> {
+    async fn new_session(&self, name: &SessionName, program: &Program<'_>) -> Result<Pane> {
         let mut w = self.world();
         if w.sessions.contains_key(name.as_str()) {
             return Err(Error::TmuxFailed(format!(
                 "tmux failed: duplicate session: {name}."
             )));
         }
-        let pane = w.pane(dir, argv);
+        let pane = w.pane(program);
         w.sessions.insert(name.to_string(), vec![pane.clone()]);
         Ok(pane)
     }
 
-    async fn respawn_pane(&self, pane: &str, dir: &str, argv: &[String]) -> Result<()> {
+    async fn respawn_pane(&self, pane: &str, program: &Program<'_>) -> Result<()> {
         let mut w = self.world();
-        let pid = w.spawn(dir, argv);
+        let pid = w.spawn(program);
         for p in w.sessions.values_mut().flatten().filter(|p| p.id == pane) {
             p.pid = pid;
             p.dead = false;
@@ -168,9 +170,9 @@ impl Tmux for FakeTmux {
         Ok(())
     }
 
-    async fn new_window(&self, name: &SessionName, dir: &str, argv: &[String]) -> Result<Pane> {
+    async fn new_window(&self, name: &SessionName, program: &Program<'_>) -> Result<Pane> {
         let mut w = self.world();
-        let pane = w.pane(dir, argv);
+        let pane = w.pane(program);
         w.sessions
             .get_mut(name.as_str())
             .ok_or_else(|| Error::TmuxFailed("tmux failed: can't find session.".into()))?
@@ -283,7 +285,17 @@ async fn names_used_in_tmux_are_refused_or_skipped() {
     let dir = r.project("proj");
     let argv = ["sleep".to_owned(), "1000".to_owned()];
     let foreign = SessionName::new("proj").unwrap();
-    r.tmux.new_session(&foreign, &dir, &argv).await.unwrap();
+    r.tmux
+        .new_session(
+            &foreign,
+            &Program {
+                dir: &dir,
+                env: &[],
+                argv: &argv,
+            },
+        )
+        .await
+        .unwrap();
 
     let e = r.svc.start(&dir, "proj", StartOptions::default()).await;
     assert!(matches!(e, Err(Error::AlreadyExists(_))), "{e:?}");
@@ -306,7 +318,18 @@ async fn a_pane_id_of_a_later_server_is_never_used() {
     r.tmux.world().server_exits();
     let foreign = SessionName::new("foreign").unwrap();
     let argv = ["sleep".to_owned(), "1000".to_owned()];
-    let pane = r.tmux.new_session(&foreign, "/", &argv).await.unwrap();
+    let pane = r
+        .tmux
+        .new_session(
+            &foreign,
+            &Program {
+                dir: "/",
+                env: &[],
+                argv: &argv,
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(
         pane.id, old.pane,
         "the new server hands out the same pane id"
@@ -366,7 +389,17 @@ async fn restart_refuses_a_starting_session_and_stops_a_running_one() {
     let r = rig();
     let argv = ["sleep".to_owned(), "1000".to_owned()];
     let idle = SessionName::new("idle").unwrap();
-    r.tmux.new_session(&idle, "/", &argv).await.unwrap();
+    r.tmux
+        .new_session(
+            &idle,
+            &Program {
+                dir: "/",
+                env: &[],
+                argv: &argv,
+            },
+        )
+        .await
+        .unwrap();
     let adopted = r.svc.adopt("idle").await.unwrap();
     assert_eq!(adopted.status, Status::Starting, "no claude in its pane");
     let e = r.svc.restart(adopted.id).await;

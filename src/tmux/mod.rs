@@ -45,20 +45,17 @@ pub trait Tmux: Send + Sync + 'static {
     fn new_session(
         &self,
         name: &SessionName,
-        dir: &str,
-        argv: &[String],
+        program: &Program<'_>,
     ) -> impl Future<Output = Result<Pane>> + Send;
     fn respawn_pane(
         &self,
         pane: &str,
-        dir: &str,
-        argv: &[String],
+        program: &Program<'_>,
     ) -> impl Future<Output = Result<()>> + Send;
     fn new_window(
         &self,
         name: &SessionName,
-        dir: &str,
-        argv: &[String],
+        program: &Program<'_>,
     ) -> impl Future<Output = Result<Pane>> + Send;
     fn send_text(&self, target: &str, text: &str) -> impl Future<Output = Result<()>> + Send;
     fn send_key(
@@ -101,20 +98,38 @@ pub fn server_socket(cfg: &Config) -> PathBuf {
 /// exiting at once still leaves it; `session` names the target when it is not the current one.
 fn spawn_commands(
     command: &[&str],
-    dir: &str,
-    argv: &[String],
+    program: &Program<'_>,
     session: Option<&SessionName>,
 ) -> Vec<Vec<String>> {
     let mut spawn: Vec<String> = command.iter().map(|s| s.to_string()).collect();
-    spawn.extend(["-c".into(), start_dir(dir), "-P".into(), "-F".into()]);
+    spawn.extend(["-c".into(), start_dir(program.dir)]);
+    spawn.extend(program.env_args());
+    spawn.extend(["-P".into(), "-F".into()]);
     spawn.extend([PANE_FORMAT, "--"].map(String::from));
-    spawn.extend(argv.iter().cloned());
+    spawn.extend(program.argv.iter().cloned());
     let mut option: Vec<String> = vec!["set-option".into(), "-w".into()];
     if let Some(name) = session {
         option.extend(["-t".to_owned(), session_target(name.as_str())]);
     }
     option.extend(["remain-on-exit", "on"].map(String::from));
     vec![spawn, option]
+}
+
+/// What a pane runs: a program and its arguments, in a directory, with environment of its own
+/// (`-e`, for that pane only: never the server's global environment).
+#[derive(Debug, Clone, Copy)]
+pub struct Program<'a> {
+    pub dir: &'a str,
+    pub env: &'a [(String, String)],
+    pub argv: &'a [String],
+}
+
+impl Program<'_> {
+    fn env_args(&self) -> impl Iterator<Item = String> + '_ {
+        self.env
+            .iter()
+            .flat_map(|(k, v)| ["-e".to_owned(), format!("{k}={v}")])
+    }
 }
 
 /// The first pane tmux reported.
@@ -301,11 +316,10 @@ impl Tmux for TmuxDriver {
 
     /// Creates a detached session in `dir` running `argv`; returns its first pane.
     /// The pane stays (dead) when its program exits, so the session can be restarted.
-    async fn new_session(&self, name: &SessionName, dir: &str, argv: &[String]) -> Result<Pane> {
+    async fn new_session(&self, name: &SessionName, program: &Program<'_>) -> Result<Pane> {
         let commands = spawn_commands(
             &["new-session", "-d", "-s", name.as_str()],
-            dir,
-            argv,
+            program,
             Some(name),
         );
         if self.under_systemd && !self.server_running().await? {
@@ -316,17 +330,19 @@ impl Tmux for TmuxDriver {
     }
 
     /// Starts `argv` again in a pane whose program has exited.
-    async fn respawn_pane(&self, pane: &str, dir: &str, argv: &[String]) -> Result<()> {
+    async fn respawn_pane(&self, pane: &str, program: &Program<'_>) -> Result<()> {
         let mut command: Vec<String> = vec!["respawn-pane".into(), "-t".into(), pane.into()];
-        command.extend(["-c".into(), start_dir(dir), "--".into()]);
-        command.extend(argv.iter().cloned());
+        command.extend(["-c".into(), start_dir(program.dir)]);
+        command.extend(program.env_args());
+        command.push("--".into());
+        command.extend(program.argv.iter().cloned());
         self.run(&command).await.map(drop)
     }
 
     /// Opens a new window in the session running `argv`; returns its pane.
-    async fn new_window(&self, name: &SessionName, dir: &str, argv: &[String]) -> Result<Pane> {
+    async fn new_window(&self, name: &SessionName, program: &Program<'_>) -> Result<Pane> {
         let target = session_target(name.as_str());
-        let commands = spawn_commands(&["new-window", "-t", &target], dir, argv, None);
+        let commands = spawn_commands(&["new-window", "-t", &target], program, None);
         first_pane(parse_panes(&self.run_list(&commands, None).await?))
     }
 
