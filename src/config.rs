@@ -135,13 +135,9 @@ impl Config {
             .filter(|ms| *ms > 0)
             .map(Duration::from_millis)
             .unwrap_or(Duration::from_secs(5));
-        let config_file = env_path("TRUSTY_MPM_CONFIG").unwrap_or_else(|| {
-            let base = env_path("XDG_CONFIG_HOME").unwrap_or_else(|| home().join(".config"));
-            base.join("trusty-mpm/config.toml")
-        });
         Config {
             state_dir,
-            config_file,
+            config_file: config_file(),
             tmux_socket: env_path("TRUSTY_MPM_TMUX_SOCKET"),
             tmux_bin: env_path("TRUSTY_MPM_TMUX_BIN").unwrap_or_else(|| PathBuf::from("tmux")),
             tmux_timeout,
@@ -199,6 +195,14 @@ impl Config {
     pub fn registry_path(&self) -> PathBuf {
         self.state_dir.join("registry.json")
     }
+}
+
+/// The config file: `TRUSTY_MPM_CONFIG`, else `$XDG_CONFIG_HOME/trusty-mpm/config.toml`.
+pub fn config_file() -> PathBuf {
+    env_path("TRUSTY_MPM_CONFIG").unwrap_or_else(|| {
+        let base = env_path("XDG_CONFIG_HOME").unwrap_or_else(|| home().join(".config"));
+        base.join("trusty-mpm/config.toml")
+    })
 }
 
 fn env_path(name: &str) -> Option<PathBuf> {

@@ -1,5 +1,6 @@
 //! The client subcommands: each is one or two calls of the public contract, printed for a
-//! person or, with --json, in the stable shapes the README documents.
+//! person or, with --json, in the stable shapes the README documents. What the daemon sent is
+//! printed through `output::visible` (or `output::json`), so it cannot act on the terminal.
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -10,7 +11,7 @@ use zbus::{Connection, Variant};
 
 use super::args::{ClientCommand as Command, Compress, Key};
 use super::bus::{clock, manager, sessions};
-use super::output::{self, SessionInfo};
+use super::output::{self, SessionInfo, visible, visible_lines};
 use crate::contract::{BUS_NAME, SESSION_IFACE};
 
 /// Runs a client subcommand against the session bus.
@@ -47,10 +48,12 @@ async fn session(conn: &Connection, key: &str) -> zbus::Result<SessionInfo> {
 }
 
 fn print_json(v: &impl serde::Serialize) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(v).expect("JSON serializes")
-    );
+    println!("{}", output::json(v, true));
+}
+
+/// Prints a line that carries text from the daemon.
+fn say(line: &str) {
+    println!("{}", visible(line));
 }
 
 fn absolute(dir: &std::path::Path) -> String {
@@ -140,6 +143,11 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
                     .into_iter()
                     .chain([context, totals, ("Object", s.path.clone())]);
                 for (k, v) in rows.filter(|(_, v)| !v.is_empty()) {
+                    // Only the pause summary is meant to span lines.
+                    let v = match k {
+                        "Summary" => visible_lines(&v),
+                        _ => visible(&v),
+                    };
                     println!("{k:>10}: {v}");
                 }
             }
@@ -160,23 +168,23 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
             let (id, name, _) = m
                 .start_session(&absolute(&dir), name.as_deref().unwrap_or(""), opts)
                 .await?;
-            println!("Started {name} ({id}).");
+            say(&format!("Started {name} ({id})."));
         }
         Command::Register { dir, name } => {
             let (id, name, _) = m
                 .register_session(&absolute(&dir), name.as_deref().unwrap_or(""))
                 .await?;
-            println!("Registered {name} ({id}).");
+            say(&format!("Registered {name} ({id})."));
         }
         Command::Adopt { name } => {
             let (id, _) = m.adopt_session(&name).await?;
-            println!("Adopted {name} ({id}).");
+            say(&format!("Adopted {name} ({id})."));
         }
         Command::Discover => {
             let names = m.discover_sessions().await?;
             match names.as_slice() {
                 [] => println!("No unmanaged tmux session runs claude."),
-                n => println!("Adopted {}.", n.join(", ")),
+                n => say(&format!("Adopted {}.", n.join(", "))),
             }
         }
         Command::Pause {
@@ -192,7 +200,7 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
                 if freeze { " (claude frozen)" } else { "" }
             );
             if !summary.is_empty() {
-                println!("{summary}");
+                println!("{}", visible_lines(&summary));
             }
         }
         Command::Resume { key: Key { key } } => {
@@ -245,7 +253,7 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
                 Some(Compress::Trim) => "trim",
                 Some(Compress::Summarise) => "summarise",
             };
-            let text = m.capture_output(&key, lines, c).await?;
+            let text = visible_lines(&m.capture_output(&key, lines, c).await?);
             print!("{text}");
             if !text.is_empty() && !text.ends_with('\n') {
                 println!();
@@ -265,7 +273,7 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
                 print_json(&v);
             } else {
                 for (at, event, _tool, summary) in events {
-                    println!("{}  {event:<18} {summary}", clock(at));
+                    say(&format!("{}  {event:<18} {summary}", clock(at)));
                 }
             }
         }
@@ -274,14 +282,14 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
             if j.json {
                 print_json(&json!({"reaped": reaped, "names": names, "stopped": stopped}));
             } else {
-                println!(
+                say(&format!(
                     "Removed {reaped} session(s) whose tmux session is gone{}; marked {stopped} stopped.",
                     if names.is_empty() {
                         String::new()
                     } else {
                         format!(" ({})", names.join(", "))
                     }
-                );
+                ));
             }
         }
         Command::Approve {

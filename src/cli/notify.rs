@@ -14,6 +14,7 @@ use zbus::Connection;
 
 use super::bus::{manager, manager_signals, owner_changes, signal_json};
 use super::desktop::{Capabilities, Desktop, Note, open_session};
+use super::output::{message, visible};
 use crate::config::Config;
 use crate::contract::BUS_NAME;
 use crate::hooks::policy::Policy;
@@ -149,7 +150,7 @@ pub async fn run(conn: &Connection, min_work: Duration) -> zbus::Result<ExitCode
                 };
                 // On success PermissionResolved closes the notification.
                 if let Err(e) = answered {
-                    eprintln!("trusty-mpm notify: could not answer {}'s request: {e}", p.name);
+                    eprintln!("trusty-mpm notify: could not answer {}'s request: {}", visible(&p.name), message(&e));
                 }
             }
             Some(c) = closed.next() => {

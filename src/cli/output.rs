@@ -1,7 +1,10 @@
 //! How the client prints: session records (table and JSON), ages, counts, colours (only on a
-//! TTY and never with a non-empty NO_COLOR), and errors with their exit codes.
+//! TTY and never with a non-empty NO_COLOR), errors with their exit codes, and text from the
+//! daemon made inert for the terminal (every control character shown as an escape, in human
+//! form and in JSON), whatever the daemon sent.
 
 use std::collections::HashMap;
+use std::fmt::Write;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
@@ -93,6 +96,55 @@ impl SessionInfo {
             path: path.to_owned(),
         }
     }
+}
+
+/// Text from the daemon as a terminal may show it: every control character (C0, DEL, C1) as an
+/// escape (`\x1b`, `\u{9b}`), so none acts on the terminal (a title change, a screen clear, an
+/// OSC 52 clipboard write).
+pub fn visible(text: &str) -> String {
+    escaped(text, false)
+}
+
+/// `visible` for a value printed on several lines: its newlines stay.
+pub fn visible_lines(text: &str) -> String {
+    escaped(text, true)
+}
+
+fn escaped(text: &str, keep_newlines: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' if keep_newlines => out.push(c),
+            c if c.is_control() && c.is_ascii() => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `v` as JSON (`pretty`: indented) with no raw control character: serde_json escapes C0 but
+/// writes DEL and C1 as they are, so those become `\u` escapes too (the text reads back the
+/// same). Outside strings serde_json writes no control character but the newlines of `pretty`.
+pub fn json(v: &impl Serialize, pretty: bool) -> String {
+    let text = match pretty {
+        true => serde_json::to_string_pretty(v),
+        false => serde_json::to_string(v),
+    }
+    .expect("JSON serializes");
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' {
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Whether to colour stdout: on a terminal, unless NO_COLOR says not to.
@@ -218,9 +270,9 @@ pub fn table(sessions: &[SessionInfo], colour: bool) -> String {
         .iter()
         .map(|s| {
             [
-                s.name.clone(),
-                s.status.clone(),
-                s.activity.clone(),
+                visible(&s.name),
+                visible(&s.status),
+                visible(&s.activity),
                 tokens(s.context_tokens),
                 if s.pid == 0 {
                     "-".into()
@@ -229,7 +281,7 @@ pub fn table(sessions: &[SessionInfo], colour: bool) -> String {
                 },
                 bytes(s.memory_bytes),
                 age(s.created_at),
-                s.project_dir.clone(),
+                visible(&s.project_dir),
             ]
         })
         .collect();
@@ -346,14 +398,15 @@ const START_HINT: &str = "start it with `systemctl --user start trusty-mpm` (aft
 
 /// A failed call as a person wants to read it: the daemon's sentence, or how to start it.
 pub fn message(e: &zbus::Error) -> String {
-    match error_name(e) {
+    let text = match error_name(e) {
         Some((name, _)) if is_not_running(&name) => {
             format!("the daemon is not running; {START_HINT}.")
         }
         Some((name, msg)) if msg.is_empty() => name,
         Some((_, msg)) => msg,
         None => e.to_string(),
-    }
+    };
+    visible(&text)
 }
 
 /// The D-Bus error name and message of a failed call, when the peer answered with an error.
@@ -436,6 +489,26 @@ mod tests {
         );
         assert!(!t.contains('\x1b'));
         assert!(table(&[info("a", "active")], true).contains("\x1b[32mactive"));
+    }
+
+    #[test]
+    fn control_characters_are_shown_not_sent() {
+        let hostile = "t\x1b]0;x\x07\tq\u{9b}2J\x7f\nz é";
+        assert_eq!(visible(hostile), r"t\x1b]0;x\x07\x09q\u{9b}2J\x7f\x0az é");
+        assert_eq!(
+            visible_lines(hostile),
+            "t\\x1b]0;x\\x07\\x09q\\u{9b}2J\\x7f\nz é"
+        );
+        let mut s = info("a", "active");
+        s.name = hostile.into();
+        let t = table(&[s.clone()], true);
+        assert!(!t.contains('\u{9b}') && t.contains(r"t\x1b]0;x"), "{t}");
+        for pretty in [false, true] {
+            let text = json(&s, pretty);
+            assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text}");
+            let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(back["name"], hostile);
+        }
     }
 
     #[test]

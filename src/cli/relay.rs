@@ -1,6 +1,8 @@
 //! `trusty-mpm hook`: the command Claude Code runs for every hook event. It forwards the event
 //! to the daemon and relays the decision. It fails open: when the bus or the daemon cannot be
 //! reached in time it prints nothing and exits 0, so a broken daemon never blocks Claude Code.
+//! In time is what the daemon can take: a second, or for a permission request the wait
+//! config.toml sets and a few seconds (a stopped daemon holds Claude Code no longer).
 //! Nothing but the decision JSON is ever written to stdout.
 
 use std::collections::HashMap;
@@ -10,13 +12,16 @@ use std::time::Duration;
 
 use zbus::Variant;
 
+use crate::config::config_file;
 use crate::contract::{BUS_NAME, MANAGER_IFACE, MANAGER_PATH};
 use crate::hooks::payload::MAX_PAYLOAD;
+use crate::hooks::policy::permission_wait;
 
 /// How long an ordinary event may take end to end.
 const CALL_LIMIT: Duration = Duration::from_secs(1);
-/// A permission request may wait for an operator's answer this long at most.
-const PERMISSION_LIMIT: Duration = Duration::from_secs(3600 + 5);
+/// A permission request may take this much beyond the configured wait for an operator's
+/// answer (connecting, the daemon's reply).
+const PERMISSION_MARGIN: Duration = Duration::from_secs(5);
 
 /// Runs the relay; the exit code is Claude Code's (0, or 2 to block).
 pub fn run() -> ExitCode {
@@ -32,7 +37,7 @@ pub fn run() -> ExitCode {
         return ExitCode::SUCCESS;
     };
     let limit = if payload.contains("\"PermissionRequest\"") {
-        PERMISSION_LIMIT
+        permission_wait(&config_file()) + PERMISSION_MARGIN
     } else {
         CALL_LIMIT
     };

@@ -1,6 +1,7 @@
 //! `trusty-mpm watch`: the daemon's signals as they happen, one line each (human, `--json`
-//! lines, or `--waybar` status-bar JSON). It keeps following across daemon restarts, since it
-//! matches the interface rather than one daemon's connection.
+//! lines, or `--waybar` status-bar JSON), with no control character the daemon sent left raw.
+//! It keeps following across daemon restarts, since it matches the interface rather than one
+//! daemon's connection.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -14,7 +15,7 @@ use zbus::{Connection, MatchRule, MessageStream};
 use super::bus::{
     clock, has_owner, manager_signals, owner_appeared, owner_changes, sessions, signal_json,
 };
-use super::output::{Counts, tokens};
+use super::output::{self, Counts, tokens, visible};
 use crate::contract::{BUS_NAME, MANAGER_PATH, SESSION_IFACE};
 
 /// One signal as a line for a person.
@@ -38,11 +39,11 @@ fn human(v: &Value) -> String {
         "ClaudeExited" => format!("claude exited (pid {})", v["pid"]),
         other => other.to_owned(),
     };
-    format!(
+    visible(&format!(
         "{}  {}  {what}",
         clock(v["at_usec"].as_u64().unwrap_or(0)),
         s("name")
-    )
+    ))
 }
 
 /// The waybar/i3status line: counts by activity, one tooltip line per session with its
@@ -120,7 +121,7 @@ pub async fn run(conn: &Connection, json: bool, waybar: bool) -> zbus::Result<Ex
     // The status bar line last printed: waybar gets a line only when it changed.
     let mut shown = String::new();
     if waybar {
-        shown = waybar_line(conn).await.to_string();
+        shown = output::json(&waybar_line(conn).await, false);
         if !emit(&shown) {
             return Ok(ExitCode::SUCCESS);
         }
@@ -131,9 +132,9 @@ pub async fn run(conn: &Connection, json: bool, waybar: bool) -> zbus::Result<Ex
                 let Some(msg) = msg else { break };
                 let Some(v) = msg.ok().as_ref().and_then(signal_json) else { continue };
                 if waybar {
-                    waybar_line(conn).await.to_string()
+                    output::json(&waybar_line(conn).await, false)
                 } else if json {
-                    v.to_string()
+                    output::json(&v, false)
                 } else {
                     human(&v)
                 }
@@ -149,13 +150,13 @@ pub async fn run(conn: &Connection, json: bool, waybar: bool) -> zbus::Result<Ex
                 if !waybar {
                     continue;
                 }
-                waybar_line(conn).await.to_string()
+                output::json(&waybar_line(conn).await, false)
             }
             Some(Ok(msg)) = next_of(&mut contexts) => {
                 if !carries_context(&msg) {
                     continue;
                 }
-                waybar_line(conn).await.to_string()
+                output::json(&waybar_line(conn).await, false)
             }
         };
         if waybar && line == shown {

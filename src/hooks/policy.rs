@@ -92,6 +92,31 @@ fn yes() -> bool {
     true
 }
 
+/// `permission_wait_secs` as a wait, within its bound.
+fn wait(secs: u64) -> Result<Duration, String> {
+    if secs > MAX_WAIT_SECS {
+        return Err(format!("permission_wait_secs is at most {MAX_WAIT_SECS}"));
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+/// The permission wait the file at `path` sets, read on its own for the hook relay, which runs
+/// for every event and must stay cheap (no rules compiled). It bounds the daemon's wait: a
+/// missing or unreadable file or a wait out of bounds is no wait, as for the daemon; a file
+/// broken elsewhere (a bad deny rule) gives the wait it names, though the daemon waits none.
+pub fn permission_wait(path: &Path) -> Duration {
+    #[derive(Deserialize)]
+    struct Wait {
+        #[serde(default)]
+        permission_wait_secs: u64,
+    }
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| toml::from_str::<Wait>(&text).ok())
+        .and_then(|w| wait(w.permission_wait_secs).ok())
+        .unwrap_or_default()
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRule {
@@ -147,9 +172,7 @@ impl Policy {
 
     pub fn parse(text: &str) -> Result<Policy, String> {
         let file: File = toml::from_str(text).map_err(|e| e.to_string().trim().to_owned())?;
-        if file.permission_wait_secs > MAX_WAIT_SECS {
-            return Err(format!("permission_wait_secs is at most {MAX_WAIT_SECS}"));
-        }
+        let permission_wait = wait(file.permission_wait_secs)?;
         let limits = Limits {
             memory_high: size(&file.memory_high, "memory_high")?,
             memory_max: size(&file.memory_max, "memory_max")?,
@@ -186,7 +209,7 @@ impl Policy {
             });
         }
         Ok(Policy {
-            permission_wait: Duration::from_secs(file.permission_wait_secs),
+            permission_wait,
             auto_adopt: file.auto_adopt,
             deny,
             settings: FileSettings {
@@ -259,6 +282,33 @@ mod tests {
             pol.denies(&post).is_none(),
             "only PreToolUse can be blocked"
         );
+    }
+
+    #[test]
+    fn the_relay_reads_the_wait_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        assert_eq!(permission_wait(&path), Duration::ZERO, "no file");
+        for (text, secs) in [
+            (
+                "permission_wait_secs = 30\nterminal_command = \"foot\"\n",
+                30,
+            ),
+            (
+                "permission_wait_secs = 30\n[[deny]]\ntool = \"Bash\"\npattern = \"(\"\n",
+                30,
+            ),
+            ("permission_wait_secs = 99999\n", 0),
+            ("permission_wait_secs = [", 0),
+            ("auto_adopt = false\n", 0),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            assert_eq!(
+                permission_wait(&path),
+                Duration::from_secs(secs),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]

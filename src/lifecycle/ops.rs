@@ -65,9 +65,11 @@ impl<T: Tmux> SessionService<T> {
         };
         // The whole session: claude and every tool it started.
         if let Some(ident) = frozen {
-            units::freeze(ident, &s.unit).await.map_err(|e| {
-                Error::InvalidState(format!("The claude process could not be frozen: {e}."))
-            })?;
+            units::freeze(ident, s.launcher, &s.unit)
+                .await
+                .map_err(|e| {
+                    Error::InvalidState(format!("The claude process could not be frozen: {e}."))
+                })?;
         }
         let now = now_usec();
         let kept = summary.clone();
@@ -81,7 +83,7 @@ impl<T: Tmux> SessionService<T> {
         });
         if let Err(e) = paused {
             // claude exited meanwhile: nothing is left frozen behind a failed call.
-            units::thaw(frozen, &s.unit).await;
+            units::thaw(frozen, s.launcher, &s.unit).await;
             return Err(e);
         }
         self.persist().await?;
@@ -97,7 +99,7 @@ impl<T: Tmux> SessionService<T> {
         }
         if s.frozen {
             // A process that vanished meanwhile is picked up by its watcher.
-            units::thaw(s.process, &s.unit).await;
+            units::thaw(s.process, s.launcher, &s.unit).await;
         }
         self.update(id, Some(("resumed", String::new())), |s| {
             if s.status != Status::Paused {
@@ -140,7 +142,7 @@ impl<T: Tmux> SessionService<T> {
         };
         if s.frozen {
             // A stopped process can neither read /exit nor act on SIGTERM.
-            units::thaw(s.process, &s.unit).await;
+            units::thaw(s.process, s.launcher, &s.unit).await;
         }
         let mut exited = handle.is_none();
         if !force && s.in_tmux && handle.is_some() {
@@ -237,7 +239,7 @@ impl<T: Tmux> SessionService<T> {
         let _op = self.exclusive(id).await;
         let s = self.session(id)?;
         if s.frozen {
-            units::thaw(s.process, &s.unit).await;
+            units::thaw(s.process, s.launcher, &s.unit).await;
         }
         if kill_tmux && s.in_tmux {
             self.tmux.kill_session(&s.name).await?;

@@ -143,26 +143,79 @@ pub fn tree(root: u32) -> Vec<u32> {
     out
 }
 
-/// Every process of a session: claude's tree, and whatever else its unit holds (a tool that
-/// double-forked away from the tree) but the launcher above claude. Oldest first, so parents
-/// come before their children.
-pub fn processes(claude: u32, unit: &str) -> Vec<u32> {
+/// Every process of a session: claude's tree; whatever else its unit holds (a tool that
+/// double-forked away from the tree); and, with or without a unit, every process of this user
+/// in a terminal session or process group of claude, of its tree or of `launcher` (what a tool
+/// left running when its shell exited, reparented out of the tree). Never claude's ancestors
+/// (its launcher: tmux continues a pane's process group when its process stops) nor the daemon,
+/// and none of their sessions or groups counts but the launcher's (the tmux server's, the
+/// interactive shell's, the daemon's are not the session's). Oldest first, so parents come
+/// before their children.
+pub fn processes(claude: u32, launcher: Option<u32>, unit: &str) -> Vec<u32> {
     let mut all = tree(claude);
+    let daemon = std::process::id();
+    let above: Vec<u32> = crate::procwatch::ancestry(claude, 64)
+        .into_iter()
+        .skip(1)
+        .collect();
+    let outside: Vec<i32> = above
+        .iter()
+        .filter(|p| Some(**p) != launcher)
+        .chain([&daemon])
+        .filter_map(|p| groups_of(*p))
+        .flatten()
+        .chain([0, 1])
+        .collect();
+    let groups: Vec<i32> = all
+        .iter()
+        .chain(launcher.as_ref())
+        .filter_map(|p| groups_of(*p))
+        .flatten()
+        .filter(|g| !outside.contains(g))
+        .collect();
+    let mut more = in_groups(&groups);
     let src = sources(&cgroup_of(claude), unit, &Layout::host());
     if let Some(procs) = src.procs {
-        let above = crate::procwatch::ancestry(claude, 64);
         let listed = std::fs::read_to_string(procs).unwrap_or_default();
-        all.extend(
+        more.extend(
             listed
                 .split_whitespace()
-                .filter_map(|p| p.parse::<u32>().ok())
-                .filter(|p| !above.contains(p) && !all.contains(p))
-                .collect::<Vec<_>>(),
+                .filter_map(|p| p.parse::<u32>().ok()),
         );
+    }
+    for p in more {
+        if !all.contains(&p) && !above.contains(&p) && p != daemon {
+            all.push(p);
+        }
     }
     let start = |p: &u32| crate::procwatch::identity(*p).map_or(u64::MAX, |i| i.starttime);
     all.sort_by_key(start);
     all
+}
+
+/// The terminal session and the process group a process is in.
+fn groups_of(pid: u32) -> Option<[i32; 2]> {
+    let stat = Process::new(pid as i32).ok()?.stat().ok()?;
+    Some([stat.session, stat.pgrp])
+}
+
+/// The live processes of this user whose terminal session or process group is one of `groups`.
+fn in_groups(groups: &[i32]) -> Vec<u32> {
+    if groups.is_empty() {
+        return Vec::new();
+    }
+    let me = rustix::process::geteuid().as_raw();
+    let Ok(procs) = procfs::process::all_processes() else {
+        return Vec::new();
+    };
+    procs
+        .flatten()
+        .filter_map(|p| {
+            let stat = p.stat().ok()?;
+            let member = groups.contains(&stat.session) || groups.contains(&stat.pgrp);
+            (member && stat.state != 'Z' && p.uid().ok()? == me).then_some(stat.pid as u32)
+        })
+        .collect()
 }
 
 /// The figures of a session whose claude is `claude`, running in `unit` (empty: none).
@@ -269,5 +322,37 @@ mod tests {
         assert!(f.memory > 0 && f.tasks >= 2, "{f:?}");
         child.kill().unwrap();
         child.wait().unwrap();
+    }
+
+    #[test]
+    fn a_process_left_in_claudes_group_belongs_to_the_session_and_this_one_does_not() {
+        use std::io::BufRead;
+        use std::os::unix::process::CommandExt;
+        // "claude" in a process group of its own; a subshell leaves a sleep behind in it.
+        let mut claude = std::process::Command::new("sh")
+            .args(["-c", "(sleep 60 & echo $!); exec sleep 60"])
+            .process_group(0)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        let mut out = std::io::BufReader::new(claude.stdout.take().unwrap());
+        out.read_line(&mut line).unwrap();
+        let left: u32 = line.trim().parse().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while tree(claude.id()).contains(&left) {
+            assert!(std::time::Instant::now() < deadline, "never reparented");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let all = processes(claude.id(), None, "");
+        let _ = std::process::Command::new("kill")
+            .arg(left.to_string())
+            .status();
+        claude.kill().unwrap();
+        claude.wait().unwrap();
+        assert_eq!(all[0], claude.id());
+        assert!(all.contains(&left), "{all:?}");
+        // This process shares claude's terminal session, not its group: it is not the session's.
+        assert!(!all.contains(&std::process::id()), "{all:?}");
     }
 }

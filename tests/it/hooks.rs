@@ -436,6 +436,24 @@ async fn relay_fails_open_without_a_daemon() {
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
 }
 
+#[tokio::test]
+async fn a_stopped_daemon_holds_a_permission_request_only_as_long_as_the_wait() {
+    // No config file: permission_wait_secs is 0, so the relay waits a few seconds at most
+    // (before, up to the hour a configured wait could take).
+    let env = Env::new().await;
+    let daemon = env.daemon.as_ref().unwrap().id();
+    signal(daemon, "STOP");
+    let _thaw = Thaw(daemon);
+    let request = event(
+        "PermissionRequest",
+        r#","tool_name":"Bash","tool_input":{"command":"make"}"#,
+    );
+    let r = tokio::time::timeout(Duration::from_secs(15), relay(&env, &request, ""))
+        .await
+        .expect("the relay gave up on the stopped daemon within 15 s");
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""));
+}
+
 #[test]
 fn hooks_install_status_uninstall_in_settings_json() {
     let home = tempfile::tempdir().unwrap();

@@ -3,6 +3,7 @@
 mod access;
 mod adopt;
 mod cli;
+mod cli_escapes;
 mod cli_output;
 mod completion;
 mod contract;

@@ -1,7 +1,8 @@
-//! A session as a whole, without systemd (`make run` on a bare bus): claude and the tool it
-//! started are frozen and thawed together, a daemon restart keeps them frozen, the resource
-//! figures come from the process tree, and limits are refused where no unit can apply them.
-//! The same under a real `systemd --user` is in `e2e_systemd.rs`.
+//! A session as a whole, without systemd (`make run` on a bare bus): claude, the tool it
+//! started and what a tool left running in the pane's session are frozen and thawed together
+//! (and nothing outside the session), a daemon restart keeps them frozen, the resource figures
+//! come from the process tree, and limits are refused where no unit can apply them. The same
+//! under a real `systemd --user` is in `e2e_systemd.rs`.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -9,13 +10,31 @@ use std::path::Path;
 use zbus::Variant;
 
 use crate::harness::*;
+use crate::procs::descends_from;
+
+/// A stand-in claude of `tests/fixtures/`.
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
 
 /// The fake claude that has started a tool (a `sleep` child).
 pub fn claude_with_tool() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/claude-with-tool")
-        .to_string_lossy()
-        .into_owned()
+    fixture("claude-with-tool")
+}
+
+/// Kills a process the test left behind (a reparented tool) when dropped, frozen or not.
+struct KillOnDrop(u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if alive(self.0) {
+            signal(self.0, "KILL");
+        }
+    }
 }
 
 #[tokio::test]
@@ -47,6 +66,51 @@ async fn freeze_stops_claude_and_its_tools_and_survives_a_daemon_restart() {
     })
     .await;
     assert!(!s.frozen().await.unwrap());
+}
+
+#[tokio::test]
+async fn freeze_reaches_what_a_tool_left_running_in_the_pane_and_nothing_else() {
+    let orphaning = fixture("claude-with-orphan");
+    let env = Env::with_env(&[("TRUSTY_MPM_CLAUDE_COMMAND", &orphaning)]).await;
+    let (_, path, claude) = env.start_active("left").await;
+    let pidfile = Path::new(&env.project("left")).join(".orphan");
+    let orphan = || {
+        std::fs::read_to_string(&pidfile)
+            .ok()?
+            .trim()
+            .parse::<u32>()
+            .ok()
+    };
+    wait_for("the tool left a process", || async { orphan().is_some() }).await;
+    let orphan = orphan().unwrap();
+    let _reap = KillOnDrop(orphan);
+    assert!(alive(orphan));
+    assert!(
+        !descends_from(orphan, claude),
+        "the left process is out of claude's tree"
+    );
+    let daemon = env.daemon.as_ref().unwrap().id();
+    let server = String::from_utf8(env.tmux(&["display", "-p", "#{pid}"]).stdout).unwrap();
+    let server: u32 = server.trim().parse().unwrap();
+
+    let m = env.manager().await;
+    m.pause_session("left", "", true).await.unwrap();
+    assert!(env.session_uncached(&path).await.frozen().await.unwrap());
+    assert_eq!((proc_state(claude), proc_state(orphan)), ('T', 'T'));
+    let pane = env.pane_pid("left");
+    for (what, pid) in [
+        ("the pane's launcher", pane),
+        ("the daemon", daemon),
+        ("tmux", server),
+    ] {
+        assert_ne!(proc_state(pid), 'T', "{what} (pid {pid}) was stopped");
+    }
+
+    m.resume_session("left").await.unwrap();
+    wait_for("thawed", || async {
+        proc_state(claude) != 'T' && proc_state(orphan) != 'T'
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -23,6 +23,7 @@ use zbus::object_server::SignalEmitter;
 use super::bus::{
     has_owner, manager_signals, owner_appeared, owner_changes, sessions, signal_json,
 };
+use super::output::message;
 use crate::contract::BUS_NAME;
 use item::{ITEM_PATH, Item, Look, WATCHER, WatcherProxy};
 use menu::{Layout, MENU_PATH, Menu};
@@ -109,7 +110,7 @@ async fn reload(conn: &Connection, st: &mut State) {
     match sessions(conn).await {
         Ok(all) => st.load(all),
         Err(e) => {
-            eprintln!("trusty-mpm tray: cannot read the sessions: {e}");
+            eprintln!("trusty-mpm tray: cannot read the sessions: {}", message(&e));
             st.daemon_gone();
         }
     }
