@@ -219,3 +219,51 @@ pub fn no_color() -> bool {
 pub fn home() -> PathBuf {
     env_path("HOME").unwrap_or_else(|| PathBuf::from("/"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claude_gets_the_passed_variables_then_config_then_the_session_s() {
+        let mut cfg = Config::from_env();
+        cfg.pass_env = vec!["ANTHROPIC_*".into(), "NO_PROXY".into()];
+        cfg.claude_env = BTreeMap::from([("A".into(), "config".into())]);
+        let daemon = [
+            ("ANTHROPIC_API_KEY", "sk-1"),
+            ("ANTHROPIC", "no: the pattern wants the underscore"),
+            ("NO_PROXY", "localhost"),
+            ("NO_PROXY_X", "no: exact name"),
+            ("HOME", "/home/me"),
+            ("B", "daemon"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let session = BTreeMap::from([
+            ("B".into(), "session".into()),
+            ("ANTHROPIC_API_KEY".into(), "sk-2".into()),
+        ]);
+        let env = cfg.claude_environment(daemon.into_iter(), &session);
+        let want = [
+            ("A", "config"),
+            ("ANTHROPIC_API_KEY", "sk-2"),
+            ("B", "session"),
+            ("NO_PROXY", "localhost"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        assert_eq!(env, want);
+    }
+
+    #[test]
+    fn environment_names_and_sizes_are_checked() {
+        let ok = BTreeMap::from([("ANTHROPIC_API_KEY".into(), "sk".into())]);
+        assert!(check_env(ok).is_ok());
+        for bad in ["1X", "A-B", "", "A=B"] {
+            let env = BTreeMap::from([(bad.to_owned(), "v".to_owned())]);
+            assert!(check_env(env).is_err(), "{bad:?}");
+        }
+        let nul = BTreeMap::from([("A".into(), "x\0y".into())]);
+        assert!(check_env(nul).is_err());
+        let big = BTreeMap::from([("A".into(), "x".repeat(MAX_CLAUDE_ENV_BYTES))]);
+        assert!(check_env(big).is_err());
+    }
+}

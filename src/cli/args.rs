@@ -242,7 +242,7 @@ const LIST_JSON: &str = "Print a JSON array of sessions, oldest first: {id, name
 status, status_detail, activity, activity_detail, pid, claude_session_id, transcript_path, \
 created_at, last_seen, paused_at, pause_summary, frozen, unit, memory_bytes, cpu_usec, tasks, \
 tmux_session, model, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, \
-context_tokens, path} (times in microseconds since the epoch, 0 = unset; pid, memory, CPU and tasks \
+context_tokens, args, claude_command, claude_version, permission_mode, path} (times in microseconds since the epoch, 0 = unset; pid, memory, CPU and tasks \
 0 = unknown; token counts 0 until the transcript was read).";
 
 const WATCH_JSON: &str = "Print one JSON object per event: {event, at_usec, id, name} and, by \

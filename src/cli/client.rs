@@ -125,6 +125,9 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
                     ("Age", output::age(s.created_at)),
                     ("Last seen", format!("{} ago", output::age(s.last_seen))),
                     ("Tmux", tmux),
+                    ("Claude", claude_line(&s)),
+                    ("Args", s.args.join(" ")),
+                    ("Mode", s.permission_mode.clone()),
                     ("Claude id", s.claude_session_id.clone()),
                     ("Transcript", s.transcript_path.clone()),
                     (
@@ -316,4 +319,13 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
         Command::Tray => return super::tray::run(conn).await,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Which claude a session runs: its version, and where from.
+fn claude_line(s: &output::SessionInfo) -> String {
+    match (s.claude_version.as_str(), s.claude_command.as_str()) {
+        ("", command) => command.to_owned(),
+        (version, "") => version.to_owned(),
+        (version, command) => format!("{version} ({command})"),
+    }
 }

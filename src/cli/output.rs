@@ -44,6 +44,12 @@ pub struct SessionInfo {
     pub cache_creation_tokens: u64,
     pub cache_read_tokens: u64,
     pub context_tokens: u64,
+    /// The extra claude arguments the session was started with.
+    pub args: Vec<String>,
+    /// The claude executable, its --version and its permission mode; empty until known.
+    pub claude_command: String,
+    pub claude_version: String,
+    pub permission_mode: String,
     pub path: String,
 }
 
@@ -93,6 +99,13 @@ impl SessionInfo {
             cache_creation_tokens: t("CacheCreationTokens"),
             cache_read_tokens: t("CacheReadTokens"),
             context_tokens: t("ContextTokens"),
+            args: p
+                .get("Args")
+                .and_then(|v| Vec::<String>::try_from(v.clone()).ok())
+                .unwrap_or_default(),
+            claude_command: s("ClaudeCommand"),
+            claude_version: s("ClaudeVersion"),
+            permission_mode: s("PermissionMode"),
             path: path.to_owned(),
         }
     }
@@ -465,6 +478,10 @@ mod tests {
             cache_creation_tokens: 0,
             cache_read_tokens: 0,
             context_tokens: 0,
+            args: Vec::new(),
+            claude_command: String::new(),
+            claude_version: String::new(),
+            permission_mode: String::new(),
             path: "/x".into(),
         }
     }

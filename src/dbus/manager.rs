@@ -130,12 +130,14 @@ impl Manager {
 
     /// Creates a detached tmux session in project_dir running claude. An empty name is derived
     /// from the folder. Options: "args" (as) extra claude arguments, "resume" (s) a Claude Code
-    /// session id to resume; otherwise claude gets a fresh session id, recorded as
-    /// ClaudeSessionId. Under systemd claude runs in a unit of its own (Unit), limited by
+    /// session id (a UUID no other session holds) to resume; otherwise claude gets a fresh
+    /// session id, recorded as ClaudeSessionId. "env" (a{ss}) environment for claude, over the
+    /// daemon's pass-through variables (config pass_env) and config.toml's [env]. Args and env
+    /// are kept for restarts. Under systemd claude runs in a unit of its own (Unit), limited by
     /// "memory_high" (t, bytes), "memory_max" (t, bytes), "cpu_weight" (u, 1 to 10000) and
-    /// "tasks_max" (t), over config.toml's defaults. The claude command is found before anything is created. The session
-    /// is starting until its claude process runs; a claude that cannot start leaves it stopped,
-    /// StatusDetail saying why.
+    /// "tasks_max" (t), over config.toml's defaults. The claude command is found before
+    /// anything is created. The session is starting until its claude process runs; a claude
+    /// that cannot start leaves it stopped, StatusDetail saying why.
     #[zbus(out_args("id", "name", "path"))]
     async fn start_session(
         &self,

@@ -402,8 +402,7 @@ impl SessionObject {
         self.published().claude_command.clone()
     }
 
-    /// What that executable says with --version (e.g. "2.1.332 (Claude Code)"); empty until
-    /// known.
+    /// The version that executable reports (e.g. "2.1.332 (Claude Code)"); empty until known.
     #[zbus(property)]
     fn claude_version(&self) -> String {
         self.published().claude_version.clone()

@@ -16,13 +16,17 @@ pub fn effect(p: &Payload) -> HookEffect {
         "PreToolUse" | "PostToolUse" => Some((Activity::Working, tool)),
         "PermissionRequest" => Some((Activity::NeedsInput, tool)),
         "Notification" => match p.notification_type.as_str() {
-            "permission_prompt" | "elicitation_dialog" => {
+            "permission_prompt" | "elicitation_dialog" | "agent_needs_input" => {
                 Some((Activity::NeedsInput, p.message.clone()))
             }
-            "idle_prompt" => Some((Activity::Ready, p.message.clone())),
+            "idle_prompt" | "agent_completed" => Some((Activity::Ready, p.message.clone())),
             _ => None,
         },
+        // A turn that ended with background tasks still running is not done.
+        "Stop" if p.background_tasks => Some((Activity::Working, "background tasks".into())),
         "Stop" | "StopFailure" => Some((Activity::Ready, String::new())),
+        // Auto mode's classifier refused a tool call; the agent goes on without it.
+        "PermissionDenied" => Some((Activity::Working, format!("{tool} denied"))),
         // /clear ends the old conversation and starts a new one in the same process.
         "SessionEnd" if p.reason != "clear" => {
             e.ended = true;
@@ -34,8 +38,16 @@ pub fn effect(p: &Payload) -> HookEffect {
     // (in the terminal) or left behind.
     e.moves_on = matches!(
         p.hook_event_name.as_str(),
-        "PreToolUse" | "PostToolUse" | "UserPromptSubmit" | "Stop" | "StopFailure"
+        "PreToolUse"
+            | "PostToolUse"
+            | "UserPromptSubmit"
+            | "Stop"
+            | "StopFailure"
+            | "PermissionDenied"
     );
+    e.permission_mode = (!p.permission_mode.is_empty()).then(|| p.permission_mode.clone());
+    e.last_reply = (p.hook_event_name == "Stop" && !p.last_assistant_message.is_empty())
+        .then(|| p.last_assistant_message.clone());
     // These follow a reply written to the transcript (SessionStart: maybe another file).
     e.transcript_grew = matches!(
         p.hook_event_name.as_str(),
@@ -55,7 +67,7 @@ pub fn effect(p: &Payload) -> HookEffect {
 /// A one-line summary for the history: `Bash: cargo test`, `Notification: Claude needs ...`.
 pub fn summary(p: &Payload) -> String {
     let text = match p.hook_event_name.as_str() {
-        "PreToolUse" | "PostToolUse" | "PermissionRequest" => {
+        "PreToolUse" | "PostToolUse" | "PermissionRequest" | "PermissionDenied" => {
             return one_line(&format!("{}: {}", p.tool_name, p.subject()));
         }
         "UserPromptSubmit" => p.prompt.clone(),
@@ -175,18 +187,49 @@ mod tests {
 
     #[test]
     fn session_start_records_ids() {
-        let e = eff(
-            r#"{"hook_event_name":"SessionStart","session_id":"abc","transcript_path":"/t","source":"clear"}"#,
-        );
-        assert_eq!(e.claude_ids, Some(("abc".into(), "/t".into())));
+        const A: &str = "0000000a-0000-4000-8000-000000000000";
+        let e = eff(&format!(
+            r#"{{"hook_event_name":"SessionStart","session_id":"{A}","transcript_path":"/t","source":"clear"}}"#
+        ));
+        assert_eq!(e.claude_ids, Some((A.into(), "/t".into())));
         // A compacted or forked conversation continues under the id its SessionStart names.
-        for source in ["compact", "fork", "resume"] {
+        for (n, source) in ["compact", "fork", "resume"].into_iter().enumerate() {
+            let id = format!("0000000{n}-0000-4000-8000-000000000000");
             let e = eff(&format!(
-                r#"{{"hook_event_name":"SessionStart","session_id":"new-{source}","transcript_path":"/n","source":"{source}"}}"#
+                r#"{{"hook_event_name":"SessionStart","session_id":"{id}","transcript_path":"/n","source":"{source}"}}"#
             ));
-            assert_eq!(e.claude_ids, Some((format!("new-{source}"), "/n".into())));
+            assert_eq!(e.claude_ids, Some((id, "/n".into())));
         }
         assert_eq!(e.activity, None);
+        // An id that is not a UUID is no id at all.
+        let e = eff(r#"{"hook_event_name":"SessionStart","session_id":"--resume","source":"x"}"#);
+        assert_eq!(e.claude_ids, None);
+    }
+
+    #[test]
+    fn newer_events_and_fields() {
+        use Activity::*;
+        let working = r#"{"hook_event_name":"Stop","background_tasks":[{"id":"b1"}]}"#;
+        assert_eq!(act(working), Some(Working));
+        assert_eq!(
+            act(r#"{"hook_event_name":"Stop","background_tasks":[]}"#),
+            Some(Ready)
+        );
+        let denied = r#"{"hook_event_name":"PermissionDenied","tool_name":"Bash"}"#;
+        assert_eq!(eff(denied).activity, Some((Working, "Bash denied".into())));
+        assert!(eff(denied).moves_on);
+        for (kind, want) in [
+            ("agent_needs_input", NeedsInput),
+            ("agent_completed", Ready),
+        ] {
+            let n = format!(r#"{{"hook_event_name":"Notification","notification_type":"{kind}"}}"#);
+            assert_eq!(act(&n), Some(want), "{kind}");
+        }
+        let e = eff(
+            r#"{"hook_event_name":"Stop","permission_mode":"auto","last_assistant_message":"Done.\nAll green."}"#,
+        );
+        assert_eq!(e.permission_mode.as_deref(), Some("auto"));
+        assert_eq!(e.last_reply.as_deref(), Some("Done.\nAll green."));
     }
 
     #[test]

@@ -25,6 +25,13 @@ pub struct Payload {
     pub notification_type: String,
     pub source: String,
     pub reason: String,
+    /// Claude Code's permission mode (`default`, `acceptEdits`, `plan`, `auto`, ...).
+    pub permission_mode: String,
+    /// Stop: the reply that ended the turn.
+    pub last_assistant_message: String,
+    /// Stop: whether background tasks still run after the turn (Claude Code's
+    /// `background_tasks`, a list or a count).
+    pub background_tasks: bool,
 }
 
 /// Parses a payload; it must be a JSON object naming its event.
@@ -88,6 +95,14 @@ pub fn parse(json: &str) -> Result<Payload> {
     p.notification_type = text::one_line(&get("notification_type"), 64);
     p.source = text::one_line(&get("source"), 64);
     p.reason = text::one_line(&get("reason"), 64);
+    p.permission_mode = text::one_line(&get("permission_mode"), 64);
+    p.last_assistant_message = text::lines(&get("last_assistant_message"), text::MAX_SUMMARY);
+    p.background_tasks = match value.get("background_tasks") {
+        Some(Value::Array(tasks)) => !tasks.is_empty(),
+        Some(Value::Number(n)) => n.as_u64().is_some_and(|n| n > 0),
+        Some(Value::Bool(b)) => *b,
+        _ => false,
+    };
     Ok(p)
 }
 

@@ -28,6 +28,10 @@ pub struct HookEffect {
     pub moves_on: bool,
     /// The event follows a reply Claude Code wrote to the transcript: time to read it.
     pub transcript_grew: bool,
+    /// Claude Code's permission mode, when the event names it.
+    pub permission_mode: Option<String>,
+    /// The reply that ended a turn (Stop's `last_assistant_message`).
+    pub last_reply: Option<String>,
 }
 
 /// Who sent a hook event, as far as the session it belongs to is concerned.
@@ -202,6 +206,12 @@ impl<T: Tmux> SessionService<T> {
         if let Some((activity, detail)) = &effect.activity {
             s.activity = *activity;
             s.activity_detail = detail.clone();
+        }
+        if let Some(mode) = &effect.permission_mode {
+            s.permission_mode = mode.clone();
+        }
+        if let Some(reply) = &effect.last_reply {
+            s.last_reply = reply.clone();
         }
         if effect.ended && s.status != Status::Stopped {
             // The process is still recorded, so its exit is still reported as ClaudeExited.

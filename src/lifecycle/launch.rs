@@ -348,6 +348,7 @@ impl<T: Tmux> SessionService<T> {
         drop(reservation);
         self.commit_new(&session, true).await?;
         self.spawn_detection(session.id);
+        self.learn_version(session.id, session.claude_command.clone());
         Ok(session)
     }
 
@@ -458,12 +459,13 @@ impl<T: Tmux> SessionService<T> {
             s.launcher = fresh.launcher;
             s.unit = launch.unit;
             s.claude_session_id = launch.claude_id;
-            s.claude_command = launch.command;
+            s.claude_command = launch.command.clone();
             s.last_seen = now_usec();
             Ok(())
         })?;
         self.persist().await?;
         self.spawn_detection(id);
+        self.learn_version(id, launch.command);
         Ok(())
     }
 }

@@ -14,6 +14,7 @@ mod permissions;
 mod reconcile;
 pub mod summary;
 mod telemetry;
+mod version;
 mod watch;
 
 #[cfg(test)]
@@ -154,6 +155,8 @@ pub struct SessionService<T: Tmux = TmuxDriver> {
     counts: tokio_watch::Sender<Counts>,
     /// One operation at a time per session (see `exclusive`).
     op_locks: Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<()>>>>,
+    /// What each claude executable said with `--version`.
+    versions: version::Versions,
 }
 
 impl<T: Tmux> SessionService<T> {
@@ -182,6 +185,7 @@ impl<T: Tmux> SessionService<T> {
             write_lock: tokio::sync::Mutex::new(()),
             counts: tokio_watch::Sender::new(Counts::default()),
             op_locks: Mutex::new(HashMap::new()),
+            versions: Default::default(),
         });
         svc.mark_changed(&svc.lock());
         svc

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::summary::summarise;
+use super::summary::{paragraph, summarise};
 use super::{SessionService, printable, removed_meanwhile};
 use crate::config::{
     CLAUDE_DETECT_WINDOW, DEFAULT_CAPTURE_LINES, MAX_NOTE_BYTES, STOP_GRACE, TERM_GRACE,
@@ -57,6 +57,8 @@ impl<T: Tmux> SessionService<T> {
         };
         let summary = if !note.trim().is_empty() {
             note.trim().to_owned()
+        } else if !s.last_reply.is_empty() {
+            paragraph(&s.last_reply)
         } else if s.in_tmux {
             let target = self.live_target(&s).await?;
             summarise(&self.tmux.capture(&target, DEFAULT_CAPTURE_LINES).await?)

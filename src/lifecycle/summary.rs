@@ -73,6 +73,19 @@ fn is_border(c: char) -> bool {
     ('\u{2500}'..='\u{259F}').contains(&c)
 }
 
+/// A reply as one paragraph for a pause summary: its words on one line, at most
+/// `SUMMARY_CHARS` characters of its end (a reply ends with what it came to).
+pub fn paragraph(reply: &str) -> String {
+    let words: Vec<&str> = reply.split_whitespace().collect();
+    let line = words.join(" ");
+    let count = line.chars().count();
+    if count <= SUMMARY_CHARS {
+        return line;
+    }
+    let tail: String = line.chars().skip(count - SUMMARY_CHARS + 1).collect();
+    format!("…{tail}")
+}
+
 /// `summarise` compression and the derived pause summary: borders dropped, each line trimmed,
 /// and the last `SUMMARY_CHARS` characters of what is left, cut at a line start where possible.
 pub fn summarise(text: &str) -> String {

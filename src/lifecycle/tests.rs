@@ -241,6 +241,8 @@ fn rig_with(sessions: Vec<Session>, tmux: FakeTmux) -> Rig {
         slice: crate::config::DEFAULT_SLICE.into(),
         default_limits: Default::default(),
         slice_memory_max: None,
+        pass_env: Vec::new(),
+        claude_env: Default::default(),
         under_systemd: false,
     };
     let svc = SessionService::with_tmux(cfg, tmux.clone(), sessions, Arc::new(()));

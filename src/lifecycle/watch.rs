@@ -14,8 +14,10 @@ use crate::tmux::Tmux;
 
 const DETECT_STEP: Duration = Duration::from_millis(20);
 const DETECT_SLOW_STEP: Duration = Duration::from_millis(500);
-/// How long tmux may take to mark a pane dead after its program exited.
-const PANE_DEATH_WAIT: Duration = Duration::from_secs(3);
+/// How long tmux may take to mark a pane dead after its program exited: on a loaded machine
+/// (a build beside a busy tmux server) this took more than 3 s. Only the StatusDetail of a
+/// failed claude waits for it, in the background.
+const PANE_DEATH_WAIT: Duration = Duration::from_secs(10);
 /// How much of a dead pane's last lines a StatusDetail quotes.
 const DETAIL_CHARS: usize = 200;
 

@@ -195,7 +195,7 @@ async fn pane_ids_of_a_later_tmux_server_reach_nothing() {
     let m = env.manager().await;
     let (_, path, _) = env.start_active("old").await;
     let s = env.session_uncached(&path).await;
-    assert!(env.tmux(&["kill-server"]).status.success());
+    env.kill_tmux_server().await;
     wait_for("stopped", || async {
         s.status().await.unwrap() == "stopped"
     })

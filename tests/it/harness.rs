@@ -196,6 +196,19 @@ impl Env {
             .expect("tmux runs")
     }
 
+    /// Kills this test's tmux server and waits until its process is gone: `kill-server`
+    /// returns before the server has exited, and a daemon starting meanwhile finds a server
+    /// that is going away rather than none.
+    pub async fn kill_tmux_server(&self) {
+        let pid = self.tmux(&["display-message", "-p", "#{pid}"]);
+        let pid: u32 = String::from_utf8_lossy(&pid.stdout)
+            .trim()
+            .parse()
+            .expect("the tmux server runs");
+        assert!(self.tmux(&["kill-server"]).status.success());
+        wait_for("the tmux server exited", || async move { !alive(pid) }).await;
+    }
+
     pub async fn manager(&self) -> ManagerProxy<'static> {
         ManagerProxy::new(&self.conn).await.unwrap()
     }

@@ -212,7 +212,7 @@ async fn after_a_reboot_sessions_are_stopped_and_restart_in_their_dir() {
     let claude_id = env.session(&path).await.claude_session_id().await.unwrap();
     assert!(env.stop_daemon().success());
     // The reboot: no tmux server any more.
-    assert!(env.tmux(&["kill-server"]).status.success());
+    env.kill_tmux_server().await;
 
     env.start_daemon().await;
     let m = env.manager().await;
@@ -242,7 +242,7 @@ async fn a_tmux_server_that_exits_stops_its_sessions() {
     let env = Env::new().await;
     let m = env.manager().await;
     let (_, path, pid) = env.start_active("gone").await;
-    assert!(env.tmux(&["kill-server"]).status.success());
+    env.kill_tmux_server().await;
     let s = env.session_uncached(&path).await;
     wait_for("stopped", || async {
         s.status().await.unwrap() == "stopped"
@@ -264,7 +264,7 @@ async fn restore_on_start_brings_the_agents_back() {
     let (_, two, _) = env.start_active("two").await;
     env.manager().await.stop_session("two", true).await.unwrap();
     assert!(env.stop_daemon().success());
-    assert!(env.tmux(&["kill-server"]).status.success());
+    env.kill_tmux_server().await;
 
     env.start_daemon().await;
     let s = env.session_uncached(&one).await;
