@@ -166,4 +166,12 @@ pub trait Session {
     fn cache_read_tokens(&self) -> zbus::Result<u64>;
     #[zbus(property)]
     fn context_tokens(&self) -> zbus::Result<u64>;
+    #[zbus(property)]
+    fn args(&self) -> zbus::Result<Vec<String>>;
+    #[zbus(property)]
+    fn claude_command(&self) -> zbus::Result<String>;
+    #[zbus(property)]
+    fn claude_version(&self) -> zbus::Result<String>;
+    #[zbus(property)]
+    fn permission_mode(&self) -> zbus::Result<String>;
 }

@@ -15,6 +15,7 @@ mod guard;
 mod harness;
 mod hooks;
 mod install;
+mod launch;
 mod lifecycle;
 mod notify;
 mod procs;
