@@ -91,6 +91,7 @@ pub async fn run() -> ExitCode {
         return ExitCode::FAILURE;
     }
     svc.spawn_maintenance();
+    svc.spawn_transcript_follower();
     let mut counts = svc.counts();
     systemd::ready(&counts.borrow_and_update().to_string());
     tokio::spawn(async move {

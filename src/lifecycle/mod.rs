@@ -157,6 +157,8 @@ pub struct SessionService<T: Tmux = TmuxDriver> {
     op_locks: Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<()>>>>,
     /// What each claude executable said with `--version`.
     versions: version::Versions,
+    /// Reports writes to the sessions' transcripts, once following has started.
+    follower: std::sync::OnceLock<Arc<crate::telemetry::Follower>>,
 }
 
 impl<T: Tmux> SessionService<T> {
@@ -186,6 +188,7 @@ impl<T: Tmux> SessionService<T> {
             counts: tokio_watch::Sender::new(Counts::default()),
             op_locks: Mutex::new(HashMap::new()),
             versions: Default::default(),
+            follower: Default::default(),
         });
         svc.mark_changed(&svc.lock());
         svc

@@ -1,14 +1,15 @@
-//! Agent telemetry of sessions: after a hook event that follows a reply, the session's
-//! transcript is read in the background (only what was appended, see `crate::telemetry`), one
-//! read at a time per session, and the figures are applied under the state lock like any other
-//! change, so PropertiesChanged follows. Nothing is polled.
+//! Agent telemetry of sessions: when a session's transcript is written to (inotify, see
+//! `telemetry::Follower`), and after a hook event that follows a reply, the transcript is read
+//! in the background (only what was appended, see `crate::telemetry`), one read at a time per
+//! session, and the figures are applied under the state lock like any other change, so
+//! PropertiesChanged follows. Nothing is polled.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use super::SessionService;
 use crate::model::SessionId;
-use crate::telemetry::{self, Telemetry};
+use crate::telemetry::{self, Follower, Telemetry};
 use crate::tmux::Tmux;
 
 /// Whether a session's transcript is being read.
@@ -30,6 +31,8 @@ impl<T: Tmux> SessionService<T> {
             let Some(e) = st.sessions.get_mut(&id) else {
                 return;
             };
+            // Its directory may have been made since the last event.
+            self.follow(&e.session.transcript_path);
             if e.reading != Reading::Idle {
                 e.reading = Reading::Again;
                 return;
@@ -38,6 +41,57 @@ impl<T: Tmux> SessionService<T> {
         }
         let svc = Arc::clone(self);
         tokio::spawn(async move { svc.read_transcript_now(id).await });
+    }
+
+    /// Reads a session's transcript whenever it is written to, from now on; the reads after
+    /// hook events stay for a file whose directory did not exist yet.
+    pub fn spawn_transcript_follower(self: &Arc<Self>) {
+        let follower = match Follower::new() {
+            Ok(f) => Arc::new(f),
+            Err(e) => {
+                tracing::warn!(
+                    "cannot follow transcripts (inotify: {e}); reading them after hook events only"
+                );
+                return;
+            }
+        };
+        if self.follower.set(follower.clone()).is_err() {
+            return;
+        }
+        for s in self.list() {
+            self.follow(&s.transcript_path);
+        }
+        let svc = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let changed = match follower.changed().await {
+                    Ok(changed) => changed,
+                    Err(e) => {
+                        tracing::warn!("following transcripts failed: {e}");
+                        return;
+                    }
+                };
+                let Some(svc) = svc.upgrade() else { return };
+                let written: Vec<Option<SessionId>> = svc.map_sessions(|s| {
+                    changed
+                        .contains(Path::new(&s.transcript_path))
+                        .then_some(s.id)
+                });
+                for id in written.into_iter().flatten() {
+                    svc.read_transcript(id);
+                }
+            }
+        });
+    }
+
+    /// Follows writes to `path`, when transcripts are followed at all.
+    fn follow(&self, path: &str) {
+        if let Some(f) = self.follower.get()
+            && Path::new(path).is_absolute()
+            && let Err(e) = f.follow(Path::new(path))
+        {
+            tracing::debug!("not following {path} yet: {e}");
+        }
     }
 
     async fn read_transcript_now(self: Arc<Self>, id: SessionId) {

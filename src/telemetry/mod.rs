@@ -4,6 +4,7 @@
 //! read. Nothing here knows sessions, hooks or D-Bus; the lifecycle service decides when to read
 //! and publishes the result.
 
+mod follow;
 mod transcript;
 
 #[cfg(test)]
@@ -13,6 +14,7 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
+pub use follow::Follower;
 pub use transcript::{MAX_LINE, Read, read};
 
 /// How many recent replies keep the usage counted for them: a line repeating one of their ids

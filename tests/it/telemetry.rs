@@ -252,3 +252,27 @@ async fn the_cli_shows_model_tokens_and_context() {
         [12, 1234, 3300, 44000, 47312]
     );
 }
+
+/// Claude Code writes a reply's line about 100 ms after the Stop hook that follows it: the
+/// figures follow the file itself, mid-turn too, with no hook after the write.
+#[tokio::test]
+async fn figures_follow_lines_written_after_the_hooks() {
+    let env = Env::new().await;
+    let (_, path, _) = env.start_active("late").await;
+    let pane = pane_of(&env, "late");
+    let s = env.session_uncached(&path).await;
+    let c = Conversation::new(&env, "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5");
+    let sid = c.id.as_str();
+    c.hook(&env, &pane, "SessionStart", json!({"source": "startup"}))
+        .await;
+    c.append(&prompt(sid, "hello"));
+    c.hook(&env, &pane, "Stop", json!({})).await;
+    // The reply lands after its Stop hook returned.
+    let a = tokens(3, 1200, 0, 41);
+    c.append(&reply(sid, "msg_late1", MODEL, a, 1));
+    expect(&s, &figures(MODEL, &[a], a), "a line written after Stop").await;
+    // Mid-turn, with no hook at all.
+    let b = tokens(5, 0, 1200, 77);
+    c.append(&reply(sid, "msg_late2", MODEL, b, 2));
+    expect(&s, &figures(MODEL, &[a, b], b), "a line written mid-turn").await;
+}
