@@ -61,6 +61,8 @@ pub trait Manager {
     fn session_count(&self) -> zbus::Result<u32>;
     #[zbus(property)]
     fn tmux_socket(&self) -> zbus::Result<String>;
+    #[zbus(property)]
+    fn hostname(&self) -> zbus::Result<String>;
 
     #[zbus(signal)]
     fn session_new(&self, id: &str, name: &str, path: zbus::ObjectPath<'_>) -> zbus::Result<()>;

@@ -426,6 +426,15 @@ impl Manager {
         self.ctx.published_count()
     }
 
+    /// The machine the daemon runs on (its host name), for clients that show several.
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn hostname(&self) -> String {
+        rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned()
+    }
+
     /// The socket path of the tmux server the sessions live on: the configured one, or tmux's
     /// default server (TMUX_TMPDIR or /tmp, then tmux-UID/default). Never empty.
     #[zbus(property(emits_changed_signal = "const"))]

@@ -140,3 +140,15 @@ async fn daemon_exits_nonzero_when_the_bus_goes_away() {
     assert!(!status.success(), "{status}");
     assert!(alive(pid), "the session outlives the daemon");
 }
+
+#[tokio::test]
+async fn the_daemon_names_its_machine() {
+    let env = Env::new().await;
+    let uname = std::process::Command::new("uname")
+        .arg("-n")
+        .output()
+        .unwrap();
+    let want = String::from_utf8(uname.stdout).unwrap();
+    let m = env.manager().await;
+    assert_eq!(m.hostname().await.unwrap(), want.trim());
+}

@@ -13,14 +13,27 @@ const KEY: &str = "sk-ant-test-0123456789";
 
 /// Waits until the session's pane shows `text`.
 async fn shows(env: &Env, name: &str, text: &str) {
-    let m = env.manager().await;
-    wait_for(&format!("{name} shows {text:?}"), || async {
-        m.capture_output(name, 200, "off")
-            .await
-            .unwrap()
-            .contains(text)
+    screen_until(env, name, &format!("{name} shows {text:?}"), |s| {
+        s.contains(text)
     })
     .await;
+}
+
+/// Waits until the session's pane satisfies `done`; fails showing the pane.
+async fn screen_until(env: &Env, name: &str, what: &str, done: impl Fn(&str) -> bool) {
+    let m = env.manager().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let screen = m.capture_output(name, 500, "off").await.unwrap();
+        if done(&screen) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for: {what}; the pane shows:\n{screen}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]
@@ -59,11 +72,12 @@ async fn arguments_and_environment_survive_restarts_and_api_variables_reach_clau
     m.stop_session("api", true).await.unwrap();
     m.restart_session("api").await.unwrap();
     // The newest claude (after the last start line) has the key and the session's variable.
-    wait_for(
+    let resumed = format!("--model opus --resume {id}");
+    screen_until(
+        &env,
+        "api",
         "claude started again with its arguments and environment",
-        || async {
-            let screen = m.capture_output("api", 500, "off").await.unwrap();
-            let resumed = format!("--model opus --resume {id}");
+        |screen| {
             let newest = screen.rsplit(&resumed).next().unwrap_or("");
             screen.matches(&resumed).count() == 2
                 && newest.contains("env MY_VAR=mine")
