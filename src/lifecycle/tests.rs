@@ -249,6 +249,19 @@ fn rig_with(sessions: Vec<Session>, tmux: FakeTmux) -> Rig {
     Rig { svc, tmux, dir }
 }
 
+/// A tmux session the daemon did not start, running no claude.
+async fn idle_session(tmux: &FakeTmux, name: &str, dir: &str) -> Pane {
+    let argv = ["sleep".to_owned(), "1000".to_owned()];
+    let program = Program {
+        dir,
+        env: &[],
+        argv: &argv,
+    };
+    tmux.new_session(&SessionName::new(name).unwrap(), &program)
+        .await
+        .unwrap()
+}
+
 fn rig() -> Rig {
     rig_with(Vec::new(), FakeTmux::default())
 }
@@ -285,19 +298,7 @@ impl Rig {
 async fn names_used_in_tmux_are_refused_or_skipped() {
     let r = rig();
     let dir = r.project("proj");
-    let argv = ["sleep".to_owned(), "1000".to_owned()];
-    let foreign = SessionName::new("proj").unwrap();
-    r.tmux
-        .new_session(
-            &foreign,
-            &Program {
-                dir: &dir,
-                env: &[],
-                argv: &argv,
-            },
-        )
-        .await
-        .unwrap();
+    idle_session(&r.tmux, "proj", &dir).await;
 
     let e = r.svc.start(&dir, "proj", StartOptions::default()).await;
     assert!(matches!(e, Err(Error::AlreadyExists(_))), "{e:?}");
@@ -318,20 +319,7 @@ async fn a_pane_id_of_a_later_server_is_never_used() {
     let r = rig();
     let old = r.start("old").await;
     r.tmux.world().server_exits();
-    let foreign = SessionName::new("foreign").unwrap();
-    let argv = ["sleep".to_owned(), "1000".to_owned()];
-    let pane = r
-        .tmux
-        .new_session(
-            &foreign,
-            &Program {
-                dir: "/",
-                env: &[],
-                argv: &argv,
-            },
-        )
-        .await
-        .unwrap();
+    let pane = idle_session(&r.tmux, "foreign", "/").await;
     assert_eq!(
         pane.id, old.pane,
         "the new server hands out the same pane id"
@@ -389,19 +377,7 @@ async fn a_stop_while_starting_ends_the_launched_claude() {
 #[tokio::test]
 async fn restart_refuses_a_starting_session_and_stops_a_running_one() {
     let r = rig();
-    let argv = ["sleep".to_owned(), "1000".to_owned()];
-    let idle = SessionName::new("idle").unwrap();
-    r.tmux
-        .new_session(
-            &idle,
-            &Program {
-                dir: "/",
-                env: &[],
-                argv: &argv,
-            },
-        )
-        .await
-        .unwrap();
+    idle_session(&r.tmux, "idle", "/").await;
     let adopted = r.svc.adopt("idle").await.unwrap();
     assert_eq!(adopted.status, Status::Starting, "no claude in its pane");
     let e = r.svc.restart(adopted.id).await;
