@@ -19,6 +19,7 @@ mod notify;
 mod procs;
 mod props;
 mod readme;
+mod real_claude;
 mod real_life;
 mod registry;
 mod reliability;
