@@ -19,5 +19,12 @@ fi
 SYSTEMD_TESTS=(e2e_systemd:: install:: readme::readme_service_commands_run)
 skips=()
 for t in "${SYSTEMD_TESTS[@]}"; do skips+=(--skip "$t"); done
+# The real Claude Code suite installs Claude Code with npm (into ~/.cache, once per version).
+# Without npm it is skipped, and said so; never on CI, which must run it (.ci/run installs npm).
+if ! command -v npm >/dev/null && [ "${CI:-}" != true ]; then
+  echo "make test: npm is not on PATH, so the real Claude Code suite (tests/it/real_claude) is" \
+    "SKIPPED; install nodejs and npm to run it" >&2
+  skips+=(--skip real_claude::)
+fi
 cargo test --all-targets --features test-faults -- "${skips[@]}"
 cargo test --features test-faults --test it -- --test-threads=1 "${SYSTEMD_TESTS[@]}"

@@ -63,6 +63,8 @@ pub struct Env {
     pub conn: Connection,
     /// Extra environment for the daemon (e.g. a short tmux timeout).
     pub daemon_env: Vec<(String, String)>,
+    /// Variables of the test's own environment the daemon must not get.
+    pub daemon_env_remove: Vec<String>,
 }
 
 impl Env {
@@ -72,6 +74,11 @@ impl Env {
     }
 
     pub async fn with_env(extra: &[(&str, &str)]) -> Env {
+        Self::with_env_removed(extra, &[]).await
+    }
+
+    /// `with_env`, and the daemon (so tmux and claude) without the variables `remove`.
+    pub async fn with_env_removed(extra: &[(&str, &str)], remove: &[String]) -> Env {
         require("tmux");
         let dir = tempfile::Builder::new()
             .prefix("trusty-mpm-it")
@@ -97,6 +104,7 @@ impl Env {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            daemon_env_remove: remove.to_vec(),
         };
         env.start_daemon().await;
         env
@@ -132,6 +140,9 @@ impl Env {
             .env_remove("TMUX_PANE")
             .env_remove("NOTIFY_SOCKET")
             .stdin(Stdio::null());
+        for k in &self.daemon_env_remove {
+            cmd.env_remove(k);
+        }
         for (k, v) in &self.daemon_env {
             cmd.env(k, v);
         }

@@ -21,6 +21,7 @@ mod notify;
 mod procs;
 mod props;
 mod readme;
+mod real_claude;
 mod real_life;
 mod registry;
 mod reliability;
