@@ -201,6 +201,11 @@ impl<T: Tmux> SessionService<T> {
         }
         let entry = st.sessions.get_mut(&id).ok_or_else(removed_meanwhile)?;
         push_event(&mut entry.history, event, tool, summary);
+        let prompts = entry.prompts.get_or_insert(0);
+        if event == "UserPromptSubmit" {
+            *prompts += 1;
+            self.prompted.notify_waiters();
+        }
         let before = entry.session.clone();
         let s = &mut entry.session;
         if let Some((activity, detail)) = &effect.activity {

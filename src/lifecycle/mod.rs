@@ -100,6 +100,9 @@ struct Entry {
     requests: Vec<permissions::Request>,
     /// The background read of the session's transcript (see `telemetry`).
     reading: telemetry::Reading,
+    /// Prompts the session's claude reported taking (UserPromptSubmit); `None` until one of its
+    /// hooks was seen, as then nothing can confirm a prompt (see `input`).
+    prompts: Option<u64>,
 }
 
 impl Entry {
@@ -110,6 +113,7 @@ impl Entry {
             watcher: None,
             requests: Vec::new(),
             reading: telemetry::Reading::Idle,
+            prompts: None,
         }
     }
 }
@@ -157,6 +161,8 @@ pub struct SessionService<T: Tmux = TmuxDriver> {
     op_locks: Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<()>>>>,
     /// What each claude executable said with `--version`.
     versions: version::Versions,
+    /// Woken whenever a claude reports taking a prompt.
+    prompted: tokio::sync::Notify,
     /// Reports writes to the sessions' transcripts, once following has started.
     follower: std::sync::OnceLock<Arc<crate::telemetry::Follower>>,
 }
@@ -188,6 +194,7 @@ impl<T: Tmux> SessionService<T> {
             counts: tokio_watch::Sender::new(Counts::default()),
             op_locks: Mutex::new(HashMap::new()),
             versions: Default::default(),
+            prompted: tokio::sync::Notify::new(),
             follower: Default::default(),
         });
         svc.mark_changed(&svc.lock());

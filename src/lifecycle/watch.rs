@@ -25,13 +25,15 @@ impl<T: Tmux> SessionService<T> {
     /// Watches `ident` as the claude process of `id` through a pidfd, replacing any earlier
     /// watcher; its exit marks the session stopped at once.
     pub(crate) fn watch(self: &Arc<Self>, id: SessionId, ident: ProcIdentity) {
-        let Some(handle) = ProcHandle::open(ident) else {
-            self.on_exit(id, ident);
-            return;
-        };
+        let handle = ProcHandle::open(ident);
         let svc = Arc::downgrade(self);
         let task = tokio::spawn(async move {
-            let res = handle.exited().await;
+            // A claude gone before its watch began exited like any other: the same path tells
+            // why (a claude that fails at once exits before it is watched on a loaded machine).
+            let res = match handle {
+                Some(handle) => handle.exited().await.map(drop),
+                None => Ok(()),
+            };
             if let Some(svc) = svc.upgrade() {
                 if let Err(e) = res {
                     tracing::warn!("exit watch of pid {} failed: {e}", ident.pid);
