@@ -210,7 +210,8 @@ async fn unit_activation_watchdog_and_restarts_under_systemd_user() {
     std::fs::create_dir_all(&dropin).unwrap();
     std::fs::write(
         dropin.join("test.conf"),
-        "[Service]\nWatchdogSec=2s\nRestartSec=200ms\nTimeoutAbortSec=1s\n",
+        "[Service]\nWatchdogSec=2s\nRestartSec=200ms\nTimeoutAbortSec=1s\n\
+         Environment=ANTHROPIC_API_KEY=sk-ant-e2e-key\n",
     )
     .unwrap();
     um.ok(&[
@@ -270,6 +271,22 @@ async fn unit_activation_watchdog_and_restarts_under_systemd_user() {
     assert!(
         !cgroup.contains("trusty-mpm.service"),
         "tmux server in the daemon's cgroup:\n{cgroup}"
+    );
+    // The key the service was given (a drop-in, the systemd way) reaches claude, although its
+    // tmux server is a unit of the user manager, which never had it.
+    let environ = |pid: u32| std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    let has_key = |pid| {
+        environ(pid)
+            .split(|b| *b == 0)
+            .any(|v| v == b"ANTHROPIC_API_KEY=sk-ant-e2e-key")
+    };
+    assert!(
+        has_key(claude),
+        "claude lacks the service's ANTHROPIC_API_KEY"
+    );
+    assert!(
+        !has_key(tmux_pid),
+        "the key is in the tmux server's environment"
     );
 
     // The session is a unit of its own, in the slice, with its limits and its tool inside.
