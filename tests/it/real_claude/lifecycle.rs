@@ -1,6 +1,7 @@
 //! The lifecycle with the real claude: a pause keeps a summary of what claude last said, a
 //! stop ends claude (its SessionEnd arrives, ClaudeExited follows), and a restart resumes the
-//! same conversation with `--resume <id>`, which the model then sees whole.
+//! same conversation with `--resume <id>` and the arguments the session was started with,
+//! which the model then sees whole.
 
 use std::time::Duration;
 
@@ -15,7 +16,9 @@ pub async fn pause_stop_and_restart_with_resume(version: Version) {
     let m = w.env.manager().await;
     let mut activity = Activities::new(&m).await;
     let mut exits = m.receive_claude_exited().await.unwrap();
-    let (id, s) = w.start("life").await;
+    let (id, s) = w
+        .start_with_args("life", &["--permission-mode", "acceptEdits"])
+        .await;
     activity.of(&id);
     let claude_id = s.claude_session_id().await.unwrap();
 
@@ -26,6 +29,11 @@ pub async fn pause_stop_and_restart_with_resume(version: Version) {
         .unwrap();
     w.turns("life", 1).await;
     activity.expect("ready").await;
+    assert_eq!(
+        s.permission_mode().await.unwrap(),
+        "acceptEdits",
+        "the mode claude's hooks report"
+    );
 
     let summary = m.pause_session("life", "", false).await.unwrap();
     assert!(summary.contains(said), "pause summary: {summary:?}");
@@ -66,6 +74,12 @@ pub async fn pause_stop_and_restart_with_resume(version: Version) {
         "{argv:?}"
     );
     assert_eq!(s.claude_session_id().await.unwrap(), claude_id);
+    let mode = argv.iter().position(|a| a == "--permission-mode");
+    assert_eq!(
+        mode.map(|i| argv[i + 1].as_str()),
+        Some("acceptEdits"),
+        "the restart keeps the session's arguments: {argv:?}"
+    );
 
     w.api.push(Reply::text(
         "The word was kiwi.",

@@ -137,9 +137,22 @@ impl World {
     /// Starts a session in project `name` and waits until claude runs and its SessionStart
     /// arrived.
     pub async fn start(&self, name: &str) -> (String, SessionProxy<'static>) {
+        self.start_with_args(name, &[]).await
+    }
+
+    /// `start` with extra claude arguments.
+    pub async fn start_with_args(
+        &self,
+        name: &str,
+        args: &[&str],
+    ) -> (String, SessionProxy<'static>) {
         let m = self.env.manager().await;
+        let mut options = HashMap::new();
+        if !args.is_empty() {
+            options.insert("args", zbus::Variant::from(args.to_vec()));
+        }
         let (id, _, path) = m
-            .start_session(&self.project(name), name, HashMap::new())
+            .start_session(&self.project(name), name, options)
             .await
             .expect("StartSession");
         let s = self.env.session_uncached(&path).await;
