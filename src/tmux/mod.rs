@@ -1,7 +1,7 @@
 //! `TmuxDriver`: the only code that runs `tmux`. It picks the server socket, passes every
-//! argument as argv (never through a shell) and literal to tmux's own parser (`argv`), bounds
-//! every call with a timeout, pastes text as one unit, and turns tmux's exit status and stderr
-//! into core errors.
+//! argument as argv (never through a shell) and literal to tmux's own parser (`argv`), reads
+//! tmux's output unmangled in every locale, bounds every call with a timeout, pastes text as one
+//! unit, and turns tmux's exit status and stderr into core errors.
 
 mod argv;
 mod parse;
@@ -190,6 +190,10 @@ impl TmuxDriver {
         commands: &[C],
         input: Option<&[u8]>,
     ) -> Result<String> {
+        // `-u`: tmux prints exactly what it has (tabs between fields, UTF-8 paths and screens)
+        // whatever the locale; under LANG=C it would print every byte outside printable ASCII
+        // as `_`.
+        cmd.arg("-u");
         if let Some(sock) = &self.socket {
             cmd.arg("-S").arg(sock);
         }
