@@ -119,6 +119,8 @@ struct State {
     sessions: HashMap<SessionId, Entry>,
     /// Names held by operations that are still creating their tmux session.
     reserved: HashSet<SessionName>,
+    /// The exit watcher of the tmux server the sessions' panes live on, with its pid.
+    server_watcher: Option<(u32, AbortHandle)>,
 }
 
 impl State {
@@ -176,6 +178,7 @@ impl<T: Tmux> SessionService<T> {
                 .map(|s| (s.id, Entry::new(s, VecDeque::new())))
                 .collect(),
             reserved: HashSet::new(),
+            server_watcher: None,
         };
         let svc = Arc::new(SessionService {
             tmux,
