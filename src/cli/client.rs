@@ -214,8 +214,12 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
             key: Key { key },
             force,
         } => {
-            m.stop_session(&key, force).await?;
-            println!("Stopped {key}.");
+            if session(conn, &key).await?.status == "stopped" {
+                println!("{key} was already stopped.");
+            } else {
+                m.stop_session(&key, force).await?;
+                println!("Stopped {key}.");
+            }
         }
         Command::Restart { key: Key { key } } => {
             m.restart_session(&key).await?;

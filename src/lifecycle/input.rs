@@ -6,7 +6,7 @@ use super::summary::Compression;
 use super::{SessionService, printable};
 use crate::config::{DEFAULT_CAPTURE_LINES, MAX_CAPTURE_LINES, MAX_COMMAND_BYTES};
 use crate::error::{Error, Result};
-use crate::model::{Session, SessionId};
+use crate::model::{Session, SessionId, Status};
 use crate::tmux::{self, Tmux};
 
 /// Key names `SendKeys` passes to tmux; anything else must be one printable character.
@@ -68,11 +68,23 @@ impl<T: Tmux> SessionService<T> {
         Ok(s)
     }
 
-    /// `SendCommand`: the text pasted whole, then Enter; or nothing at all.
+    /// `SendCommand`: the text pasted whole, then Enter; or nothing at all. Only a running
+    /// claude takes text: typed into a paused one it would wait unseen and run at resume.
     pub async fn send_command(&self, id: SessionId, text: &str) -> Result<()> {
         check_text(text)?;
         let s = self.tmux_session(id)?;
+        // The pane first: a session whose pane is gone says so, whatever its status.
         let target = self.live_target(&s).await?;
+        match s.status {
+            Status::Paused => {
+                return Err(Error::InvalidState(format!(
+                    "Session '{0}' is paused; resume it first with `trusty-mpm resume {0}`.",
+                    s.name
+                )));
+            }
+            Status::Stopped => return Err(Error::stopped(s.name.as_str())),
+            Status::Starting | Status::Active => {}
+        }
         self.tmux
             .send_text(&target, text)
             .await

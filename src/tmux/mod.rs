@@ -390,7 +390,7 @@ impl Tmux for TmuxDriver {
         Ok(tail_lines(&out, lines as usize))
     }
 
-    /// Kills a session; a session that is already gone is not an error.
+    /// Kills a session; a session that is already gone (or its whole server) is not an error.
     async fn kill_session(&self, name: &SessionName) -> Result<()> {
         match self
             .run(&["kill-session", "-t", &session_target(name.as_str())])
@@ -398,6 +398,7 @@ impl Tmux for TmuxDriver {
         {
             Ok(_) => Ok(()),
             Err(Error::TmuxFailed(m)) if is_missing_target(&m) => Ok(()),
+            Err(Error::TmuxUnavailable(m)) if is_no_server(&m) => Ok(()),
             Err(e) => Err(e),
         }
     }

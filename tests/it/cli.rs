@@ -187,6 +187,33 @@ async fn errors_exit_with_their_codes() {
     );
 }
 
+/// Errors say what to do next: text for a paused or stopped session is refused (never queued
+/// for a frozen claude to run at resume), `attach` and `stop` of a stopped session say so, and
+/// a session whose tmux server is gone can still be removed with `--kill`.
+#[tokio::test]
+async fn paused_and_stopped_sessions_say_what_to_do_next() {
+    let env = Env::new().await;
+    env.start_active("nx").await;
+    ok(&env, &["pause", "nx", "--note", "review", "--freeze"]);
+    let (code, err) = fails(&env, &["send", "nx", "hello"]);
+    assert_eq!(code, 11, "{err}");
+    assert!(
+        err.contains("'nx' is paused; resume it first with `trusty-mpm resume nx`"),
+        "{err}"
+    );
+    ok(&env, &["resume", "nx"]);
+    assert_eq!(ok(&env, &["stop", "nx"]), "Stopped nx.\n");
+    let hint = "'nx' is stopped; start it again with `trusty-mpm restart nx`.";
+    for cmd in [&["send", "nx", "hello"][..], &["attach", "nx"]] {
+        let (code, err) = fails(&env, cmd);
+        assert_eq!(code, 11, "{cmd:?}: {err}");
+        assert!(err.contains(hint), "{cmd:?}: {err}");
+    }
+    assert_eq!(ok(&env, &["stop", "nx"]), "nx was already stopped.\n");
+    env.kill_tmux_server().await;
+    assert!(ok(&env, &["rm", "nx", "--kill"]).starts_with("Removed nx"));
+}
+
 /// Reads JSON lines from a running `watch` until `stop` returns true.
 pub async fn read_until(
     lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
