@@ -159,6 +159,8 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
             dir,
             name,
             resume,
+            env,
+            limits,
             args,
         } => {
             let mut opts: HashMap<&str, Variant<'_>> = HashMap::new();
@@ -167,6 +169,22 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
             }
             if let Some(r) = &resume {
                 opts.insert("resume", Variant::from(r.as_str()));
+            }
+            if !env.is_empty() {
+                opts.insert("env", Variant::from(HashMap::<_, _>::from_iter(env)));
+            }
+            let sizes = [
+                ("memory_high", limits.memory_high),
+                ("memory_max", limits.memory_max),
+                ("tasks_max", limits.tasks_max),
+            ];
+            for (key, value) in sizes {
+                if let Some(v) = value {
+                    opts.insert(key, Variant::from(v));
+                }
+            }
+            if let Some(w) = limits.cpu_weight {
+                opts.insert("cpu_weight", Variant::from(w));
             }
             let (id, name, _) = m
                 .start_session(&absolute(&dir), name.as_deref().unwrap_or(""), opts)

@@ -214,6 +214,57 @@ async fn paused_and_stopped_sessions_say_what_to_do_next() {
     assert!(ok(&env, &["rm", "nx", "--kill"]).starts_with("Removed nx"));
 }
 
+/// `start` takes the session's limits and claude's environment itself (clap used to suggest
+/// `-- --memory-max`, which hands the option to claude).
+#[tokio::test]
+async fn start_takes_limits_and_environment() {
+    let env = Env::new().await;
+    let dir = env.project("cli-env");
+    let show = "FAKE_CLAUDE_SHOW_ENV=MY_VAR OTHER";
+    ok(
+        &env,
+        &[
+            "start",
+            &dir,
+            "--name",
+            "e",
+            "--env",
+            "MY_VAR=a=b",
+            "--env",
+            show,
+            "--env",
+            "OTHER=",
+        ],
+    );
+    let m = env.manager().await;
+    wait_for("claude shows its environment", || async {
+        let screen = m.capture_output("e", 50, "off").await.unwrap();
+        screen.contains("env MY_VAR=a=b") && screen.contains("env OTHER=\n")
+    })
+    .await;
+    // Without systemd the daemon refuses limits: they reached it.
+    let limits = [
+        "--memory-high",
+        "512M",
+        "--memory-max",
+        "1G",
+        "--cpu-weight",
+        "50",
+        "--tasks-max",
+        "64",
+    ];
+    let (code, err) = fails(
+        &env,
+        &[&["start", &dir, "--name", "lim"][..], &limits].concat(),
+    );
+    assert_eq!(code, 12, "{err}");
+    assert!(err.contains("systemd user service"), "{err}");
+    for bad in [&["--env", "NOVALUE"][..], &["--memory-max", "lots"]] {
+        let (code, err) = fails(&env, &[&["start", &dir][..], bad].concat());
+        assert_eq!(code, 2, "{bad:?}: {err}");
+    }
+}
+
 /// Reads JSON lines from a running `watch` until `stop` returns true.
 pub async fn read_until(
     lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
