@@ -73,7 +73,12 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
             } else if all.is_empty() {
                 println!("No sessions. Start one with `trusty-mpm start DIR`.");
             } else {
-                print!("{}", output::table(&all, output::colour()));
+                let home = std::env::var("HOME").ok();
+                let width = output::terminal_width();
+                print!(
+                    "{}",
+                    output::table(&all, output::colour(), width, home.as_deref())
+                );
             }
         }
         Command::Status {
@@ -116,10 +121,10 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
                     (
                         "Resources",
                         format!(
-                            "memory {}, CPU {:.1} s, {} tasks",
+                            "memory {}, CPU {:.1} s, {}",
                             output::bytes(s.memory_bytes),
                             s.cpu_usec as f64 / 1e6,
-                            s.tasks
+                            output::count(s.tasks as usize, "task")
                         ),
                     ),
                     ("Age", output::age(s.created_at)),
@@ -308,7 +313,8 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
                 print_json(&json!({"reaped": reaped, "names": names, "stopped": stopped}));
             } else {
                 say(&format!(
-                    "Removed {reaped} session(s) whose tmux session is gone{}; marked {stopped} stopped.",
+                    "Removed {} whose tmux session is gone{}; marked {stopped} stopped.",
+                    output::count(reaped as usize, "session"),
                     if names.is_empty() {
                         String::new()
                     } else {

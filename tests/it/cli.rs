@@ -11,10 +11,17 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use crate::harness::*;
 
 fn cli(env: &Env, args: &[&str]) -> Output {
+    cli_with(env, &[], args)
+}
+
+/// `cli` with more environment (`HOME`, `COLUMNS`).
+fn cli_with(env: &Env, vars: &[(&str, &str)], args: &[&str]) -> Output {
     std::process::Command::new(DAEMON)
         .args(args)
         .env("DBUS_SESSION_BUS_ADDRESS", &env.bus.address)
         .env_remove("NO_COLOR")
+        .env_remove("COLUMNS")
+        .envs(vars.iter().copied())
         .stdin(Stdio::null())
         .output()
         .unwrap()
@@ -265,6 +272,46 @@ async fn start_takes_limits_and_environment() {
     }
 }
 
+/// `list` fits the terminal's width (`COLUMNS`, as systemctl reads it): the project with `~`
+/// for the home directory, long names and paths cut in the middle; counts have their plurals.
+#[tokio::test]
+async fn list_fits_the_terminal_and_counts_read_right() {
+    let env = Env::new().await;
+    let home = env.dir.path().join("home");
+    let deep = home.join("src/a-project-folder-with-a-rather-long-name/and-a-subfolder-below-it");
+    std::fs::create_dir_all(&deep).unwrap();
+    let name = "a-session-name-that-goes-on-and-on-and-on";
+    ok(&env, &["start", deep.to_str().unwrap(), "--name", name]);
+    let home = home.to_str().unwrap();
+    let out = cli_with(&env, &[("HOME", home), ("COLUMNS", "80")], &["list"]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    for line in table.lines() {
+        assert!(
+            line.chars().count() <= 80,
+            "wider than 80 columns:\n{table}"
+        );
+    }
+    let row = table.lines().nth(1).unwrap();
+    assert!(row.starts_with("a-session"), "{table}");
+    assert!(row.contains(" ~/src/a") && row.contains('…'), "{table}");
+    assert!(row.ends_with("below-it"), "{table}");
+    // Piped without COLUMNS, nothing is cut.
+    let full = String::from_utf8(cli_with(&env, &[("HOME", home)], &["list"]).stdout).unwrap();
+    assert!(
+        full.contains(name) && full.contains("~/src/a-project-folder-with-a-rather-long-name/")
+    );
+
+    env.kill_tmux_server().await;
+    let reaped = ok(&env, &["reap"]);
+    assert!(
+        reaped.starts_with(&format!(
+            "Removed 1 session whose tmux session is gone ({name})"
+        )),
+        "{reaped}"
+    );
+    assert!(ok(&env, &["list"]).starts_with("No sessions"));
+}
+
 /// Reads JSON lines from a running `watch` until `stop` returns true.
 pub async fn read_until(
     lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
@@ -382,7 +429,7 @@ async fn watch_waybar_summarises_activity() {
     let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
     let first = read_until(&mut lines, |_| true).await;
     assert_eq!(first[0]["class"], "idle");
-    assert_eq!(first[0]["text"], "0 sessions");
+    assert_eq!(first[0]["text"], "No sessions");
     let (_, _, _) = env.start_active("bar").await;
     let pane = pane_of(&env, "bar");
     relay(
