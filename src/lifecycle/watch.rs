@@ -125,12 +125,12 @@ impl<T: Tmux> SessionService<T> {
             0 => "claude exited".to_owned(),
             p => format!("claude (pid {p}) exited"),
         };
-        super::push_event(&mut entry.history, "exited", "", what);
+        super::push_event(&mut entry.history, "exited", "", what.clone());
         entry.watcher = None;
         self.withdraw_if_stopped(entry);
         let session = entry.session.clone();
         self.mark_changed(&st);
-        tracing::info!(session_id = %session.id, session_name = %session.name, pid, "claude exited");
+        tracing::info!(session_id = %session.id, session_name = %session.name, pid, "{}: {what}", session.name);
         // The cause first: claude exited, hence the session stopped.
         self.emit(DomainEvent::ClaudeExited {
             session: session.clone(),

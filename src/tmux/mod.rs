@@ -169,7 +169,8 @@ impl TmuxDriver {
 
     /// Runs tmux through `systemd-run --user` as a transient service of its own, so that a tmux
     /// server it starts lives outside the daemon's cgroup and sandbox (a scope would inherit
-    /// no_new_privs, seccomp filters and namespaces). Its stdout goes to the journal.
+    /// no_new_privs, seccomp filters and namespaces). Its stdout, the `-P` line (the panes are
+    /// read with list-panes then), would only land in the journal.
     async fn run_as_service(&self, commands: &[Vec<String>]) -> Result<()> {
         let mut cmd = Command::new("systemd-run");
         cmd.args([
@@ -177,6 +178,7 @@ impl TmuxDriver {
             "--quiet",
             "--collect",
             "--property=Type=forking",
+            "--property=StandardOutput=null",
             "--description=tmux server started by trusty-mpm",
             "--",
         ])
