@@ -73,8 +73,8 @@ impl<T: Tmux> SessionService<T> {
     pub async fn send_command(&self, id: SessionId, text: &str) -> Result<()> {
         check_text(text)?;
         let s = self.tmux_session(id)?;
-        // The pane first: a session whose pane is gone says so, whatever its status.
-        let target = self.live_target(&s).await?;
+        // The status first: a stopped session's pane or whole tmux server is often gone, and
+        // what helps then is how to start it again.
         match s.status {
             Status::Paused => {
                 return Err(Error::InvalidState(format!(
@@ -85,6 +85,7 @@ impl<T: Tmux> SessionService<T> {
             Status::Stopped => return Err(Error::stopped(s.name.as_str())),
             Status::Starting | Status::Active => {}
         }
+        let target = self.live_target(&s).await?;
         self.tmux
             .send_text(&target, text)
             .await

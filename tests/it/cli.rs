@@ -218,6 +218,8 @@ async fn paused_and_stopped_sessions_say_what_to_do_next() {
     }
     assert_eq!(ok(&env, &["stop", "nx"]), "nx was already stopped.\n");
     env.kill_tmux_server().await;
+    let (code, err) = fails(&env, &["send", "nx", "hello"]);
+    assert_eq!((code, err.contains(hint)), (11, true), "{err}");
     assert!(ok(&env, &["rm", "nx", "--kill"]).starts_with("Removed nx"));
 }
 
