@@ -158,6 +158,10 @@ async fn wait_for_end(conn: &zbus::Connection, svc: &Arc<SessionService>) -> Exi
         }
     };
     systemd::stopping();
+    tracing::info!(
+        sessions = svc.count(),
+        "trusty-mpm stopping; the sessions keep running"
+    );
     if let Err(e) = svc.persist().await {
         tracing::error!("final save of the registry failed: {e}");
     }

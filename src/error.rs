@@ -73,6 +73,14 @@ impl Error {
         Error::InvalidArgument(msg.into())
     }
 
+    /// `InvalidState` for a call that needs a running claude in a stopped session, saying how
+    /// to start it again.
+    pub fn stopped(name: &str) -> Self {
+        Error::InvalidState(format!(
+            "Session '{name}' is stopped; start it again with `trusty-mpm restart {name}`."
+        ))
+    }
+
     /// An internal error; the detail is logged, the caller sees a generic sentence.
     pub fn internal(context: &str, detail: impl std::fmt::Display) -> Self {
         tracing::error!("{context}: {detail}");

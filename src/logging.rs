@@ -27,6 +27,9 @@ pub fn init() {
     if stderr_is_journal()
         && let Ok(journald) = tracing_journald::layer()
     {
+        // The fields as the README documents them (`journalctl SESSION_NAME=myproj`), not
+        // with tracing-journald's default `F_` prefix.
+        let journald = journald.with_field_prefix(None);
         tracing_subscriber::registry()
             .with(filter)
             .with(journald)

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 use clap_complete::ArgValueCandidates;
 
 use super::complete::session_names;
+use crate::units::parse_size;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -73,6 +74,29 @@ pub struct Key {
     pub key: String,
 }
 
+/// The resource limits of a session's unit (the daemon must run under systemd).
+#[derive(Args, Clone)]
+pub struct LimitArgs {
+    /// Memory above which the session is throttled (MemoryHigh): bytes, or with K, M, G or T.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub memory_high: Option<u64>,
+    /// Memory at which the session is killed (MemoryMax): bytes, or with K, M, G or T.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub memory_max: Option<u64>,
+    /// CPU weight against other units (CPUWeight), 1 to 10000.
+    #[arg(long, value_name = "WEIGHT")]
+    pub cpu_weight: Option<u32>,
+    /// Most processes and threads of the session (TasksMax).
+    #[arg(long, value_name = "N")]
+    pub tasks_max: Option<u64>,
+}
+
+fn env_var(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("'{s}' is not NAME=VALUE"))
+}
+
 /// The subcommands that are D-Bus clients of the daemon.
 #[derive(Subcommand)]
 pub enum ClientCommand {
@@ -103,6 +127,11 @@ pub enum ClientCommand {
         /// Resume this Claude Code session id.
         #[arg(long, value_name = "ID")]
         resume: Option<String>,
+        /// A variable of claude's environment, NAME=VALUE (repeatable).
+        #[arg(long = "env", value_name = "NAME=VALUE", value_parser = env_var)]
+        env: Vec<(String, String)>,
+        #[command(flatten)]
+        limits: LimitArgs,
         /// Extra arguments for claude, after `--`.
         #[arg(last = true, value_name = "ARGS")]
         args: Vec<String>,

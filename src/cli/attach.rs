@@ -12,6 +12,7 @@ use zbus::proxy::CacheProperties;
 
 use super::bus::manager;
 use super::proxy::SessionProxy;
+use crate::error::Error;
 
 /// The tmux command line that shows `session` of the server at `socket` in this terminal,
 /// given this process's `TMUX` (empty outside tmux); true when TMUX must be unset for it.
@@ -43,17 +44,21 @@ fn same_server(tmux_env: &str, socket: &str) -> bool {
 pub async fn run(conn: &Connection, key: &str) -> zbus::Result<ExitCode> {
     let m = manager(conn).await?;
     let path = m.get_session(key).await?;
-    let session = SessionProxy::builder(conn)
+    let proxy = SessionProxy::builder(conn)
         .path(path)
         .cache_properties(CacheProperties::No)
         .build()
-        .await?
-        .tmux_session()
         .await?;
+    let session = proxy.tmux_session().await?;
     if session.is_empty() {
         eprintln!(
             "trusty-mpm: session '{key}' has no tmux session (it was registered without one)."
         );
+        return Ok(ExitCode::from(11));
+    }
+    // A stopped session's tmux session may be gone: tmux would only say "can't find session".
+    if proxy.status().await? == "stopped" {
+        eprintln!("trusty-mpm: {}", Error::stopped(&proxy.name().await?));
         return Ok(ExitCode::from(11));
     }
     let socket = m.tmux_socket().await?;

@@ -73,7 +73,12 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
             } else if all.is_empty() {
                 println!("No sessions. Start one with `trusty-mpm start DIR`.");
             } else {
-                print!("{}", output::table(&all, output::colour()));
+                let home = std::env::var("HOME").ok();
+                let width = output::terminal_width();
+                print!(
+                    "{}",
+                    output::table(&all, output::colour(), width, home.as_deref())
+                );
             }
         }
         Command::Status {
@@ -116,10 +121,10 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
                     (
                         "Resources",
                         format!(
-                            "memory {}, CPU {:.1} s, {} tasks",
+                            "memory {}, CPU {:.1} s, {}",
                             output::bytes(s.memory_bytes),
                             s.cpu_usec as f64 / 1e6,
-                            s.tasks
+                            output::count(s.tasks as usize, "task")
                         ),
                     ),
                     ("Age", output::age(s.created_at)),
@@ -159,6 +164,8 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
             dir,
             name,
             resume,
+            env,
+            limits,
             args,
         } => {
             let mut opts: HashMap<&str, Variant<'_>> = HashMap::new();
@@ -167,6 +174,22 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
             }
             if let Some(r) = &resume {
                 opts.insert("resume", Variant::from(r.as_str()));
+            }
+            if !env.is_empty() {
+                opts.insert("env", Variant::from(HashMap::<_, _>::from_iter(env)));
+            }
+            let sizes = [
+                ("memory_high", limits.memory_high),
+                ("memory_max", limits.memory_max),
+                ("tasks_max", limits.tasks_max),
+            ];
+            for (key, value) in sizes {
+                if let Some(v) = value {
+                    opts.insert(key, Variant::from(v));
+                }
+            }
+            if let Some(w) = limits.cpu_weight {
+                opts.insert("cpu_weight", Variant::from(w));
             }
             let (id, name, _) = m
                 .start_session(&absolute(&dir), name.as_deref().unwrap_or(""), opts)
@@ -214,8 +237,12 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
             key: Key { key },
             force,
         } => {
-            m.stop_session(&key, force).await?;
-            println!("Stopped {key}.");
+            if session(conn, &key).await?.status == "stopped" {
+                println!("{key} was already stopped.");
+            } else {
+                m.stop_session(&key, force).await?;
+                println!("Stopped {key}.");
+            }
         }
         Command::Restart { key: Key { key } } => {
             m.restart_session(&key).await?;
@@ -286,7 +313,8 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
                 print_json(&json!({"reaped": reaped, "names": names, "stopped": stopped}));
             } else {
                 say(&format!(
-                    "Removed {reaped} session(s) whose tmux session is gone{}; marked {stopped} stopped.",
+                    "Removed {} whose tmux session is gone{}; marked {stopped} stopped.",
+                    output::count(reaped as usize, "session"),
                     if names.is_empty() {
                         String::new()
                     } else {

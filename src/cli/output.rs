@@ -274,12 +274,22 @@ pub fn token_lines(s: &SessionInfo) -> [(&'static str, String); 2] {
     [("Context", context), ("Tokens", totals)]
 }
 
-/// The `list` table, columns aligned.
-pub fn table(sessions: &[SessionInfo], colour: bool) -> String {
+/// The columns that give way when the table is wider than the terminal, first PROJECT, then
+/// NAME, with the fewest characters each keeps.
+const SHRINKABLE: [(usize, usize); 2] = [(7, 16), (0, 10)];
+
+/// The `list` table, columns aligned, projects with `~` for `home`; at most `max_width`
+/// characters wide when that is given (names and projects then cut in the middle).
+pub fn table(
+    sessions: &[SessionInfo],
+    colour: bool,
+    max_width: Option<usize>,
+    home: Option<&str>,
+) -> String {
     let header = [
         "NAME", "STATUS", "ACTIVITY", "CTX", "PID", "MEM", "AGE", "PROJECT",
     ];
-    let rows: Vec<[String; 8]> = sessions
+    let mut rows: Vec<[String; 8]> = sessions
         .iter()
         .map(|s| {
             [
@@ -294,7 +304,7 @@ pub fn table(sessions: &[SessionInfo], colour: bool) -> String {
                 },
                 bytes(s.memory_bytes),
                 age(s.created_at),
-                visible(&s.project_dir),
+                visible(&tilde(&s.project_dir, home)),
             ]
         })
         .collect();
@@ -302,6 +312,18 @@ pub fn table(sessions: &[SessionInfo], colour: bool) -> String {
     for r in &rows {
         for (w, c) in width.iter_mut().zip(r) {
             *w = (*w).max(c.chars().count());
+        }
+    }
+    if let Some(max) = max_width {
+        for (col, least) in SHRINKABLE {
+            let total = width.iter().sum::<usize>() + 2 * (width.len() - 1);
+            let keep = least.min(width[col]);
+            width[col] = width[col]
+                .saturating_sub(total.saturating_sub(max))
+                .max(keep);
+            for r in &mut rows {
+                r[col] = cut_middle(&r[col], width[col]);
+            }
         }
     }
     let line = |cells: [String; 8], paint_cells: bool| {
@@ -327,6 +349,43 @@ pub fn table(sessions: &[SessionInfo], colour: bool) -> String {
         out.push_str(&line(r, true));
     }
     out
+}
+
+/// `path` with `~` for the home directory it is in.
+pub fn tilde(path: &str, home: Option<&str>) -> String {
+    let home = home
+        .map(|h| h.trim_end_matches('/'))
+        .filter(|h| !h.is_empty());
+    match home.and_then(|h| path.strip_prefix(h)) {
+        Some("") => "~".into(),
+        Some(rest) if rest.starts_with('/') => format!("~{rest}"),
+        _ => path.to_owned(),
+    }
+}
+
+/// `s` in at most `max` characters: the start and the end, joined by `…` (the end of a path,
+/// the folder, says most).
+pub fn cut_middle(s: &str, max: usize) -> String {
+    let n = s.chars().count();
+    if n <= max {
+        return s.to_owned();
+    }
+    let head = max.saturating_sub(1) / 2;
+    let tail = max.saturating_sub(1) - head;
+    let mut out: String = s.chars().take(head).collect();
+    out.push('…');
+    out.extend(s.chars().skip(n - tail));
+    out
+}
+
+/// How wide the terminal is: `COLUMNS` when set (as systemctl reads it), else the width of
+/// the terminal on stdout; `None` when output goes elsewhere (nothing is cut for a pipe).
+pub fn terminal_width() -> Option<usize> {
+    if let Some(n) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
+        return Some(n);
+    }
+    let size = rustix::termios::tcgetwinsize(std::io::stdout()).ok()?;
+    (size.ws_col > 0).then_some(usize::from(size.ws_col))
 }
 
 /// "1 session", "2 sessions".
@@ -379,7 +438,9 @@ impl Counts {
         .filter(|(n, _)| *n > 0)
         .map(|(n, what)| format!("{n} {what}"))
         .collect();
-        if parts.is_empty() {
+        if self.sessions == 0 {
+            "No sessions".into()
+        } else if parts.is_empty() {
             count(self.sessions, "session")
         } else {
             parts.join(" · ")
@@ -490,7 +551,7 @@ mod tests {
     fn table_aligns_and_colours_only_when_asked() {
         let mut busy = info("longer-name", "stopped");
         busy.context_tokens = 47_300;
-        let t = table(&[info("a", "active"), busy], false);
+        let t = table(&[info("a", "active"), busy], false, None, None);
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(
             lines[0],
@@ -505,7 +566,7 @@ mod tests {
             "longer-name  stopped  working   47k  -    5.0M  2m   /p"
         );
         assert!(!t.contains('\x1b'));
-        assert!(table(&[info("a", "active")], true).contains("\x1b[32mactive"));
+        assert!(table(&[info("a", "active")], true, None, None).contains("\x1b[32mactive"));
     }
 
     #[test]
@@ -518,7 +579,7 @@ mod tests {
         );
         let mut s = info("a", "active");
         s.name = hostile.into();
-        let t = table(&[s.clone()], true);
+        let t = table(&[s.clone()], true, None, None);
         assert!(!t.contains('\u{9b}') && t.contains(r"t\x1b]0;x"), "{t}");
         for pretty in [false, true] {
             let text = json(&s, pretty);
@@ -551,9 +612,24 @@ mod tests {
     }
 
     #[test]
+    fn projects_and_names_give_way_in_the_middle() {
+        assert_eq!(tilde("/home/me/src/p", Some("/home/me/")), "~/src/p");
+        assert_eq!(tilde("/home/me", Some("/home/me")), "~");
+        assert_eq!(tilde("/home/meow/p", Some("/home/me")), "/home/meow/p");
+        assert_eq!(tilde("/srv/p", None), "/srv/p");
+        assert_eq!(cut_middle("abcdefghij", 10), "abcdefghij");
+        assert_eq!(cut_middle("abcdefghij", 6), "ab…hij");
+        let mut s = info(&"n".repeat(30), "active");
+        s.project_dir = format!("/home/me/{}", "p".repeat(100));
+        let t = table(&[s], false, Some(80), Some("/home/me"));
+        assert!(t.lines().all(|l| l.chars().count() <= 80), "{t}");
+        assert!(t.contains(" ~/pp") && t.contains('…'), "{t}");
+    }
+
+    #[test]
     fn counts_say_one_session_and_skip_stopped_ones() {
         assert_eq!(Counts::of([("active", "unknown")]).text(), "1 session");
-        assert_eq!(Counts::of([]).text(), "0 sessions");
+        assert_eq!(Counts::of([]).text(), "No sessions");
         let c = Counts::of([
             ("active", "working"),
             ("paused", "needs-input"),

@@ -3,14 +3,16 @@
 //! reached in time it prints nothing and exits 0, so a broken daemon never blocks Claude Code.
 //! In time is what the daemon can take: a second, or for a permission request the wait
 //! config.toml sets and a few seconds (a stopped daemon holds Claude Code no longer).
-//! Nothing but the decision JSON is ever written to stdout.
+//! Nothing but the decision JSON is ever written to stdout. It never starts the daemon (only
+//! the clients' calls D-Bus-activate it).
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use zbus::Variant;
+use zbus::proxy::{self, CacheProperties, MethodFlags};
+use zbus::{Proxy, Variant};
 
 use crate::config::config_file;
 use crate::contract::{BUS_NAME, MANAGER_IFACE, MANAGER_PATH};
@@ -71,15 +73,18 @@ async fn forward(payload: &str) -> zbus::Result<(String, i32, String)> {
     let mut ctx: HashMap<&str, Variant<'_>> = HashMap::new();
     ctx.insert("tmux_pane", Variant::from(pane.as_str()));
     ctx.insert("tmux", Variant::from(tmux.as_str()));
-    // One plain method call: no proxy set-up, nothing but the round trip that matters.
-    let reply = conn
-        .call_method(
-            Some(BUS_NAME),
-            MANAGER_PATH,
-            Some(MANAGER_IFACE),
-            "HandleHook",
-            &(payload, ctx),
-        )
+    // An uncached proxy costs no round trip; it is what sends a call with flags.
+    let manager: Proxy<'_> = proxy::Builder::new(&conn)
+        .destination(BUS_NAME)
+        .path(MANAGER_PATH)
+        .interface(MANAGER_IFACE)
+        .cache_properties(CacheProperties::No)
+        .build()
         .await?;
-    reply.body().deserialize()
+    // Never D-Bus-activate the daemon: after `systemctl --user stop trusty-mpm` the hooks of the
+    // claudes that exit next would start it again. Without a daemon the relay fails open.
+    manager
+        .call_with_flags("HandleHook", MethodFlags::NO_AUTO_START, &(payload, ctx))
+        .await?
+        .ok_or(zbus::Error::InvalidReply)
 }

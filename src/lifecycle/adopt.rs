@@ -26,7 +26,7 @@ impl<T: Tmux> SessionService<T> {
         match units::move_into_scope(&unit, &self.cfg.slice, &pids).await {
             Ok(()) => unit,
             Err(e) => {
-                tracing::warn!(session_name = %name, "adopted without a unit of its own: its processes could not be moved ({e})");
+                tracing::warn!(session_name = %name, "{name}: adopted without a unit of its own: its processes could not be moved ({e})");
                 String::new()
             }
         }

@@ -8,7 +8,7 @@ use super::summary::Compression;
 use super::{SessionService, printable};
 use crate::config::{DEFAULT_CAPTURE_LINES, MAX_CAPTURE_LINES, MAX_COMMAND_BYTES};
 use crate::error::{Error, Result};
-use crate::model::{Session, SessionId};
+use crate::model::{Session, SessionId, Status};
 use crate::tmux::{self, Tmux};
 
 /// Key names `SendKeys` passes to tmux; anything else must be one printable character.
@@ -99,12 +99,26 @@ impl<T: Tmux> SessionService<T> {
         Ok(s)
     }
 
-    /// `SendCommand`: the text pasted whole, then Enter; or nothing at all. When the session's
-    /// claude reports its prompts (its hooks run), the call returns once claude took the text:
-    /// Claude Code can leave a pasted first prompt in its input line, Enter unseen.
+    /// `SendCommand`: the text pasted whole, then Enter; or nothing at all. Only a running
+    /// claude takes text: typed into a paused one it would wait unseen and run at resume. When
+    /// the session's claude reports its prompts (its hooks run), the call returns once claude
+    /// took the text: Claude Code can leave a pasted first prompt in its input line, Enter
+    /// unseen.
     pub async fn send_command(&self, id: SessionId, text: &str) -> Result<()> {
         check_text(text)?;
         let s = self.tmux_session(id)?;
+        // The status first: a stopped session's pane or whole tmux server is often gone, and
+        // what helps then is how to start it again.
+        match s.status {
+            Status::Paused => {
+                return Err(Error::InvalidState(format!(
+                    "Session '{0}' is paused; resume it first with `trusty-mpm resume {0}`.",
+                    s.name
+                )));
+            }
+            Status::Stopped => return Err(Error::stopped(s.name.as_str())),
+            Status::Starting | Status::Active => {}
+        }
         let target = self.live_target(&s).await?;
         let before = self.prompts_taken(id);
         self.tmux

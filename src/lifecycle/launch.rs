@@ -298,7 +298,7 @@ impl<T: Tmux> SessionService<T> {
         };
         self.delete(session.id);
         if created_tmux && let Err(k) = self.tmux.kill_session(&session.name).await {
-            tracing::error!(session_name = %session.name, "could not kill the tmux session of a start that failed: {k}");
+            tracing::error!(session_id = %session.id, session_name = %session.name, "{}: could not kill the tmux session of a start that failed: {k}", session.name);
         }
         Err(e)
     }

@@ -123,6 +123,8 @@ struct State {
     sessions: HashMap<SessionId, Entry>,
     /// Names held by operations that are still creating their tmux session.
     reserved: HashSet<SessionName>,
+    /// The exit watcher of the tmux server the sessions' panes live on, with its pid.
+    server_watcher: Option<(u32, AbortHandle)>,
 }
 
 impl State {
@@ -182,6 +184,7 @@ impl<T: Tmux> SessionService<T> {
                 .map(|s| (s.id, Entry::new(s, VecDeque::new())))
                 .collect(),
             reserved: HashSet::new(),
+            server_watcher: None,
         };
         let svc = Arc::new(SessionService {
             tmux,
@@ -352,7 +355,8 @@ impl<T: Tmux> SessionService<T> {
         let out = f(&mut entry.session)?;
         self.withdraw_if_stopped(entry);
         if let Some((name, summary)) = event {
-            tracing::info!(session_id = %id, session_name = %entry.session.name, "{name}: {summary}");
+            let text = log_text(entry.session.name.as_str(), name, &summary);
+            tracing::info!(session_id = %id, session_name = %entry.session.name, "{text}");
             push_event(&mut entry.history, name, "", summary);
         }
         if entry.session != before {
@@ -367,7 +371,8 @@ impl<T: Tmux> SessionService<T> {
     fn insert(&self, session: Session, event: &str, summary: String) {
         let mut st = self.lock();
         st.reserved.remove(&session.name);
-        tracing::info!(session_id = %session.id, session_name = %session.name, "{event}: {summary}");
+        let text = log_text(session.name.as_str(), event, &summary);
+        tracing::info!(session_id = %session.id, session_name = %session.name, "{text}");
         let mut history = VecDeque::new();
         push_event(&mut history, event, "", summary);
         self.emit(DomainEvent::Added(session.clone()));
@@ -379,7 +384,7 @@ impl<T: Tmux> SessionService<T> {
     fn delete(&self, id: SessionId) -> Option<Removed> {
         let mut st = self.lock();
         let mut entry = st.sessions.remove(&id)?;
-        tracing::info!(session_id = %id, session_name = %entry.session.name, "removed");
+        tracing::info!(session_id = %id, session_name = %entry.session.name, "{}: removed", entry.session.name);
         self.withdraw_requests(&mut entry);
         if let Some(w) = &entry.watcher {
             w.abort();
@@ -423,6 +428,18 @@ impl<T: Tmux> SessionService<T> {
 /// The error for a session removed while an operation was on its way.
 pub(crate) fn removed_meanwhile() -> Error {
     Error::NotFound("The session no longer exists.".into())
+}
+
+/// A session's log line names it, then what happened: "myproj: paused: waiting for review",
+/// "myproj: resumed"; a detail that begins with the event stands alone ("myproj: started in …").
+fn log_text(name: &str, event: &str, detail: &str) -> String {
+    if detail.is_empty() {
+        format!("{name}: {event}")
+    } else if detail.starts_with(event) {
+        format!("{name}: {detail}")
+    } else {
+        format!("{name}: {event}: {detail}")
+    }
 }
 
 fn push_event(history: &mut VecDeque<EventRecord>, event: &str, tool: &str, summary: String) {

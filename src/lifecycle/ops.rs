@@ -159,7 +159,7 @@ impl<T: Tmux> SessionService<T> {
                     }
                 }
                 Err(e) => tracing::info!(
-                    session_id = %s.id, session_name = %s.name, "could not send /exit ({e}); terminating instead"
+                    session_id = %s.id, session_name = %s.name, "{}: could not send /exit ({e}); terminating instead", s.name
                 ),
             }
         }

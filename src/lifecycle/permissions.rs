@@ -181,7 +181,7 @@ impl<T: Tmux> SessionService<T> {
     /// Records and announces the end of a request (dropping its waiter, if still there).
     fn resolved(&self, entry: &mut Entry, request: Request, outcome: Outcome) {
         let summary = format!("{} {}", outcome.as_str(), request.id);
-        tracing::info!(session_id = %entry.session.id, session_name = %entry.session.name, "permission request {summary}");
+        tracing::info!(session_id = %entry.session.id, session_name = %entry.session.name, "{}: permission request {summary}", entry.session.name);
         push_event(
             &mut entry.history,
             "PermissionResolved",

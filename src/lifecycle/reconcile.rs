@@ -60,7 +60,6 @@ impl<T: Tmux> SessionService<T> {
         if s.status == Status::Stopped && s.status_detail == why {
             return false;
         }
-        tracing::info!(session_id = %s.id, session_name = %s.name, "{why}; the session is stopped");
         self.update(s.id, Some(("stopped", why.to_owned())), |s| {
             mark_stopped(s);
             s.status_detail = why.to_owned();
@@ -142,9 +141,11 @@ impl<T: Tmux> SessionService<T> {
                 let name = svc.get(id).map(|s| s.name.to_string()).unwrap_or_default();
                 match svc.restart(id).await {
                     Ok(()) => {
-                        tracing::info!(session_name = %name, "restored after the daemon started")
+                        tracing::info!(session_id = %id, session_name = %name, "{name}: restored after the daemon started")
                     }
-                    Err(e) => tracing::warn!(session_name = %name, "could not restore: {e}"),
+                    Err(e) => {
+                        tracing::warn!(session_id = %id, session_name = %name, "{name}: could not restore: {e}")
+                    }
                 }
             }
         });

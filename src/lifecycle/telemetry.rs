@@ -110,16 +110,16 @@ impl<T: Tmux> SessionService<T> {
                             r.bytes_read);
                         if r.malformed > 0 {
                             tracing::warn!(session_id = %id, session_name = %s.name,
-                                "transcript {path}: skipped {} malformed lines", r.malformed);
+                                "{}: transcript {path}: skipped {} malformed lines", s.name, r.malformed);
                         }
                         if r.long_lines > 0 {
                             tracing::info!(session_id = %id, session_name = %s.name,
-                                "transcript {path}: skipping {} lines over {} MiB, up to their ends",
-                                r.long_lines, telemetry::MAX_LINE >> 20);
+                                "{}: transcript {path}: skipping {} lines over {} MiB, up to their ends",
+                                s.name, r.long_lines, telemetry::MAX_LINE >> 20);
                         }
                         if r.started_over {
                             tracing::info!(session_id = %id, session_name = %s.name,
-                                "transcript {path} was replaced or truncated; counting it again");
+                                "{}: transcript {path} was replaced or truncated; counting it again", s.name);
                         }
                         figures_changed |= self.set_telemetry(id, &path, r.telemetry);
                     }
@@ -130,11 +130,11 @@ impl<T: Tmux> SessionService<T> {
                     // A FIFO, a device, a link or another user's file: the figures stay.
                     Ok(Err(e)) if e.kind() == std::io::ErrorKind::InvalidInput => {
                         tracing::info!(session_id = %id, session_name = %s.name,
-                            "not reading the transcript {path}: {e}");
+                            "{}: not reading the transcript {path}: {e}", s.name);
                     }
                     Ok(Err(e)) => {
                         tracing::warn!(session_id = %id, session_name = %s.name,
-                            "cannot read the transcript {path}: {e}");
+                            "{}: cannot read the transcript {path}: {e}", s.name);
                     }
                     Err(e) => tracing::error!(session_id = %id, "reading {path} failed: {e}"),
                 }

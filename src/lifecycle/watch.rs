@@ -1,5 +1,5 @@
-//! Keeping records true to the processes: claude detection after a launch, pidfd exit watchers,
-//! and why a claude exited.
+//! Keeping records true to the processes: claude detection after a launch, pidfd exit watchers
+//! of claude and of the tmux server, and why a claude exited.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,14 +47,54 @@ impl<T: Tmux> SessionService<T> {
                 }
             }
         });
-        let mut st = self.lock();
-        match st.sessions.get_mut(&id) {
-            Some(e) => {
-                if let Some(old) = e.watcher.replace(task.abort_handle()) {
-                    old.abort();
-                }
+        let server = {
+            let mut st = self.lock();
+            let Some(e) = st.sessions.get_mut(&id) else {
+                task.abort();
+                return;
+            };
+            if let Some(old) = e.watcher.replace(task.abort_handle()) {
+                old.abort();
             }
-            None => task.abort(),
+            e.session.pane_server
+        };
+        self.watch_server(server);
+    }
+
+    /// Watches the tmux server `pid` (0: unknown) through a pidfd, once per server: when it
+    /// dies its sessions are stopped at once with "the tmux server is gone", not at the
+    /// reaper's next round.
+    fn watch_server(self: &Arc<Self>, pid: u32) {
+        let watched = |st: &super::State| {
+            st.server_watcher
+                .as_ref()
+                .is_some_and(|(p, task)| *p == pid && !task.is_finished())
+        };
+        if pid == 0 || watched(&self.lock()) {
+            return;
+        }
+        let Some(handle) = procwatch::identity(pid).and_then(ProcHandle::open) else {
+            return;
+        };
+        let svc = Arc::downgrade(self);
+        let task = tokio::spawn(async move {
+            let res = handle.exited().await;
+            let Some(svc) = svc.upgrade() else { return };
+            match res {
+                Ok(_) => {
+                    tracing::info!("the tmux server (pid {pid}) exited");
+                    if let Err(e) = svc.reap_with(false).await {
+                        tracing::warn!(
+                            "could not mark the sessions of the tmux server stopped: {e}"
+                        );
+                    }
+                }
+                Err(e) => tracing::warn!("exit watch of the tmux server (pid {pid}) failed: {e}"),
+            }
+        });
+        let mut st = self.lock();
+        if let Some((_, old)) = st.server_watcher.replace((pid, task.abort_handle())) {
+            old.abort();
         }
     }
 
@@ -87,12 +127,12 @@ impl<T: Tmux> SessionService<T> {
             0 => "claude exited".to_owned(),
             p => format!("claude (pid {p}) exited"),
         };
-        super::push_event(&mut entry.history, "exited", "", what);
+        super::push_event(&mut entry.history, "exited", "", what.clone());
         entry.watcher = None;
         self.withdraw_if_stopped(entry);
         let session = entry.session.clone();
         self.mark_changed(&st);
-        tracing::info!(session_id = %session.id, session_name = %session.name, pid, "claude exited");
+        tracing::info!(session_id = %session.id, session_name = %session.name, pid, "{}: {what}", session.name);
         // The cause first: claude exited, hence the session stopped.
         self.emit(DomainEvent::ClaudeExited {
             session: session.clone(),

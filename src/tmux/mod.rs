@@ -1,7 +1,7 @@
 //! `TmuxDriver`: the only code that runs `tmux`. It picks the server socket, passes every
-//! argument as argv (never through a shell) and literal to tmux's own parser (`argv`), bounds
-//! every call with a timeout, pastes text as one unit, and turns tmux's exit status and stderr
-//! into core errors.
+//! argument as argv (never through a shell) and literal to tmux's own parser (`argv`), reads
+//! tmux's output unmangled in every locale, bounds every call with a timeout, pastes text as one
+//! unit, and turns tmux's exit status and stderr into core errors.
 
 mod argv;
 mod parse;
@@ -169,7 +169,8 @@ impl TmuxDriver {
 
     /// Runs tmux through `systemd-run --user` as a transient service of its own, so that a tmux
     /// server it starts lives outside the daemon's cgroup and sandbox (a scope would inherit
-    /// no_new_privs, seccomp filters and namespaces). Its stdout goes to the journal.
+    /// no_new_privs, seccomp filters and namespaces). Its stdout, the `-P` line (the panes are
+    /// read with list-panes then), would only land in the journal.
     async fn run_as_service(&self, commands: &[Vec<String>]) -> Result<()> {
         let mut cmd = Command::new("systemd-run");
         cmd.args([
@@ -177,6 +178,7 @@ impl TmuxDriver {
             "--quiet",
             "--collect",
             "--property=Type=forking",
+            "--property=StandardOutput=null",
             "--description=tmux server started by trusty-mpm",
             "--",
         ])
@@ -190,6 +192,10 @@ impl TmuxDriver {
         commands: &[C],
         input: Option<&[u8]>,
     ) -> Result<String> {
+        // `-u`: tmux prints exactly what it has (tabs between fields, UTF-8 paths and screens)
+        // whatever the locale; under LANG=C it would print every byte outside printable ASCII
+        // as `_`.
+        cmd.arg("-u");
         if let Some(sock) = &self.socket {
             cmd.arg("-S").arg(sock);
         }
@@ -386,7 +392,7 @@ impl Tmux for TmuxDriver {
         Ok(tail_lines(&out, lines as usize))
     }
 
-    /// Kills a session; a session that is already gone is not an error.
+    /// Kills a session; a session that is already gone (or its whole server) is not an error.
     async fn kill_session(&self, name: &SessionName) -> Result<()> {
         match self
             .run(&["kill-session", "-t", &session_target(name.as_str())])
@@ -394,6 +400,7 @@ impl Tmux for TmuxDriver {
         {
             Ok(_) => Ok(()),
             Err(Error::TmuxFailed(m)) if is_missing_target(&m) => Ok(()),
+            Err(Error::TmuxUnavailable(m)) if is_no_server(&m) => Ok(()),
             Err(e) => Err(e),
         }
     }

@@ -11,10 +11,17 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use crate::harness::*;
 
 fn cli(env: &Env, args: &[&str]) -> Output {
+    cli_with(env, &[], args)
+}
+
+/// `cli` with more environment (`HOME`, `COLUMNS`).
+fn cli_with(env: &Env, vars: &[(&str, &str)], args: &[&str]) -> Output {
     std::process::Command::new(DAEMON)
         .args(args)
         .env("DBUS_SESSION_BUS_ADDRESS", &env.bus.address)
         .env_remove("NO_COLOR")
+        .env_remove("COLUMNS")
+        .envs(vars.iter().copied())
         .stdin(Stdio::null())
         .output()
         .unwrap()
@@ -187,6 +194,126 @@ async fn errors_exit_with_their_codes() {
     );
 }
 
+/// Errors say what to do next: text for a paused or stopped session is refused (never queued
+/// for a frozen claude to run at resume), `attach` and `stop` of a stopped session say so, and
+/// a session whose tmux server is gone can still be removed with `--kill`.
+#[tokio::test]
+async fn paused_and_stopped_sessions_say_what_to_do_next() {
+    let env = Env::new().await;
+    env.start_active("nx").await;
+    ok(&env, &["pause", "nx", "--note", "review", "--freeze"]);
+    let (code, err) = fails(&env, &["send", "nx", "hello"]);
+    assert_eq!(code, 11, "{err}");
+    assert!(
+        err.contains("'nx' is paused; resume it first with `trusty-mpm resume nx`"),
+        "{err}"
+    );
+    ok(&env, &["resume", "nx"]);
+    assert_eq!(ok(&env, &["stop", "nx"]), "Stopped nx.\n");
+    let hint = "'nx' is stopped; start it again with `trusty-mpm restart nx`.";
+    for cmd in [&["send", "nx", "hello"][..], &["attach", "nx"]] {
+        let (code, err) = fails(&env, cmd);
+        assert_eq!(code, 11, "{cmd:?}: {err}");
+        assert!(err.contains(hint), "{cmd:?}: {err}");
+    }
+    assert_eq!(ok(&env, &["stop", "nx"]), "nx was already stopped.\n");
+    env.kill_tmux_server().await;
+    let (code, err) = fails(&env, &["send", "nx", "hello"]);
+    assert_eq!((code, err.contains(hint)), (11, true), "{err}");
+    assert!(ok(&env, &["rm", "nx", "--kill"]).starts_with("Removed nx"));
+}
+
+/// `start` takes the session's limits and claude's environment itself (clap used to suggest
+/// `-- --memory-max`, which hands the option to claude).
+#[tokio::test]
+async fn start_takes_limits_and_environment() {
+    let env = Env::new().await;
+    let dir = env.project("cli-env");
+    let show = "FAKE_CLAUDE_SHOW_ENV=MY_VAR OTHER";
+    ok(
+        &env,
+        &[
+            "start",
+            &dir,
+            "--name",
+            "e",
+            "--env",
+            "MY_VAR=a=b",
+            "--env",
+            show,
+            "--env",
+            "OTHER=",
+        ],
+    );
+    let m = env.manager().await;
+    wait_for("claude shows its environment", || async {
+        let screen = m.capture_output("e", 50, "off").await.unwrap();
+        screen.contains("env MY_VAR=a=b") && screen.contains("env OTHER=\n")
+    })
+    .await;
+    // Without systemd the daemon refuses limits: they reached it.
+    let limits = [
+        "--memory-high",
+        "512M",
+        "--memory-max",
+        "1G",
+        "--cpu-weight",
+        "50",
+        "--tasks-max",
+        "64",
+    ];
+    let (code, err) = fails(
+        &env,
+        &[&["start", &dir, "--name", "lim"][..], &limits].concat(),
+    );
+    assert_eq!(code, 12, "{err}");
+    assert!(err.contains("systemd user service"), "{err}");
+    for bad in [&["--env", "NOVALUE"][..], &["--memory-max", "lots"]] {
+        let (code, err) = fails(&env, &[&["start", &dir][..], bad].concat());
+        assert_eq!(code, 2, "{bad:?}: {err}");
+    }
+}
+
+/// `list` fits the terminal's width (`COLUMNS`, as systemctl reads it): the project with `~`
+/// for the home directory, long names and paths cut in the middle; counts have their plurals.
+#[tokio::test]
+async fn list_fits_the_terminal_and_counts_read_right() {
+    let env = Env::new().await;
+    let home = env.dir.path().join("home");
+    let deep = home.join("src/a-project-folder-with-a-rather-long-name/and-a-subfolder-below-it");
+    std::fs::create_dir_all(&deep).unwrap();
+    let name = "a-session-name-that-goes-on-and-on-and-on";
+    ok(&env, &["start", deep.to_str().unwrap(), "--name", name]);
+    let home = home.to_str().unwrap();
+    let out = cli_with(&env, &[("HOME", home), ("COLUMNS", "80")], &["list"]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    for line in table.lines() {
+        assert!(
+            line.chars().count() <= 80,
+            "wider than 80 columns:\n{table}"
+        );
+    }
+    let row = table.lines().nth(1).unwrap();
+    assert!(row.starts_with("a-session"), "{table}");
+    assert!(row.contains(" ~/src/a") && row.contains('…'), "{table}");
+    assert!(row.ends_with("below-it"), "{table}");
+    // Piped without COLUMNS, nothing is cut.
+    let full = String::from_utf8(cli_with(&env, &[("HOME", home)], &["list"]).stdout).unwrap();
+    assert!(
+        full.contains(name) && full.contains("~/src/a-project-folder-with-a-rather-long-name/")
+    );
+
+    env.kill_tmux_server().await;
+    let reaped = ok(&env, &["reap"]);
+    assert!(
+        reaped.starts_with(&format!(
+            "Removed 1 session whose tmux session is gone ({name})"
+        )),
+        "{reaped}"
+    );
+    assert!(ok(&env, &["list"]).starts_with("No sessions"));
+}
+
 /// Reads JSON lines from a running `watch` until `stop` returns true.
 pub async fn read_until(
     lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
@@ -304,7 +431,7 @@ async fn watch_waybar_summarises_activity() {
     let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
     let first = read_until(&mut lines, |_| true).await;
     assert_eq!(first[0]["class"], "idle");
-    assert_eq!(first[0]["text"], "0 sessions");
+    assert_eq!(first[0]["text"], "No sessions");
     let (_, _, _) = env.start_active("bar").await;
     let pane = pane_of(&env, "bar");
     relay(

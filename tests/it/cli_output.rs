@@ -58,7 +58,7 @@ async fn waybar_prints_a_line_only_when_it_changed() {
     let mut out: Lines<BufReader<ChildStdout>> =
         BufReader::new(watch.stdout.take().unwrap()).lines();
     let line = |s: String| serde_json::from_str::<Value>(&s).unwrap();
-    assert_eq!(line(next(&mut out).await)["text"], "0 sessions");
+    assert_eq!(line(next(&mut out).await)["text"], "No sessions");
     env.start_active("bar").await;
     let pane = pane_of(&env, "bar");
     let hook = |event: &str, tool: &str| {

@@ -1,5 +1,6 @@
 //! The daemon process itself: restarts and crashes keep sessions, the registry survives
-//! corruption, a second daemon is refused, and losing the bus ends the daemon.
+//! corruption, a second daemon is refused, losing the bus ends the daemon, and only clients
+//! (never the hook relay) start it on demand.
 
 use std::time::Duration;
 
@@ -151,4 +152,26 @@ async fn the_daemon_names_its_machine() {
     let want = String::from_utf8(uname.stdout).unwrap();
     let m = env.manager().await;
     assert_eq!(m.hostname().await.unwrap(), want.trim());
+}
+
+/// `systemctl --user stop trusty-mpm` stays stopped: the hooks of the claudes that exit next
+/// must not D-Bus-activate it again, while a command of the user does.
+#[tokio::test]
+async fn the_relay_never_starts_the_daemon_a_client_does() {
+    let env = Env::activatable().await;
+    let start = r#"{"session_id":"c0ffee00-0000-4000-8000-000000000001","cwd":"/tmp","hook_event_name":"SessionStart"}"#;
+    let r = relay(&env, start, "").await;
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""), "fails open");
+    assert!(
+        !env.activations().exists(),
+        "the relay's call activated the daemon"
+    );
+
+    let list = crate::cli::ok(&env, &["list"]);
+    assert!(list.starts_with("No sessions"), "{list}");
+    let runs = std::fs::read_to_string(env.activations()).expect("`list` activated the daemon");
+    assert_eq!(runs.lines().count(), 1);
+    let pid = env.owner_pid().await;
+    signal(pid, "TERM");
+    wait_for("the activated daemon exited", || async move { !alive(pid) }).await;
 }

@@ -418,9 +418,21 @@ async fn invalid_state_when_the_tmux_session_vanished() {
     let out = env.tmux(&["kill-session", "-t", "=victim"]);
     assert!(out.status.success());
 
-    let msg = assert_error(m.send_command("victim", "hi").await, "InvalidState");
+    let msg = assert_error(m.send_keys("victim", &["Enter"]).await, "InvalidState");
     assert!(msg.contains("pane of session 'victim' is gone"), "{msg:?}");
-    assert_error(m.send_keys("victim", &["Enter"]).await, "InvalidState");
+    // Its claude died with the tmux session: text is refused as for any stopped session.
+    let s = env
+        .session_uncached(&m.get_session("victim").await.unwrap())
+        .await;
+    wait_for("stopped", || async {
+        s.status().await.unwrap() == "stopped"
+    })
+    .await;
+    let msg = assert_error(m.send_command("victim", "hi").await, "InvalidState");
+    assert!(
+        msg.contains("start it again with `trusty-mpm restart victim`"),
+        "{msg:?}"
+    );
     assert_error(m.capture_output("victim", 5, "off").await, "InvalidState");
     assert_eq!(
         session_names(&m).await,

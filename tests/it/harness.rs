@@ -79,6 +79,73 @@ impl Env {
 
     /// `with_env`, and the daemon (so tmux and claude) without the variables `remove`.
     pub async fn with_env_removed(extra: &[(&str, &str)], remove: &[String]) -> Env {
+        let mut env = Self::without_daemon(extra, remove).await;
+        env.start_daemon().await;
+        env
+    }
+
+    /// No daemon running, but a call to `org.trusty.Mpm1` starts this test's daemon, as the
+    /// installed D-Bus activation file does. The activated daemon is a child of the bus, not
+    /// of the test: `owner_pid` finds it.
+    pub async fn activatable() -> Env {
+        let env = Self::without_daemon(&[], &[]).await;
+        let script = env.dir.path().join("activate.sh");
+        // `env` takes its `-u NAME` options before any NAME=VALUE.
+        let (mut unset, mut set) = (String::new(), String::new());
+        for (k, v) in env.daemon_command().get_envs() {
+            let k = k.to_string_lossy();
+            match v {
+                Some(v) => set += &format!(" '{k}={}'", v.to_string_lossy()),
+                None => unset += &format!(" -u {k}"),
+            }
+        }
+        let log = env.activations();
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\necho started >> '{}'\nexec env{unset}{set} '{DAEMON}' daemon </dev/null\n",
+                log.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let services = env.dir.path().join("services");
+        std::fs::write(
+            services.join("org.trusty.Mpm1.service"),
+            format!(
+                "[D-BUS Service]\nName=org.trusty.Mpm1\nExec={}\n",
+                script.display()
+            ),
+        )
+        .unwrap();
+        // Synchronous: the bus knows the service once this returns.
+        zbus::fdo::DBusProxy::new(&env.conn)
+            .await
+            .unwrap()
+            .reload_config()
+            .await
+            .unwrap();
+        env
+    }
+
+    /// The file an activation of `activatable` appends a line to before it starts the daemon.
+    pub fn activations(&self) -> PathBuf {
+        self.dir.path().join("activations")
+    }
+
+    /// The pid of the daemon that owns the bus name (one the bus activated, say).
+    pub async fn owner_pid(&self) -> u32 {
+        let name = zbus::names::BusName::try_from("org.trusty.Mpm1").unwrap();
+        zbus::fdo::DBusProxy::new(&self.conn)
+            .await
+            .unwrap()
+            .get_connection_unix_process_id(name)
+            .await
+            .unwrap()
+    }
+
+    async fn without_daemon(extra: &[(&str, &str)], remove: &[String]) -> Env {
         require("tmux");
         let dir = tempfile::Builder::new()
             .prefix("trusty-mpm-it")
@@ -95,7 +162,7 @@ impl Env {
             .build()
             .await
             .expect("connect to the private bus");
-        let mut env = Env {
+        Env {
             dir,
             bus,
             daemon: None,
@@ -105,9 +172,7 @@ impl Env {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             daemon_env_remove: remove.to_vec(),
-        };
-        env.start_daemon().await;
-        env
+        }
     }
 
     pub fn tmux_socket(&self) -> PathBuf {

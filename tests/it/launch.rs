@@ -160,3 +160,28 @@ async fn background_tasks_keep_a_turn_working_and_the_last_reply_is_the_pause_su
     .await;
     assert_eq!(s.activity().await.unwrap(), "ready");
 }
+
+/// Under the C locale (a minimal server, an ssh login without PAM, a user manager without a
+/// locale) tmux prints what is not printable ASCII as `_`, the tabs between fields included,
+/// unless it is told that its client reads UTF-8.
+#[tokio::test]
+async fn sessions_start_under_the_c_locale() {
+    let env = Env::with_env(&[("LANG", "C"), ("LC_ALL", "C"), ("LC_CTYPE", "C")]).await;
+    let (_, path, pid) = env.start_active("c-locale").await;
+    let s = env.session_uncached(&path).await;
+    assert_eq!(s.tmux_session().await.unwrap(), "c-locale");
+    signal(pid, "KILL");
+    wait_for("stopped", || async {
+        s.status().await.unwrap() == "stopped"
+    })
+    .await;
+    env.manager()
+        .await
+        .restart_session("c-locale")
+        .await
+        .unwrap();
+    wait_for("active again", || async {
+        s.status().await.unwrap() == "active"
+    })
+    .await;
+}

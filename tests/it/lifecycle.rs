@@ -113,3 +113,30 @@ async fn start_send_capture_pause_resume_stop_restart_remove() {
     assert!(m.list_sessions().await.unwrap().is_empty());
     assert!(!env.tmux(&["has-session", "-t", "=alpha"]).status.success());
 }
+
+/// A tmux server that dies (killed, out of memory) is noticed as claude's exit is, through a
+/// pidfd, not at the slow rescan a minute later.
+#[tokio::test]
+async fn a_dead_tmux_server_is_noticed_at_once() {
+    let env = Env::new().await;
+    let (_, path, _) = env.start_active("server-dies").await;
+    let s = env.session_uncached(&path).await;
+    let server: u32 =
+        String::from_utf8_lossy(&env.tmux(&["display-message", "-p", "#{pid}"]).stdout)
+            .trim()
+            .parse()
+            .expect("the tmux server runs");
+    signal(server, "KILL");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let (status, detail) = (s.status().await.unwrap(), s.status_detail().await.unwrap());
+        if (status.as_str(), detail.as_str()) == ("stopped", "the tmux server is gone") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "5 s after the server died: {status} {detail:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -15,6 +15,7 @@ mod guard;
 mod harness;
 mod hooks;
 mod install;
+mod journal;
 mod launch;
 mod lifecycle;
 mod notify;

@@ -1,6 +1,7 @@
 //! A private dbus-daemon, shared by the integration tests and the benchmark harness: a session
 //! bus configuration on a socket in `dir` that admits every user (so a test can call as another
-//! uid) and reports its address on stdout.
+//! uid), activates the services whose files are in `dir/services`, and reports its address on
+//! stdout.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -9,6 +10,8 @@ use std::process::{Child, Command, Stdio};
 /// The `dbus-daemon` command for a private bus in `dir` (its configuration is written there).
 pub fn command(dir: &Path) -> Command {
     let conf = dir.join("bus.conf");
+    let services = dir.join("services");
+    std::fs::create_dir_all(&services).expect("create the bus's service directory");
     std::fs::write(
         &conf,
         format!(
@@ -17,6 +20,7 @@ pub fn command(dir: &Path) -> Command {
 <busconfig>
   <type>session</type>
   <listen>unix:path={}</listen>
+  <servicedir>{}</servicedir>
   <auth>EXTERNAL</auth>
   <policy context="default">
     <allow user="*"/>
@@ -26,7 +30,8 @@ pub fn command(dir: &Path) -> Command {
   </policy>
 </busconfig>
 "#,
-            dir.join("bus").display()
+            dir.join("bus").display(),
+            services.display()
         ),
     )
     .expect("write the bus configuration");
