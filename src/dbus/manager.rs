@@ -271,7 +271,11 @@ impl Manager {
     }
 
     /// Pastes text into the session's pane as one unit (at most 64 KiB, no control characters
-    /// but tab and newline), then presses Enter; on failure nothing is typed.
+    /// but tab and newline), then presses Enter; on failure nothing is typed. A paused or
+    /// stopped session takes no text (InvalidState). When the session's claude runs its hooks,
+    /// returns once claude took the text (its UserPromptSubmit, or the text gone from its input
+    /// line); Enter is pressed once more only when the text still waits there, and if even that
+    /// is not taken the input line is cleared and the call is Timeout.
     async fn send_command(
         &self,
         #[zbus(connection)] conn: &Connection,

@@ -276,3 +276,77 @@ async fn figures_follow_lines_written_after_the_hooks() {
     c.append(&reply(sid, "msg_late2", MODEL, b, 2));
     expect(&s, &figures(MODEL, &[a, b], b), "a line written mid-turn").await;
 }
+
+/// A transcript path is followed only to a regular file of the daemon's user, never through a
+/// link (a hook could name any file the daemon may read).
+#[tokio::test]
+async fn a_transcript_behind_a_link_is_not_read() {
+    let env = Env::new().await;
+    let (_, path, _) = env.start_active("link").await;
+    let pane = pane_of(&env, "link");
+    let s = env.session_uncached(&path).await;
+    let c = Conversation::new(&env, "1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d");
+    let a = tokens(3, 1200, 0, 41);
+    c.append(&reply(&c.id, "msg_link1", MODEL, a, 1));
+    let link = c.path.with_extension("link.jsonl");
+    std::os::unix::fs::symlink(&c.path, &link).unwrap();
+    let through_link = Conversation {
+        id: c.id.clone(),
+        path: link,
+    };
+    through_link
+        .hook(&env, &pane, "SessionStart", json!({"source": "startup"}))
+        .await;
+    through_link.hook(&env, &pane, "Stop", json!({})).await;
+    // The real file, named as such, is read: the reads ran, and left the link unread.
+    let m = env.manager().await;
+    let events = m.get_events("link", 0).await.unwrap();
+    assert!(events.iter().any(|e| e.1 == "Stop"), "{events:?}");
+    assert_eq!(s.output_tokens().await.unwrap(), 0, "read through a link");
+    c.hook(&env, &pane, "SessionStart", json!({"source": "resume"}))
+        .await;
+    expect(&s, &figures(MODEL, &[a], a), "the file itself").await;
+}
+
+/// A read always advances: a huge transcript without a line end is not scanned again at
+/// every hook (a 2 GiB sparse file cost seconds of CPU per Stop).
+#[tokio::test]
+async fn a_huge_partial_line_is_not_read_again_at_every_hook() {
+    let env = Env::new().await;
+    env.start_active("huge").await;
+    let pane = pane_of(&env, "huge");
+    let c = Conversation::new(&env, "2c3d4e5f-6071-4b8c-9d0e-1f2a3b4c5d6e");
+    std::fs::File::options()
+        .write(true)
+        .open(&c.path)
+        .unwrap()
+        .set_len(2 << 30)
+        .unwrap();
+    c.hook(&env, &pane, "SessionStart", json!({"source": "startup"}))
+        .await;
+    let daemon = env.daemon.as_ref().unwrap().id();
+    // The first read looks at the whole file once; then the hooks, each read to its end.
+    let before = settled_cpu(daemon).await;
+    for _ in 0..5 {
+        c.hook(&env, &pane, "Stop", json!({})).await;
+    }
+    let ticks = settled_cpu(daemon).await - before;
+    let per_sec = procfs::ticks_per_second();
+    assert!(
+        ticks < per_sec,
+        "five Stops cost the daemon {ticks} ticks of CPU ({per_sec} a second)"
+    );
+}
+
+/// The CPU ticks a process has used, once it stopped using any for half a second.
+async fn settled_cpu(pid: u32) -> u64 {
+    let mut last = crate::procs::cpu_ticks(pid).0;
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = crate::procs::cpu_ticks(pid).0;
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+}
