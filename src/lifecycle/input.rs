@@ -120,6 +120,9 @@ impl<T: Tmux> SessionService<T> {
             Status::Starting | Status::Active => {}
         }
         let target = self.live_target(&s).await?;
+        if let Some(title) = self.dialog(&s, &target).await? {
+            return Err(Self::in_dialog(&s, &title));
+        }
         let before = self.prompts_taken(id);
         self.tmux
             .send_text(&target, text)

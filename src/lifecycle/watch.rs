@@ -245,10 +245,11 @@ impl<T: Tmux> SessionService<T> {
                 };
                 match launch {
                     Some(Launch::Running(ident)) => {
-                        if svc.detected(id, ident)
-                            && let Err(e) = svc.persist().await
-                        {
-                            tracing::error!("could not save the registry: {e}");
+                        if svc.detected(id, ident) {
+                            svc.spawn_dialog_look(id);
+                            if let Err(e) = svc.persist().await {
+                                tracing::error!("could not save the registry: {e}");
+                            }
                         }
                         return;
                     }

@@ -11,6 +11,7 @@
 //! `make test` runs this suite when `npm` is on PATH and says so when it skips it.
 
 mod adopt;
+mod dialogs;
 mod install;
 mod lifecycle;
 mod prompts;
@@ -115,6 +116,13 @@ impl World {
 
     pub fn home(&self) -> PathBuf {
         self.base.join("home")
+    }
+
+    /// A directory claude was never told to trust.
+    pub fn untrusted(&self, name: &str) -> String {
+        let dir = self.base.join("work").join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        path_str(&dir)
     }
 
     /// The directory of project `name` (one of those given to `new`).
@@ -473,4 +481,5 @@ for_each_version!(
     tools::deny_rule_and_permission_answered,
     lifecycle::pause_stop_and_restart_with_resume,
     adopt::claude_started_by_hand_is_adopted,
+    dialogs::a_dialog_needs_input_and_takes_no_text,
 );
