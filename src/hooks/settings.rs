@@ -9,16 +9,19 @@ use serde_json::{Map, Value, json};
 use crate::store::write_atomic;
 
 /// The events the relay is installed for.
-pub const EVENTS: [&str; 9] = [
+pub const EVENTS: [&str; 12] = [
     "SessionStart",
     "SessionEnd",
     "UserPromptSubmit",
     "PreToolUse",
     "PostToolUse",
     "PermissionRequest",
+    "PermissionDenied",
     "Notification",
     "Stop",
     "StopFailure",
+    "SubagentStop",
+    "PreCompact",
 ];
 
 /// Events whose entries take a tool matcher.

@@ -484,7 +484,7 @@ fn hooks_install_status_uninstall_in_settings_json() {
     );
     let status = String::from_utf8_lossy(&run(&["hooks", "status"]).stdout).into_owned();
     assert!(
-        status.contains("user:") && status.contains("(9 events)"),
+        status.contains("user:") && status.contains("(12 events)"),
         "{status}"
     );
 
