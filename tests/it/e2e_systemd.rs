@@ -106,6 +106,46 @@ impl UserManager {
             .env_remove("TMUX_PANE")
     }
 
+    /// `make install` of the binary under test into this manager's directories (`prefix`,
+    /// `data`); returns the data dir, whose `systemd/user` is on the manager's unit path.
+    pub fn install(&self) -> PathBuf {
+        let (prefix, data) = (self.path("prefix"), self.path("data"));
+        let out = self.run(
+            "make",
+            &[
+                "-s",
+                "-C",
+                env!("CARGO_MANIFEST_DIR"),
+                "install",
+                &format!("PREFIX={}", prefix.display()),
+                &format!("DATADIR={}", data.display()),
+                &format!("BIN={DAEMON}"),
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "make install: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        data
+    }
+
+    /// A drop-in for the service with `text` (a `[Service]` section).
+    pub fn drop_in(&self, name: &str, text: &str) {
+        let dir = self.path("config/systemd/user/trusty-mpm.service.d");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+
+    /// A connection to this manager's session bus.
+    pub async fn bus(&self) -> zbus::Connection {
+        let address = format!("unix:path={}", self.path("rt/bus").display());
+        zbus::connection::Builder::address(address.as_str())
+            .build()
+            .await
+            .unwrap()
+    }
+
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
@@ -170,25 +210,7 @@ async fn uncached(conn: &zbus::Connection, path: zbus::OwnedObjectPath) -> Sessi
 #[tokio::test]
 async fn unit_activation_watchdog_and_restarts_under_systemd_user() {
     let um = UserManager::start();
-    let prefix = um.path("prefix");
-    let data = um.path("data");
-    let out = um.run(
-        "make",
-        &[
-            "-s",
-            "-C",
-            env!("CARGO_MANIFEST_DIR"),
-            "install",
-            &format!("PREFIX={}", prefix.display()),
-            &format!("DATADIR={}", data.display()),
-            &format!("BIN={DAEMON}"),
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "make install: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let data = um.install();
     let unit = data.join("systemd/user/trusty-mpm.service");
     assert!(
         data.join("dbus-1/services/org.trusty.Mpm1.service")
@@ -206,14 +228,11 @@ async fn unit_activation_watchdog_and_restarts_under_systemd_user() {
     );
 
     // Short timings for the test, and the fake claude on a private tmux server.
-    let dropin = um.path("config/systemd/user/trusty-mpm.service.d");
-    std::fs::create_dir_all(&dropin).unwrap();
-    std::fs::write(
-        dropin.join("test.conf"),
+    um.drop_in(
+        "test.conf",
         "[Service]\nWatchdogSec=2s\nRestartSec=200ms\nTimeoutAbortSec=1s\n\
          Environment=ANTHROPIC_API_KEY=sk-ant-e2e-key\n",
-    )
-    .unwrap();
+    );
     um.ok(&[
         "set-environment",
         &format!(
@@ -228,12 +247,7 @@ async fn unit_activation_watchdog_and_restarts_under_systemd_user() {
     // start returns once READY=1 came: the name is served at that moment.
     um.ok(&["start", "trusty-mpm.service"]);
     assert_eq!(um.show("ActiveState"), "active");
-    let conn = zbus::connection::Builder::address(
-        format!("unix:path={}", um.path("rt/bus").display()).as_str(),
-    )
-    .build()
-    .await
-    .unwrap();
+    let conn = um.bus().await;
     let m = ManagerProxy::new(&conn).await.unwrap();
     m.list_sessions().await.unwrap();
 

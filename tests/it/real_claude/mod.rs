@@ -15,6 +15,7 @@ mod dialogs;
 mod install;
 mod lifecycle;
 mod prompts;
+mod service;
 mod tools;
 
 use std::collections::HashMap;
@@ -38,7 +39,8 @@ use api::{ClaudeApi, Request, Usage};
 const PINNED: &str = "2.1.197";
 
 /// A key of the real shape; claude approves it by its last 20 characters.
-const API_KEY: &str = "sk-ant-api03-trusty-mpm-tests-0123456789abcdefghijklmnopqrstuvwxyz";
+pub(super) const API_KEY: &str =
+    "sk-ant-api03-trusty-mpm-tests-0123456789abcdefghijklmnopqrstuvwxyz";
 
 /// What the deny rule of every world's config.toml blocks, and the reason claude is told.
 const DENIED_WORD: &str = "forbidden";
@@ -372,7 +374,7 @@ pub async fn count_events(s: &SessionProxy<'_>, event: &str) -> usize {
 
 /// The environment claude runs with here: its private HOME, the stand-in's address and a key,
 /// and nothing that would reach the network.
-fn claude_env(home: &Path, api: &ClaudeApi) -> Vec<(String, String)> {
+pub(super) fn claude_env(home: &Path, api: &ClaudeApi) -> Vec<(String, String)> {
     [
         ("HOME", path_str(home)),
         ("ANTHROPIC_BASE_URL", api.base_url()),
@@ -396,7 +398,7 @@ fn foreign_claude_vars() -> Vec<String> {
 
 /// A HOME where claude starts straight into its prompt: onboarding done, the key approved,
 /// the projects trusted; the relay installed by `trusty-mpm hooks install`, as users get it.
-fn write_home(home: &Path, projects: &[PathBuf], version: &str) {
+pub(super) fn write_home(home: &Path, projects: &[PathBuf], version: &str) {
     let trusted: serde_json::Map<String, serde_json::Value> = projects
         .iter()
         .map(|p| (path_str(p), json!({ "hasTrustDialogAccepted": true })))
@@ -427,7 +429,7 @@ fn write_home(home: &Path, projects: &[PathBuf], version: &str) {
     );
 }
 
-fn path_str(p: &Path) -> String {
+pub(super) fn path_str(p: &Path) -> String {
     p.to_str().expect("a UTF-8 path").to_owned()
 }
 
@@ -482,4 +484,5 @@ for_each_version!(
     lifecycle::pause_stop_and_restart_with_resume,
     adopt::claude_started_by_hand_is_adopted,
     dialogs::a_dialog_needs_input_and_takes_no_text,
+    service::the_service_s_key_reaches_claude,
 );
