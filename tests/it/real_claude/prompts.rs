@@ -30,6 +30,17 @@ pub async fn prompts_activity_and_figures(version: Version) {
         "SessionStart's transcript {transcript:?} is not of conversation {claude_id}"
     );
 
+    // Which claude runs: the executable the daemon started, and the version it reports.
+    assert_eq!(
+        s.claude_command().await.unwrap(),
+        w.claude.to_string_lossy(),
+        "ClaudeCommand"
+    );
+    w.wait("prompts", "ClaudeVersion", || async {
+        s.claude_version().await.unwrap() == format!("{} (Claude Code)", w.version)
+    })
+    .await;
+
     // The first prompt of a fresh session is submitted.
     w.api.push(Reply::text(
         "Hello from the stand-in.",
