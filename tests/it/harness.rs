@@ -222,12 +222,17 @@ impl Env {
         self.wait_for_name().await;
     }
 
+    /// Waits until this test's daemon owns its bus name: its own process, not one that just
+    /// exited (the bus lets a name go only once it notices the owner's socket closed).
     pub async fn wait_for_name(&mut self) {
         let dbus = zbus::fdo::DBusProxy::new(&self.conn).await.unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
+        let ours = self.daemon.as_ref().map(Child::id);
         loop {
             let name = zbus::names::BusName::try_from("org.trusty.Mpm1").unwrap();
-            if dbus.name_has_owner(name).await.unwrap() {
+            if let Ok(pid) = dbus.get_connection_unix_process_id(name).await
+                && ours.is_none_or(|ours| ours == pid)
+            {
                 return;
             }
             if let Some(status) = self.daemon.as_mut().and_then(|c| c.try_wait().unwrap()) {
