@@ -254,13 +254,14 @@ async fn tray_registers_and_follows_the_sessions() {
     // A permission request: NeedsAttention, and Allow in the menu answers it.
     let pending = ask_permission(&env, "t_1");
     tray.wait_status("NeedsAttention").await;
-    assert!(
+    // The session needs input as the request is announced, just before it: the tooltip
+    // counts the request once its PermissionRequested came too.
+    wait_for("the tooltip counts the request", || async {
         tray.tooltip()
             .await
-            .ends_with("1 permission request waiting"),
-        "{}",
-        tray.tooltip().await
-    );
+            .ends_with("1 permission request waiting")
+    })
+    .await;
     let sub = "t__1 (active, needs-input)";
     assert!(
         tray.entries()
