@@ -512,3 +512,53 @@ fn hooks_install_status_uninstall_in_settings_json() {
         "clap refuses both"
     );
 }
+
+/// Claude Code 2.1.x's newer events and fields: auto mode's PermissionDenied, the agent
+/// notifications, a forked conversation's SessionStart, and the permission mode.
+#[tokio::test]
+async fn newer_events_and_fields_are_understood() {
+    let env = Env::new().await;
+    let (_, path, _) = env.start_active("new").await;
+    let pane = pane_of(&env, "new");
+    let s = env.session_uncached(&path).await;
+    let m = env.manager().await;
+    const FORK: &str = "f0f0f0f0-0000-4000-8000-000000000001";
+    let steps = [
+        (
+            r#"{"hook_event_name":"PermissionDenied","permission_mode":"auto","tool_name":"Bash","tool_input":{"command":"rm -rf build"},"reason":"classifier"}"#.to_owned(),
+            ("working", "Bash denied"),
+        ),
+        (
+            r#"{"hook_event_name":"Notification","notification_type":"agent_needs_input","message":"Claude needs your input"}"#.to_owned(),
+            ("needs-input", "Claude needs your input"),
+        ),
+        (
+            r#"{"hook_event_name":"Notification","notification_type":"agent_completed","message":"Claude is done"}"#.to_owned(),
+            ("ready", "Claude is done"),
+        ),
+    ];
+    for (payload, (activity, detail)) in steps {
+        relay(&env, &payload, &pane).await;
+        assert_eq!(
+            (
+                s.activity().await.unwrap(),
+                s.activity_detail().await.unwrap()
+            ),
+            (activity.to_owned(), detail.to_owned()),
+            "{payload}"
+        );
+    }
+    assert_eq!(s.permission_mode().await.unwrap(), "auto");
+    let events = m.get_events("new", 0).await.unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.1 == "PermissionDenied" && e.3 == "Bash: rm -rf build"),
+        "{events:?}"
+    );
+    let fork = format!(
+        r#"{{"hook_event_name":"SessionStart","source":"fork","session_id":"{FORK}","transcript_path":"/tmp/fork.jsonl"}}"#
+    );
+    relay(&env, &fork, &pane).await;
+    assert_eq!(s.claude_session_id().await.unwrap(), FORK);
+}
