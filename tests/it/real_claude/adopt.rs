@@ -39,8 +39,13 @@ pub async fn claude_started_by_hand_is_adopted(version: Version) {
     })
     .await;
     assert_eq!(s.pid().await.unwrap(), claude);
+    // The session appears as the SessionStart adopts it; its conversation follows from the
+    // same event.
+    w.wait("byhand", "the SessionStart's conversation", || async {
+        !s.claude_session_id().await.unwrap().is_empty()
+    })
+    .await;
     let claude_id = s.claude_session_id().await.unwrap();
-    assert!(!claude_id.is_empty(), "the SessionStart's conversation");
 
     let name = s.name().await.unwrap();
     w.api.push(Reply::text(
