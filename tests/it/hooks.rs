@@ -234,7 +234,7 @@ async fn session_start_from_unmanaged_pane_adopts_and_others_are_ignored() {
 }
 
 /// An Env whose daemon reads `config` as its config file.
-async fn env_with_config(config: &str) -> (Env, tempfile::TempDir) {
+pub async fn env_with_config(config: &str) -> (Env, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.toml");
     std::fs::write(&path, config).unwrap();

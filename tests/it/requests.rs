@@ -1,0 +1,302 @@
+//! Requests as state: `ListRequests` shows what claude asks with its full detail, suggestions
+//! and questions, and `AnswerRequest` answers it (allow, deny, remember a suggestion, answer
+//! questions); the relay prints Claude Code's decision. Payloads have Claude Code's shapes.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use zbus::{OwnedVariant, Variant};
+
+use crate::harness::*;
+use crate::hooks::env_with_config;
+
+const CLAUDE_ID: &str = "c0ffee00-0000-4000-8000-0000000000aa";
+
+const SUGGESTION: &str = r#"{"type":"addRules","rules":[{"toolName":"Bash","ruleContent":"npm test:*"}],"behavior":"allow","destination":"localSettings"}"#;
+
+fn permission_request(command: &str) -> String {
+    format!(
+        r#"{{"session_id":"{CLAUDE_ID}","transcript_path":"/tmp/t.jsonl","cwd":"/tmp","permission_mode":"default","hook_event_name":"PermissionRequest","tool_name":"Bash","tool_input":{{"command":"{command}","description":"Run the tests"}},"permission_suggestions":[{SUGGESTION},{{"type":"addDirectories","directories":["/srv/data"],"destination":"session"}}]}}"#
+    )
+}
+
+const QUESTIONS: &str = r#"[{"question":"Which database?","header":"Database","options":[{"label":"Postgres","description":"Relational"},{"label":"SQLite","description":"One file"}],"multiSelect":false},{"question":"Which features?","header":"Features","options":[{"label":"Auth","description":"Log in"},{"label":"Search","description":"Full text"},{"label":"Export","description":"CSV"}],"multiSelect":true}]"#;
+
+fn ask_user_question(event: &str) -> String {
+    format!(
+        r#"{{"session_id":"{CLAUDE_ID}","transcript_path":"/tmp/t.jsonl","cwd":"/tmp","hook_event_name":"{event}","tool_name":"AskUserQuestion","tool_input":{{"questions":{QUESTIONS}}},"tool_use_id":"toolu_01"}}"#
+    )
+}
+
+fn answer(pairs: &[(&str, Variant<'_>)]) -> HashMap<String, OwnedVariant> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.try_to_owned().unwrap()))
+        .collect()
+}
+
+/// The one request `ListRequests` shows once PermissionRequested announced it.
+async fn the_request(
+    m: &trusty_mpm::cli::proxy::ManagerProxy<'_>,
+    asked: &mut trusty_mpm::cli::proxy::PermissionRequestedStream,
+) -> trusty_mpm::cli::proxy::RequestRow {
+    tokio::time::timeout(Duration::from_secs(10), asked.next())
+        .await
+        .expect("PermissionRequested within 10 s")
+        .unwrap();
+    let mut rows = m.list_requests().await.unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    rows.remove(0)
+}
+
+fn get<T: TryFrom<OwnedVariant>>(d: &HashMap<String, OwnedVariant>, key: &str) -> T
+where
+    T::Error: std::fmt::Debug,
+{
+    T::try_from(d[key].try_clone().unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn a_permission_request_is_listed_with_its_suggestions_and_remembered() {
+    let (mut env, _cfg) = env_with_config("permission_wait_secs = 30\n").await;
+    let (id, path, _) = env.start_active("req").await;
+    let pane = pane_of(&env, "req");
+    let m = env.manager().await;
+    let mut asked = m.receive_permission_requested().await.unwrap();
+    let long = format!("npm test -- {}", "x".repeat(600));
+    let payload = permission_request(&long);
+    let run = relay(&env, &payload, &pane);
+    let answering = async {
+        let (sid, name, rid, kind, d) = the_request(&m, &mut asked).await;
+        assert_eq!(
+            (sid.as_str(), name.as_str(), kind.as_str()),
+            (id.as_str(), "req", "permission")
+        );
+        assert_eq!(get::<String>(&d, "tool"), "Bash");
+        assert_eq!(get::<String>(&d, "detail"), long, "the whole command");
+        assert!(get::<bool>(&d, "answerable"));
+        let (created, expires) = (
+            get::<u64>(&d, "created_usec"),
+            get::<u64>(&d, "expires_usec"),
+        );
+        assert!(expires >= created + 29_000_000, "{created} {expires}");
+        let suggestions: Vec<HashMap<String, OwnedVariant>> = get(&d, "suggestions");
+        let shown: Vec<(String, String, String)> = suggestions
+            .iter()
+            .map(|s| (get(s, "id"), get(s, "label"), get(s, "destination")))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (
+                    "1".into(),
+                    "Always allow Bash(npm test:*) in this project".into(),
+                    "localSettings".into()
+                ),
+                (
+                    "2".into(),
+                    "Allow access to /srv/data for this session".into(),
+                    "session".into()
+                ),
+            ]
+        );
+        let questions: Vec<HashMap<String, OwnedVariant>> = get(&d, "questions");
+        assert!(questions.is_empty());
+
+        // Answers that do not fit are refused and change nothing.
+        for bad in [
+            answer(&[("allow", true.into()), ("remember", "3".into())]),
+            answer(&[("allow", false.into()), ("remember", "1".into())]),
+            answer(&[("answers", HashMap::<&str, &str>::new().into())]),
+            answer(&[("allow", "yes".into())]),
+            answer(&[("allow", true.into()), ("colour", "red".into())]),
+            answer(&[]),
+        ] {
+            assert_error(m.answer_request("req", &rid, bad).await, "InvalidArgument");
+        }
+        assert_eq!(m.list_requests().await.unwrap().len(), 1);
+        env.session(&path)
+            .await
+            .answer_request(
+                &rid,
+                answer(&[("allow", true.into()), ("remember", "1".into())]),
+            )
+            .await
+            .unwrap();
+        assert!(m.list_requests().await.unwrap().is_empty());
+        rid
+    };
+    let (r, rid) = tokio::join!(run, answering);
+    assert_eq!(r.code, 0);
+    assert_eq!(
+        r.stdout,
+        format!(
+            r#"{{"hookSpecificOutput":{{"hookEventName":"PermissionRequest","decision":{{"behavior":"allow","updatedPermissions":[{SUGGESTION}]}}}}}}"#
+        )
+    );
+    assert_error(
+        m.answer_request("req", &rid, answer(&[("allow", true.into())]))
+            .await,
+        "NotFound",
+    );
+
+    // A deny carries its reason; AnswerRequest on the manager works as on the session.
+    let payload = permission_request("npm test");
+    let run = relay(&env, &payload, &pane);
+    let answering = async {
+        let (.., rid, _, _) = the_request(&m, &mut asked).await;
+        m.answer_request(
+            "req",
+            &rid,
+            answer(&[("allow", false.into()), ("reason", "use make".into())]),
+        )
+        .await
+        .unwrap();
+        rid
+    };
+    let (r, denied) = tokio::join!(run, answering);
+    assert_eq!(
+        r.stdout,
+        r#"{"hookSpecificOutput":{"hookEventName":"PermissionRequest","decision":{"behavior":"deny","message":"use make"}}}"#
+    );
+
+    // The history says how each request ended, and so it does after a restart.
+    let ended = [
+        format!("allowed {rid}: remembered: Always allow Bash(npm test:*) in this project"),
+        format!("denied {denied}: use make"),
+    ];
+    assert_eq!(outcomes(&m).await, ended);
+    drop(m);
+    env.restart_daemon().await;
+    assert_eq!(outcomes(&env.manager().await).await, ended);
+}
+
+/// The PermissionResolved summaries in the history of session "req".
+async fn outcomes(m: &trusty_mpm::cli::proxy::ManagerProxy<'_>) -> Vec<String> {
+    let events = m.get_events("req", 0).await.unwrap();
+    events
+        .into_iter()
+        .filter(|e| e.1 == "PermissionResolved")
+        .map(|e| e.3)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_question_is_listed_and_answered_at_pre_tool_use() {
+    let (env, _cfg) = env_with_config("permission_wait_secs = 30\n").await;
+    let (id, _, _) = env.start_active("ask").await;
+    let pane = pane_of(&env, "ask");
+    let m = env.manager().await;
+    let mut asked = m.receive_permission_requested().await.unwrap();
+    let mut resolved = m.receive_permission_resolved().await.unwrap();
+    let payload = ask_user_question("PreToolUse");
+    let run = relay(&env, &payload, &pane);
+    let answering = async {
+        let (sid, _, rid, kind, d) = the_request(&m, &mut asked).await;
+        assert_eq!((sid.as_str(), kind.as_str()), (id.as_str(), "question"));
+        assert_eq!(get::<String>(&d, "tool"), "AskUserQuestion");
+        let suggestions: Vec<HashMap<String, OwnedVariant>> = get(&d, "suggestions");
+        assert!(suggestions.is_empty());
+        let questions: Vec<HashMap<String, OwnedVariant>> = get(&d, "questions");
+        let shown: Vec<(String, String, bool, Vec<String>)> = questions
+            .iter()
+            .map(|q| {
+                (
+                    get(q, "question"),
+                    get(q, "header"),
+                    get(q, "multi_select"),
+                    get(q, "options"),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (
+                    "Which database?".into(),
+                    "Database".into(),
+                    false,
+                    vec!["Postgres".into(), "SQLite".into()]
+                ),
+                (
+                    "Which features?".into(),
+                    "Features".into(),
+                    true,
+                    vec!["Auth".into(), "Search".into(), "Export".into()]
+                ),
+            ]
+        );
+        let answers = |pairs: &[(&str, &str)]| {
+            let a: HashMap<&str, &str> = pairs.iter().copied().collect();
+            answer(&[("answers", a.into())])
+        };
+        for bad in [
+            answers(&[("Which database?", "Postgres")]),
+            answers(&[
+                ("Which colour?", "red"),
+                ("Which database?", "Postgres"),
+                ("Which features?", "Auth"),
+            ]),
+            answer(&[("allow", true.into())]),
+        ] {
+            assert_error(m.answer_request("ask", &rid, bad).await, "InvalidArgument");
+        }
+        m.answer_request(
+            "ask",
+            &rid,
+            answers(&[
+                ("Which database?", "SQLite"),
+                ("Which features?", "Auth,Export"),
+            ]),
+        )
+        .await
+        .unwrap();
+        rid
+    };
+    let (r, rid) = tokio::join!(run, answering);
+    assert_eq!(r.code, 0);
+    assert_eq!(
+        r.stdout,
+        format!(
+            r#"{{"hookSpecificOutput":{{"hookEventName":"PreToolUse","permissionDecision":"allow","updatedInput":{{"questions":{QUESTIONS},"answers":{{"Which database?":"SQLite","Which features?":"Auth, Export"}}}}}}}}"#
+        )
+    );
+    let end = tokio::time::timeout(Duration::from_secs(10), resolved.next()).await;
+    let end = end.unwrap().unwrap();
+    let end = end.args().unwrap();
+    assert_eq!(
+        (*end.request_id(), *end.outcome()),
+        (rid.as_str(), "allowed")
+    );
+}
+
+#[tokio::test]
+async fn an_unanswered_question_is_one_request_and_does_not_hold_the_dialog() {
+    let (env, _cfg) = env_with_config("permission_wait_secs = 1\n").await;
+    env.start_active("once").await;
+    let pane = pane_of(&env, "once");
+    let m = env.manager().await;
+    let mut asked = m.receive_permission_requested().await.unwrap();
+    let mut resolved = m.receive_permission_resolved().await.unwrap();
+    let r = relay(&env, &ask_user_question("PreToolUse"), &pane).await;
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""));
+    let within = Duration::from_secs(10);
+    let asked = tokio::time::timeout(within, asked.next()).await.unwrap();
+    let rid = asked.unwrap().args().unwrap().request_id().to_string();
+    let end = tokio::time::timeout(within, resolved.next()).await.unwrap();
+    let end = end.unwrap();
+    assert_eq!(
+        (
+            *end.args().unwrap().request_id(),
+            *end.args().unwrap().outcome()
+        ),
+        (rid.as_str(), "expired")
+    );
+    // Claude Code shows its dialog and fires PermissionRequest: the same question, no wait.
+    let t = std::time::Instant::now();
+    let r = relay(&env, &ask_user_question("PermissionRequest"), &pane).await;
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""));
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    assert!(m.list_requests().await.unwrap().is_empty());
+}
