@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use zbus::Connection;
 
-use super::bus::{manager, manager_signals, owner_changes, signal_json};
+use super::bus::{manager, manager_signals, offer_answers, owner_changes, signal_json};
 use super::desktop::{Capabilities, Desktop, Note, open_session};
 use super::output::{message, visible};
 use crate::config::Config;
@@ -55,7 +55,7 @@ fn request_body(v: &Value, caps: Capabilities, waits: bool) -> String {
 
 pub async fn run(conn: &Connection, min_work: Duration) -> zbus::Result<ExitCode> {
     let policy = settings();
-    let waits = !policy.permission_wait.is_zero();
+    let waits = offer_answers(conn, policy.permission_wait).await?;
     let mut desktop = Desktop::new(conn).await?;
     let mut actions = desktop.proxy().receive_action_invoked().await?;
     let mut closed = desktop.proxy().receive_notification_closed().await?;

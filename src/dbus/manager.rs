@@ -95,6 +95,7 @@ fn hook_context(context: HashMap<String, OwnedVariant>) -> Result<HookContext, E
         match key.as_str() {
             "tmux_pane" => ctx.tmux_pane = String::try_from(value).map_err(|_| bad())?,
             "tmux" => ctx.tmux = String::try_from(value).map_err(|_| bad())?,
+            "answerer" => ctx.answerer = bool::try_from(value).map_err(|_| bad())?,
             _ => {}
         }
     }
@@ -361,8 +362,9 @@ impl Manager {
     }
 
     /// The short form of AnswerRequest: allows or denies a waiting request (see
-    /// PermissionRequested); reason is shown to Claude on deny. An unknown or ended request is NotFound; a request nobody
-    /// waits for (permission_wait_secs 0) is InvalidState.
+    /// PermissionRequested); reason is shown to Claude on deny. An unknown or ended request
+    /// is NotFound; a request nobody waits for (no answering client ran when it was made, or
+    /// permission_wait_secs is 0) is InvalidState.
     async fn answer_permission(
         &self,
         #[zbus(connection)] conn: &Connection,
@@ -433,15 +435,16 @@ impl Manager {
     // /, /org and /org/trusty; an `in` there makes `busctl tree` warn "Unexpected signal <arg>
     // direction value 'in'" once per signal argument.
     /// The hook relay's call: one Claude Code hook event (JSON, at most 1 MiB) and what only
-    /// the relay sees: "tmux_pane" (s), "tmux" (s). The event belongs to the session whose
+    /// the relay sees: "tmux_pane" (s), "tmux" (s), "answerer" (b: an answering client owns
+    /// org.trusty.Mpm1.Answerer, so the relay waits; without it no request waits). The event belongs to the session whose
     /// claude the calling process descends from (the bus names the caller); a claude between
     /// them is a sub-agent, recorded in the history only. Events of other processes are
     /// ignored, except a SessionStart from a managed or unmanaged tmux pane the caller runs in,
     /// which finds that session's claude or adopts the tmux session (config auto_adopt).
     /// Returns what the relay prints on stdout (a decision JSON, or nothing), its exit code (0,
     /// or 2 to block) and stderr. A PermissionRequest, or a PreToolUse of AskUserQuestion,
-    /// emits PermissionRequested and, with permission_wait_secs configured, waits that long
-    /// for AnswerRequest; a request withdrawn meanwhile returns at once with no decision.
+    /// emits PermissionRequested and, with an answerer, waits permission_wait_secs (default
+    /// 120) for AnswerRequest; a request withdrawn meanwhile returns at once with no decision.
     #[zbus(out_args("stdout", "exit_code", "stderr"))]
     async fn handle_hook(
         &self,

@@ -33,6 +33,9 @@ pub struct HookContext {
     pub tmux_pane: String,
     /// `TMUX` of the hook process (`socket,pid,index`).
     pub tmux: String,
+    /// An answering client runs (the relay saw its name on the bus): a request waits for its
+    /// answer, else nobody could give one and Claude Code asks in its terminal at once.
+    pub answerer: bool,
 }
 
 /// What the relay prints and exits with.
@@ -94,16 +97,20 @@ impl HookService {
             return Ok(denied);
         }
         match requests::ask(&p, summary) {
-            Some(ask) => Ok(self.request(id, &p, ask).await),
+            Some(ask) => Ok(self.request(id, &p, ask, ctx.answerer).await),
             None => Ok(HookReply::default()),
         }
     }
 
-    /// Announces a request and, when configured, waits for its answer. No answer in time, or
+    /// Announces a request and, when configured and an answering client runs, waits for its
+    /// answer. No answer in time, or
     /// a withdrawn request, is no decision: Claude Code asks in its terminal.
-    async fn request(&self, id: SessionId, p: &Payload, ask: Ask) -> HookReply {
+    async fn request(&self, id: SessionId, p: &Payload, ask: Ask, answerer: bool) -> HookReply {
         let request_id = uuid::Uuid::new_v4().simple().to_string();
-        let wait = self.policy.permission_wait;
+        let wait = match answerer {
+            true => self.policy.permission_wait,
+            false => std::time::Duration::ZERO,
+        };
         let asked = self.svc.permission_requested(id, &request_id, ask, wait);
         let Some(mut rx) = asked else {
             return HookReply::default();

@@ -242,7 +242,7 @@ impl<T: Tmux> SessionService<T> {
                 })?;
             if entry.requests[at].waiter.is_none() {
                 return Err(Error::InvalidState(format!(
-                    "Request '{}' is answered in the terminal: the daemon does not wait for answers (permission_wait_secs is 0).",
+                    "Request '{}' is answered in the terminal: nobody could answer it when it was made (no notify or tray ran, or permission_wait_secs is 0).",
                     printable(request_id)
                 )));
             }

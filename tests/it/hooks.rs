@@ -247,6 +247,7 @@ async fn permission_requests_are_answered_or_time_out() {
     let (env, _cfg) = env_with_config("permission_wait_secs = 3\n").await;
     let (id, path, _) = env.start_active("perm").await;
     let pane = pane_of(&env, "perm");
+    let _answerer = env.answerer().await;
     let m = env.manager().await;
     let mut asked = m.receive_permission_requested().await.unwrap();
     let request = event(

@@ -62,6 +62,7 @@ async fn a_permission_request_is_listed_with_its_suggestions_and_remembered() {
     let (mut env, _cfg) = env_with_config("permission_wait_secs = 30\n").await;
     let (id, path, _) = env.start_active("req").await;
     let pane = pane_of(&env, "req");
+    let _answerer = env.answerer().await;
     let m = env.manager().await;
     let mut asked = m.receive_permission_requested().await.unwrap();
     let long = format!("npm test -- {}", "x".repeat(600));
@@ -187,6 +188,7 @@ async fn a_question_is_listed_and_answered_at_pre_tool_use() {
     let (env, _cfg) = env_with_config("permission_wait_secs = 30\n").await;
     let (id, _, _) = env.start_active("ask").await;
     let pane = pane_of(&env, "ask");
+    let _answerer = env.answerer().await;
     let m = env.manager().await;
     let mut asked = m.receive_permission_requested().await.unwrap();
     let mut resolved = m.receive_permission_resolved().await.unwrap();
@@ -231,6 +233,8 @@ async fn a_question_is_listed_and_answered_at_pre_tool_use() {
             let a: HashMap<&str, &str> = pairs.iter().copied().collect();
             answer(&[("answers", a.into())])
         };
+        // A person takes longer than an ordinary hook call may (a second).
+        tokio::time::sleep(Duration::from_millis(1500)).await;
         for bad in [
             answers(&[("Which database?", "Postgres")]),
             answers(&[
@@ -276,6 +280,7 @@ async fn an_unanswered_question_is_one_request_and_does_not_hold_the_dialog() {
     let (env, _cfg) = env_with_config("permission_wait_secs = 1\n").await;
     env.start_active("once").await;
     let pane = pane_of(&env, "once");
+    let _answerer = env.answerer().await;
     let m = env.manager().await;
     let mut asked = m.receive_permission_requested().await.unwrap();
     let mut resolved = m.receive_permission_resolved().await.unwrap();
@@ -299,4 +304,101 @@ async fn an_unanswered_question_is_one_request_and_does_not_hold_the_dialog() {
     assert_eq!((r.code, r.stdout.as_str()), (0, ""));
     assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
     assert!(m.list_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn answers_are_awaited_by_default_only_while_an_answering_client_runs() {
+    let env = Env::new().await;
+    env.start_active("dflt").await;
+    let pane = pane_of(&env, "dflt");
+    let m = env.manager().await;
+    let mut asked = m.receive_permission_requested().await.unwrap();
+    let payload = permission_request("npm test");
+    let mut watch = Watch::start(&env).await;
+
+    // Nobody could answer: the relay returns at once and the request is the terminal's.
+    let t = std::time::Instant::now();
+    let r = relay(&env, &payload, &pane).await;
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""));
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    assert!(
+        watch.asks().await.ends_with(
+            "dflt  asks: Bash: npm test (answer in its terminal: trusty-mpm attach dflt)"
+        )
+    );
+    let (.., rid, _, d) = the_request(&m, &mut asked).await;
+    assert!(!get::<bool>(&d, "answerable"));
+    assert_eq!(get::<u64>(&d, "expires_usec"), 0);
+    assert_error(
+        m.answer_request("dflt", &rid, answer(&[("allow", true.into())]))
+            .await,
+        "InvalidState",
+    );
+    let moved_on = format!(
+        r#"{{"session_id":"{CLAUDE_ID}","hook_event_name":"PostToolUse","tool_name":"Bash","tool_input":{{"command":"npm test"}}}}"#
+    );
+    relay(&env, &moved_on, &pane).await;
+
+    // With an answering client on the bus the relay waits the default two minutes.
+    let _answerer = env.answerer().await;
+    let run = relay(&env, &payload, &pane);
+    let answering = async {
+        let (.., rid, _, d) = the_request(&m, &mut asked).await;
+        assert!(get::<bool>(&d, "answerable"));
+        let (created, expires) = (
+            get::<u64>(&d, "created_usec"),
+            get::<u64>(&d, "expires_usec"),
+        );
+        assert_eq!(expires - created, 120_000_000);
+        let hint = format!("dflt  asks permission: Bash: npm test (trusty-mpm approve dflt {rid})");
+        assert!(watch.asks().await.ends_with(&hint));
+        m.answer_request("dflt", &rid, answer(&[("allow", true.into())]))
+            .await
+            .unwrap();
+    };
+    let (r, ()) = tokio::join!(run, answering);
+    assert_eq!(
+        r.stdout,
+        r#"{"hookSpecificOutput":{"hookEventName":"PermissionRequest","decision":{"behavior":"allow"}}}"#
+    );
+}
+
+/// `trusty-mpm watch` as a person runs it, followed line by line.
+struct Watch {
+    _child: tokio::process::Child,
+    out: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+}
+
+impl Watch {
+    /// Starts watch and returns once it follows the signals (it shows a probe session).
+    async fn start(env: &Env) -> Watch {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = crate::cli::spawn_cli(env, &["watch"]);
+        let out = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut w = Watch { _child: child, out };
+        let m = env.manager().await;
+        for n in 0.. {
+            let probe = format!("probe{n}");
+            m.register_session(&env.project(&probe), &probe)
+                .await
+                .unwrap();
+            let line = tokio::time::timeout(Duration::from_millis(500), w.out.next_line());
+            if let Ok(line) = line.await {
+                assert!(line.unwrap().unwrap().contains("new session"));
+                break;
+            }
+        }
+        w
+    }
+
+    /// The next line announcing a request.
+    async fn asks(&mut self) -> String {
+        loop {
+            let line = tokio::time::timeout(Duration::from_secs(10), self.out.next_line()).await;
+            let line = line.expect("a line within 10 s").unwrap().unwrap();
+            if line.contains(" asks") {
+                return line;
+            }
+        }
+    }
 }

@@ -21,10 +21,12 @@ use zbus::Connection;
 use zbus::object_server::SignalEmitter;
 
 use super::bus::{
-    has_owner, manager_signals, owner_appeared, owner_changes, sessions, signal_json,
+    has_owner, manager_signals, offer_answers, owner_appeared, owner_changes, sessions, signal_json,
 };
 use super::output::message;
+use crate::config::config_file;
 use crate::contract::BUS_NAME;
+use crate::hooks::policy::permission_wait;
 use item::{ITEM_PATH, Item, Look, WATCHER, WatcherProxy};
 use menu::{Layout, MENU_PATH, Menu};
 use state::{Effect, State};
@@ -65,7 +67,10 @@ pub async fn run(conn: &Connection) -> zbus::Result<ExitCode> {
     let mut daemons = owner_changes(conn, BUS_NAME).await?;
     let mut watchers = owner_changes(conn, WATCHER).await?;
 
-    let mut st = State::default();
+    let mut st = State {
+        answers: offer_answers(conn, permission_wait(&config_file())).await?,
+        ..State::default()
+    };
     if has_owner(conn, BUS_NAME).await? {
         reload(conn, &mut st).await;
     } else {

@@ -102,6 +102,9 @@ pub struct State {
     pub daemon: bool,
     pub sessions: Vec<SessionInfo>,
     pub requests: Vec<Request>,
+    /// Whether the tray answers requests (it owns the answerer name): only then do Allow and
+    /// Deny work, since only then does the daemon wait for an answer.
+    pub answers: bool,
 }
 
 impl State {
@@ -116,7 +119,10 @@ impl State {
     /// The daemon left the bus: its sessions and requests are unknown until it is back, and a
     /// waiting request dies with the daemon.
     pub fn daemon_gone(&mut self) {
-        *self = State::default();
+        *self = State {
+            answers: self.answers,
+            ..State::default()
+        };
     }
 
     /// Applies one of the manager's signals, in the JSON shape of `watch --json`.
@@ -261,10 +267,11 @@ impl State {
                 "dialog-question",
                 None,
             ));
-            for (allow, label, icon) in [
+            let buttons = [
                 (true, "Allow", "emblem-ok-symbolic"),
                 (false, "Deny", "process-stop-symbolic"),
-            ] {
+            ];
+            for (allow, label, icon) in buttons.into_iter().filter(|_| self.answers) {
                 children.push(Entry::item(
                     label,
                     icon,
@@ -381,8 +388,34 @@ mod tests {
     }
 
     #[test]
-    fn menu_offers_what_each_session_allows() {
+    fn no_allow_or_deny_where_no_answer_can_work() {
         let mut st = State::default();
+        st.load(vec![session("1", "active", "working")]);
+        st.apply(&asked("1", "r1"));
+        st.daemon_gone();
+        st.load(vec![session("1", "active", "working")]);
+        st.apply(&asked("1", "r1"));
+        let Entry::Item { children, .. } = &st.menu()[0] else {
+            panic!("a session item")
+        };
+        assert_eq!(
+            labels(children),
+            [
+                "Attach",
+                "Pause",
+                "Stop",
+                "--",
+                "Asks: Bash: make deploy (off)"
+            ]
+        );
+    }
+
+    #[test]
+    fn menu_offers_what_each_session_allows() {
+        let mut st = State {
+            answers: true,
+            ..State::default()
+        };
         assert_eq!(labels(&st.menu()), ["trusty-mpm is not running (off)"]);
         st.load(vec![]);
         assert_eq!(labels(&st.menu()), ["No sessions (off)"]);
