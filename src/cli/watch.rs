@@ -17,6 +17,7 @@ use super::bus::{
     signal_json,
 };
 use super::output::{self, Counts, tokens, visible};
+use super::requests::RequestInfo;
 use crate::contract::{BUS_NAME, MANAGER_PATH, SESSION_IFACE};
 use crate::hooks::requests::ASK_USER_QUESTION;
 
@@ -69,9 +70,8 @@ async fn answerable(conn: &Connection, v: &Value) -> bool {
         return false;
     };
     rows.into_iter()
-        .find(|r| v["request_id"] == r.2.as_str())
-        .and_then(|r| bool::try_from(r.4.get("answerable")?.try_clone().ok()?).ok())
-        .unwrap_or(false)
+        .map(RequestInfo::from_row)
+        .any(|r| v["request_id"] == r.request_id.as_str() && r.answerable)
 }
 
 /// The waybar/i3status line: counts by activity, one tooltip line per session with its

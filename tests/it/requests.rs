@@ -402,3 +402,78 @@ impl Watch {
         }
     }
 }
+
+#[tokio::test]
+async fn the_cli_lists_remembers_and_answers() {
+    use crate::cli::{fails, json, ok};
+    let (env, _cfg) = env_with_config("permission_wait_secs = 30\n").await;
+    env.start_active("cli").await;
+    let pane = pane_of(&env, "cli");
+    let _answerer = env.answerer().await;
+    let m = env.manager().await;
+    let mut asked = m.receive_permission_requested().await.unwrap();
+    assert_eq!(ok(&env, &["requests"]), "No request is waiting.\n");
+
+    let payload = permission_request("npm test");
+    let run = relay(&env, &payload, &pane);
+    let answering = async {
+        let (.., rid, _, _) = the_request(&m, &mut asked).await;
+        assert_eq!(
+            ok(&env, &["requests"]),
+            format!(
+                "cli  {rid}  permission Bash\n    npm test\n    1  Always allow Bash(npm test:*) in this project\n    2  Allow access to /srv/data for this session\n    trusty-mpm approve cli {rid} [--remember N] · trusty-mpm deny cli {rid}\n"
+            )
+        );
+        let v = json(&env, &["requests", "--json"]);
+        assert_eq!(
+            (v[0]["kind"].as_str(), v[0]["answerable"].as_bool()),
+            (Some("permission"), Some(true))
+        );
+        assert_eq!(v[0]["suggestions"][1]["destination"], "session");
+        ok(&env, &["approve", "cli", &rid, "--remember", "1"]);
+    };
+    let (r, ()) = tokio::join!(run, answering);
+    assert_eq!(
+        r.stdout,
+        format!(
+            r#"{{"hookSpecificOutput":{{"hookEventName":"PermissionRequest","decision":{{"behavior":"allow","updatedPermissions":[{SUGGESTION}]}}}}}}"#
+        )
+    );
+
+    let payload = ask_user_question("PreToolUse");
+    let run = relay(&env, &payload, &pane);
+    let answering = async {
+        let (.., rid, _, _) = the_request(&m, &mut asked).await;
+        let listed = ok(&env, &["requests"]);
+        assert!(
+            listed.contains("    2. Which features? (several): Auth | Search | Export\n"),
+            "{listed}"
+        );
+        let (code, err) = fails(&env, &["answer", "cli", &rid, "--option", "Oracle", "x"]);
+        assert_eq!(code, 12, "InvalidArgument");
+        assert_eq!(
+            err,
+            "trusty-mpm: 'Oracle' is not an option of \"Which database?\"; it has Postgres, SQLite.\n"
+        );
+        ok(
+            &env,
+            &[
+                "answer",
+                "cli",
+                &rid,
+                "--option",
+                "SQLite",
+                "--option",
+                "Auth,Export",
+            ],
+        );
+    };
+    let (r, ()) = tokio::join!(run, answering);
+    assert!(
+        r.stdout.ends_with(
+            r#""answers":{"Which database?":"SQLite","Which features?":"Auth, Export"}}}}"#
+        ),
+        "{}",
+        r.stdout
+    );
+}
