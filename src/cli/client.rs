@@ -7,12 +7,12 @@ use std::process::ExitCode;
 
 use serde_json::json;
 use zbus::proxy::CacheProperties;
-use zbus::{Connection, OwnedVariant, Variant};
+use zbus::{Connection, Variant};
 
 use super::args::{ClientCommand as Command, Compress, Key};
 use super::bus::{clock, manager, sessions};
 use super::output::{self, SessionInfo, visible, visible_lines};
-use super::requests::RequestInfo;
+use super::requests::{RequestInfo, answer};
 use crate::contract::{BUS_NAME, SESSION_IFACE};
 
 /// Runs a client subcommand against the session bus.
@@ -321,14 +321,8 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
             request,
             remember: Some(n),
         } => {
-            let answer = HashMap::from([
-                ("allow".to_owned(), OwnedVariant::from(true)),
-                (
-                    "remember".to_owned(),
-                    OwnedVariant::try_from(Variant::from(n.to_string()))?,
-                ),
-            ]);
-            m.answer_request(&key, &request, answer).await?;
+            let remember = answer([("allow", true.into()), ("remember", n.to_string().into())])?;
+            m.answer_request(&key, &request, remember).await?;
             println!("Allowed {request}; Claude Code remembers suggestion {n}.");
         }
         Command::Answer {
@@ -349,8 +343,8 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
                 },
                 None => HashMap::new(),
             };
-            let answer = HashMap::from([("answers".to_owned(), OwnedVariant::from(answers))]);
-            m.answer_request(&key, &request, answer).await?;
+            let answers = answer([("answers", answers.into())])?;
+            m.answer_request(&key, &request, answers).await?;
             println!("Answered {request}.");
         }
         Command::Deny {

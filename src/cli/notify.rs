@@ -1,7 +1,8 @@
-//! `trusty-mpm notify`: desktop notifications for what needs a person. A permission request
-//! shows until it ends, whatever ended it (PermissionResolved, or the daemon going away): Allow
-//! and Deny answer it when the daemon waits for answers, and clicking the body opens the session
-//! in a terminal (it never denies). A session that worked long enough and became ready gets a
+//! `trusty-mpm notify`: desktop notifications for what needs a person. A request shows until
+//! it ends, whatever ended it (PermissionResolved, or the daemon going away): Allow, Always
+//! allow (the first rule Claude Code offers to remember) and Deny, or a question's options,
+//! answer it when the daemon waits for answers, and clicking the body opens the session in a
+//! terminal (it never denies). A session that worked long enough and became ready gets a
 //! "finished" note. It follows the daemon's signals across daemon restarts.
 
 use std::collections::HashMap;
@@ -15,19 +16,55 @@ use zbus::Connection;
 use super::bus::{manager, manager_signals, offer_answers, owner_changes, signal_json};
 use super::desktop::{Capabilities, Desktop, Note, open_session};
 use super::output::{message, visible};
+use super::requests::{RequestInfo, answer};
 use crate::config::Config;
 use crate::contract::BUS_NAME;
 use crate::hooks::policy::Policy;
 
-/// A permission request on screen.
+/// A request on screen, with what its actions answer.
 struct Asked {
     session: String,
     name: String,
     request_id: String,
+    /// The id of the suggestion "Always allow" remembers.
+    remember: String,
+    /// The question and option label of each `option:N` action.
+    options: Vec<(String, String)>,
 }
 
-/// What notify takes from config.toml: whether the daemon waits for answers (else Allow and
-/// Deny could not work) and the terminal to open sessions in.
+/// The actions of a request's notification, beyond Open: Allow, Always allow (the first
+/// suggestion Claude Code offers, its label in full) and Deny; or a lone single-choice
+/// question's options. Only for a request the daemon waits to have answered.
+fn buttons(r: &RequestInfo) -> Vec<(String, String)> {
+    let mut out = vec![("default".to_owned(), "Open".to_owned())];
+    match (r.answerable, r.kind.as_str(), r.questions.as_slice()) {
+        (false, ..) => {}
+        (true, "question", [q]) if !q.multi_select => {
+            let options = q.options.iter().enumerate();
+            out.extend(options.map(|(i, o)| (format!("option:{i}"), o.clone())));
+        }
+        (true, "question", _) => {}
+        (true, ..) => {
+            out.push(("allow".to_owned(), "Allow".to_owned()));
+            if let Some(s) = r.suggestions.first() {
+                out.push(("remember".to_owned(), s.label.clone()));
+            }
+            out.push(("deny".to_owned(), "Deny".to_owned()));
+        }
+    }
+    out
+}
+
+/// The request `request_id` as the daemon lists it now, if it still waits.
+async fn listed(conn: &Connection, request_id: &str) -> Option<RequestInfo> {
+    let rows = manager(conn).await.ok()?.list_requests().await.ok()?;
+    rows.into_iter()
+        .map(RequestInfo::from_row)
+        .find(|r| r.request_id == request_id)
+}
+
+/// What notify takes from config.toml: whether requests wait for answers at all (else notify
+/// does not offer to answer them) and the terminal to open sessions in.
 fn settings() -> Policy {
     let file = Config::from_env().config_file;
     Policy::load(&file).unwrap_or_else(|e| {
@@ -36,26 +73,24 @@ fn settings() -> Policy {
     })
 }
 
-/// The body of a permission request: what it is about, and how to answer where the
-/// notification itself cannot.
-fn request_body(v: &Value, caps: Capabilities, waits: bool) -> String {
+/// The body of a request: what it is about, and how to answer where the notification itself
+/// cannot (`answered_here`: its actions answer it).
+fn request_body(v: &Value, r: &RequestInfo, caps: Capabilities, answered_here: bool) -> String {
     let s = |k: &str| v[k].as_str().unwrap_or("");
-    let how = match (caps.actions, waits) {
-        (true, true) => return s("detail").to_owned(),
-        (true, false) => "Answer in its terminal: click to open it.".to_owned(),
-        (false, true) => format!(
-            "trusty-mpm approve {} {} (or deny)",
-            s("name"),
-            s("request_id")
-        ),
-        (false, false) => format!("Answer in its terminal: trusty-mpm attach {}", s("name")),
+    let (name, id) = (s("name"), s("request_id"));
+    let how = match (caps.actions, r.answerable, r.kind.as_str()) {
+        (true, true, _) if answered_here => return s("detail").to_owned(),
+        (_, true, "question") => format!("Answer with: trusty-mpm answer {name} {id} …"),
+        (false, true, _) => format!("trusty-mpm approve {name} {id} (or deny)"),
+        (true, ..) => "Answer in its terminal: click to open it.".to_owned(),
+        (false, ..) => format!("Answer in its terminal: trusty-mpm attach {name}"),
     };
     format!("{}\n{how}", s("detail"))
 }
 
 pub async fn run(conn: &Connection, min_work: Duration) -> zbus::Result<ExitCode> {
     let policy = settings();
-    let waits = offer_answers(conn, policy.permission_wait).await?;
+    offer_answers(conn, policy.permission_wait).await?;
     let mut desktop = Desktop::new(conn).await?;
     let mut actions = desktop.proxy().receive_action_invoked().await?;
     let mut closed = desktop.proxy().receive_notification_closed().await?;
@@ -72,21 +107,29 @@ pub async fn run(conn: &Connection, min_work: Duration) -> zbus::Result<ExitCode
                 match v["event"].as_str().unwrap_or("") {
                     "PermissionRequested" => {
                         let Some(caps) = desktop.capabilities().await else { continue };
-                        let summary = format!("{} asks to use {}", s("name"), s("tool"));
-                        let buttons: &[(&str, &str)] = match waits {
-                            true => &[("default", "Open"), ("allow", "Allow"), ("deny", "Deny")],
-                            false => &[("default", "Open")],
+                        // Ended already: its PermissionResolved follows.
+                        let Some(r) = listed(conn, &s("request_id")).await else { continue };
+                        let summary = match r.questions.as_slice() {
+                            [q] => format!("{} asks: {}", s("name"), q.question),
+                            _ => format!("{} asks to use {}", s("name"), s("tool")),
                         };
+                        let buttons = buttons(&r);
+                        let actions: Vec<(&str, &str)> = buttons.iter().map(|(k, l)| (k.as_str(), l.as_str())).collect();
                         let note = Note {
                             icon: "dialog-question",
                             summary: &summary,
-                            body: &request_body(&v, caps, waits),
-                            actions: buttons,
+                            body: &request_body(&v, &r, caps, actions.len() > 1),
+                            actions: &actions,
                             category: "x-trusty-mpm.permission.request",
                             critical: true,
                         };
                         if let Some(id) = desktop.show(&note, caps).await {
-                            asked.insert(id, Asked { session: s("id"), name: s("name"), request_id: s("request_id") });
+                            let remember = r.suggestions.first().map(|s| s.id.clone()).unwrap_or_default();
+                            let options = match r.questions.first() {
+                                Some(q) => q.options.iter().map(|o| (q.question.clone(), o.clone())).collect(),
+                                None => Vec::new(),
+                            };
+                            asked.insert(id, Asked { session: s("id"), name: s("name"), request_id: s("request_id"), remember, options });
                         }
                     }
                     "PermissionResolved" => {
@@ -132,21 +175,24 @@ pub async fn run(conn: &Connection, min_work: Duration) -> zbus::Result<ExitCode
             Some(a) = actions.next() => {
                 let Ok(args) = a.args() else { continue };
                 let Some(p) = asked.get(args.id()) else { continue };
-                let allow = match *args.action_key() {
-                    "default" => {
+                let key = *args.action_key();
+                let option = key.strip_prefix("option:").and_then(|i| p.options.get(i.parse::<usize>().ok()?));
+                let reply = match (key, option) {
+                    ("default", _) => {
                         if let Err(e) = open_session(&policy.terminal_command, &p.session) {
                             eprintln!("trusty-mpm notify: {e}");
                         }
                         continue;
                     }
-                    "allow" => true,
-                    "deny" => false,
+                    ("allow", _) => answer([("allow", true.into())]),
+                    ("remember", _) => answer([("allow", true.into()), ("remember", p.remember.clone().into())]),
+                    ("deny", _) => answer([("allow", false.into()), ("reason", "Denied from the desktop notification.".into())]),
+                    (_, Some((q, label))) => answer([("answers", HashMap::from([(q.clone(), label.clone())]).into())]),
                     _ => continue,
                 };
-                let reason = if allow { "" } else { "Denied from the desktop notification." };
-                let answered = match manager(conn).await {
-                    Ok(m) => m.answer_permission(&p.session, &p.request_id, allow, reason).await,
-                    Err(e) => Err(e),
+                let answered = match (manager(conn).await, reply) {
+                    (Ok(m), Ok(reply)) => m.answer_request(&p.session, &p.request_id, reply).await,
+                    (Err(e), _) | (_, Err(e)) => Err(e),
                 };
                 // On success PermissionResolved closes the notification.
                 if let Err(e) = answered {

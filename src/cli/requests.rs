@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use zbus::OwnedVariant;
+use zbus::{OwnedVariant, Variant};
 
 use super::proxy::RequestRow;
 
@@ -40,6 +40,16 @@ pub struct RequestInfo {
     pub answerable: bool,
     pub suggestions: Vec<Suggestion>,
     pub questions: Vec<Question>,
+}
+
+/// AnswerRequest's answer dictionary from its entries.
+pub fn answer<const N: usize>(
+    entries: [(&str, Variant<'static>); N],
+) -> zbus::Result<HashMap<String, OwnedVariant>> {
+    entries
+        .into_iter()
+        .map(|(k, v)| Ok((k.to_owned(), OwnedVariant::try_from(v)?)))
+        .collect()
 }
 
 /// The value of `key` in a details dictionary, or the type's default when it is missing or of

@@ -7,6 +7,7 @@ mod attach;
 mod notifications;
 mod outcomes;
 mod packaging;
+mod requests;
 
 use std::collections::HashMap;
 use std::process::Stdio;
@@ -190,20 +191,20 @@ impl Desk {
 
     /// A PermissionRequest for `command` in the background, as Claude Code's hook runs it.
     pub fn ask(&self, command: &str) -> tokio::task::JoinHandle<String> {
-        let extra = format!(
-            r#","tool_name":"Bash","tool_input":{{"command":{}}}"#,
+        self.relay_in_background(format!(
+            r#"{{"session_id":"c","hook_event_name":"PermissionRequest","tool_name":"Bash","tool_input":{{"command":{}}}}}"#,
             serde_json::Value::from(command)
-        );
+        ))
+    }
+
+    /// The relay of session "n" with `payload` in the background; what it printed.
+    pub fn relay_in_background(&self, payload: String) -> tokio::task::JoinHandle<String> {
         let (bus, socket, pane) = (
             self.env.bus.address.clone(),
             self.env.tmux_socket().display().to_string(),
             self.pane.clone(),
         );
-        tokio::spawn(async move {
-            let payload =
-                format!(r#"{{"session_id":"c","hook_event_name":"PermissionRequest"{extra}}}"#);
-            relay_with(&bus, &socket, &payload, &pane).await.stdout
-        })
+        tokio::spawn(async move { relay_with(&bus, &socket, &payload, &pane).await.stdout })
     }
 
     /// Waits for the `n`th permission request notification (1-based) and returns it.
