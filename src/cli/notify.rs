@@ -30,6 +30,8 @@ struct Asked {
     remember: String,
     /// The question and option label of each `option:N` action.
     options: Vec<(String, String)>,
+    /// What the request is about, for the note that replaces it when its wait runs out.
+    detail: String,
 }
 
 /// The actions of a request's notification, beyond Open: Allow, Always allow (the first
@@ -129,15 +131,35 @@ pub async fn run(conn: &Connection, min_work: Duration) -> zbus::Result<ExitCode
                                 Some(q) => q.options.iter().map(|o| (q.question.clone(), o.clone())).collect(),
                                 None => Vec::new(),
                             };
-                            asked.insert(id, Asked { session: s("id"), name: s("name"), request_id: s("request_id"), remember, options });
+                            asked.insert(id, Asked { session: s("id"), name: s("name"), request_id: s("request_id"), remember, options, detail: s("detail") });
                         }
                     }
                     "PermissionResolved" => {
                         let request = s("request_id");
                         let shown: Vec<u32> = asked.iter().filter(|(_, a)| a.request_id == request).map(|(id, _)| *id).collect();
                         for id in shown {
-                            asked.remove(&id);
+                            let Some(gone) = asked.remove(&id) else { continue };
                             desktop.close(id).await;
+                            // Nobody answered in time: Claude Code asks in its terminal now.
+                            if s("outcome") != "expired" {
+                                continue;
+                            }
+                            let Some(caps) = desktop.capabilities().await else { continue };
+                            let summary = format!("{}: the question is now in its terminal", gone.name);
+                            let body = format!("{}\nNobody answered in time: answer in its terminal, click to open it.", gone.detail);
+                            let note = Note {
+                                icon: "dialog-question",
+                                summary: &summary,
+                                body: &body,
+                                actions: &[("default", "Open")],
+                                category: "x-trusty-mpm.permission.request",
+                                critical: false,
+                            };
+                            if let Some(id) = desktop.show(&note, caps).await {
+                                // Only Open works on it: it answers nothing.
+                                let terminal = Asked { request_id: String::new(), remember: String::new(), options: Vec::new(), ..gone };
+                                asked.insert(id, terminal);
+                            }
                         }
                     }
                     "ActivityChanged" => {
