@@ -6,20 +6,23 @@
 //! "finished" note. It follows the daemon's signals across daemon restarts.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use serde_json::Value;
 use zbus::Connection;
 
-use super::bus::{manager, manager_signals, offer_answers, owner_changes, signal_json};
+use super::bus::{
+    manager, manager_signals, offer_answers, owner_appeared, owner_changes, signal_json,
+};
 use super::desktop::{Capabilities, Desktop, Note, open_session};
 use super::output::{message, visible};
 use super::requests::{RequestInfo, answer};
 use crate::config::Config;
 use crate::contract::BUS_NAME;
 use crate::hooks::policy::Policy;
+use crate::text;
 
 /// A request on screen, with what its actions answer.
 struct Asked {
@@ -77,17 +80,111 @@ fn settings() -> Policy {
 
 /// The body of a request: what it is about, and how to answer where the notification itself
 /// cannot (`answered_here`: its actions answer it).
-fn request_body(v: &Value, r: &RequestInfo, caps: Capabilities, answered_here: bool) -> String {
-    let s = |k: &str| v[k].as_str().unwrap_or("");
-    let (name, id) = (s("name"), s("request_id"));
+fn request_body(r: &RequestInfo, caps: Capabilities, answered_here: bool) -> String {
+    let (name, id) = (&r.name, &r.request_id);
     let how = match (caps.actions, r.answerable, r.kind.as_str()) {
-        (true, true, _) if answered_here => return s("detail").to_owned(),
+        (true, true, _) if answered_here => return summary(r),
         (_, true, "question") => format!("Answer with: trusty-mpm answer {name} {id} …"),
         (false, true, _) => format!("trusty-mpm approve {name} {id} (or deny)"),
         (true, ..) => "Answer in its terminal: click to open it.".to_owned(),
         (false, ..) => format!("Answer in its terminal: trusty-mpm attach {name}"),
     };
-    format!("{}\n{how}", s("detail"))
+    format!("{}\n{how}", summary(r))
+}
+
+/// What a request is about, on one line: `Bash: make deploy`.
+fn summary(r: &RequestInfo) -> String {
+    text::one_line(&format!("{}: {}", r.tool, r.detail), text::MAX_DETAIL)
+}
+
+/// Shows a request's notification; its id and what its actions answer.
+async fn show(desktop: &mut Desktop, r: RequestInfo) -> Option<(u32, Asked)> {
+    let caps = desktop.capabilities().await?;
+    let title = match r.questions.as_slice() {
+        [q] => format!("{} asks: {}", r.name, q.question),
+        _ => format!("{} asks to use {}", r.name, r.tool),
+    };
+    let buttons = buttons(&r);
+    let actions: Vec<(&str, &str)> = buttons
+        .iter()
+        .map(|(k, l)| (k.as_str(), l.as_str()))
+        .collect();
+    let note = Note {
+        icon: "dialog-question",
+        summary: &title,
+        body: &request_body(&r, caps, actions.len() > 1),
+        actions: &actions,
+        category: "x-trusty-mpm.permission.request",
+        critical: true,
+    };
+    let id = desktop.show(&note, caps).await?;
+    let options = match r.questions.first() {
+        Some(q) => q
+            .options
+            .iter()
+            .map(|o| (q.question.clone(), o.clone()))
+            .collect(),
+        None => Vec::new(),
+    };
+    let asked = Asked {
+        remember: r
+            .suggestions
+            .first()
+            .map(|s| s.id.clone())
+            .unwrap_or_default(),
+        options,
+        detail: summary(&r),
+        session: r.session_id,
+        name: r.name,
+        request_id: r.request_id,
+    };
+    Some((id, asked))
+}
+
+/// Shows every waiting request not on screen yet (at start, and when the daemon is back).
+async fn show_waiting(conn: &Connection, desktop: &mut Desktop, asked: &mut HashMap<u32, Asked>) {
+    let Ok(m) = manager(conn).await else { return };
+    let Ok(rows) = m.list_requests().await else {
+        return;
+    };
+    for r in rows.into_iter().map(RequestInfo::from_row) {
+        if asked.values().any(|a| a.request_id == r.request_id) {
+            continue;
+        }
+        if let Some((id, a)) = show(desktop, r).await {
+            asked.insert(id, a);
+        }
+    }
+}
+
+/// Where notify keeps the ids of the notifications it shows, so that the next notify can close
+/// them when this one dies with them on screen (their buttons would do nothing).
+fn ids_file() -> Option<PathBuf> {
+    let dir = std::env::var_os("XDG_RUNTIME_DIR")?;
+    Some(PathBuf::from(dir).join("trusty-mpm-notify.ids"))
+}
+
+/// The ids an earlier notify left, forgotten once read.
+fn left_behind() -> Vec<u32> {
+    let Some(path) = ids_file() else {
+        return Vec::new();
+    };
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    text.split_whitespace()
+        .filter_map(|id| id.parse().ok())
+        .collect()
+}
+
+/// Records the ids on screen now (best effort: at worst a dead notification stays up).
+fn keep_ids(ids: &[u32]) {
+    let Some(path) = ids_file() else { return };
+    let text: Vec<String> = ids.iter().map(u32::to_string).collect();
+    if let Err(e) = std::fs::write(&path, text.join(" ")) {
+        eprintln!(
+            "trusty-mpm notify: cannot keep notification ids in {}: {e}",
+            path.display()
+        );
+    }
 }
 
 pub async fn run(conn: &Connection, min_work: Duration) -> zbus::Result<ExitCode> {
@@ -100,6 +197,14 @@ pub async fn run(conn: &Connection, min_work: Duration) -> zbus::Result<ExitCode
     let mut owners = owner_changes(conn, BUS_NAME).await?;
     let mut asked: HashMap<u32, Asked> = HashMap::new();
     let mut working_since: HashMap<String, Instant> = HashMap::new();
+    for id in left_behind() {
+        desktop.close_left(id).await;
+    }
+    // After subscribing, so a request announced meanwhile is not missed (nor shown twice).
+    show_waiting(conn, &mut desktop, &mut asked).await;
+    let mut kept: Vec<u32> = asked.keys().copied().collect();
+    kept.sort_unstable();
+    keep_ids(&kept);
     loop {
         tokio::select! {
             msg = signals.next() => {
@@ -108,30 +213,10 @@ pub async fn run(conn: &Connection, min_work: Duration) -> zbus::Result<ExitCode
                 let s = |k: &str| v[k].as_str().unwrap_or("").to_owned();
                 match v["event"].as_str().unwrap_or("") {
                     "PermissionRequested" => {
-                        let Some(caps) = desktop.capabilities().await else { continue };
-                        // Ended already: its PermissionResolved follows.
+                        // Ended already when it is not listed: its PermissionResolved follows.
                         let Some(r) = listed(conn, &s("request_id")).await else { continue };
-                        let summary = match r.questions.as_slice() {
-                            [q] => format!("{} asks: {}", s("name"), q.question),
-                            _ => format!("{} asks to use {}", s("name"), s("tool")),
-                        };
-                        let buttons = buttons(&r);
-                        let actions: Vec<(&str, &str)> = buttons.iter().map(|(k, l)| (k.as_str(), l.as_str())).collect();
-                        let note = Note {
-                            icon: "dialog-question",
-                            summary: &summary,
-                            body: &request_body(&v, &r, caps, actions.len() > 1),
-                            actions: &actions,
-                            category: "x-trusty-mpm.permission.request",
-                            critical: true,
-                        };
-                        if let Some(id) = desktop.show(&note, caps).await {
-                            let remember = r.suggestions.first().map(|s| s.id.clone()).unwrap_or_default();
-                            let options = match r.questions.first() {
-                                Some(q) => q.options.iter().map(|o| (q.question.clone(), o.clone())).collect(),
-                                None => Vec::new(),
-                            };
-                            asked.insert(id, Asked { session: s("id"), name: s("name"), request_id: s("request_id"), remember, options, detail: s("detail") });
+                        if let Some((id, a)) = show(&mut desktop, r).await {
+                            asked.insert(id, a);
                         }
                     }
                     "PermissionResolved" => {
@@ -226,12 +311,22 @@ pub async fn run(conn: &Connection, min_work: Duration) -> zbus::Result<ExitCode
                     asked.remove(args.id());
                 }
             }
-            // The daemon went away or came back: the requests it held are gone with it.
-            Some(_) = owners.next() => {
+            // The daemon went away or came back: the requests it held are gone with it, and a
+            // daemon that is back may hold new ones.
+            Some(change) = owners.next() => {
                 for (id, _) in asked.drain() {
                     desktop.close(id).await;
                 }
+                if change.ok().as_ref().is_some_and(owner_appeared) {
+                    show_waiting(conn, &mut desktop, &mut asked).await;
+                }
             }
+        }
+        let mut on_screen: Vec<u32> = asked.keys().copied().collect();
+        on_screen.sort_unstable();
+        if on_screen != kept {
+            keep_ids(&on_screen);
+            kept = on_screen;
         }
     }
     eprintln!("trusty-mpm notify: the bus connection closed.");

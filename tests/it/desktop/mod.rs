@@ -113,12 +113,26 @@ impl NotifyServer {
 /// active session "n" whose pane the relay speaks for.
 pub struct Desk {
     pub env: Env,
-    _config: tempfile::TempDir,
+    config_dir: tempfile::TempDir,
     pub log: Arc<Mutex<Log>>,
     pub caps: Arc<Mutex<Vec<String>>>,
     pub notify: tokio::process::Child,
     server: Connection,
     pub pane: String,
+}
+
+/// `trusty-mpm notify` with the config file and runtime directory in `dir`.
+fn spawn_notify(env: &Env, dir: &std::path::Path) -> tokio::process::Child {
+    tokio::process::Command::new(DAEMON)
+        .args(["notify", "--min-work-secs", "0"])
+        .env("DBUS_SESSION_BUS_ADDRESS", &env.bus.address)
+        .env("TRUSTY_MPM_CONFIG", dir.join("config.toml"))
+        .env("XDG_RUNTIME_DIR", dir)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
 }
 
 /// Every capability a full server (GNOME, KDE, dunst, mako) has that notify looks at.
@@ -143,20 +157,12 @@ impl Desk {
             .build()
             .await
             .unwrap();
-        let notify = tokio::process::Command::new(DAEMON)
-            .args(["notify", "--min-work-secs", "0"])
-            .env("DBUS_SESSION_BUS_ADDRESS", &env.bus.address)
-            .env("TRUSTY_MPM_CONFIG", &config_path)
-            .stdin(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
+        let notify = spawn_notify(&env, dir.path());
         env.start_active("n").await;
         let pane = pane_of(&env, "n");
         let desk = Desk {
             env,
-            _config: dir,
+            config_dir: dir,
             log,
             caps,
             notify,
@@ -165,6 +171,13 @@ impl Desk {
         };
         desk.until_listening().await;
         desk
+    }
+
+    /// Stops notify (as a crash or a restart of its service would) and starts it again.
+    pub async fn restart_notify(&mut self) {
+        self.notify.start_kill().unwrap();
+        self.notify.wait().await.unwrap();
+        self.notify = spawn_notify(&self.env, self.config_dir.path());
     }
 
     /// Work/ready cycles until notify shows a "finished" note: then it follows the signals.

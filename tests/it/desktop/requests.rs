@@ -73,3 +73,22 @@ async fn always_allow_and_a_questions_options_answer_from_the_notification() {
     );
     desk.closed(note.id).await;
 }
+
+#[tokio::test]
+async fn a_restarted_notify_closes_what_it_left_and_shows_what_waits() {
+    let mut desk = Desk::new("permission_wait_secs = 30\n", FULL).await;
+    let pending = desk.ask("make deploy");
+    let left = desk.asking(1).await;
+    desk.restart_notify().await;
+    // The dead notification's buttons would do nothing: the new notify closes it, and shows
+    // the request again from ListRequests.
+    desk.closed(left.id).await;
+    let again = desk.asking(2).await;
+    assert_eq!(again.actions, left.actions);
+    desk.click(again.id, "allow").await;
+    assert_eq!(
+        returned(pending).await,
+        r#"{"hookSpecificOutput":{"hookEventName":"PermissionRequest","decision":{"behavior":"allow"}}}"#
+    );
+    desk.closed(again.id).await;
+}
