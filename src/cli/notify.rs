@@ -18,7 +18,7 @@ use super::bus::{
 };
 use super::desktop::{Capabilities, Desktop, Note, open_session};
 use super::output::{message, visible};
-use super::requests::{RequestInfo, answer};
+use super::requests::{Choice, RequestInfo};
 use crate::config::Config;
 use crate::contract::BUS_NAME;
 use crate::hooks::policy::Policy;
@@ -29,35 +29,27 @@ struct Asked {
     session: String,
     name: String,
     request_id: String,
-    /// The id of the suggestion "Always allow" remembers.
-    remember: String,
-    /// The question and option label of each `option:N` action.
-    options: Vec<(String, String)>,
+    /// Each answering action's key and what it answers.
+    choices: Vec<(String, Choice)>,
     /// What the request is about, for the note that replaces it when its wait runs out.
     detail: String,
 }
 
-/// The actions of a request's notification, beyond Open: Allow, Always allow (the first
-/// suggestion Claude Code offers, its label in full) and Deny; or a lone single-choice
-/// question's options. Only for a request the daemon waits to have answered.
-fn buttons(r: &RequestInfo) -> Vec<(String, String)> {
-    let mut out = vec![("default".to_owned(), "Open".to_owned())];
-    match (r.answerable, r.kind.as_str(), r.questions.as_slice()) {
-        (false, ..) => {}
-        (true, "question", [q]) if !q.multi_select => {
-            let options = q.options.iter().enumerate();
-            out.extend(options.map(|(i, o)| (format!("option:{i}"), o.clone())));
-        }
-        (true, "question", _) => {}
-        (true, ..) => {
-            out.push(("allow".to_owned(), "Allow".to_owned()));
-            if let Some(s) = r.suggestions.first() {
-                out.push(("remember".to_owned(), s.label.clone()));
-            }
-            out.push(("deny".to_owned(), "Deny".to_owned()));
-        }
-    }
-    out
+/// The action keys of a request's choices: allow, remember, deny, option:N.
+fn keyed(choices: Vec<Choice>) -> Vec<(String, Choice)> {
+    let mut options = 0..;
+    choices
+        .into_iter()
+        .map(|c| {
+            let key = match &c {
+                Choice::Allow => "allow".to_owned(),
+                Choice::Remember { .. } => "remember".to_owned(),
+                Choice::Deny => "deny".to_owned(),
+                Choice::Choose { .. } => format!("option:{}", options.next().unwrap_or_default()),
+            };
+            (key, c)
+        })
+        .collect()
 }
 
 /// The request `request_id` as the daemon lists it now, if it still waits.
@@ -104,11 +96,9 @@ async fn show(desktop: &mut Desktop, r: RequestInfo) -> Option<(u32, Asked)> {
         [q] => format!("{} asks: {}", r.name, q.question),
         _ => format!("{} asks to use {}", r.name, r.tool),
     };
-    let buttons = buttons(&r);
-    let actions: Vec<(&str, &str)> = buttons
-        .iter()
-        .map(|(k, l)| (k.as_str(), l.as_str()))
-        .collect();
+    let choices = keyed(r.choices());
+    let answers = choices.iter().map(|(k, c)| (k.as_str(), c.label()));
+    let actions: Vec<(&str, &str)> = [("default", "Open")].into_iter().chain(answers).collect();
     let note = Note {
         icon: "dialog-question",
         summary: &title,
@@ -118,21 +108,8 @@ async fn show(desktop: &mut Desktop, r: RequestInfo) -> Option<(u32, Asked)> {
         critical: true,
     };
     let id = desktop.show(&note, caps).await?;
-    let options = match r.questions.first() {
-        Some(q) => q
-            .options
-            .iter()
-            .map(|o| (q.question.clone(), o.clone()))
-            .collect(),
-        None => Vec::new(),
-    };
     let asked = Asked {
-        remember: r
-            .suggestions
-            .first()
-            .map(|s| s.id.clone())
-            .unwrap_or_default(),
-        options,
+        choices,
         detail: summary(&r),
         session: r.session_id,
         name: r.name,
@@ -242,7 +219,7 @@ pub async fn run(conn: &Connection, min_work: Duration) -> zbus::Result<ExitCode
                             };
                             if let Some(id) = desktop.show(&note, caps).await {
                                 // Only Open works on it: it answers nothing.
-                                let terminal = Asked { request_id: String::new(), remember: String::new(), options: Vec::new(), ..gone };
+                                let terminal = Asked { request_id: String::new(), choices: Vec::new(), ..gone };
                                 asked.insert(id, terminal);
                             }
                         }
@@ -283,20 +260,14 @@ pub async fn run(conn: &Connection, min_work: Duration) -> zbus::Result<ExitCode
                 let Ok(args) = a.args() else { continue };
                 let Some(p) = asked.get(args.id()) else { continue };
                 let key = *args.action_key();
-                let option = key.strip_prefix("option:").and_then(|i| p.options.get(i.parse::<usize>().ok()?));
-                let reply = match (key, option) {
-                    ("default", _) => {
-                        if let Err(e) = open_session(&policy.terminal_command, &p.session) {
-                            eprintln!("trusty-mpm notify: {e}");
-                        }
-                        continue;
+                if key == "default" {
+                    if let Err(e) = open_session(&policy.terminal_command, &p.session) {
+                        eprintln!("trusty-mpm notify: {e}");
                     }
-                    ("allow", _) => answer([("allow", true.into())]),
-                    ("remember", _) => answer([("allow", true.into()), ("remember", p.remember.clone().into())]),
-                    ("deny", _) => answer([("allow", false.into()), ("reason", "Denied from the desktop notification.".into())]),
-                    (_, Some((q, label))) => answer([("answers", HashMap::from([(q.clone(), label.clone())]).into())]),
-                    _ => continue,
-                };
+                    continue;
+                }
+                let Some((_, choice)) = p.choices.iter().find(|(k, _)| k == key) else { continue };
+                let reply = choice.answer("Denied from the desktop notification.");
                 let answered = match (manager(conn).await, reply) {
                     (Ok(m), Ok(reply)) => m.answer_request(&p.session, &p.request_id, reply).await,
                     (Err(e), _) | (_, Err(e)) => Err(e),

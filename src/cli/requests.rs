@@ -42,6 +42,52 @@ pub struct RequestInfo {
     pub questions: Vec<Question>,
 }
 
+/// One click that answers a request (a notification's action, a tray menu entry).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Choice {
+    Allow,
+    /// Allow, and have Claude Code remember the suggestion with this id.
+    Remember {
+        id: String,
+        label: String,
+    },
+    Deny,
+    /// Answer a lone question with one of its options.
+    Choose {
+        question: String,
+        label: String,
+    },
+}
+
+impl Choice {
+    /// What the person reads: the suggestion's and the option's labels in full.
+    pub fn label(&self) -> &str {
+        match self {
+            Choice::Allow => "Allow",
+            Choice::Remember { label, .. } | Choice::Choose { label, .. } => label,
+            Choice::Deny => "Deny",
+        }
+    }
+
+    /// AnswerRequest's answer for this choice; `reason` is told to Claude on deny.
+    pub fn answer(&self, reason: &str) -> zbus::Result<HashMap<String, OwnedVariant>> {
+        match self {
+            Choice::Allow => answer([("allow", true.into())]),
+            Choice::Remember { id, .. } => {
+                answer([("allow", true.into()), ("remember", id.clone().into())])
+            }
+            Choice::Deny => answer([
+                ("allow", false.into()),
+                ("reason", reason.to_owned().into()),
+            ]),
+            Choice::Choose { question, label } => {
+                let chosen = HashMap::from([(question.clone(), label.clone())]);
+                answer([("answers", chosen.into())])
+            }
+        }
+    }
+}
+
 /// AnswerRequest's answer dictionary from its entries.
 pub fn answer<const N: usize>(
     entries: [(&str, Variant<'static>); N],
@@ -125,6 +171,37 @@ impl RequestInfo {
             ),
         });
         out
+    }
+
+    /// The one-click answers: Allow, Always allow (the first suggestion Claude Code offers)
+    /// and Deny; or a lone single-choice question's options. None for a request nobody waits
+    /// on: no click could answer it.
+    pub fn choices(&self) -> Vec<Choice> {
+        match (
+            self.answerable,
+            self.kind.as_str(),
+            self.questions.as_slice(),
+        ) {
+            (false, ..) => Vec::new(),
+            (true, "question", [q]) if !q.multi_select => {
+                let choose = |o: &String| Choice::Choose {
+                    question: q.question.clone(),
+                    label: o.clone(),
+                };
+                q.options.iter().map(choose).collect()
+            }
+            (true, "question", _) => Vec::new(),
+            (true, ..) => {
+                let remember = self.suggestions.first().map(|s| Choice::Remember {
+                    id: s.id.clone(),
+                    label: s.label.clone(),
+                });
+                [Some(Choice::Allow), remember, Some(Choice::Deny)]
+                    .into_iter()
+                    .flatten()
+                    .collect()
+            }
+        }
     }
 
     /// AnswerRequest's answers from `answer`'s arguments: one per question, in order;
