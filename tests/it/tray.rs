@@ -254,13 +254,13 @@ async fn tray_registers_and_follows_the_sessions() {
     // A permission request: NeedsAttention, and Allow in the menu answers it.
     let pending = ask_permission(&env, "t_1");
     tray.wait_status("NeedsAttention").await;
-    assert!(
+    // The session needs input at once; the request itself follows with the tray's snapshot.
+    wait_for("the request in the tray", || async {
         tray.tooltip()
             .await
-            .ends_with("1 permission request waiting"),
-        "{}",
-        tray.tooltip().await
-    );
+            .ends_with("1 permission request waiting")
+    })
+    .await;
     let sub = "t__1 (active, needs-input)";
     assert!(
         tray.entries()
