@@ -14,14 +14,13 @@ use crate::model::now_usec;
 
 /// Offers to answer requests when config.toml lets them wait at all (`wait` > 0): owns
 /// `ANSWERER_NAME` while the connection lives, queued behind another answering client, so the
-/// relay waits for answers exactly while one of them runs. Whether it does.
-pub async fn offer_answers(conn: &Connection, wait: std::time::Duration) -> zbus::Result<bool> {
-    if wait.is_zero() {
-        return Ok(false);
+/// relay waits for answers exactly while one of them runs.
+pub async fn offer_answers(conn: &Connection, wait: std::time::Duration) -> zbus::Result<()> {
+    if !wait.is_zero() {
+        let flags = zbus::fdo::RequestNameFlags::ALLOW_REPLACEMENT;
+        conn.request_name_with_flags(ANSWERER_NAME, flags).await?;
     }
-    let flags = zbus::fdo::RequestNameFlags::ALLOW_REPLACEMENT;
-    conn.request_name_with_flags(ANSWERER_NAME, flags).await?;
-    Ok(true)
+    Ok(())
 }
 
 /// The manager, every property read asked of the daemon.
