@@ -250,14 +250,15 @@ pub enum ClientCommand {
         #[arg(long, conflicts_with = "json")]
         waybar: bool,
     },
-    /// Desktop notifications: permission prompts with Allow/Deny, and finished work.
+    /// Desktop notifications: requests with Allow, Always allow and Deny (or a question's
+    /// options), and finished work.
     Notify {
         /// Only announce "finished" after at least this much work.
         #[arg(long, default_value_t = 30, value_name = "SECS")]
         min_work_secs: u64,
     },
     /// A tray icon (StatusNotifierItem) with a menu of every session: Attach, Pause/Resume,
-    /// Stop, and Allow/Deny for waiting permission requests.
+    /// Stop, and the answers of its waiting requests.
     Tray,
 }
 
