@@ -4,6 +4,9 @@
 
 /// The well-known bus name.
 pub const BUS_NAME: &str = "org.trusty.Mpm1";
+/// The name a client that answers requests (notify, the tray) owns while it runs, queued
+/// behind any other: the relay waits for an answer only while it has an owner.
+pub const ANSWERER_NAME: &str = "org.trusty.Mpm1.Answerer";
 /// The manager's object path (also the ObjectManager root).
 pub const MANAGER_PATH: &str = "/org/trusty/Mpm1";
 /// The manager interface.

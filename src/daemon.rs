@@ -78,7 +78,9 @@ pub async fn run() -> ExitCode {
         );
     }
     let (queue, events) = dbus::EventQueue::new();
+    let history = store::load_history(&cfg.registry_path());
     let svc = SessionService::new(cfg, sessions, queue.clone());
+    svc.restore_history(history);
     let hooks = Arc::new(HookService::new(svc.clone(), policy));
     systemd::status(&format!("reconciling {} sessions", svc.count()));
     let lost = svc.reconcile().await.unwrap_or_else(|e| {

@@ -300,8 +300,8 @@ impl Session {
     }
 }
 
-/// One entry of a session's event history (`GetEvents`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One entry of a session's event history (`GetEvents`), kept in the registry file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventRecord {
     pub at_usec: u64,
     pub event: String,

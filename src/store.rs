@@ -5,6 +5,7 @@
 //! others, and a copy of it is kept. These are blocking functions; async callers run them on the
 //! blocking pool.
 
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -12,16 +13,22 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Session, now_usec};
-use crate::text::record_problem;
+use crate::config::EVENT_HISTORY;
+use crate::model::{EventRecord, Session, SessionId, now_usec};
+use crate::text::{event_problem, record_problem};
 
 /// The on-disk format version this build writes.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// Each session's event history (`GetEvents`), newest last.
+pub type History = HashMap<SessionId, VecDeque<EventRecord>>;
+
 #[derive(Serialize)]
-struct RegistryFile {
+struct RegistryFile<'a> {
     version: u32,
     sessions: Vec<Session>,
+    /// Keyed by session id; older builds ignore it.
+    history: BTreeMap<String, &'a VecDeque<EventRecord>>,
 }
 
 /// The file as read: records stay raw so that one bad record does not cost the others.
@@ -105,6 +112,44 @@ fn records(raw: Vec<serde_json::Value>) -> (Vec<Session>, Vec<String>) {
     (sessions, skipped)
 }
 
+/// The histories the registry at `path` keeps, each at most `EVENT_HISTORY` records long. A
+/// record that does not parse or is out of bounds is left out (and counted in the log): the
+/// history only tells, nothing depends on it. Unreadable files have none.
+pub fn load_history(path: &Path) -> History {
+    #[derive(Deserialize)]
+    struct Raw {
+        #[serde(default)]
+        history: BTreeMap<String, Vec<serde_json::Value>>,
+    }
+    let raw = fs::read(path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Raw>(&bytes).ok());
+    let mut skipped = 0;
+    let mut out = History::new();
+    for (id, records) in raw.map(|r| r.history).unwrap_or_default() {
+        let Some(id) = SessionId::parse(&id) else {
+            skipped += records.len();
+            continue;
+        };
+        let total = records.len();
+        let kept: VecDeque<EventRecord> = records
+            .into_iter()
+            .filter_map(|v| serde_json::from_value::<EventRecord>(v).ok())
+            .filter(|e| event_problem(e).is_none())
+            .collect();
+        skipped += total - kept.len();
+        let extra = kept.len().saturating_sub(EVENT_HISTORY);
+        out.insert(id, kept.into_iter().skip(extra).collect());
+    }
+    if skipped > 0 {
+        tracing::warn!(
+            "registry {}: skipped {skipped} history records",
+            path.display()
+        );
+    }
+    out
+}
+
 /// Takes the state directory for this daemon alone (an advisory lock held while the returned
 /// file stays open), so two daemons never write one registry. The directory is the daemon's
 /// own: it is made private (0700) whatever mode it had, so no one else can put files in it.
@@ -123,11 +168,12 @@ pub fn lock_state_dir(dir: &Path) -> std::io::Result<File> {
     Ok(f)
 }
 
-/// Serializes the sessions in the current format.
-pub fn encode(sessions: Vec<Session>) -> Vec<u8> {
+/// Serializes the sessions and their histories in the current format.
+pub fn encode(sessions: Vec<Session>, history: &History) -> Vec<u8> {
     let file = RegistryFile {
         version: FORMAT_VERSION,
         sessions,
+        history: history.iter().map(|(id, h)| (id.to_string(), h)).collect(),
     };
     // Serializing plain data structures cannot fail.
     serde_json::to_vec_pretty(&file).expect("registry serializes")
@@ -176,7 +222,7 @@ mod tests {
         assert!(matches!(load(&path).unwrap(), Loaded::Empty));
 
         let s = Session::new(SessionName::new("a").unwrap(), "/".into(), true);
-        write_atomic(&path, &encode(vec![s.clone()])).unwrap();
+        write_atomic(&path, &encode(vec![s.clone()], &History::new())).unwrap();
         match load(&path).unwrap() {
             Loaded::Sessions(v) => assert_eq!(v, vec![s]),
             other => panic!("unexpected {other:?}"),
@@ -199,7 +245,8 @@ mod tests {
         twin.created_at += 1;
         let b = Session::new(SessionName::new("b").unwrap(), "/".into(), true);
         let mut file: serde_json::Value =
-            serde_json::from_slice(&encode(vec![a.clone(), twin, b.clone()])).unwrap();
+            serde_json::from_slice(&encode(vec![a.clone(), twin, b.clone()], &History::new()))
+                .unwrap();
         file["sessions"]
             .as_array_mut()
             .unwrap()
@@ -232,7 +279,7 @@ mod tests {
         let a = Session::new(SessionName::new("a").unwrap(), "/".into(), true);
         let mut long = Session::new(SessionName::new("b").unwrap(), "/".into(), true);
         long.pause_summary = "x".repeat(crate::text::MAX_SUMMARY + 1);
-        fs::write(&path, encode(vec![long, a.clone()])).unwrap();
+        fs::write(&path, encode(vec![long, a.clone()], &History::new())).unwrap();
         let Loaded::Partial {
             sessions, skipped, ..
         } = load(&path).unwrap()

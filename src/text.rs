@@ -57,6 +57,17 @@ pub fn claude_id(s: &str) -> Option<String> {
         .map(|u| u.hyphenated().to_string())
 }
 
+/// Why a history record read back from the registry cannot be served again: the daemon only
+/// ever records an event name, a tool name and a summary within these bounds.
+pub fn event_problem(e: &crate::model::EventRecord) -> Option<String> {
+    let line = |s: &str, max: usize| s.chars().count() <= max && !s.chars().any(char::is_control);
+    let ok = line(&e.event, 64)
+        && line(&e.tool, 128)
+        && e.summary.len() <= MAX_SUMMARY
+        && is_clean(&e.summary);
+    (!ok).then(|| format!("the history record of {} is out of bounds", e.at_usec))
+}
+
 /// Why a session record cannot be kept as it is (a field over its bound, a control character,
 /// a claude session id that is not a UUID), or `None` when it fits.
 pub fn record_problem(s: &Session) -> Option<String> {

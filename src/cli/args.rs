@@ -230,18 +230,41 @@ pub enum ClientCommand {
     /// Remove sessions whose tmux session is gone; mark exited ones stopped.
     #[command(mut_arg("json", |a| a.long_help("Print {reaped, names, stopped}: how many were removed, their names, how many were marked stopped.")))]
     Reap(Json),
+    /// List the requests waiting now: permission requests and questions, with their ids.
+    #[command(mut_arg("json", |a| a.long_help(REQUESTS_JSON)))]
+    Requests(Json),
     /// Allow a waiting permission request.
     Approve {
         #[command(flatten)]
         key: Key,
-        /// The request's id (from `watch` or the notification).
+        /// The request's id (from `requests`, `watch` or the notification).
         request: String,
+        /// Also remember this suggestion (its number in `requests`): Claude Code then allows
+        /// the same again without asking, e.g. by a rule in .claude/settings.local.json.
+        #[arg(long, value_name = "N")]
+        remember: Option<u32>,
+    },
+    /// Answer a waiting question, one answer per question in order: --option LABEL picks one of
+    /// its options (several comma-joined for a multi-select question), TEXT answers in words.
+    Answer {
+        #[command(flatten)]
+        key: Key,
+        /// The question's request id (from `requests`).
+        request: String,
+        /// The answers: --option LABEL or TEXT, one per question.
+        #[arg(
+            value_name = "--option LABEL | TEXT",
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            required = true
+        )]
+        answers: Vec<String>,
     },
     /// Deny a waiting permission request.
     Deny {
         #[command(flatten)]
         key: Key,
-        /// The request's id (from `watch` or the notification).
+        /// The request's id (from `requests`, `watch` or the notification).
         request: String,
         /// What Claude is told.
         #[arg(long)]
@@ -256,14 +279,15 @@ pub enum ClientCommand {
         #[arg(long, conflicts_with = "json")]
         waybar: bool,
     },
-    /// Desktop notifications: permission prompts with Allow/Deny, and finished work.
+    /// Desktop notifications: requests with Allow, Always allow and Deny (or a question's
+    /// options), and finished work.
     Notify {
         /// Only announce "finished" after at least this much work.
         #[arg(long, default_value_t = 30, value_name = "SECS")]
         min_work_secs: u64,
     },
     /// A tray icon (StatusNotifierItem) with a menu of every session: Attach, Pause/Resume,
-    /// Stop, and Allow/Deny for waiting permission requests.
+    /// Stop, and the answers of its waiting requests.
     Tray,
 }
 
@@ -273,6 +297,11 @@ created_at, last_seen, paused_at, pause_summary, frozen, unit, memory_bytes, cpu
 tmux_session, model, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, \
 context_tokens, args, claude_command, claude_version, permission_mode, path} (times in microseconds since the epoch, 0 = unset; pid, memory, CPU and tasks \
 0 = unknown; token counts 0 until the transcript was read).";
+
+const REQUESTS_JSON: &str = "Print a JSON array of requests, oldest first: {session_id, name, \
+request_id, kind (permission or question), tool, detail, created_usec, expires_usec (0: answered \
+in the terminal), answerable, suggestions: [{id, label, destination}], questions: [{question, \
+header, multi_select, options}]}.";
 
 const WATCH_JSON: &str = "Print one JSON object per event: {event, at_usec, id, name} and, by \
 event, path (SessionNew, SessionRemoved), status (StatusChanged), activity and detail \

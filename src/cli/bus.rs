@@ -9,8 +9,19 @@ use zbus::{Connection, MatchRule, Message, MessageStream};
 
 use super::output::SessionInfo;
 use super::proxy::ManagerProxy;
-use crate::contract::{BUS_NAME, MANAGER_IFACE, MANAGER_PATH, SESSION_IFACE};
+use crate::contract::{ANSWERER_NAME, BUS_NAME, MANAGER_IFACE, MANAGER_PATH, SESSION_IFACE};
 use crate::model::now_usec;
+
+/// Offers to answer requests when config.toml lets them wait at all (`wait` > 0): owns
+/// `ANSWERER_NAME` while the connection lives, queued behind another answering client, so the
+/// relay waits for answers exactly while one of them runs.
+pub async fn offer_answers(conn: &Connection, wait: std::time::Duration) -> zbus::Result<()> {
+    if !wait.is_zero() {
+        let flags = zbus::fdo::RequestNameFlags::ALLOW_REPLACEMENT;
+        conn.request_name_with_flags(ANSWERER_NAME, flags).await?;
+    }
+    Ok(())
+}
 
 /// The manager, every property read asked of the daemon.
 pub async fn manager(conn: &Connection) -> zbus::Result<ManagerProxy<'static>> {

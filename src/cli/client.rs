@@ -12,6 +12,7 @@ use zbus::{Connection, Variant};
 use super::args::{ClientCommand as Command, Compress, Key};
 use super::bus::{clock, manager, sessions};
 use super::output::{self, SessionInfo, visible, visible_lines};
+use super::requests::{RequestInfo, answer};
 use crate::contract::{BUS_NAME, SESSION_IFACE};
 
 /// Runs a client subcommand against the session bus.
@@ -323,12 +324,56 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
                 ));
             }
         }
+        Command::Requests(j) => {
+            let rows = m.list_requests().await?;
+            let all: Vec<RequestInfo> = rows.into_iter().map(RequestInfo::from_row).collect();
+            if j.json {
+                print_json(&all);
+            } else if all.is_empty() {
+                println!("No request is waiting.");
+            }
+            for line in all.iter().filter(|_| !j.json).flat_map(RequestInfo::lines) {
+                say(&line);
+            }
+        }
         Command::Approve {
             key: Key { key },
             request,
+            remember: None,
         } => {
             m.answer_permission(&key, &request, true, "").await?;
             println!("Allowed {request}.");
+        }
+        Command::Approve {
+            key: Key { key },
+            request,
+            remember: Some(n),
+        } => {
+            let remember = answer([("allow", true.into()), ("remember", n.to_string().into())])?;
+            m.answer_request(&key, &request, remember).await?;
+            println!("Allowed {request}; Claude Code remembers suggestion {n}.");
+        }
+        Command::Answer {
+            key: Key { key },
+            request,
+            answers,
+        } => {
+            let rows = m.list_requests().await?;
+            let asked = rows.into_iter().map(RequestInfo::from_row);
+            // An unknown request gets no answers: the daemon says what is wrong with it.
+            let answers = match asked.into_iter().find(|r| r.request_id == request) {
+                Some(r) => match r.answers(&answers) {
+                    Ok(a) => a,
+                    Err(why) => {
+                        eprintln!("trusty-mpm: {}", visible(&why));
+                        return Ok(ExitCode::from(output::exit_code_for("InvalidArgument")));
+                    }
+                },
+                None => HashMap::new(),
+            };
+            let answers = answer([("answers", answers.into())])?;
+            m.answer_request(&key, &request, answers).await?;
+            println!("Answered {request}.");
         }
         Command::Deny {
             key: Key { key },

@@ -155,6 +155,12 @@ impl Desktop {
     }
 
     /// Takes a notification off the screen.
+    /// Closes a notification an earlier notify left on screen; it may be long gone (the
+    /// server then answers with an error, which tells nothing worth saying).
+    pub async fn close_left(&self, id: u32) {
+        let _ = self.proxy.close_notification(id).await;
+    }
+
     pub async fn close(&self, id: u32) {
         if let Err(e) = self.proxy.close_notification(id).await {
             eprintln!("trusty-mpm notify: cannot close notification {id}: {e}");

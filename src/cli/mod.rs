@@ -14,5 +14,6 @@ pub mod notify;
 pub mod output;
 pub mod proxy;
 pub mod relay;
+pub mod requests;
 pub mod tray;
 pub mod watch;

@@ -2,10 +2,19 @@
 
 use std::collections::HashMap;
 
-use zbus::{OwnedObjectPath, Variant, proxy};
+use zbus::{OwnedObjectPath, OwnedVariant, Variant, proxy};
 
 /// One row of `ListSessions`: id, name, project_dir, status, activity, pid, path.
 pub type SessionRow = (String, String, String, String, String, u32, OwnedObjectPath);
+
+/// One row of `ListRequests`: session id, session name, request id, kind, details.
+pub type RequestRow = (
+    String,
+    String,
+    String,
+    String,
+    HashMap<String, OwnedVariant>,
+);
 
 /// One event of `GetEvents`: at_usec, event, tool, summary.
 pub type EventRow = (u64, String, String, String);
@@ -53,6 +62,13 @@ pub trait Manager {
         request_id: &str,
         allow: bool,
         reason: &str,
+    ) -> zbus::Result<()>;
+    fn list_requests(&self) -> zbus::Result<Vec<RequestRow>>;
+    fn answer_request(
+        &self,
+        key: &str,
+        request_id: &str,
+        answer: HashMap<String, OwnedVariant>,
     ) -> zbus::Result<()>;
 
     #[zbus(property)]
@@ -115,6 +131,11 @@ pub trait Session {
     fn capture_output(&self, lines: u32, compression: &str) -> zbus::Result<String>;
     fn get_events(&self, limit: u32) -> zbus::Result<Vec<EventRow>>;
     fn answer_permission(&self, request_id: &str, allow: bool, reason: &str) -> zbus::Result<()>;
+    fn answer_request(
+        &self,
+        request_id: &str,
+        answer: HashMap<String, OwnedVariant>,
+    ) -> zbus::Result<()>;
 
     #[zbus(property)]
     fn id(&self) -> zbus::Result<String>;

@@ -13,13 +13,17 @@ use zbus::message::Type;
 use zbus::{Connection, MatchRule, MessageStream};
 
 use super::bus::{
-    clock, has_owner, manager_signals, owner_appeared, owner_changes, sessions, signal_json,
+    clock, has_owner, manager, manager_signals, owner_appeared, owner_changes, sessions,
+    signal_json,
 };
 use super::output::{self, Counts, tokens, visible};
+use super::requests::RequestInfo;
 use crate::contract::{BUS_NAME, MANAGER_PATH, SESSION_IFACE};
+use crate::hooks::requests::ASK_USER_QUESTION;
 
-/// One signal as a line for a person.
-fn human(v: &Value) -> String {
+/// One signal as a line for a person; `answerable`: a request the daemon waits to have
+/// answered (else the hint says where it is answered: in the session's terminal).
+fn human(v: &Value, answerable: bool) -> String {
     let s = |k: &str| v[k].as_str().unwrap_or("").to_owned();
     let what = match v["event"].as_str().unwrap_or("") {
         "SessionNew" => "new session".to_owned(),
@@ -29,12 +33,19 @@ fn human(v: &Value) -> String {
             "" => format!("activity {}", s("activity")),
             d => format!("activity {} ({d})", s("activity")),
         },
-        "PermissionRequested" => format!(
-            "asks permission: {} (trusty-mpm approve {} {})",
-            s("detail"),
-            s("name"),
-            s("request_id")
-        ),
+        "PermissionRequested" => match answerable {
+            true => format!(
+                "asks permission: {} (trusty-mpm approve {} {})",
+                s("detail"),
+                s("name"),
+                s("request_id")
+            ),
+            false => format!(
+                "asks: {} (answer in its terminal: trusty-mpm attach {})",
+                s("detail"),
+                s("name")
+            ),
+        },
         "PermissionResolved" => format!("permission {} ({})", s("outcome"), s("request_id")),
         "ClaudeExited" => format!("claude exited (pid {})", v["pid"]),
         other => other.to_owned(),
@@ -44,6 +55,23 @@ fn human(v: &Value) -> String {
         clock(v["at_usec"].as_u64().unwrap_or(0)),
         s("name")
     ))
+}
+
+/// Whether the signal announces a permission request that `approve` and `deny` can answer:
+/// the daemon waits for its answer (questions take more than a yes or no).
+async fn answerable(conn: &Connection, v: &Value) -> bool {
+    if v["event"] != "PermissionRequested" || v["tool"] == ASK_USER_QUESTION {
+        return false;
+    }
+    let Ok(m) = manager(conn).await else {
+        return false;
+    };
+    let Ok(rows) = m.list_requests().await else {
+        return false;
+    };
+    rows.into_iter()
+        .map(RequestInfo::from_row)
+        .any(|r| v["request_id"] == r.request_id.as_str() && r.answerable)
 }
 
 /// The waybar/i3status line: counts by activity, one tooltip line per session with its
@@ -136,7 +164,7 @@ pub async fn run(conn: &Connection, json: bool, waybar: bool) -> zbus::Result<Ex
                 } else if json {
                     output::json(&v, false)
                 } else {
-                    human(&v)
+                    human(&v, answerable(conn, &v).await)
                 }
             }
             Some(change) = owners.next() => {

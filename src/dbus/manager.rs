@@ -8,6 +8,7 @@ use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
 use zbus::{Connection, ObjectPath, OwnedObjectPath, OwnedVariant, interface};
 
+use super::requests::{self, RequestRow};
 use super::rows::{RowCache, Rows};
 use super::{Backend, WireError, session_path};
 use crate::error::Error;
@@ -94,6 +95,7 @@ fn hook_context(context: HashMap<String, OwnedVariant>) -> Result<HookContext, E
         match key.as_str() {
             "tmux_pane" => ctx.tmux_pane = String::try_from(value).map_err(|_| bad())?,
             "tmux" => ctx.tmux = String::try_from(value).map_err(|_| bad())?,
+            "answerer" => ctx.answerer = bool::try_from(value).map_err(|_| bad())?,
             _ => {}
         }
     }
@@ -363,9 +365,10 @@ impl Manager {
             .await
     }
 
-    /// Allows or denies a waiting permission request (see PermissionRequested); reason is
-    /// shown to Claude on deny. An unknown or ended request is NotFound; a request nobody
-    /// waits for (permission_wait_secs 0) is InvalidState.
+    /// The short form of AnswerRequest: allows or denies a waiting request (see
+    /// PermissionRequested); reason is shown to Claude on deny. An unknown or ended request
+    /// is NotFound; a request nobody waits for (no answering client ran when it was made, or
+    /// permission_wait_secs is 0) is InvalidState.
     async fn answer_permission(
         &self,
         #[zbus(connection)] conn: &Connection,
@@ -385,21 +388,67 @@ impl Manager {
             .await
     }
 
+    /// Every request waiting now, oldest first: session id, session name, request id, kind
+    /// (permission or question) and details: tool s, detail s (the full command or input
+    /// summary, up to 4 KiB), created_usec t, expires_usec t (0: nobody waits, it is answered in
+    /// the terminal), answerable b, suggestions aa{sv} (id, label, destination: rules Claude Code
+    /// offers to remember), questions aa{sv} (question, header, multi_select, options).
+    #[zbus(out_args("requests"))]
+    async fn list_requests(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+    ) -> Result<Vec<RequestRow>, WireError> {
+        self.ctx
+            .query(conn, &hdr, || {
+                Ok(self
+                    .ctx
+                    .svc
+                    .requests()
+                    .into_iter()
+                    .map(requests::row)
+                    .collect())
+            })
+            .await
+    }
+
+    /// Answers a waiting request: allow b, reason s (shown to Claude on deny), remember s (the
+    /// id of a suggestion Claude Code then applies), answers a{ss} (question to the chosen
+    /// label(s), comma-joined for multi-select, or free text). Unknown keys and answers that
+    /// do not fit the request are InvalidArgument; an ended request is NotFound; a request
+    /// nobody waits for is InvalidState.
+    async fn answer_request(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        key: &str,
+        request_id: &str,
+        answer: HashMap<String, OwnedVariant>,
+    ) -> Result<(), WireError> {
+        self.ctx
+            .call_key(conn, &hdr, key, |id| async move {
+                let reply = requests::reply(answer)?;
+                self.ctx.svc.answer_request(id, request_id, reply).await
+            })
+            .await
+    }
+
     // HandleHook stays the last method because its last argument is an out argument: busctl
     // (systemd 252) carries the direction of the last method argument in a nested <node> over
     // to the signal arguments after it, and zbus nests the whole tree in the introspection of
     // /, /org and /org/trusty; an `in` there makes `busctl tree` warn "Unexpected signal <arg>
     // direction value 'in'" once per signal argument.
     /// The hook relay's call: one Claude Code hook event (JSON, at most 1 MiB) and what only
-    /// the relay sees: "tmux_pane" (s), "tmux" (s). The event belongs to the session whose
+    /// the relay sees: "tmux_pane" (s), "tmux" (s), "answerer" (b: an answering client owns
+    /// org.trusty.Mpm1.Answerer, so the relay waits; without it no request waits). The event belongs to the session whose
     /// claude the calling process descends from (the bus names the caller); a claude between
     /// them is a sub-agent, recorded in the history only. Events of other processes are
     /// ignored, except a SessionStart from a managed or unmanaged tmux pane the caller runs in,
     /// which finds that session's claude or adopts the tmux session (config auto_adopt).
     /// Returns what the relay prints on stdout (a decision JSON, or nothing), its exit code (0,
-    /// or 2 to block) and stderr. A PermissionRequest emits PermissionRequested and, with
-    /// permission_wait_secs configured, waits that long for AnswerPermission; a request
-    /// withdrawn meanwhile returns at once with no decision.
+    /// or 2 to block) and stderr. A PermissionRequest, or a PreToolUse of AskUserQuestion,
+    /// emits PermissionRequested and, with an answerer, waits permission_wait_secs (default
+    /// 120) for AnswerRequest; a request withdrawn meanwhile returns at once with no decision.
     #[zbus(out_args("stdout", "exit_code", "stderr"))]
     async fn handle_hook(
         &self,
@@ -483,7 +532,8 @@ impl Manager {
         detail: &str,
     ) -> zbus::Result<()>;
 
-    /// Claude Code asks for permission to use a tool; answer with AnswerPermission.
+    /// Claude Code asks for permission to use a tool, or asks the user questions (tool
+    /// AskUserQuestion); see ListRequests for the whole request, answer with AnswerRequest.
     #[zbus(signal)]
     pub async fn permission_requested(
         emitter: &SignalEmitter<'_>,
@@ -494,8 +544,9 @@ impl Manager {
         detail: &str,
     ) -> zbus::Result<()>;
 
-    /// A permission request ended; every PermissionRequested is followed by exactly one.
-    /// outcome: allowed or denied (AnswerPermission), expired (the wait ran out), or withdrawn
+    /// A request ended; every PermissionRequested is followed by exactly one. outcome: allowed
+    /// or denied (AnswerRequest; an answered question is allowed; GetEvents says what the
+    /// answer was), expired (the wait ran out), or withdrawn
     /// (answered in the terminal: the session moved on, stopped or was removed).
     #[zbus(signal)]
     pub async fn permission_resolved(

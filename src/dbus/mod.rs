@@ -10,6 +10,7 @@ mod guarded;
 mod manager;
 mod object_manager;
 mod publisher;
+mod requests;
 mod rows;
 mod session;
 

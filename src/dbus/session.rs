@@ -260,6 +260,25 @@ impl SessionObject {
             .await
     }
 
+    /// Answers a waiting request; see AnswerRequest.
+    async fn answer_request(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        request_id: &str,
+        answer: HashMap<String, OwnedVariant>,
+    ) -> Result<(), WireError> {
+        self.ctx
+            .call(conn, &hdr, || async {
+                let reply = super::requests::reply(answer)?;
+                self.ctx
+                    .svc
+                    .answer_request(self.id, request_id, reply)
+                    .await
+            })
+            .await
+    }
+
     /// The session's UUID, hyphenated.
     #[zbus(property(emits_changed_signal = "const"))]
     fn id(&self) -> String {

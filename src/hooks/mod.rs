@@ -10,6 +10,7 @@
 pub mod activity;
 pub mod payload;
 pub mod policy;
+pub mod requests;
 pub mod settings;
 
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use crate::error::Result;
-use crate::lifecycle::{SessionService, Speaker};
+use crate::lifecycle::{Ask, SessionService, Speaker};
 use crate::model::SessionId;
 use payload::Payload;
 use policy::Policy;
@@ -32,6 +33,9 @@ pub struct HookContext {
     pub tmux_pane: String,
     /// `TMUX` of the hook process (`socket,pid,index`).
     pub tmux: String,
+    /// An answering client runs (the relay saw its name on the bus): a request waits for its
+    /// answer, else nobody could give one and Claude Code asks in its terminal at once.
+    pub answerer: bool,
 }
 
 /// What the relay prints and exits with.
@@ -92,45 +96,41 @@ impl HookService {
         if let Some(denied) = self.deny(id, &p) {
             return Ok(denied);
         }
-        if p.hook_event_name == "PermissionRequest" {
-            return Ok(self.permission(id, &p, summary).await);
+        match requests::ask(&p, summary) {
+            Some(ask) => Ok(self.request(id, &p, ask, ctx.answerer).await),
+            None => Ok(HookReply::default()),
         }
-        Ok(HookReply::default())
     }
 
-    /// Announces a permission request and, when configured, waits for `AnswerPermission`. No
-    /// answer in time, or a withdrawn request, is no decision: Claude Code asks in its terminal.
-    async fn permission(&self, id: SessionId, p: &Payload, detail: String) -> HookReply {
+    /// Announces a request and, when configured and an answering client runs, waits for its
+    /// answer. No answer in time, or
+    /// a withdrawn request, is no decision: Claude Code asks in its terminal.
+    async fn request(&self, id: SessionId, p: &Payload, ask: Ask, answerer: bool) -> HookReply {
         let request_id = uuid::Uuid::new_v4().simple().to_string();
-        let wait = self.policy.permission_wait;
-        let asked =
-            self.svc
-                .permission_requested(id, &request_id, &p.tool_name, &detail, !wait.is_zero());
+        let wait = match answerer {
+            true => self.policy.permission_wait,
+            false => std::time::Duration::ZERO,
+        };
+        let asked = self.svc.permission_requested(id, &request_id, ask, wait);
         let Some(mut rx) = asked else {
             return HookReply::default();
         };
         let answer = match tokio::time::timeout(wait, &mut rx).await {
             Ok(answer) => answer.ok(),
-            Err(_) if self.svc.permission_expired(id, &request_id) => None,
+            Err(_) if self.svc.permission_expired(id, &request_id) => {
+                // Nothing else saves the expiry in the history.
+                if let Err(e) = self.svc.persist().await {
+                    tracing::error!("could not save the registry: {e}");
+                }
+                None
+            }
             // Answered (or withdrawn) just as the wait ran out.
             Err(_) => rx.try_recv().ok(),
         };
-        let Some(a) = answer else {
-            return HookReply::default();
-        };
-        let decision = if a.allow {
-            json!({ "behavior": "allow" })
-        } else {
-            let message = if a.reason.is_empty() {
-                "Denied by the operator.".to_owned()
-            } else {
-                a.reason
-            };
-            json!({ "behavior": "deny", "message": message })
-        };
-        reply(json!({
-            "hookSpecificOutput": { "hookEventName": "PermissionRequest", "decision": decision }
-        }))
+        match answer {
+            Some(a) => reply(requests::decision(p, a)),
+            None => HookReply::default(),
+        }
     }
 
     /// The deny decision for a tool call a rule forbids, recorded in the session's history.

@@ -20,6 +20,8 @@ pub struct Payload {
     pub cwd: String,
     pub tool_name: String,
     pub tool_input: Value,
+    /// PermissionRequest: the rules Claude Code offers to remember, as it sent them.
+    pub permission_suggestions: Value,
     pub prompt: String,
     pub message: String,
     pub notification_type: String,
@@ -90,6 +92,10 @@ pub fn parse(json: &str) -> Result<Payload> {
         .take(128)
         .collect();
     p.tool_input = value.get("tool_input").cloned().unwrap_or(Value::Null);
+    p.permission_suggestions = value
+        .get("permission_suggestions")
+        .cloned()
+        .unwrap_or(Value::Null);
     p.prompt = text::one_line(&get("prompt"), text::MAX_DETAIL);
     p.message = text::one_line(&get("message"), text::MAX_DETAIL);
     p.notification_type = text::one_line(&get("notification_type"), 64);

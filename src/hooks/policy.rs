@@ -37,7 +37,7 @@ const MAX_WAIT_SECS: u64 = 3600;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
-    #[serde(default)]
+    #[serde(default = "default_wait")]
     permission_wait_secs: u64,
     #[serde(default = "yes")]
     auto_adopt: bool,
@@ -88,6 +88,15 @@ fn size(v: &Option<Size>, key: &str) -> Result<Option<u64>, String> {
     v.as_ref().map(|s| s.bytes(key)).transpose()
 }
 
+/// How long a request waits for an answer when the file does not say: long enough to reach
+/// the desktop, short enough that a forgotten notification does not stall the agent for long.
+/// The wait only happens while an answering client runs (see the relay).
+pub const DEFAULT_WAIT_SECS: u64 = 120;
+
+fn default_wait() -> u64 {
+    DEFAULT_WAIT_SECS
+}
+
 fn yes() -> bool {
     true
 }
@@ -102,19 +111,20 @@ fn wait(secs: u64) -> Result<Duration, String> {
 
 /// The permission wait the file at `path` sets, read on its own for the hook relay, which runs
 /// for every event and must stay cheap (no rules compiled). It bounds the daemon's wait: a
-/// missing or unreadable file or a wait out of bounds is no wait, as for the daemon; a file
-/// broken elsewhere (a bad deny rule) gives the wait it names, though the daemon waits none.
+/// missing or unreadable file or a wait out of bounds is the default wait, as for the daemon
+/// (which serves with the default policy then); a file broken elsewhere (a bad deny rule)
+/// gives the wait it names.
 pub fn permission_wait(path: &Path) -> Duration {
     #[derive(Deserialize)]
     struct Wait {
-        #[serde(default)]
+        #[serde(default = "default_wait")]
         permission_wait_secs: u64,
     }
     std::fs::read_to_string(path)
         .ok()
         .and_then(|text| toml::from_str::<Wait>(&text).ok())
         .and_then(|w| wait(w.permission_wait_secs).ok())
-        .unwrap_or_default()
+        .unwrap_or(Duration::from_secs(DEFAULT_WAIT_SECS))
 }
 
 #[derive(Deserialize)]
@@ -149,7 +159,7 @@ pub struct Policy {
 impl Default for Policy {
     fn default() -> Self {
         Policy {
-            permission_wait: Duration::ZERO,
+            permission_wait: Duration::from_secs(DEFAULT_WAIT_SECS),
             auto_adopt: true,
             deny: Vec::new(),
             settings: FileSettings::default(),
@@ -288,7 +298,12 @@ mod tests {
     fn the_relay_reads_the_wait_alone() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");
-        assert_eq!(permission_wait(&path), Duration::ZERO, "no file");
+        let default = DEFAULT_WAIT_SECS;
+        assert_eq!(
+            permission_wait(&path),
+            Duration::from_secs(default),
+            "no file"
+        );
         for (text, secs) in [
             (
                 "permission_wait_secs = 30\nterminal_command = \"foot\"\n",
@@ -298,9 +313,10 @@ mod tests {
                 "permission_wait_secs = 30\n[[deny]]\ntool = \"Bash\"\npattern = \"(\"\n",
                 30,
             ),
-            ("permission_wait_secs = 99999\n", 0),
-            ("permission_wait_secs = [", 0),
-            ("auto_adopt = false\n", 0),
+            ("permission_wait_secs = 0\n", 0),
+            ("permission_wait_secs = 99999\n", default),
+            ("permission_wait_secs = [", default),
+            ("auto_adopt = false\n", default),
         ] {
             std::fs::write(&path, text).unwrap();
             assert_eq!(

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::{DomainEvent, SessionService, push_event, removed_meanwhile};
+use super::{DomainEvent, SessionService, removed_meanwhile};
 use crate::error::Result;
 use crate::model::{Activity, SessionId, SessionName, Status, now_usec};
 use crate::procwatch::{self, Ancestor};
@@ -200,7 +200,7 @@ impl<T: Tmux> SessionService<T> {
             tracing::info!(session_id = %id, "not taking a claude session id another session holds");
         }
         let entry = st.sessions.get_mut(&id).ok_or_else(removed_meanwhile)?;
-        push_event(&mut entry.history, event, tool, summary);
+        self.push_event(&mut entry.history, event, tool, summary);
         let prompts = entry.prompts.get_or_insert(0);
         if event == "UserPromptSubmit" {
             *prompts += 1;

@@ -30,7 +30,7 @@ use tokio::task::AbortHandle;
 
 pub use hooks::{HookEffect, Speaker};
 pub use launch::StartOptions;
-pub use permissions::{Answer, Outcome};
+pub use permissions::{Answer, Ask, Kind, Outcome, Question, Reply, Suggestion, Waiting};
 
 use crate::config::{Config, EVENT_HISTORY};
 use crate::error::{Error, Result};
@@ -278,7 +278,13 @@ impl<T: Tmux> SessionService<T> {
             let st = self.lock();
             let mut list: Vec<Session> = st.sessions.values().map(|e| e.session.clone()).collect();
             list.sort_by_key(|s| s.created_at);
-            (self.generation.load(Ordering::SeqCst), store::encode(list))
+            let history: store::History = st
+                .sessions
+                .iter()
+                .map(|(id, e)| (*id, e.history.clone()))
+                .collect();
+            let bytes = store::encode(list, &history);
+            (self.generation.load(Ordering::SeqCst), bytes)
         };
         let path = self.cfg.registry_path();
         tokio::task::spawn_blocking(move || store::write_atomic(&path, &bytes))
@@ -358,7 +364,7 @@ impl<T: Tmux> SessionService<T> {
         if let Some((name, summary)) = event {
             let text = log_text(entry.session.name.as_str(), name, &summary);
             tracing::info!(session_id = %id, session_name = %entry.session.name, "{text}");
-            push_event(&mut entry.history, name, "", summary);
+            self.push_event(&mut entry.history, name, "", summary);
         }
         if entry.session != before {
             let changed = entry.session.clone();
@@ -375,7 +381,7 @@ impl<T: Tmux> SessionService<T> {
         let text = log_text(session.name.as_str(), event, &summary);
         tracing::info!(session_id = %session.id, session_name = %session.name, "{text}");
         let mut history = VecDeque::new();
-        push_event(&mut history, event, "", summary);
+        self.push_event(&mut history, event, "", summary);
         self.emit(DomainEvent::Added(session.clone()));
         st.sessions.insert(session.id, Entry::new(session, history));
         self.mark_changed(&st);
@@ -421,7 +427,39 @@ impl<T: Tmux> SessionService<T> {
     /// Appends an event to a session's history without changing the session.
     pub fn record_event(&self, id: SessionId, event: &str, tool: &str, summary: String) {
         if let Some(e) = self.lock().sessions.get_mut(&id) {
-            push_event(&mut e.history, event, tool, summary);
+            self.push_event(&mut e.history, event, tool, summary);
+        }
+    }
+
+    /// Appends to a session's bounded history, which is saved with the registry (the next
+    /// `persist` writes it) and so outlives the daemon.
+    fn push_event(
+        &self,
+        history: &mut VecDeque<EventRecord>,
+        event: &str,
+        tool: &str,
+        summary: String,
+    ) {
+        if history.len() == EVENT_HISTORY {
+            history.pop_front();
+        }
+        history.push_back(EventRecord {
+            at_usec: now_usec(),
+            event: event.to_owned(),
+            tool: tool.to_owned(),
+            summary,
+        });
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Puts back the histories the registry kept (see `store::load_history`), before anything
+    /// happens to the sessions.
+    pub fn restore_history(&self, mut history: store::History) {
+        let mut st = self.lock();
+        for (id, entry) in st.sessions.iter_mut() {
+            if let Some(h) = history.remove(id) {
+                entry.history = h;
+            }
         }
     }
 }
@@ -441,18 +479,6 @@ fn log_text(name: &str, event: &str, detail: &str) -> String {
     } else {
         format!("{name}: {event}: {detail}")
     }
-}
-
-fn push_event(history: &mut VecDeque<EventRecord>, event: &str, tool: &str, summary: String) {
-    if history.len() == EVENT_HISTORY {
-        history.pop_front();
-    }
-    history.push_back(EventRecord {
-        at_usec: now_usec(),
-        event: event.to_owned(),
-        tool: tool.to_owned(),
-        summary,
-    });
 }
 
 /// A user-supplied string made safe to quote in a one-line message.

@@ -3,6 +3,7 @@
 //! these rules touches it).
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use super::super::{ChangeSink, DomainEvent, HookEffect, SessionService};
 use crate::config::Config;
@@ -91,8 +92,16 @@ impl Rig {
                 &needs_input(),
             )
             .unwrap();
-        self.svc
-            .permission_requested(self.id, request, "Bash", "Bash: ls", wait)
+        let ask = super::Ask {
+            kind: super::Kind::Permission,
+            tool: "Bash".into(),
+            summary: "Bash: ls".into(),
+            detail: "ls".into(),
+            suggestions: Vec::new(),
+            questions: Vec::new(),
+        };
+        let wait = Duration::from_secs(if wait { 60 } else { 0 });
+        self.svc.permission_requested(self.id, request, ask, wait)
     }
 
     fn activity(&self) -> Activity {
@@ -111,7 +120,13 @@ async fn answers_reach_the_waiting_call_once_and_the_agent_works_on() {
             .await
             .unwrap();
         let answer = rx.await.expect("the waiting call gets the answer");
-        assert_eq!((answer.allow, answer.reason.as_str()), (allow, reason));
+        let want = match allow {
+            true => super::Answer::Allow { remember: None },
+            false => super::Answer::Deny {
+                reason: reason.into(),
+            },
+        };
+        assert_eq!(answer, want);
         assert_eq!(r.seen.take(), ["r1 requested", &format!("r1 {outcome}")]);
         assert_eq!(r.activity(), Activity::Working);
         let again = r.svc.answer_permission(r.id, "r1", true, "").await;
@@ -121,7 +136,7 @@ async fn answers_reach_the_waiting_call_once_and_the_agent_works_on() {
     assert!(
         events
             .iter()
-            .any(|e| e.event == "PermissionResolved" && e.summary == "denied r1")
+            .any(|e| e.event == "PermissionResolved" && e.summary == "denied r1: not now")
     );
 }
 

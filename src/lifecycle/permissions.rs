@@ -4,15 +4,19 @@
 //! the session's entry, so a stop or a removal withdraws them in the same step that changes the
 //! session, and a hook call waiting for an answer returns at once, without a decision.
 
+use std::collections::HashMap;
+use std::time::Duration;
+
 use tokio::sync::oneshot;
 
-use super::{DomainEvent, Entry, SessionService, printable, push_event, removed_meanwhile};
+use super::{DomainEvent, Entry, SessionService, printable, removed_meanwhile};
 use crate::config::MAX_NOTE_BYTES;
 use crate::error::{Error, Result};
-use crate::model::{Activity, SessionId, Status};
+use crate::model::{Activity, SessionId, Status, now_usec};
+use crate::text;
 use crate::tmux::Tmux;
 
-/// How a permission request ended, spelled as on the wire.
+/// How a request ended, spelled as on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Allowed,
@@ -32,59 +36,167 @@ impl Outcome {
     }
 }
 
-/// An operator's answer to a waiting request.
-#[derive(Debug)]
-pub struct Answer {
-    pub allow: bool,
+/// What claude asks: leave to use a tool, or AskUserQuestion's questions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Permission,
+    Question,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Permission => "permission",
+            Kind::Question => "question",
+        }
+    }
+}
+
+/// One of Claude Code's `permission_suggestions`, offered to whoever answers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Suggestion {
+    /// Its number among the request's suggestions, from "1".
+    pub id: String,
+    /// A human line: "Always allow Bash(npm test:*) in this project".
+    pub label: String,
+    pub destination: String,
+    /// The entry exactly as Claude Code sent it: the answer that remembers it hands it back.
+    pub entry: serde_json::Value,
+}
+
+/// One question of an AskUserQuestion call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Question {
+    /// The question as shown (one clean line); answers name it so.
+    pub question: String,
+    /// The question exactly as Claude Code sent it: the key of its answer for Claude Code.
+    pub raw: String,
+    pub header: String,
+    pub multi_select: bool,
+    pub options: Vec<String>,
+}
+
+/// A request as the hook event brought it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ask {
+    pub kind: Kind,
+    pub tool: String,
+    /// The one-line summary PermissionRequested carries.
+    pub summary: String,
+    /// The full command or input summary (up to 4 KiB).
+    pub detail: String,
+    pub suggestions: Vec<Suggestion>,
+    pub questions: Vec<Question>,
+}
+
+/// A request waiting now, as `ListRequests` shows it.
+#[derive(Debug, Clone)]
+pub struct Waiting {
+    pub session_id: SessionId,
+    pub session_name: String,
+    pub request_id: String,
+    pub ask: Ask,
+    pub created_usec: u64,
+    /// 0: nobody waits, the request is answered in the terminal.
+    pub expires_usec: u64,
+}
+
+/// An answer as a caller gave it (`AnswerRequest`), before it is checked against its request.
+#[derive(Debug, Default)]
+pub struct Reply {
+    pub allow: Option<bool>,
     pub reason: String,
+    /// A suggestion's id.
+    pub remember: Option<String>,
+    /// Question (as shown) to the chosen label(s) or free text.
+    pub answers: Option<HashMap<String, String>>,
+}
+
+/// An answer that fits its request, as the waiting hook call turns it into Claude Code's decision.
+#[derive(Debug, PartialEq)]
+pub enum Answer {
+    /// Allowed; with the suggestion entry Claude Code should apply from now on.
+    Allow {
+        remember: Option<serde_json::Value>,
+    },
+    Deny {
+        reason: String,
+    },
+    /// Each question exactly as Claude Code sent it, with its answer, in the questions' order.
+    Answers(Vec<(String, String)>),
 }
 
 /// A request that has not ended yet.
 pub(super) struct Request {
     id: String,
-    tool: String,
+    ask: Ask,
+    created_usec: u64,
+    expires_usec: u64,
     /// The hook call waiting for the answer; `None` when nobody waits (notify only). Dropping
     /// it tells the waiting call that no answer will come.
     waiter: Option<oneshot::Sender<Answer>>,
 }
 
 impl<T: Tmux> SessionService<T> {
-    /// Announces a permission request of a session's claude. With `wait`, the answer arrives on
-    /// the returned receiver; it closes without one when the request is withdrawn. `None` when
-    /// the session is gone.
+    /// Announces a request of a session's claude. With a `wait`, the answer arrives on the
+    /// returned receiver; it closes without one when the request is withdrawn. `None` when the
+    /// session is gone or nobody waits.
     pub fn permission_requested(
         &self,
         id: SessionId,
         request_id: &str,
-        tool: &str,
-        detail: &str,
-        wait: bool,
+        ask: Ask,
+        wait: Duration,
     ) -> Option<oneshot::Receiver<Answer>> {
         let mut st = self.lock();
         let entry = st.sessions.get_mut(&id)?;
-        let (waiter, rx) = match wait {
-            true => {
+        let created_usec = now_usec();
+        let (waiter, rx, expires_usec) = match wait.is_zero() {
+            true => (None, None, 0),
+            false => {
                 let (tx, rx) = oneshot::channel();
-                (Some(tx), Some(rx))
+                let expires = created_usec.saturating_add(wait.as_micros() as u64);
+                (Some(tx), Some(rx), expires)
             }
-            false => (None, None),
         };
-        entry.requests.push(Request {
-            id: request_id.to_owned(),
-            tool: tool.to_owned(),
-            waiter,
-        });
         self.emit(DomainEvent::PermissionRequested {
             session: entry.session.clone(),
             request_id: request_id.to_owned(),
-            tool: tool.to_owned(),
-            detail: detail.to_owned(),
+            tool: ask.tool.clone(),
+            detail: ask.summary.clone(),
+        });
+        entry.requests.push(Request {
+            id: request_id.to_owned(),
+            ask,
+            created_usec,
+            expires_usec,
+            waiter,
         });
         rx
     }
 
-    /// `AnswerPermission`: allows or denies a request a hook call is waiting on. The agent goes
-    /// on (with the tool, or with the reason it was given), so the session is working again.
+    /// Every request waiting now, oldest first.
+    pub fn requests(&self) -> Vec<Waiting> {
+        let st = self.lock();
+        let mut all: Vec<Waiting> = st
+            .sessions
+            .values()
+            .flat_map(|e| {
+                e.requests.iter().map(|r| Waiting {
+                    session_id: e.session.id,
+                    session_name: e.session.name.to_string(),
+                    request_id: r.id.clone(),
+                    ask: r.ask.clone(),
+                    created_usec: r.created_usec,
+                    expires_usec: r.expires_usec,
+                })
+            })
+            .collect();
+        all.sort_by_key(|w| w.created_usec);
+        all
+    }
+
+    /// `AnswerPermission`: the short form of `answer_request` for allow or deny.
     pub async fn answer_permission(
         &self,
         id: SessionId,
@@ -92,10 +204,27 @@ impl<T: Tmux> SessionService<T> {
         allow: bool,
         reason: &str,
     ) -> Result<()> {
-        if reason.len() > MAX_NOTE_BYTES {
+        let reply = Reply {
+            allow: Some(allow),
+            reason: reason.to_owned(),
+            ..Reply::default()
+        };
+        self.answer_request(id, request_id, reply).await
+    }
+
+    /// `AnswerRequest`: answers a request a hook call is waiting on, once the reply fits it.
+    /// The agent goes on (with the tool, or with the reason it was given), so the session is
+    /// working again.
+    pub async fn answer_request(
+        &self,
+        id: SessionId,
+        request_id: &str,
+        reply: Reply,
+    ) -> Result<()> {
+        if reply.reason.len() > MAX_NOTE_BYTES {
             return Err(Error::invalid(format!(
                 "The reason is {} bytes; at most {MAX_NOTE_BYTES} are allowed.",
-                reason.len()
+                reply.reason.len()
             )));
         }
         {
@@ -107,35 +236,29 @@ impl<T: Tmux> SessionService<T> {
                 .position(|r| r.id == request_id)
                 .ok_or_else(|| {
                     Error::NotFound(format!(
-                        "No permission request '{}' is waiting in this session; it was answered, expired or never existed.",
+                        "No request '{}' is waiting in this session; it was answered, expired or never existed.",
                         printable(request_id)
                     ))
                 })?;
             if entry.requests[at].waiter.is_none() {
                 return Err(Error::InvalidState(format!(
-                    "Permission request '{}' is answered in the terminal: the daemon does not wait for answers (permission_wait_secs is 0).",
+                    "Request '{}' is answered in the terminal: nobody could answer it when it was made (no notify or tray ran, or permission_wait_secs is 0).",
                     printable(request_id)
                 )));
             }
+            let answer = fit(&entry.requests[at].ask, reply)?;
+            let (outcome, note) = describe(&entry.requests[at].ask, &answer);
             let mut request = entry.requests.remove(at);
-            let outcome = match allow {
-                true => Outcome::Allowed,
-                false => Outcome::Denied,
-            };
             let waiter = request.waiter.take().expect("checked above");
-            let answer = Answer {
-                allow,
-                reason: reason.to_owned(),
-            };
             if waiter.send(answer).is_err() {
                 // The hook call is gone (its client went away): nobody can use the answer.
-                self.resolved(entry, request, Outcome::Withdrawn);
+                self.resolved(entry, request, Outcome::Withdrawn, "");
                 return Err(Error::NotFound(
-                    "That permission request no longer waits for an answer.".into(),
+                    "That request no longer waits for an answer.".into(),
                 ));
             }
-            let tool = request.tool.clone();
-            self.resolved(entry, request, outcome);
+            let tool = request.ask.tool.clone();
+            self.resolved(entry, request, outcome, &note);
             let s = &mut entry.session;
             if entry.requests.is_empty() && s.activity == Activity::NeedsInput {
                 s.activity = Activity::Working;
@@ -160,14 +283,14 @@ impl<T: Tmux> SessionService<T> {
             return false;
         };
         let request = entry.requests.remove(at);
-        self.resolved(entry, request, Outcome::Expired);
+        self.resolved(entry, request, Outcome::Expired, "");
         true
     }
 
     /// Withdraws every open request of a session: it moved on, stopped or is being removed.
     pub(super) fn withdraw_requests(&self, entry: &mut Entry) {
         for request in std::mem::take(&mut entry.requests) {
-            self.resolved(entry, request, Outcome::Withdrawn);
+            self.resolved(entry, request, Outcome::Withdrawn, "");
         }
     }
 
@@ -178,14 +301,19 @@ impl<T: Tmux> SessionService<T> {
         }
     }
 
-    /// Records and announces the end of a request (dropping its waiter, if still there).
-    fn resolved(&self, entry: &mut Entry, request: Request, outcome: Outcome) {
-        let summary = format!("{} {}", outcome.as_str(), request.id);
-        tracing::info!(session_id = %entry.session.id, session_name = %entry.session.name, "{}: permission request {summary}", entry.session.name);
-        push_event(
+    /// Records and announces the end of a request (dropping its waiter, if still there); `note`
+    /// says what the answer was, for the history.
+    fn resolved(&self, entry: &mut Entry, request: Request, outcome: Outcome, note: &str) {
+        let summary = match note {
+            "" => format!("{} {}", outcome.as_str(), request.id),
+            note => format!("{} {}: {note}", outcome.as_str(), request.id),
+        };
+        let summary = text::one_line(&summary, text::MAX_DETAIL);
+        tracing::info!(session_id = %entry.session.id, session_name = %entry.session.name, "{}: request {summary}", entry.session.name);
+        self.push_event(
             &mut entry.history,
             "PermissionResolved",
-            &request.tool,
+            &request.ask.tool,
             summary,
         );
         self.emit(DomainEvent::PermissionResolved {
@@ -193,6 +321,123 @@ impl<T: Tmux> SessionService<T> {
             request_id: request.id,
             outcome,
         });
+    }
+}
+
+/// The answer `reply` gives to a request asking `ask`, or why it does not fit.
+fn fit(ask: &Ask, reply: Reply) -> Result<Answer> {
+    let Reply {
+        allow,
+        reason,
+        remember,
+        answers,
+    } = reply;
+    if allow == Some(false) {
+        return match remember.is_none() && answers.is_none() {
+            true => Ok(Answer::Deny { reason }),
+            false => Err(Error::invalid(
+                "A denied request remembers nothing and answers no question.",
+            )),
+        };
+    }
+    match (ask.kind, allow, remember, answers) {
+        (Kind::Permission, _, _, Some(_)) => Err(Error::invalid(
+            "A permission request takes allow, reason and remember, not answers.",
+        )),
+        (Kind::Permission, None, ..) => Err(Error::invalid(
+            "Say whether to allow: the answer needs 'allow' (b).",
+        )),
+        (Kind::Permission, Some(_), remember, None) => Ok(Answer::Allow {
+            remember: remember.map(|id| remembered(ask, &id)).transpose()?,
+        }),
+        (Kind::Question, None, None, Some(answers)) => answered(ask, answers),
+        (Kind::Question, ..) => Err(Error::invalid(
+            "A question is answered with 'answers' (a{ss}) alone, or declined with allow false.",
+        )),
+    }
+}
+
+/// The suggestion entry with this id, for Claude Code to apply.
+fn remembered(ask: &Ask, id: &str) -> Result<serde_json::Value> {
+    match ask.suggestions.iter().find(|s| s.id == id) {
+        Some(s) => Ok(s.entry.clone()),
+        None => Err(Error::invalid(format!(
+            "This request has no suggestion '{}'; it has {}.",
+            printable(id),
+            match ask.suggestions.len() {
+                0 => "none".to_owned(),
+                n => format!("1 to {n}"),
+            }
+        ))),
+    }
+}
+
+/// Every question of `ask` with its answer from `answers`, which must answer each of them and
+/// nothing else.
+fn answered(ask: &Ask, mut answers: HashMap<String, String>) -> Result<Answer> {
+    let out = ask
+        .questions
+        .iter()
+        .map(|q| {
+            let given = answers.remove(&q.question).ok_or_else(|| {
+                Error::invalid(format!(
+                    "The question '{}' has no answer.",
+                    printable(&q.question)
+                ))
+            })?;
+            Ok((q.raw.clone(), chosen(q, &given)?))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    match answers.keys().next() {
+        Some(extra) => Err(Error::invalid(format!(
+            "The request asks no question '{}'.",
+            printable(extra)
+        ))),
+        None => Ok(Answer::Answers(out)),
+    }
+}
+
+/// A question's answer as Claude Code reads it: option labels of a multi-select joined with
+/// ", " however the caller separated them, else the text as given.
+fn chosen(q: &Question, given: &str) -> Result<String> {
+    if given.trim().is_empty() || given.len() > MAX_NOTE_BYTES || !text::is_clean(given) {
+        return Err(Error::invalid(format!(
+            "The answer to '{}' must be 1 to {MAX_NOTE_BYTES} bytes of text.",
+            printable(&q.question)
+        )));
+    }
+    let labels: Vec<&str> = given.split(',').map(str::trim).collect();
+    let all_options = labels.iter().all(|l| q.options.iter().any(|o| o == l));
+    Ok(match q.multi_select && all_options {
+        true => labels.join(", "),
+        false => given.to_owned(),
+    })
+}
+
+/// The outcome an answer gives its request and what it says in the history.
+fn describe(ask: &Ask, answer: &Answer) -> (Outcome, String) {
+    match answer {
+        Answer::Allow { remember: None } => (Outcome::Allowed, String::new()),
+        Answer::Allow {
+            remember: Some(entry),
+        } => {
+            let label = ask
+                .suggestions
+                .iter()
+                .find(|s| &s.entry == entry)
+                .map_or("", |s| s.label.as_str());
+            (Outcome::Allowed, format!("remembered: {label}"))
+        }
+        Answer::Deny { reason } => (Outcome::Denied, reason.clone()),
+        Answer::Answers(answers) => {
+            let said: Vec<String> = ask
+                .questions
+                .iter()
+                .zip(answers)
+                .map(|(q, (_, a))| format!("{} {a}", q.question))
+                .collect();
+            (Outcome::Allowed, format!("answered {}", said.join("; ")))
+        }
     }
 }
 

@@ -127,7 +127,7 @@ impl<T: Tmux> SessionService<T> {
             0 => "claude exited".to_owned(),
             p => format!("claude (pid {p}) exited"),
         };
-        super::push_event(&mut entry.history, "exited", "", what.clone());
+        self.push_event(&mut entry.history, "exited", "", what.clone());
         entry.watcher = None;
         self.withdraw_if_stopped(entry);
         let session = entry.session.clone();

@@ -42,7 +42,7 @@ pub fn json(env: &Env, args: &[&str]) -> Value {
 }
 
 /// Exit code and stderr of a failing command.
-fn fails(env: &Env, args: &[&str]) -> (i32, String) {
+pub fn fails(env: &Env, args: &[&str]) -> (i32, String) {
     let out = cli(env, args);
     assert!(!out.status.success(), "{args:?} succeeded");
     (

@@ -294,6 +294,19 @@ impl Env {
         ManagerProxy::new(&self.conn).await.unwrap()
     }
 
+    /// A client that answers requests, as notify and the tray are: a connection that owns
+    /// the answerer name while it lives.
+    pub async fn answerer(&self) -> Connection {
+        let conn = zbus::connection::Builder::address(self.bus.address.as_str())
+            .build()
+            .await
+            .unwrap();
+        conn.request_name(trusty_mpm::contract::ANSWERER_NAME)
+            .await
+            .unwrap();
+        conn
+    }
+
     pub async fn session(&self, path: &OwnedObjectPath) -> SessionProxy<'static> {
         SessionProxy::builder(&self.conn)
             .path(path.clone())

@@ -234,7 +234,7 @@ async fn session_start_from_unmanaged_pane_adopts_and_others_are_ignored() {
 }
 
 /// An Env whose daemon reads `config` as its config file.
-async fn env_with_config(config: &str) -> (Env, tempfile::TempDir) {
+pub async fn env_with_config(config: &str) -> (Env, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.toml");
     std::fs::write(&path, config).unwrap();
@@ -247,6 +247,7 @@ async fn permission_requests_are_answered_or_time_out() {
     let (env, _cfg) = env_with_config("permission_wait_secs = 3\n").await;
     let (id, path, _) = env.start_active("perm").await;
     let pane = pane_of(&env, "perm");
+    let _answerer = env.answerer().await;
     let m = env.manager().await;
     let mut asked = m.receive_permission_requested().await.unwrap();
     let request = event(

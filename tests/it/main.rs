@@ -27,6 +27,7 @@ mod real_life;
 mod registry;
 mod reliability;
 mod replies;
+mod requests;
 mod signals;
 mod telemetry;
 mod tray;

@@ -142,6 +142,8 @@ async fn run_client_block(cmds: &[String]) {
     }
     let bin_dir = Path::new(DAEMON).parent().unwrap().display().to_string();
     let path = format!("{bin_dir}:{}", std::env::var("PATH").unwrap_or_default());
+    // notify or the tray would run: approve and deny answer a request someone waits on.
+    let _answerer = env.answerer().await;
     let m = env.manager().await;
     let mut asked = m.receive_permission_requested().await.unwrap();
     let mut prelude = Vec::new();

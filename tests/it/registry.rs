@@ -33,7 +33,7 @@ async fn records_the_daemon_cannot_keep_are_set_aside_and_it_serves_the_others()
     let sessions = vec![huge, good, flag];
     store::write_atomic(
         &env.state_dir().join("registry.json"),
-        &store::encode(sessions),
+        &store::encode(sessions, &store::History::new()),
     )
     .unwrap();
 

@@ -386,3 +386,51 @@ async fn a_click_on_an_old_menu_entry_is_refused() {
     let rows = env.manager().await.list_sessions().await.unwrap();
     assert_eq!(rows[0].3, "paused", "the old Stop did nothing");
 }
+
+#[tokio::test]
+async fn a_tray_started_later_shows_what_waits_and_offers_always_allow() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "permission_wait_secs = 30\n").unwrap();
+    let config = config.to_str().unwrap();
+    let env = Env::with_env(&[("TRUSTY_MPM_CONFIG", config)]).await;
+    let (_watcher, items) = serve_watcher(&env).await;
+    env.start_active("r").await;
+    // Someone answers (a notify, or the tray before a restart): the request waits.
+    let _answerer = env.answerer().await;
+    let m = env.manager().await;
+    let mut asked = m.receive_permission_requested().await.unwrap();
+    let suggestion = r#"{"type":"addRules","rules":[{"toolName":"Bash","ruleContent":"npm test:*"}],"behavior":"allow","destination":"localSettings"}"#;
+    let (bus, socket, pane) = (
+        env.bus.address.clone(),
+        env.tmux_socket().display().to_string(),
+        pane_of(&env, "r"),
+    );
+    let payload = format!(
+        r#"{{"session_id":"c","hook_event_name":"PermissionRequest","tool_name":"Bash","tool_input":{{"command":"npm test"}},"permission_suggestions":[{suggestion}]}}"#
+    );
+    let pending = tokio::spawn(async move { relay_with(&bus, &socket, &payload, &pane).await });
+    tokio::time::timeout(Duration::from_secs(10), asked.next())
+        .await
+        .expect("PermissionRequested")
+        .unwrap();
+
+    let tray = Tray::start(&env, &items, config).await;
+    tray.wait_status("NeedsAttention").await;
+    let sub = "r (active, needs-input)";
+    tray.click(&format!(
+        "{sub}/Always allow Bash(npm test:*) in this project"
+    ))
+    .await
+    .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(5), pending)
+        .await
+        .expect("the relay got its answer")
+        .unwrap();
+    assert_eq!(
+        out.stdout,
+        format!(
+            r#"{{"hookSpecificOutput":{{"hookEventName":"PermissionRequest","decision":{{"behavior":"allow","updatedPermissions":[{suggestion}]}}}}}}"#
+        )
+    );
+}

@@ -25,10 +25,9 @@ fn what(action: &Action) -> String {
         Action::Pause { name, .. } => format!("cannot pause {name}"),
         Action::Resume { name, .. } => format!("cannot resume {name}"),
         Action::Stop { name, .. } => format!("cannot stop {name}"),
-        Action::Answer { name, allow, .. } => format!(
-            "cannot {} {name}'s request",
-            if *allow { "allow" } else { "deny" }
-        ),
+        Action::Answer { name, choice, .. } => {
+            format!("cannot answer {name}'s request ({})", choice.label())
+        }
     }
 }
 
@@ -45,17 +44,13 @@ async fn call(conn: &Connection, action: &Action) -> zbus::Result<()> {
         Action::Answer {
             id,
             request_id,
-            allow,
+            choice,
             ..
         } => {
-            let reason = if *allow {
-                ""
-            } else {
-                "Denied from the tray menu."
-            };
+            let answer = choice.answer("Denied from the tray menu.")?;
             manager(conn)
                 .await?
-                .answer_permission(id, request_id, *allow, reason)
+                .answer_request(id, request_id, answer)
                 .await
         }
     }

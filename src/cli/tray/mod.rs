@@ -21,10 +21,14 @@ use zbus::Connection;
 use zbus::object_server::SignalEmitter;
 
 use super::bus::{
-    has_owner, manager_signals, owner_appeared, owner_changes, sessions, signal_json,
+    has_owner, manager, manager_signals, offer_answers, owner_appeared, owner_changes, sessions,
+    signal_json,
 };
 use super::output::message;
+use super::requests::RequestInfo;
+use crate::config::config_file;
 use crate::contract::BUS_NAME;
+use crate::hooks::policy::permission_wait;
 use item::{ITEM_PATH, Item, Look, WATCHER, WatcherProxy};
 use menu::{Layout, MENU_PATH, Menu};
 use state::{Effect, State};
@@ -65,6 +69,7 @@ pub async fn run(conn: &Connection) -> zbus::Result<ExitCode> {
     let mut daemons = owner_changes(conn, BUS_NAME).await?;
     let mut watchers = owner_changes(conn, WATCHER).await?;
 
+    offer_answers(conn, permission_wait(&config_file())).await?;
     let mut st = State::default();
     if has_owner(conn, BUS_NAME).await? {
         reload(conn, &mut st).await;
@@ -107,8 +112,16 @@ pub async fn run(conn: &Connection) -> zbus::Result<ExitCode> {
 
 /// Takes a new snapshot of every session; a daemon that does not answer counts as gone.
 async fn reload(conn: &Connection, st: &mut State) {
-    match sessions(conn).await {
-        Ok(all) => st.load(all),
+    let snapshot = async {
+        let all = sessions(conn).await?;
+        let requests = manager(conn).await?.list_requests().await?;
+        zbus::Result::Ok((
+            all,
+            requests.into_iter().map(RequestInfo::from_row).collect(),
+        ))
+    };
+    match snapshot.await {
+        Ok((all, requests)) => st.load(all, requests),
         Err(e) => {
             eprintln!("trusty-mpm tray: cannot read the sessions: {}", message(&e));
             st.daemon_gone();

@@ -1,20 +1,13 @@
-//! What the tray knows, kept from the daemon's signals: the sessions (a snapshot taken when the
-//! daemon appears or a session is added, then kept up to date from the signals), the permission
-//! requests between their PermissionRequested and PermissionResolved, and what that means for
-//! the icon, the tooltip and the menu. No bus here: the tray's loop feeds it and renders it.
+//! What the tray knows, kept from the daemon's signals: the sessions and the waiting requests
+//! (a snapshot of ListSessions and ListRequests taken when the daemon appears, a session is
+//! added or a request is announced, then kept up to date from the signals until each request's
+//! PermissionResolved), and what that means for the icon, the tooltip and the menu. No bus here: the tray's loop feeds it and renders it.
 
 use serde_json::Value;
 
 use crate::cli::output::{Counts, SessionInfo, count};
-
-/// A permission request seen in a PermissionRequested signal and not resolved yet.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Request {
-    pub session: String,
-    pub request_id: String,
-    pub tool: String,
-    pub detail: String,
-}
+use crate::cli::requests::{Choice, RequestInfo};
+use crate::text;
 
 /// What a menu entry does when clicked. Sessions are named by their id, which stays the same
 /// across renames and daemon restarts.
@@ -40,7 +33,7 @@ pub enum Action {
         id: String,
         name: String,
         request_id: String,
-        allow: bool,
+        choice: Choice,
     },
 }
 
@@ -101,15 +94,16 @@ pub struct State {
     /// Whether the daemon is on the bus.
     pub daemon: bool,
     pub sessions: Vec<SessionInfo>,
-    pub requests: Vec<Request>,
+    pub requests: Vec<RequestInfo>,
 }
 
 impl State {
-    /// Takes a snapshot of every session (the daemon is there).
-    pub fn load(&mut self, sessions: Vec<SessionInfo>) {
+    /// Takes a snapshot of every session and every waiting request (the daemon is there).
+    pub fn load(&mut self, sessions: Vec<SessionInfo>, requests: Vec<RequestInfo>) {
         self.daemon = true;
+        self.requests = requests;
         self.requests
-            .retain(|r| sessions.iter().any(|s| s.id == r.session));
+            .retain(|r| sessions.iter().any(|s| s.id == r.session_id));
         self.sessions = sessions;
     }
 
@@ -124,10 +118,11 @@ impl State {
         let s = |k: &str| v[k].as_str().unwrap_or("").to_owned();
         let id = s("id");
         match v["event"].as_str().unwrap_or("") {
-            "SessionNew" => return Effect::Reload,
+            // A snapshot brings the request whole: its suggestions, questions, answerability.
+            "SessionNew" | "PermissionRequested" => return Effect::Reload,
             "SessionRemoved" => {
                 self.sessions.retain(|x| x.id != id);
-                self.requests.retain(|r| r.session != id);
+                self.requests.retain(|r| r.session_id != id);
             }
             "StatusChanged" => {
                 let status = s("status");
@@ -140,12 +135,6 @@ impl State {
                     x.activity_detail = detail;
                 });
             }
-            "PermissionRequested" => self.requests.push(Request {
-                session: id,
-                request_id: s("request_id"),
-                tool: s("tool"),
-                detail: s("detail"),
-            }),
             // Every request ends with exactly one of these, whatever answered it.
             "PermissionResolved" => {
                 let request_id = s("request_id");
@@ -250,31 +239,28 @@ impl State {
                 name: name.clone(),
             }),
         ));
-        for r in self.requests.iter().filter(|r| r.session == x.id) {
+        for r in self.requests.iter().filter(|r| r.session_id == x.id) {
             children.push(Entry::Separator);
-            let what = match r.detail.as_str() {
-                "" => r.tool.clone(),
-                d => d.to_owned(),
-            };
+            let what = text::one_line(&format!("{}: {}", r.tool, r.detail), 80);
             children.push(Entry::item(
                 format!("Asks: {what}"),
                 "dialog-question",
                 None,
             ));
-            for (allow, label, icon) in [
-                (true, "Allow", "emblem-ok-symbolic"),
-                (false, "Deny", "process-stop-symbolic"),
-            ] {
-                children.push(Entry::item(
-                    label,
-                    icon,
-                    Some(Action::Answer {
-                        id: id.clone(),
-                        name: name.clone(),
-                        request_id: r.request_id.clone(),
-                        allow,
-                    }),
-                ));
+            // Only where an answer can work: the daemon waits for it.
+            for choice in r.choices() {
+                let icon = match choice {
+                    Choice::Deny => "process-stop-symbolic",
+                    Choice::Choose { .. } => "go-next-symbolic",
+                    Choice::Allow | Choice::Remember { .. } => "emblem-ok-symbolic",
+                };
+                let action = Action::Answer {
+                    id: id.clone(),
+                    name: name.clone(),
+                    request_id: r.request_id.clone(),
+                    choice: choice.clone(),
+                };
+                children.push(Entry::item(choice.label(), icon, Some(action)));
             }
         }
         let activity = match x.activity.as_str() {
@@ -316,6 +302,19 @@ mod tests {
                "tool": "Bash", "detail": "Bash: make deploy"})
     }
 
+    /// A waiting request of session `id`, as ListRequests shows it.
+    fn request(id: &str, request: &str, answerable: bool) -> RequestInfo {
+        RequestInfo {
+            session_id: id.into(),
+            request_id: request.into(),
+            kind: "permission".into(),
+            tool: "Bash".into(),
+            detail: "make deploy".into(),
+            answerable,
+            ..RequestInfo::default()
+        }
+    }
+
     fn labels(entries: &[Entry]) -> Vec<String> {
         entries
             .iter()
@@ -333,22 +332,27 @@ mod tests {
         let mut st = State::default();
         assert_eq!(st.status(), Status::Passive);
         assert_eq!(st.tooltip(), "trusty-mpm is not running");
-        st.load(vec![]);
+        st.load(vec![], vec![]);
         assert_eq!(
             (st.status(), st.tooltip().as_str()),
             (Status::Passive, "No sessions")
         );
-        st.load(vec![session("1", "active", "working")]);
+        st.load(vec![session("1", "active", "working")], vec![]);
         assert_eq!(st.status(), Status::Active);
         assert_eq!(st.tooltip(), "1 session: 1 working");
-        assert_eq!(st.apply(&asked("1", "r1")), Effect::Changed);
+        assert_eq!(st.apply(&asked("1", "r1")), Effect::Reload);
+        st.load(
+            vec![session("1", "active", "working")],
+            vec![request("1", "r1", true)],
+        );
         assert_eq!(st.status(), Status::NeedsAttention);
         assert_eq!(
             st.tooltip(),
             "1 session: 1 working\n1 permission request waiting"
         );
         // Only the request's own PermissionResolved ends it.
-        st.apply(&asked("1", "r2"));
+        let both = vec![request("1", "r1", true), request("1", "r2", true)];
+        st.load(vec![session("1", "active", "working")], both);
         st.apply(&resolved("1", "r1"));
         assert_eq!(st.requests.len(), 1);
         assert_eq!(st.status(), Status::NeedsAttention);
@@ -368,12 +372,13 @@ mod tests {
     #[test]
     fn a_removed_session_or_a_gone_daemon_drops_requests() {
         let mut st = State::default();
-        st.load(vec![
-            session("1", "active", "working"),
-            session("2", "active", "working"),
-        ]);
-        st.apply(&asked("1", "r1"));
-        st.apply(&asked("2", "r2"));
+        st.load(
+            vec![
+                session("1", "active", "working"),
+                session("2", "active", "working"),
+            ],
+            vec![request("1", "r1", true), request("2", "r2", true)],
+        );
         st.apply(&json!({"event": "SessionRemoved", "id": "1"}));
         assert_eq!(st.requests.len(), 1);
         st.daemon_gone();
@@ -381,21 +386,51 @@ mod tests {
     }
 
     #[test]
+    fn no_allow_or_deny_where_no_answer_can_work() {
+        let mut st = State::default();
+        st.load(
+            vec![session("1", "active", "working")],
+            vec![request("1", "r1", false)],
+        );
+        let Entry::Item { children, .. } = &st.menu()[0] else {
+            panic!("a session item")
+        };
+        assert_eq!(
+            labels(children),
+            [
+                "Attach",
+                "Pause",
+                "Stop",
+                "--",
+                "Asks: Bash: make deploy (off)"
+            ]
+        );
+    }
+
+    #[test]
     fn menu_offers_what_each_session_allows() {
         let mut st = State::default();
         assert_eq!(labels(&st.menu()), ["trusty-mpm is not running (off)"]);
-        st.load(vec![]);
+        st.load(vec![], vec![]);
         assert_eq!(labels(&st.menu()), ["No sessions (off)"]);
         let registered = SessionInfo {
             tmux_session: String::new(),
             ..session("3", "stopped", "unknown")
         };
-        st.load(vec![
-            session("1", "active", "working"),
-            session("2", "paused", "unknown"),
-            registered,
-        ]);
-        st.apply(&asked("1", "r1"));
+        let mut remembering = request("1", "r1", true);
+        remembering.suggestions = vec![crate::cli::requests::Suggestion {
+            id: "1".into(),
+            label: "Always allow Bash(make deploy) in this project".into(),
+            destination: "localSettings".into(),
+        }];
+        st.load(
+            vec![
+                session("1", "active", "working"),
+                session("2", "paused", "unknown"),
+                registered,
+            ],
+            vec![remembering],
+        );
         let menu = st.menu();
         assert_eq!(
             labels(&menu),
@@ -418,6 +453,7 @@ mod tests {
                 "--",
                 "Asks: Bash: make deploy (off)",
                 "Allow",
+                "Always allow Bash(make deploy) in this project",
                 "Deny"
             ]
         );
@@ -435,7 +471,7 @@ mod tests {
                 id: "1".into(),
                 name: "n1".into(),
                 request_id: "r1".into(),
-                allow: true
+                choice: Choice::Allow
             }
         );
     }

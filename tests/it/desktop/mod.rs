@@ -7,6 +7,7 @@ mod attach;
 mod notifications;
 mod outcomes;
 mod packaging;
+mod requests;
 
 use std::collections::HashMap;
 use std::process::Stdio;
@@ -112,12 +113,26 @@ impl NotifyServer {
 /// active session "n" whose pane the relay speaks for.
 pub struct Desk {
     pub env: Env,
-    _config: tempfile::TempDir,
+    config_dir: tempfile::TempDir,
     pub log: Arc<Mutex<Log>>,
     pub caps: Arc<Mutex<Vec<String>>>,
     pub notify: tokio::process::Child,
     server: Connection,
     pub pane: String,
+}
+
+/// `trusty-mpm notify` with the config file and runtime directory in `dir`.
+fn spawn_notify(env: &Env, dir: &std::path::Path) -> tokio::process::Child {
+    tokio::process::Command::new(DAEMON)
+        .args(["notify", "--min-work-secs", "0"])
+        .env("DBUS_SESSION_BUS_ADDRESS", &env.bus.address)
+        .env("TRUSTY_MPM_CONFIG", dir.join("config.toml"))
+        .env("XDG_RUNTIME_DIR", dir)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
 }
 
 /// Every capability a full server (GNOME, KDE, dunst, mako) has that notify looks at.
@@ -142,20 +157,12 @@ impl Desk {
             .build()
             .await
             .unwrap();
-        let notify = tokio::process::Command::new(DAEMON)
-            .args(["notify", "--min-work-secs", "0"])
-            .env("DBUS_SESSION_BUS_ADDRESS", &env.bus.address)
-            .env("TRUSTY_MPM_CONFIG", &config_path)
-            .stdin(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
+        let notify = spawn_notify(&env, dir.path());
         env.start_active("n").await;
         let pane = pane_of(&env, "n");
         let desk = Desk {
             env,
-            _config: dir,
+            config_dir: dir,
             log,
             caps,
             notify,
@@ -164,6 +171,13 @@ impl Desk {
         };
         desk.until_listening().await;
         desk
+    }
+
+    /// Stops notify (as a crash or a restart of its service would) and starts it again.
+    pub async fn restart_notify(&mut self) {
+        self.notify.start_kill().unwrap();
+        self.notify.wait().await.unwrap();
+        self.notify = spawn_notify(&self.env, self.config_dir.path());
     }
 
     /// Work/ready cycles until notify shows a "finished" note: then it follows the signals.
@@ -190,20 +204,20 @@ impl Desk {
 
     /// A PermissionRequest for `command` in the background, as Claude Code's hook runs it.
     pub fn ask(&self, command: &str) -> tokio::task::JoinHandle<String> {
-        let extra = format!(
-            r#","tool_name":"Bash","tool_input":{{"command":{}}}"#,
+        self.relay_in_background(format!(
+            r#"{{"session_id":"c","hook_event_name":"PermissionRequest","tool_name":"Bash","tool_input":{{"command":{}}}}}"#,
             serde_json::Value::from(command)
-        );
+        ))
+    }
+
+    /// The relay of session "n" with `payload` in the background; what it printed.
+    pub fn relay_in_background(&self, payload: String) -> tokio::task::JoinHandle<String> {
         let (bus, socket, pane) = (
             self.env.bus.address.clone(),
             self.env.tmux_socket().display().to_string(),
             self.pane.clone(),
         );
-        tokio::spawn(async move {
-            let payload =
-                format!(r#"{{"session_id":"c","hook_event_name":"PermissionRequest"{extra}}}"#);
-            relay_with(&bus, &socket, &payload, &pane).await.stdout
-        })
+        tokio::spawn(async move { relay_with(&bus, &socket, &payload, &pane).await.stdout })
     }
 
     /// Waits for the `n`th permission request notification (1-based) and returns it.

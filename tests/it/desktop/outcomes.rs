@@ -62,6 +62,21 @@ async fn an_expired_request_closes_its_notification_and_leaves_the_terminal_prom
     assert!(t.elapsed() >= Duration::from_secs(2), "{:?}", t.elapsed());
     assert_eq!(decision(&returned(pending).await), Value::Null);
     desk.closed(note.id).await;
+    // In its place, a note saying where the question is now; clicking it opens the terminal.
+    let moved = "n: the question is now in its terminal";
+    let find = || {
+        let log = desk.log.lock().unwrap();
+        log.shown.iter().find(|s| s.summary == moved).cloned()
+    };
+    wait_for("the note about the terminal", || async { find().is_some() }).await;
+    let terminal = find().unwrap();
+    assert_eq!(
+        (terminal.body.as_str(), terminal.actions.as_slice()),
+        (
+            "Bash: make deploy\nNobody answered in time: answer in its terminal, click to open it.",
+            ["default".to_owned(), "Open".to_owned()].as_slice()
+        )
+    );
     // Claude Code now asks in its terminal: the session still needs a person.
     let path = desk.env.manager().await.get_session("n").await.unwrap();
     let s = desk.env.session_uncached(&path).await;
