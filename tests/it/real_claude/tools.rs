@@ -1,6 +1,8 @@
 //! Tool calls of the real claude under the daemon's rules: a deny rule of config.toml blocks
-//! the call at PreToolUse (claude tells the model the reason and nothing runs), and a call that
-//! needs permission is announced over D-Bus, allowed with AnswerPermission, and then runs.
+//! the call at PreToolUse (claude tells the model the reason and nothing runs), a call that
+//! needs permission is announced over D-Bus, allowed with AnswerPermission, and then runs; an
+//! "always allow" remembers a rule, and the same call then runs without asking; and a question
+//! (AskUserQuestion) answered over D-Bus reaches the model.
 
 use std::path::Path;
 use std::time::Duration;
@@ -19,6 +21,8 @@ pub async fn deny_rule_and_permission_answered(version: Version) {
     let (id, s) = w.start("tools").await;
     activity.of(&id);
     let dir = w.project("tools");
+    // A desktop client that answers requests runs (as notify or the tray): requests wait.
+    let _answerer = w.env.answerer().await;
 
     // The deny rule: the call never runs, and the model hears why.
     let denied = format!("touch {DENIED_WORD}.txt");
