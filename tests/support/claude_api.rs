@@ -85,8 +85,13 @@ impl Reply {
     /// A Bash tool call running `command`.
     pub fn bash(command: &str, usage: Usage) -> Reply {
         let input = json!({ "command": command, "description": "Run a command for the test" });
+        Reply::tool("Bash", input, usage)
+    }
+
+    /// A call of tool `name` with `input`.
+    pub fn tool(name: &str, input: Value, usage: Usage) -> Reply {
         Reply {
-            content: Content::Tool("Bash".to_owned(), input),
+            content: Content::Tool(name.to_owned(), input),
             usage,
         }
     }

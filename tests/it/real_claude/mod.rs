@@ -15,6 +15,7 @@ mod dialogs;
 mod install;
 mod lifecycle;
 mod prompts;
+mod questions;
 mod service;
 mod tools;
 
@@ -485,4 +486,6 @@ for_each_version!(
     adopt::claude_started_by_hand_is_adopted,
     dialogs::a_dialog_needs_input_and_takes_no_text,
     service::the_service_s_key_reaches_claude,
+    questions::a_question_is_answered_over_dbus,
+    questions::always_allow_remembers,
 );

@@ -1,0 +1,132 @@
+//! Everything Claude asks, answered over D-Bus: a question (the AskUserQuestion tool) shows in
+//! ListRequests with its options, and the answer given with AnswerRequest reaches the model
+//! in the tool's result.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde_json::json;
+use zbus::OwnedVariant;
+
+use super::api::{Reply, Usage};
+use super::{Version, World};
+use crate::harness::*;
+
+pub async fn a_question_is_answered_over_dbus(version: Version) {
+    let w = World::new(version, &["ask"]).await;
+    let m = w.env.manager().await;
+    let _answerer = w.env.answerer().await;
+    w.start("ask").await;
+    let question = "Which database should the service use?";
+    let input = json!({"questions": [{
+        "question": question,
+        "header": "Database",
+        "multiSelect": false,
+        "options": [
+            {"label": "Postgres", "description": "The team's default"},
+            {"label": "SQLite", "description": "One file"},
+        ],
+    }]});
+    w.api.push(Reply::tool(
+        "AskUserQuestion",
+        input,
+        Usage::new(900, 30, 0, 0),
+    ));
+    w.api
+        .push(Reply::text("Postgres it is.", Usage::new(950, 5, 0, 900)));
+    m.send_command("ask", "set up the database").await.unwrap();
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let request = loop {
+        let waiting = m.list_requests().await.unwrap();
+        if let Some(r) = waiting.iter().find(|r| r.3 == "question") {
+            break r.2.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no question in ListRequests; the pane shows:\n{}",
+            w.screen("ask")
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let answers = HashMap::from([(question.to_owned(), "Postgres".to_owned())]);
+    let answer = HashMap::from([(
+        "answers".to_owned(),
+        OwnedVariant::try_from(zbus::Variant::from(answers)).unwrap(),
+    )]);
+    m.answer_request("ask", &request, answer).await.unwrap();
+
+    let turns = w.turns("ask", 2).await;
+    let (result, is_error) = turns[1]
+        .tool_result(&turns[0].tool_use_id)
+        .expect("the question's result goes back to the model");
+    assert!(!is_error && result.contains("Postgres"), "{result:?}");
+}
+
+/// "Always allow": the request is allowed remembering the suggestion Claude Code makes for
+/// such a command (accept edits from now on), and the same command then runs again without
+/// asking.
+pub async fn always_allow_remembers(version: Version) {
+    let w = World::new(version, &["always"]).await;
+    let m = w.env.manager().await;
+    let _answerer = w.env.answerer().await;
+    let mut asked = m.receive_permission_requested().await.unwrap();
+    w.start("always").await;
+    let command = "touch remembered.txt";
+    for n in 0..2 {
+        w.api
+            .push(Reply::bash(command, Usage::new(900 + n, 30, 0, 0)));
+        w.api
+            .push(Reply::text("Done.", Usage::new(950 + n, 5, 0, 900)));
+    }
+    m.send_command("always", "touch the file").await.unwrap();
+    let request = tokio::time::timeout(Duration::from_secs(30), asked.next())
+        .await
+        .unwrap_or_else(|_| panic!("no request; the pane shows:\n{}", w.screen("always")))
+        .unwrap()
+        .args()
+        .unwrap()
+        .request_id
+        .to_owned();
+    let waiting = m.list_requests().await.unwrap();
+    let row = waiting.iter().find(|r| r.2 == request).expect("listed");
+    let suggestions = Vec::<HashMap<String, OwnedVariant>>::try_from(
+        row.4
+            .get("suggestions")
+            .expect("suggestions")
+            .try_clone()
+            .unwrap(),
+    )
+    .unwrap();
+    let text = |s: &HashMap<String, OwnedVariant>, k: &str| {
+        String::try_from(s[k].try_clone().unwrap()).unwrap()
+    };
+    let labels: Vec<String> = suggestions.iter().map(|s| text(s, "label")).collect();
+    let edits = suggestions
+        .iter()
+        .find(|s| text(s, "label").contains("acceptEdits"))
+        .unwrap_or_else(|| panic!("no suggestion to accept edits among {labels:?}"));
+    let first = text(edits, "id");
+    let answer = HashMap::from([
+        ("allow".to_owned(), OwnedVariant::from(true)),
+        (
+            "remember".to_owned(),
+            OwnedVariant::try_from(zbus::Variant::from(first)).unwrap(),
+        ),
+    ]);
+    m.answer_request("always", &request, answer).await.unwrap();
+    w.turns("always", 2).await;
+    m.send_command("always", "touch it again").await.unwrap();
+    let turns = w.turns("always", 4).await;
+    let (_, is_error) = turns[3]
+        .tool_result(&turns[2].tool_use_id)
+        .expect("the second call's result");
+    assert!(!is_error, "the second call ran");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), asked.next())
+            .await
+            .is_err(),
+        "the same command asked again"
+    );
+}
