@@ -15,3 +15,12 @@ pub const MANAGER_IFACE: &str = "org.trusty.Mpm1";
 pub const SESSION_IFACE: &str = "org.trusty.Mpm1.Session";
 /// The prefix of every error name: `org.trusty.Mpm1.Error.<Name>`.
 pub const ERROR_PREFIX: &str = "org.trusty.Mpm1.Error";
+
+/// One row of `ListRequests`: session id, session name, request id, kind, details.
+pub type RequestRow = (
+    String,
+    String,
+    String,
+    String,
+    std::collections::HashMap<String, zbus::OwnedVariant>,
+);

@@ -7,14 +7,7 @@ use zbus::{OwnedObjectPath, OwnedVariant, Variant, proxy};
 /// One row of `ListSessions`: id, name, project_dir, status, activity, pid, path.
 pub type SessionRow = (String, String, String, String, String, u32, OwnedObjectPath);
 
-/// One row of `ListRequests`: session id, session name, request id, kind, details.
-pub type RequestRow = (
-    String,
-    String,
-    String,
-    String,
-    HashMap<String, OwnedVariant>,
-);
+pub use crate::contract::RequestRow;
 
 /// One event of `GetEvents`: at_usec, event, tool, summary.
 pub type EventRow = (u64, String, String, String);

@@ -7,14 +7,7 @@ use zbus::{OwnedVariant, Variant};
 use crate::error::{Error, Result};
 use crate::lifecycle::{Reply, Waiting, printable};
 
-/// One `ListRequests` row: session id, session name, request id, kind, details.
-pub type RequestRow = (
-    String,
-    String,
-    String,
-    String,
-    HashMap<String, OwnedVariant>,
-);
+pub use crate::contract::RequestRow;
 
 /// A waiting request as a `ListRequests` row.
 pub fn row(w: Waiting) -> RequestRow {

@@ -300,3 +300,11 @@ impl Requests {
         }
     }
 }
+
+/// What a waiting relay printed, once it returned (within 10 s).
+pub async fn returned(pending: tokio::task::JoinHandle<String>) -> String {
+    tokio::time::timeout(Duration::from_secs(10), pending)
+        .await
+        .expect("the relay returned")
+        .unwrap()
+}

@@ -17,14 +17,6 @@ fn decision(out: &str) -> Value {
     }
 }
 
-/// What a waiting relay printed, once it returned (within 10 s).
-async fn returned(pending: tokio::task::JoinHandle<String>) -> String {
-    tokio::time::timeout(Duration::from_secs(10), pending)
-        .await
-        .expect("the relay returned")
-        .unwrap()
-}
-
 #[tokio::test]
 async fn allow_and_deny_from_the_notification_answer_and_close_it() {
     let desk = Desk::new("permission_wait_secs = 30\n", FULL).await;

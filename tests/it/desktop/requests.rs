@@ -1,8 +1,6 @@
 //! More than yes or no from a notification: "Always allow" with the first suggestion Claude
 //! Code offers (its label in full), and a question's options as actions.
 
-use std::time::Duration;
-
 use super::*;
 
 const SUGGESTION: &str = r#"{"type":"addRules","rules":[{"toolName":"Bash","ruleContent":"npm test:*"}],"behavior":"allow","destination":"localSettings"}"#;
@@ -15,13 +13,6 @@ async fn shown(desk: &Desk, summary: &str) -> Shown {
     };
     wait_for("the notification", || async { find().is_some() }).await;
     find().unwrap()
-}
-
-async fn returned(pending: tokio::task::JoinHandle<String>) -> String {
-    tokio::time::timeout(Duration::from_secs(10), pending)
-        .await
-        .expect("the relay returned")
-        .unwrap()
 }
 
 #[tokio::test]

@@ -11,7 +11,6 @@ use zbus::OwnedVariant;
 
 use super::api::{Reply, Usage};
 use super::{Version, World};
-use crate::harness::*;
 
 pub async fn a_question_is_answered_over_dbus(version: Version) {
     let w = World::new(version, &["ask"]).await;
