@@ -71,20 +71,21 @@ async fn arguments_and_environment_survive_restarts_and_api_variables_reach_clau
     let m = env.manager().await;
     m.stop_session("api", true).await.unwrap();
     m.restart_session("api").await.unwrap();
-    // The newest claude (after the last start line) has the key and the session's variable.
-    let resumed = format!("--model opus --resume {id}");
-    screen_until(
-        &env,
-        "api",
-        "claude started again with its arguments and environment",
-        |screen| {
-            let newest = screen.rsplit(&resumed).next().unwrap_or("");
-            screen.matches(&resumed).count() == 2
-                && newest.contains("env MY_VAR=mine")
-                && newest.contains(&format!("env ANTHROPIC_API_KEY={KEY}"))
-        },
-    )
+    // The claude it starts has the arguments, the key and the session's variable.
+    let s = env.session_uncached(&path).await;
+    wait_for("the restarted claude runs", || async {
+        s.status().await.unwrap() == "active"
+    })
     .await;
+    let pid = s.pid().await.unwrap();
+    let argv = crate::procs::cmdline(pid);
+    let resumed = ["--model", "opus", "--resume", id.as_str()];
+    assert!(argv.windows(4).any(|w| w == resumed), "{argv:?}");
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    let vars: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
+    for want in [format!("ANTHROPIC_API_KEY={KEY}"), "MY_VAR=mine".to_owned()] {
+        assert!(vars.contains(&want.as_bytes()), "claude lacks {want}");
+    }
 }
 
 #[tokio::test]
