@@ -70,6 +70,16 @@ async fn a_restarted_notify_closes_what_it_left_and_shows_what_waits() {
     let mut desk = Desk::new("permission_wait_secs = 30\n", FULL).await;
     let pending = desk.ask("make deploy");
     let left = desk.asking(1).await;
+    // notify records what it shows just after showing it; a notify killed in between leaves
+    // that one notification behind (best effort), so the test kills it after the record.
+    let ids = desk.config_dir.path().join("trusty-mpm-notify.ids");
+    wait_for("notify recorded the notification", || async {
+        std::fs::read_to_string(&ids)
+            .unwrap_or_default()
+            .split_whitespace()
+            .any(|id| id == left.id.to_string())
+    })
+    .await;
     desk.restart_notify().await;
     // The dead notification's buttons would do nothing: the new notify closes it, and shows
     // the request again from ListRequests.
