@@ -3,7 +3,9 @@
 use crate::error::Error;
 
 /// The `-F` format whose lines `parse_panes` reads.
-pub const PANE_FORMAT: &str = "#{pane_id}\t#{pane_pid}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_active}\t#{pid}\t#{pane_current_path}";
+/// A program killed by a signal has no `pane_dead_status`, only `pane_dead_signal`: that field
+/// reads `sigN` then.
+pub const PANE_FORMAT: &str = "#{pane_id}\t#{pane_pid}\t#{pane_dead}\t#{?pane_dead_signal,sig#{pane_dead_signal},#{pane_dead_status}}\t#{pane_active}\t#{pid}\t#{pane_current_path}";
 
 /// One tmux pane.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,7 +13,8 @@ pub struct Pane {
     pub id: String,
     pub pid: u32,
     pub dead: bool,
-    /// The exit status of a dead pane's program, when it exited normally.
+    /// The exit status of a dead pane's program, as a shell gives it: 128 + N when signal N
+    /// killed it (a launcher that systemd stopped with its scope, say).
     pub dead_status: Option<i32>,
     pub active: bool,
     /// The pid of the tmux server the pane lives in: pane ids are only unique per server.
@@ -45,7 +48,11 @@ pub fn parse_panes(out: &str) -> Vec<Pane> {
             let id = f.next()?;
             let pid = f.next()?.parse().ok()?;
             let dead = f.next()? == "1";
-            let dead_status = f.next()?.parse().ok();
+            let status = f.next()?;
+            let dead_status = match status.strip_prefix("sig") {
+                Some(signal) => signal.parse::<i32>().ok().map(|n| 128 + n),
+                None => status.parse().ok(),
+            };
             let active = f.next()? == "1";
             let server_pid = f.next()?.parse().ok()?;
             let current_path = f.next().unwrap_or("").to_owned();
@@ -128,7 +135,7 @@ mod tests {
 
     #[test]
     fn panes_parse_and_skip_garbage() {
-        let out = "%1\t100\t0\t\t1\t9\t/home/a b\n%2\t200\t1\t127\t0\t9\t/x\ty\ngarbage\n%x\tnotapid\t0\t0\n";
+        let out = "%1\t100\t0\t\t1\t9\t/home/a b\n%2\t200\t1\t127\t0\t9\t/x\ty\ngarbage\n%x\tnotapid\t0\t0\n%3\t300\t1\tsig9\t0\t9\t/\n";
         let pane = |id: &str, pid, dead, dead_status, active, path: &str| Pane {
             id: id.into(),
             pid,
@@ -143,6 +150,7 @@ mod tests {
             vec![
                 pane("%1", 100, false, None, true, "/home/a b"),
                 pane("%2", 200, true, Some(127), false, "/x\ty"),
+                pane("%3", 300, true, Some(137), false, "/"),
             ]
         );
         assert_eq!(
