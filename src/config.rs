@@ -19,6 +19,8 @@ pub const SUMMARY_CHARS: usize = 500;
 pub const EVENT_HISTORY: usize = 256;
 /// How long `StartSession` keeps looking for the claude process in the new pane.
 pub const CLAUDE_DETECT_WINDOW: Duration = Duration::from_secs(5);
+/// Graceful stop: wait this long for the transcript to hold the latest turn before `/exit`.
+pub const TRANSCRIPT_GRACE: Duration = Duration::from_secs(3);
 /// Graceful stop: wait this long after `/exit` before SIGTERM.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
 /// Graceful stop: wait this long after SIGTERM before SIGKILL.

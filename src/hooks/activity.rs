@@ -46,8 +46,10 @@ pub fn effect(p: &Payload) -> HookEffect {
             | "PermissionDenied"
     );
     e.permission_mode = (!p.permission_mode.is_empty()).then(|| p.permission_mode.clone());
-    e.last_reply = (p.hook_event_name == "Stop" && !p.last_assistant_message.is_empty())
-        .then(|| p.last_assistant_message.clone());
+    let stop = p.hook_event_name == "Stop";
+    e.last_reply =
+        (stop && !p.last_assistant_message.is_empty()).then(|| p.last_assistant_message.clone());
+    e.turn_ended = (stop && !p.prompt_id.is_empty()).then(|| p.prompt_id.clone());
     // These follow a reply written to the transcript (SessionStart: maybe another file).
     e.transcript_grew = matches!(
         p.hook_event_name.as_str(),
@@ -226,10 +228,20 @@ mod tests {
             assert_eq!(act(&n), Some(want), "{kind}");
         }
         let e = eff(
-            r#"{"hook_event_name":"Stop","permission_mode":"auto","last_assistant_message":"Done.\nAll green."}"#,
+            r#"{"hook_event_name":"Stop","permission_mode":"auto","last_assistant_message":"Done.\nAll green.","prompt_id":"DC801BCD-7832-46CA-AC3E-537E05847773"}"#,
         );
         assert_eq!(e.permission_mode.as_deref(), Some("auto"));
         assert_eq!(e.last_reply.as_deref(), Some("Done.\nAll green."));
+        assert_eq!(
+            e.turn_ended.as_deref(),
+            Some("dc801bcd-7832-46ca-ac3e-537e05847773")
+        );
+        let odd = eff(r#"{"hook_event_name":"Stop","prompt_id":"--resume"}"#);
+        assert_eq!(odd.turn_ended, None, "not a UUID: nothing to wait for");
+        let asked = eff(
+            r#"{"hook_event_name":"UserPromptSubmit","prompt_id":"dc801bcd-7832-46ca-ac3e-537e05847773"}"#,
+        );
+        assert_eq!(asked.turn_ended, None, "only Stop ends a turn");
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub struct Payload {
     pub permission_mode: String,
     /// Stop: the reply that ended the turn.
     pub last_assistant_message: String,
+    /// The prompt a turn answers (Claude Code's `prompt_id`, a UUID; empty from releases
+    /// that do not send it).
+    pub prompt_id: String,
     /// Stop: whether background tasks still run after the turn (Claude Code's
     /// `background_tasks`, a list or a count).
     pub background_tasks: bool,
@@ -103,6 +106,7 @@ pub fn parse(json: &str) -> Result<Payload> {
     p.reason = text::one_line(&get("reason"), 64);
     p.permission_mode = text::one_line(&get("permission_mode"), 64);
     p.last_assistant_message = text::lines(&get("last_assistant_message"), text::MAX_SUMMARY);
+    p.prompt_id = text::claude_id(&get("prompt_id")).unwrap_or_default();
     p.background_tasks = match value.get("background_tasks") {
         Some(Value::Array(tasks)) => !tasks.is_empty(),
         Some(Value::Number(n)) => n.as_u64().is_some_and(|n| n > 0),

@@ -32,6 +32,9 @@ pub struct HookEffect {
     pub permission_mode: Option<String>,
     /// The reply that ended a turn (Stop's `last_assistant_message`).
     pub last_reply: Option<String>,
+    /// The prompt whose turn ended (Stop's `prompt_id`): until the transcript shows its
+    /// reply, a graceful stop waits (see `ops::stop_now`).
+    pub turn_ended: Option<String>,
 }
 
 /// Who sent a hook event, as far as the session it belongs to is concerned.
@@ -236,9 +239,13 @@ impl<T: Tmux> SessionService<T> {
             if s.transcript_path != *path {
                 // Another conversation (/clear, a fork): the old file's figures are not its own.
                 s.telemetry = Telemetry::default();
+                entry.turn_ended = None;
             }
             s.claude_session_id = cid.clone();
             s.transcript_path = path.clone();
+        }
+        if let Some(prompt) = &effect.turn_ended {
+            entry.turn_ended = Some(prompt.clone());
         }
         if effect.moves_on {
             self.withdraw_requests(entry);

@@ -104,6 +104,9 @@ struct Entry {
     /// Prompts the session's claude reported taking (UserPromptSubmit); `None` until one of its
     /// hooks was seen, as then nothing can confirm a prompt (see `input`).
     prompts: Option<u64>,
+    /// The prompt of the latest turn that ended (Stop's `prompt_id`), kept until the transcript
+    /// holds that turn.
+    turn_ended: Option<String>,
 }
 
 impl Entry {
@@ -115,6 +118,7 @@ impl Entry {
             requests: Vec::new(),
             reading: telemetry::Reading::Idle,
             prompts: None,
+            turn_ended: None,
         }
     }
 }
@@ -166,6 +170,8 @@ pub struct SessionService<T: Tmux = TmuxDriver> {
     versions: version::Versions,
     /// Woken whenever a claude reports taking a prompt.
     prompted: tokio::sync::Notify,
+    /// Woken whenever a transcript read showed the reply to another prompt.
+    answered: tokio::sync::Notify,
     /// Reports writes to the sessions' transcripts, once following has started.
     follower: std::sync::OnceLock<Arc<crate::telemetry::Follower>>,
 }
@@ -199,6 +205,7 @@ impl<T: Tmux> SessionService<T> {
             op_locks: Mutex::new(HashMap::new()),
             versions: Default::default(),
             prompted: tokio::sync::Notify::new(),
+            answered: tokio::sync::Notify::new(),
             follower: Default::default(),
         });
         svc.mark_changed(&svc.lock());

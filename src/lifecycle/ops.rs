@@ -10,6 +10,7 @@ use super::summary::{paragraph, summarise};
 use super::{SessionService, printable, removed_meanwhile};
 use crate::config::{
     CLAUDE_DETECT_WINDOW, DEFAULT_CAPTURE_LINES, MAX_NOTE_BYTES, STOP_GRACE, TERM_GRACE,
+    TRANSCRIPT_GRACE,
 };
 use crate::error::{Error, Result};
 use crate::model::{Activity, ProcIdentity, Session, SessionId, Status, now_usec};
@@ -148,6 +149,11 @@ impl<T: Tmux> SessionService<T> {
         }
         let mut exited = handle.is_none();
         if !force && s.in_tmux && handle.is_some() {
+            if !self.transcript_caught_up(id, TRANSCRIPT_GRACE).await {
+                tracing::info!(session_id = %s.id, session_name = %s.name,
+                    "{}: the transcript does not hold the latest turn after {} s; stopping anyway",
+                    s.name, TRANSCRIPT_GRACE.as_secs());
+            }
             let sent = match self.live_target(&s).await {
                 Ok(target) => self.tmux.send_text(&target, "/exit").await,
                 Err(e) => Err(e),

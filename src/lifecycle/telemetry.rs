@@ -6,6 +6,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::SessionService;
 use crate::model::SessionId;
@@ -159,9 +160,33 @@ impl<T: Tmux> SessionService<T> {
             }
             let old = std::mem::replace(&mut s.telemetry, t);
             let t = &s.telemetry;
+            if old.answered != t.answered {
+                self.answered.notify_waiters();
+            }
             Ok((&old.model, old.totals, old.context) != (&t.model, t.totals, t.context))
         })
         .unwrap_or(false)
+    }
+
+    /// Waits up to `wait` until the transcript holds the reply of the session's latest ended
+    /// turn. Claude Code writes a turn after its Stop hook, and one that exits right after it
+    /// (a `/exit` typed at once) can leave the turn out, and with it a `--resume` loses it.
+    /// Whether it does now; true too when no turn is known to be pending.
+    pub(super) async fn transcript_caught_up(&self, id: SessionId, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let read = self.answered.notified();
+            let caught_up = self.lock().sessions.get(&id).is_none_or(|e| {
+                let t = &e.session.telemetry;
+                e.turn_ended.as_ref().is_none_or(|p| *p == t.answered)
+            });
+            if caught_up {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, read).await.is_err() {
+                return false;
+            }
+        }
     }
 
     /// Ends a read, or claims one more when it was asked for meanwhile.

@@ -67,6 +67,8 @@ pub struct Cursor {
     pub ino: u64,
     /// The latest replies' ids with the usage counted for each, oldest first.
     pub recent: VecDeque<(String, Usage)>,
+    /// The prompt (`promptId`) of the latest user line read: the replies after it answer it.
+    pub prompt: String,
 }
 
 /// What one transcript says so far. Persisted with its session, so a restarted daemon goes on
@@ -80,6 +82,9 @@ pub struct Telemetry {
     pub totals: Usage,
     /// The latest reply's context (`Usage::context`).
     pub context: u64,
+    /// The prompt the latest reply answers: once it is the prompt of the latest ended turn,
+    /// the transcript holds that turn (Claude Code writes it after the turn's Stop hook).
+    pub answered: String,
     pub cursor: Cursor,
 }
 
@@ -117,6 +122,9 @@ impl Telemetry {
         }
         self.totals.add(r.usage);
         if !r.aside {
+            if self.answered != self.cursor.prompt {
+                self.answered.clone_from(&self.cursor.prompt);
+            }
             self.context = r.usage.context();
             if !r.model.is_empty() && self.model != r.model {
                 self.model = r.model.to_owned();

@@ -11,7 +11,10 @@ use super::{MAX_LINE, RECENT_REPLIES, Read, Telemetry, read};
 /// Transcript lines in Claude Code's shape, for every unit test that needs them.
 #[path = "../../tests/support/transcript.rs"]
 pub(crate) mod shape;
-use shape::{MODEL, Tokens, assistant_line, prompt, reply, sidechain_reply, sums, tool_result};
+use shape::{
+    MODEL, Tokens, assistant_line, prompt, prompt_with_id, reply, sidechain_reply, sums,
+    tool_result,
+};
 
 const S: &str = "0f6c2b1e-5d4a-4b3c-8a9b-1c2d3e4f5a6b";
 
@@ -49,6 +52,33 @@ fn read_on(path: &Path, before: &Telemetry) -> Read {
 fn got(t: &Telemetry) -> [u64; 4] {
     let u = t.totals;
     [u.input, u.output, u.cache_creation, u.cache_read]
+}
+
+/// The prompt the latest reply answers: set by a reply of the session's model after the
+/// prompt's user line, whichever read saw which line; a sub-agent's reply answers nothing.
+#[test]
+fn the_answered_prompt_is_the_one_before_the_latest_reply() {
+    const P1: &str = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d";
+    const P2: &str = "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e";
+    let f = File::new();
+    f.append(&prompt_with_id(S, P1, "run the tests"));
+    let t = read_on(&f.path, &Telemetry::default()).telemetry;
+    assert_eq!(t.answered, "", "asked, not answered yet");
+    f.append(&reply(S, "msg_01A", MODEL, tokens(3, 0, 0, 9), 1));
+    f.append(&tool_result(S, 300));
+    let t = read_on(&f.path, &t).telemetry;
+    assert_eq!(t.answered, P1, "a tool result carries no prompt of its own");
+    f.append(&prompt_with_id(S, &P2.to_uppercase(), "and now the docs"));
+    f.append(&sidechain_reply(S, "msg_01S", tokens(1, 0, 0, 1)));
+    let t = read_on(&f.path, &t).telemetry;
+    assert_eq!(
+        t.answered, P1,
+        "only a sub-agent replied to the second prompt"
+    );
+    f.append(&reply(S, "msg_01B", MODEL, tokens(4, 0, 0, 8), 0));
+    let t = read_on(&f.path, &t).telemetry;
+    assert_eq!(t.answered, P2);
+    assert_eq!(t.cursor.prompt, P2);
 }
 
 #[test]

@@ -235,17 +235,40 @@ struct WireUsage {
     cache_read_input_tokens: Option<u64>,
 }
 
+/// Notes the prompt a user line belongs to (its `promptId`), found without parsing the line:
+/// in JSON these bytes can only be a key, as quotes inside strings are escaped.
+fn see_prompt(t: &mut Telemetry, line: &[u8]) {
+    const KEY: &[u8] = b"\"promptId\":\"";
+    let Some(at) = memchr::memmem::find(line, KEY).map(|i| i + KEY.len()) else {
+        return;
+    };
+    let id = line
+        .get(at..at + 37)
+        .and_then(|v| v.strip_suffix(b"\""))
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .and_then(crate::text::claude_id);
+    if let Some(id) = id {
+        t.cursor.prompt = id;
+    }
+}
+
 /// Counts one line when it is an assistant reply with usage; false when it is malformed.
 fn count_line(t: &mut Telemetry, line: &[u8]) -> bool {
     // Only lines with a "usage" key can count: the rest (user lines, tool results, often most
     // of the file) are not parsed, only checked to look like the JSON object every line is.
     if memchr::memmem::find(line, b"\"usage\"").is_none() {
         let line = line.trim_ascii();
-        return line.is_empty() || (line.starts_with(b"{") && line.ends_with(b"}"));
+        let object = line.is_empty() || (line.starts_with(b"{") && line.ends_with(b"}"));
+        if object {
+            see_prompt(t, line);
+        }
+        return object;
     }
     let Ok(l) = serde_json::from_slice::<Line<'_>>(line) else {
         return false;
     };
+    // A user line can hold "usage" too (a sub-agent's result).
+    see_prompt(t, line);
     if l.kind != "assistant" {
         return true;
     }

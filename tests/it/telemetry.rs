@@ -15,7 +15,7 @@ use crate::harness::*;
 
 #[path = "../support/transcript.rs"]
 mod shape;
-use shape::{MODEL, Tokens, prompt, reply, sidechain_reply, sums, tool_result};
+use shape::{MODEL, Tokens, prompt, prompt_with_id, reply, sidechain_reply, sums, tool_result};
 
 fn tokens(input: u64, cache_creation: u64, cache_read: u64, output: u64) -> Tokens {
     Tokens::new(input, cache_creation, cache_read, output)
@@ -196,6 +196,49 @@ async fn tokens_and_context_follow_the_transcript() {
         s.transcript_path().await.unwrap(),
         next.path.to_string_lossy()
     );
+}
+
+/// Claude Code writes a turn to its transcript after the turn's Stop hook, and a claude told
+/// to `/exit` at once can end before it does: a `--resume` would then lose the turn. A
+/// graceful stop waits until the transcript holds the reply to the prompt Stop named.
+#[tokio::test]
+async fn a_graceful_stop_waits_until_the_transcript_holds_the_ended_turn() {
+    let env = Env::new().await;
+    let (_, path, pid) = env.start_active("tel").await;
+    let pane = pane_of(&env, "tel");
+    let s = env.session_uncached(&path).await;
+    let c = Conversation::new(&env, "3e4f5a6b-7c8d-4e9f-a0b1-c2d3e4f5a6b7");
+    let asked = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+    // The turn before is in the transcript already; the one Stop names is not.
+    c.append(&prompt_with_id(
+        &c.id,
+        "7d6c5b4a-3f2e-4d1c-8b0a-9f8e7d6c5b4a",
+        "run the tests",
+    ));
+    c.append(&reply(&c.id, "msg_01V", MODEL, tokens(3, 0, 0, 7), 1));
+    c.hook(&env, &pane, "SessionStart", json!({"source": "startup"}))
+        .await;
+    c.hook(&env, &pane, "Stop", json!({"prompt_id": asked}))
+        .await;
+    let m = env.manager().await;
+    let typed = || {
+        std::fs::read_to_string(Path::new(&env.project("tel")).join(".fake-claude-input"))
+            .unwrap_or_default()
+    };
+    let writes = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(
+            !typed().contains("/exit") && crate::procs::alive(pid),
+            "/exit was typed before the transcript held the turn"
+        );
+        c.append(&prompt_with_id(&c.id, asked, "fix the test"));
+        c.append(&reply(&c.id, "msg_01W", MODEL, tokens(3, 0, 0, 9), 1));
+    };
+    let (stopped, ()) = tokio::join!(m.stop_session("tel", false), writes);
+    stopped.unwrap();
+    assert!(typed().contains("/exit"), "a graceful stop: {:?}", typed());
+    assert!(!crate::procs::alive(pid));
+    assert_eq!(s.status().await.unwrap(), "stopped");
 }
 
 #[tokio::test]

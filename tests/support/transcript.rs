@@ -149,6 +149,14 @@ pub fn prompt(session: &str, text: &str) -> String {
         + "\n"
 }
 
+/// A user prompt line of the prompt `prompt_id` (Claude Code's `promptId`, which its Stop hook
+/// names), ending in a newline.
+pub fn prompt_with_id(session: &str, prompt_id: &str, text: &str) -> String {
+    let mut v: Value = serde_json::from_str(prompt(session, text).trim_end()).expect("valid line");
+    v["promptId"] = json!(prompt_id);
+    v.to_string() + "\n"
+}
+
 /// A subagent's reply (`isSidechain`), one line.
 pub fn sidechain_reply(session: &str, id: &str, usage: Tokens) -> String {
     let mut v: Value = serde_json::from_str(&assistant_line(
