@@ -60,7 +60,7 @@ pub struct FileSettings {
     pub claude_command: Option<String>,
     pub restore_on_start: bool,
     pub slice: Option<String>,
-    pub limits: crate::units::Limits,
+    pub limits: crate::limits::Limits,
     pub slice_memory_max: Option<u64>,
     /// `pass_env`: the daemon's variables every claude gets (None: `DEFAULT_PASS_ENV`).
     pub pass_env: Option<Vec<String>>,
@@ -111,7 +111,7 @@ pub struct Config {
     /// The slice the sessions' units go in (under systemd).
     pub slice: String,
     /// Limits for every session's unit, where StartSession sets none.
-    pub default_limits: crate::units::Limits,
+    pub default_limits: crate::limits::Limits,
     /// MemoryMax of the slice: all agents together.
     pub slice_memory_max: Option<u64>,
     /// Which of the daemon's own variables every claude gets (patterns, `*` at the end).

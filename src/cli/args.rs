@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 use clap_complete::ArgValueCandidates;
 
-use super::complete::session_names;
-use crate::units::parse_size;
+use super::bus::session_names;
+use crate::limits::parse_size;
 
 const EXIT_CODES: &str = "\
 Exit codes:

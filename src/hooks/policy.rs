@@ -29,7 +29,7 @@ use serde::Deserialize;
 
 use super::payload::Payload;
 use crate::config::{FileSettings, check_env};
-use crate::units::{Limits, parse_size};
+use crate::limits::{Limits, parse_size};
 
 /// Longest allowed permission wait; Claude Code's own hook timeout is the real bound.
 const MAX_WAIT_SECS: u64 = 3600;

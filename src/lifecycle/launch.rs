@@ -9,11 +9,12 @@ use std::sync::Arc;
 use super::{SessionService, printable};
 use crate::config::{MAX_CLAUDE_ARGS, MAX_CLAUDE_ARGS_BYTES, MAX_DIR_BYTES, home};
 use crate::error::{Error, Result};
+use crate::limits::Limits;
 use crate::model::{Activity, Session, SessionId, SessionName, Status, now_usec};
 use crate::procwatch;
 use crate::text;
 use crate::tmux::{self, Pane, Program, Tmux};
-use crate::units::{self, Limits};
+use crate::units;
 
 /// Options of `StartSession`.
 #[derive(Debug, Default, Clone)]

@@ -22,19 +22,6 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::SessionName;
 
-/// Environment the daemon must not hand down to tmux servers and agents: systemd's notify and
-/// watchdog hooks, the journal stream and the service's identity belong to the daemon alone.
-pub const PRIVATE_ENV: [&str; 8] = [
-    "NOTIFY_SOCKET",
-    "WATCHDOG_USEC",
-    "WATCHDOG_PID",
-    "JOURNAL_STREAM",
-    "INVOCATION_ID",
-    "MANAGERPID",
-    "SYSTEMD_EXEC_PID",
-    "TRUSTY_MPM_TEST_FAULTS",
-];
-
 /// What the session rules ask of tmux. `TmuxDriver` is the real one; the lifecycle's unit
 /// tests put an in-memory tmux behind the same seam.
 pub trait Tmux: Send + Sync + 'static {
@@ -208,7 +195,7 @@ impl TmuxDriver {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        for var in PRIVATE_ENV {
+        for var in crate::systemd::PRIVATE_ENV {
             cmd.env_remove(var);
         }
         let mut child = cmd.spawn().map_err(|e| {
