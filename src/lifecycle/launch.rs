@@ -13,7 +13,7 @@ use crate::limits::Limits;
 use crate::model::{Activity, Session, SessionId, SessionName, Status, now_usec};
 use crate::procwatch;
 use crate::text;
-use crate::tmux::{self, Pane, Program, Tmux};
+use crate::tmux::{Pane, Program, Tmux, TmuxError};
 use crate::units;
 
 /// Options of `StartSession`.
@@ -239,8 +239,8 @@ impl<T: Tmux> SessionService<T> {
     /// Names of existing tmux sessions; a server that is not running has none.
     pub(super) async fn tmux_names(&self) -> Result<Vec<String>> {
         match self.tmux.list_sessions().await {
-            Err(Error::TmuxUnavailable(m)) if tmux::is_no_server(&m) => Ok(Vec::new()),
-            other => other,
+            Err(TmuxError::NoServer(_)) => Ok(Vec::new()),
+            other => Ok(other?),
         }
     }
 
@@ -418,9 +418,8 @@ impl<T: Tmux> SessionService<T> {
         };
         let panes = match self.tmux.panes(&s.name).await {
             Ok(p) => Some(p),
-            Err(Error::TmuxFailed(m)) if tmux::is_missing_target(&m) => None,
-            Err(Error::TmuxUnavailable(m)) if tmux::is_no_server(&m) => None,
-            Err(e) => return Err(e),
+            Err(TmuxError::MissingTarget(_) | TmuxError::NoServer(_)) => None,
+            Err(e) => return Err(e.into()),
         };
         // Reuse the recorded pane if its program has exited, else any dead pane, else open a
         // new window: never kill whatever still runs in a live pane.
@@ -444,7 +443,7 @@ impl<T: Tmux> SessionService<T> {
                     .await?
                     .into_iter()
                     .find(|q| q.id == p.id)
-                    .ok_or_else(|| Error::TmuxFailed("The respawned pane vanished.".into()))?
+                    .ok_or_else(|| TmuxError::Failed("The respawned pane vanished.".into()))?
             }
             (Some(_), None) => self.tmux.new_window(&s.name, &program).await?,
         };
@@ -478,10 +477,10 @@ fn exists_in_tmux(name: &SessionName) -> Error {
 }
 
 /// tmux's "duplicate session" as the contract's `AlreadyExists`.
-fn duplicate_as_exists(e: Error, name: &SessionName) -> Error {
+fn duplicate_as_exists(e: TmuxError, name: &SessionName) -> Error {
     match e {
-        Error::TmuxFailed(m) if m.contains("duplicate session") => exists_in_tmux(name),
-        e => e,
+        TmuxError::DuplicateSession(_) => exists_in_tmux(name),
+        e => e.into(),
     }
 }
 

@@ -12,9 +12,9 @@ use super::{SessionService, StartOptions};
 
 mod telemetry;
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::model::{Session, SessionName, Status};
-use crate::tmux::{Pane, PaneOwner, Program, Tmux};
+use crate::tmux::{self, Pane, PaneOwner, Program, Tmux, TmuxError};
 
 /// What the fake tmux holds: one server (or none), its sessions and what was typed.
 #[derive(Default)]
@@ -73,15 +73,13 @@ impl World {
         self.next_pane = 0;
     }
 
-    fn unreachable<T>(&self) -> Option<Result<T>> {
+    fn unreachable<T>(&self) -> Option<tmux::Result<T>> {
         self.unreachable
-            .then(|| Err(Error::Timeout("tmux did not answer within 5000 ms.".into())))
+            .then(|| Err(TmuxError::Timeout(Duration::from_secs(5))))
     }
 
-    fn no_server(&self) -> Error {
-        Error::TmuxUnavailable(
-            "The tmux server is not reachable: no server running on /fake.".into(),
-        )
+    fn no_server(&self) -> TmuxError {
+        TmuxError::NoServer("The tmux server is not reachable: no server running on /fake.".into())
     }
 }
 
@@ -109,7 +107,7 @@ impl FakeTmux {
 }
 
 impl Tmux for FakeTmux {
-    async fn list_sessions(&self) -> Result<Vec<String>> {
+    async fn list_sessions(&self) -> tmux::Result<Vec<String>> {
         let w = self.world();
         if let Some(e) = w.unreachable() {
             return e;
@@ -120,7 +118,7 @@ impl Tmux for FakeTmux {
         }
     }
 
-    async fn pane_owner(&self, pane: &str) -> Result<Option<PaneOwner>> {
+    async fn pane_owner(&self, pane: &str) -> tmux::Result<Option<PaneOwner>> {
         let w = self.world();
         Ok(w.sessions.iter().find_map(|(name, panes)| {
             panes.iter().find(|p| p.id == pane).map(|p| PaneOwner {
@@ -134,7 +132,7 @@ impl Tmux for FakeTmux {
         true
     }
 
-    async fn panes(&self, name: &SessionName) -> Result<Vec<Pane>> {
+    async fn panes(&self, name: &SessionName) -> tmux::Result<Vec<Pane>> {
         let w = self.world();
         if let Some(e) = w.unreachable() {
             return e;
@@ -142,16 +140,16 @@ impl Tmux for FakeTmux {
         match (w.server, w.sessions.get(name.as_str())) {
             (None, _) => Err(w.no_server()),
             (_, Some(p)) => Ok(p.clone()),
-            (_, None) => Err(Error::TmuxFailed(format!(
+            (_, None) => Err(TmuxError::MissingTarget(format!(
                 "tmux failed: can't find session: {name}."
             ))),
         }
     }
 
-    async fn new_session(&self, name: &SessionName, program: &Program<'_>) -> Result<Pane> {
+    async fn new_session(&self, name: &SessionName, program: &Program<'_>) -> tmux::Result<Pane> {
         let mut w = self.world();
         if w.sessions.contains_key(name.as_str()) {
-            return Err(Error::TmuxFailed(format!(
+            return Err(TmuxError::DuplicateSession(format!(
                 "tmux failed: duplicate session: {name}."
             )));
         }
@@ -160,7 +158,7 @@ impl Tmux for FakeTmux {
         Ok(pane)
     }
 
-    async fn respawn_pane(&self, pane: &str, program: &Program<'_>) -> Result<()> {
+    async fn respawn_pane(&self, pane: &str, program: &Program<'_>) -> tmux::Result<()> {
         let mut w = self.world();
         let pid = w.spawn(program);
         for p in w.sessions.values_mut().flatten().filter(|p| p.id == pane) {
@@ -170,31 +168,31 @@ impl Tmux for FakeTmux {
         Ok(())
     }
 
-    async fn new_window(&self, name: &SessionName, program: &Program<'_>) -> Result<Pane> {
+    async fn new_window(&self, name: &SessionName, program: &Program<'_>) -> tmux::Result<Pane> {
         let mut w = self.world();
         let pane = w.pane(program);
         w.sessions
             .get_mut(name.as_str())
-            .ok_or_else(|| Error::TmuxFailed("tmux failed: can't find session.".into()))?
+            .ok_or_else(|| TmuxError::MissingTarget("tmux failed: can't find session.".into()))?
             .push(pane.clone());
         Ok(pane)
     }
 
-    async fn send_text(&self, target: &str, text: &str) -> Result<()> {
+    async fn send_text(&self, target: &str, text: &str) -> tmux::Result<()> {
         self.world().typed.push((target.into(), text.into()));
         Ok(())
     }
 
-    async fn send_key(&self, target: &str, key: &str, _: bool) -> Result<()> {
+    async fn send_key(&self, target: &str, key: &str, _: bool) -> tmux::Result<()> {
         self.world().typed.push((target.into(), key.into()));
         Ok(())
     }
 
-    async fn capture(&self, _: &str, _: u32) -> Result<String> {
+    async fn capture(&self, _: &str, _: u32) -> tmux::Result<String> {
         Ok("> ready\n".into())
     }
 
-    async fn kill_session(&self, name: &SessionName) -> Result<()> {
+    async fn kill_session(&self, name: &SessionName) -> tmux::Result<()> {
         let mut w = self.world();
         let pids: Vec<u32> = w
             .sessions
