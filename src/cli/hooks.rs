@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::config::Config;
-use crate::hooks::policy::Policy;
+use crate::config::file::ConfigFile;
 use crate::hooks::settings::{self, EVENTS, Scope};
 
 /// The settings scope chosen on the command line (the user's by default).
@@ -104,7 +104,7 @@ pub fn status() -> ExitCode {
 pub fn check() -> ExitCode {
     let cfg = Config::from_env();
     let path = &cfg.config_file;
-    match Policy::load(path) {
+    match ConfigFile::load(path) {
         Ok(p) if !path.exists() => {
             println!(
                 "No config file at {}; defaults apply (no deny rules, permission_wait_secs = {}).",

@@ -20,8 +20,8 @@ use super::desktop::{Capabilities, Desktop, Note, open_session};
 use super::output::{message, visible};
 use super::requests::{Choice, RequestInfo};
 use crate::config::Config;
+use crate::config::file::ConfigFile;
 use crate::contract::BUS_NAME;
-use crate::hooks::policy::Policy;
 use crate::text;
 
 /// A request on screen, with what its actions answer.
@@ -62,11 +62,11 @@ async fn listed(conn: &Connection, request_id: &str) -> Option<RequestInfo> {
 
 /// What notify takes from config.toml: whether requests wait for answers at all (else notify
 /// does not offer to answer them) and the terminal to open sessions in.
-fn settings() -> Policy {
+fn settings() -> ConfigFile {
     let file = Config::from_env().config_file;
-    Policy::load(&file).unwrap_or_else(|e| {
+    ConfigFile::load(&file).unwrap_or_else(|e| {
         eprintln!("trusty-mpm notify: the config file is broken ({e}); using the defaults.");
-        Policy::default()
+        ConfigFile::default()
     })
 }
 

@@ -17,9 +17,9 @@ use zbus::{Proxy, Variant};
 
 use super::bus::has_owner;
 use crate::config::config_file;
+use crate::config::file::permission_wait;
 use crate::contract::{ANSWERER_NAME, BUS_NAME, MANAGER_IFACE, MANAGER_PATH};
 use crate::hooks::payload::MAX_PAYLOAD;
-use crate::hooks::policy::permission_wait;
 
 /// How long an ordinary event may take end to end.
 const CALL_LIMIT: Duration = Duration::from_secs(1);

@@ -17,11 +17,11 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use crate::config::file::ConfigFile;
 use crate::error::Result;
 use crate::lifecycle::{Ask, SessionService, Speaker};
 use crate::model::SessionId;
 use payload::Payload;
-use policy::Policy;
 
 /// Who sent a hook event: the relay's process as the bus knows it, and what only the relay can
 /// see (its environment, which may narrow the answer but never decides it).
@@ -49,18 +49,18 @@ pub struct HookReply {
 /// Hook handling for the daemon.
 pub struct HookService {
     svc: Arc<SessionService>,
-    policy: Policy,
+    config: ConfigFile,
 }
 
 impl HookService {
-    pub fn new(svc: Arc<SessionService>, policy: Policy) -> Self {
-        HookService { svc, policy }
+    pub fn new(svc: Arc<SessionService>, config: ConfigFile) -> Self {
+        HookService { svc, config }
     }
 
     /// `HandleHook`: one event from the relay.
     pub async fn handle(&self, json: &str, ctx: &HookContext) -> Result<HookReply> {
         let p = payload::parse(json)?;
-        let adopt = p.hook_event_name == "SessionStart" && self.policy.auto_adopt;
+        let adopt = p.hook_event_name == "SessionStart" && self.config.auto_adopt;
         let speaker = self
             .svc
             .speaker(
@@ -108,7 +108,7 @@ impl HookService {
     async fn request(&self, id: SessionId, p: &Payload, ask: Ask, answerer: bool) -> HookReply {
         let request_id = uuid::Uuid::new_v4().simple().to_string();
         let wait = match answerer {
-            true => self.policy.permission_wait,
+            true => self.config.permission_wait,
             false => std::time::Duration::ZERO,
         };
         let asked = self.svc.permission_requested(id, &request_id, ask, wait);
@@ -135,7 +135,7 @@ impl HookService {
 
     /// The deny decision for a tool call a rule forbids, recorded in the session's history.
     fn deny(&self, id: SessionId, p: &Payload) -> Option<HookReply> {
-        let rule = self.policy.denies(p)?;
+        let rule = policy::denies(&self.config.deny, p)?;
         let what = format!("{}: {}", p.tool_name, rule.reason);
         tracing::info!(session_id = %id, "denied {what}");
         self.svc.record_event(id, "Denied", &p.tool_name, what);

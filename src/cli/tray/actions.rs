@@ -59,6 +59,6 @@ async fn call(conn: &Connection, action: &Action) -> zbus::Result<()> {
 /// Opens the session in the user's terminal (`terminal_command` in config.toml).
 fn attach(id: &str) -> zbus::Result<()> {
     let config = crate::config::Config::from_env();
-    let policy = crate::hooks::policy::Policy::load(&config.config_file).unwrap_or_default();
+    let policy = crate::config::file::ConfigFile::load(&config.config_file).unwrap_or_default();
     open_session(&policy.terminal_command, id).map_err(zbus::Error::Failure)
 }

@@ -27,8 +27,8 @@ use super::bus::{
 use super::output::message;
 use super::requests::RequestInfo;
 use crate::config::config_file;
+use crate::config::file::permission_wait;
 use crate::contract::BUS_NAME;
-use crate::hooks::policy::permission_wait;
 use item::{ITEM_PATH, Item, Look, WATCHER, WatcherProxy};
 use menu::{Layout, MENU_PATH, Menu};
 use state::{Effect, State};
