@@ -8,29 +8,25 @@ use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 use clap_complete::ArgValueCandidates;
 
 use super::bus::session_names;
+use crate::error::{FIRST_EXIT_CODE, KINDS};
 use crate::limits::parse_size;
 
-const EXIT_CODES: &str = "\
-Exit codes:
-  0   success
-  1   other failure
-  2   bad command line
-  3   the daemon is not running (or the session bus is unreachable)
-  10  NotFound          no session matches the key
-  11  InvalidState      not allowed in the session's current status
-  12  InvalidArgument   bad name, path, key, size or format
-  13  AlreadyExists     the name is taken
-  14  TmuxUnavailable   tmux or its server cannot be reached
-  15  TmuxFailed        a tmux command failed
-  16  Timeout           tmux or a helper did not answer in time
-  17  AccessDenied      the caller is not the daemon's user
-  18  Internal          the daemon failed; see its log
-
-A KEY is a session's UUID (hyphenated or 32 hex digits) or its name.";
+/// What `--help` says after the options: the exit codes (those of the contract's error kinds
+/// from their table) and what a KEY is.
+fn exit_codes() -> String {
+    let mut text = "Exit codes:\n  0   success\n  1   other failure\n  2   bad command line\n  \
+                    3   the daemon is not running (or the session bus is unreachable)\n"
+        .to_owned();
+    for (i, k) in KINDS.iter().enumerate() {
+        let code = FIRST_EXIT_CODE + i as u8;
+        text += &format!("  {code:<3} {:<17} {}\n", k.name, k.meaning);
+    }
+    text + "\nA KEY is a session's UUID (hyphenated or 32 hex digits) or its name."
+}
 
 /// Run and watch many Claude Code agents in tmux, over D-Bus (org.trusty.Mpm1).
 #[derive(Parser)]
-#[command(name = "trusty-mpm", version, about, after_help = EXIT_CODES)]
+#[command(name = "trusty-mpm", version, about, after_help = exit_codes())]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

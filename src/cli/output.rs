@@ -448,17 +448,13 @@ impl Counts {
     }
 }
 
-/// Exit code for a contract error name (see `--help`): 10 and up in the order of the
-/// contract's error names, 3 when the daemon is not running, 1 for anything else.
+/// Exit code for a D-Bus error name (see `--help`): the contract's kinds have theirs
+/// (`crate::error::KINDS`), 3 when the daemon is not running, 1 for anything else.
 pub fn exit_code_for(error_name: &str) -> u8 {
     if is_not_running(error_name) {
         return 3;
     }
-    let kind = error_name.rsplit('.').next().unwrap_or("");
-    crate::error::Error::NAMES
-        .iter()
-        .position(|n| *n == kind)
-        .map_or(1, |i| 10 + i as u8)
+    crate::error::exit_code(error_name).unwrap_or(1)
 }
 
 fn is_not_running(error_name: &str) -> bool {

@@ -10,7 +10,7 @@ use zbus::{Connection, ObjectPath, OwnedObjectPath, OwnedVariant, interface};
 
 use super::requests::{self, RequestRow};
 use super::rows::{RowCache, Rows};
-use super::{Backend, WireError, session_path};
+use super::{Backend, session_path};
 use crate::error::Error;
 use crate::hooks::HookContext;
 use crate::lifecycle::StartOptions;
@@ -111,7 +111,7 @@ impl Manager {
         &self,
         #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
-    ) -> Result<Rows, WireError> {
+    ) -> Result<Rows, Error> {
         self.ctx.query(conn, &hdr, || Ok(self.rows())).await
     }
 
@@ -122,7 +122,7 @@ impl Manager {
         #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
-    ) -> Result<OwnedObjectPath, WireError> {
+    ) -> Result<OwnedObjectPath, Error> {
         self.ctx
             .call(conn, &hdr, || async {
                 Ok(session_path(self.ctx.svc.resolve(key)?))
@@ -148,7 +148,7 @@ impl Manager {
         project_dir: &str,
         name: &str,
         options: HashMap<String, OwnedVariant>,
-    ) -> Result<(String, String, OwnedObjectPath), WireError> {
+    ) -> Result<(String, String, OwnedObjectPath), Error> {
         self.ctx
             .call(conn, &hdr, || async {
                 let opts = start_options(options)?;
@@ -166,7 +166,7 @@ impl Manager {
         #[zbus(header)] hdr: Header<'_>,
         project_dir: &str,
         name: &str,
-    ) -> Result<(String, String, OwnedObjectPath), WireError> {
+    ) -> Result<(String, String, OwnedObjectPath), Error> {
         self.ctx
             .call(conn, &hdr, || async {
                 let s = self.ctx.svc.register(project_dir, name).await?;
@@ -182,7 +182,7 @@ impl Manager {
         #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         tmux_name: &str,
-    ) -> Result<(String, OwnedObjectPath), WireError> {
+    ) -> Result<(String, OwnedObjectPath), Error> {
         self.ctx
             .call(conn, &hdr, || async {
                 let s = self.ctx.svc.adopt(tmux_name).await?;
@@ -198,7 +198,7 @@ impl Manager {
         &self,
         #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
-    ) -> Result<Vec<String>, WireError> {
+    ) -> Result<Vec<String>, Error> {
         self.ctx.call(conn, &hdr, || self.ctx.svc.discover()).await
     }
 
@@ -213,7 +213,7 @@ impl Manager {
         key: &str,
         note: &str,
         freeze: bool,
-    ) -> Result<String, WireError> {
+    ) -> Result<String, Error> {
         self.ctx
             .call_key(conn, &hdr, key, |id| self.ctx.svc.pause(id, note, freeze))
             .await
@@ -225,7 +225,7 @@ impl Manager {
         #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
-    ) -> Result<(), WireError> {
+    ) -> Result<(), Error> {
         self.ctx
             .call_key(conn, &hdr, key, |id| self.ctx.svc.resume(id))
             .await
@@ -239,7 +239,7 @@ impl Manager {
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
         force: bool,
-    ) -> Result<(), WireError> {
+    ) -> Result<(), Error> {
         self.ctx
             .call_key(conn, &hdr, key, |id| self.ctx.svc.stop(id, force))
             .await
@@ -253,7 +253,7 @@ impl Manager {
         #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
-    ) -> Result<(), WireError> {
+    ) -> Result<(), Error> {
         self.ctx
             .call_key(conn, &hdr, key, |id| self.ctx.svc.restart(id))
             .await
@@ -266,7 +266,7 @@ impl Manager {
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
         kill_tmux: bool,
-    ) -> Result<(), WireError> {
+    ) -> Result<(), Error> {
         self.ctx
             .call_key(conn, &hdr, key, |id| self.ctx.svc.remove(id, kill_tmux))
             .await
@@ -284,7 +284,7 @@ impl Manager {
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
         text: &str,
-    ) -> Result<(), WireError> {
+    ) -> Result<(), Error> {
         self.ctx
             .call_key(conn, &hdr, key, |id| self.ctx.svc.send_command(id, text))
             .await
@@ -298,7 +298,7 @@ impl Manager {
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
         keys: Vec<String>,
-    ) -> Result<(), WireError> {
+    ) -> Result<(), Error> {
         self.ctx
             .call_key(conn, &hdr, key, |id| self.ctx.svc.send_keys(id, &keys))
             .await
@@ -315,7 +315,7 @@ impl Manager {
         key: &str,
         lines: u32,
         compression: &str,
-    ) -> Result<String, WireError> {
+    ) -> Result<String, Error> {
         self.ctx
             .call_key(conn, &hdr, key, |id| {
                 self.ctx.svc.capture(id, lines, compression)
@@ -330,7 +330,7 @@ impl Manager {
         &self,
         #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
-    ) -> Result<(u32, Vec<String>, u32), WireError> {
+    ) -> Result<(u32, Vec<String>, u32), Error> {
         self.ctx.call(conn, &hdr, || self.ctx.svc.reap()).await
     }
 
@@ -342,7 +342,7 @@ impl Manager {
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
         pid: u32,
-    ) -> Result<(), WireError> {
+    ) -> Result<(), Error> {
         self.ctx
             .call_key(conn, &hdr, key, |id| self.ctx.svc.set_pid(id, pid))
             .await
@@ -357,7 +357,7 @@ impl Manager {
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
         limit: u32,
-    ) -> Result<Vec<(u64, String, String, String)>, WireError> {
+    ) -> Result<Vec<(u64, String, String, String)>, Error> {
         self.ctx
             .call_key(conn, &hdr, key, |id| async move {
                 super::session::events(&self.ctx, id, limit)
@@ -377,7 +377,7 @@ impl Manager {
         request_id: &str,
         allow: bool,
         reason: &str,
-    ) -> Result<(), WireError> {
+    ) -> Result<(), Error> {
         self.ctx
             .call_key(conn, &hdr, key, |id| async move {
                 self.ctx
@@ -398,7 +398,7 @@ impl Manager {
         &self,
         #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
-    ) -> Result<Vec<RequestRow>, WireError> {
+    ) -> Result<Vec<RequestRow>, Error> {
         self.ctx
             .query(conn, &hdr, || {
                 Ok(self
@@ -424,7 +424,7 @@ impl Manager {
         key: &str,
         request_id: &str,
         answer: HashMap<String, OwnedVariant>,
-    ) -> Result<(), WireError> {
+    ) -> Result<(), Error> {
         self.ctx
             .call_key(conn, &hdr, key, |id| async move {
                 let reply = requests::reply(answer)?;
@@ -456,7 +456,7 @@ impl Manager {
         #[zbus(header)] hdr: Header<'_>,
         payload_json: &str,
         context: HashMap<String, OwnedVariant>,
-    ) -> Result<(String, i32, String), WireError> {
+    ) -> Result<(String, i32, String), Error> {
         self.ctx
             .call(conn, &hdr, || async {
                 let mut ctx = hook_context(context)?;

@@ -195,8 +195,8 @@ mod tests {
             "tmux failed: can't find session: y."
         );
         let core: crate::error::Error = classify_failure("no server running on /tmp/x").into();
-        assert_eq!(core.name(), "TmuxUnavailable");
+        assert_eq!(core.kind(), "TmuxUnavailable");
         let core: crate::error::Error = classify_failure("duplicate session: a").into();
-        assert_eq!(core.name(), "TmuxFailed");
+        assert_eq!(core.kind(), "TmuxFailed");
     }
 }
