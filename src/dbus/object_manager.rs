@@ -72,7 +72,7 @@ impl ObjectManager {
             // getters never await, so it is ready at once and nothing runs in between.
             let mut props = properties(session, &self.ctx, conn)
                 .await
-                .map_err(|e| Error::from(Error::internal(WHAT, e)))?;
+                .map_err(|e| Error::internal(WHAT, e))?;
             // Computed for this call: the daemon's own read leaves them 0.
             for (name, v) in COMPUTED.into_iter().zip([f.memory, f.cpu_nsec, f.tasks]) {
                 props.insert(name.to_owned(), OwnedVariant::from(v));
