@@ -69,6 +69,11 @@ impl Error {
         }
     }
 
+    /// The CLI's exit code for this kind.
+    pub fn exit_code(&self) -> u8 {
+        FIRST_EXIT_CODE + self.index() as u8
+    }
+
     fn index(&self) -> usize {
         match self {
             Error::NotFound(_) => 0,
@@ -154,6 +159,7 @@ mod tests {
                 format!("{}.{}", crate::contract::ERROR_PREFIX, e.kind())
             );
             assert_eq!(exit_code(&wire), Some(FIRST_EXIT_CODE + i as u8));
+            assert_eq!(e.exit_code(), FIRST_EXIT_CODE + i as u8);
             assert_eq!(DBusError::description(e), Some(e.message()));
             assert_eq!(e.to_string(), e.message());
             let call = zbus::Message::method_call("/org/trusty/Mpm1", "Ping")

@@ -365,8 +365,9 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
                 Some(r) => match r.answers(&answers) {
                     Ok(a) => a,
                     Err(why) => {
-                        eprintln!("trusty-mpm: {}", visible(&why));
-                        return Ok(ExitCode::from(output::exit_code_for("InvalidArgument")));
+                        let e = crate::error::Error::invalid(why);
+                        eprintln!("trusty-mpm: {}", visible(e.message()));
+                        return Ok(ExitCode::from(e.exit_code()));
                     }
                 },
                 None => HashMap::new(),

@@ -37,6 +37,32 @@ pub struct HookEffect {
     pub turn_ended: Option<String>,
 }
 
+/// Who ran a hook: the calling process as the bus vouches for it (0 when it cannot tell), and
+/// what the relay saw of tmux (`TMUX_PANE`, `TMUX`), which may narrow the answer but never
+/// decides it.
+#[derive(Debug, Clone, Copy)]
+pub struct HookCaller<'a> {
+    pub pid: u32,
+    pub pane: &'a str,
+    pub tmux: &'a str,
+}
+
+/// One hook event as `crate::hooks` decided it.
+#[derive(Debug, Clone)]
+pub struct HookEvent<'a> {
+    pub name: &'a str,
+    pub tool: &'a str,
+    /// Claude Code's session id in the payload (finds a session without tmux).
+    pub claude_id: &'a str,
+    /// The one-line summary for the history.
+    pub summary: String,
+    /// A SessionStart in an unmanaged tmux session adopts it.
+    pub adopt: bool,
+    pub effect: HookEffect,
+    /// `Tool: reason` when a deny rule refuses the call.
+    pub denied: Option<String>,
+}
+
 /// Who sent a hook event, as far as the session it belongs to is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Speaker {
@@ -52,6 +78,42 @@ pub enum Speaker {
 const MAX_LINEAGE: usize = 16;
 
 impl<T: Tmux> SessionService<T> {
+    /// Takes one hook event: finds whose it is (`speaker`), records it and any denial in that
+    /// session's history, applies its effect when the session's own claude sent it, saves once,
+    /// and reads the transcript when it grew. Whose event it was; `None`: no session's.
+    pub async fn on_hook(
+        self: &Arc<Self>,
+        from: HookCaller<'_>,
+        ev: HookEvent<'_>,
+    ) -> Result<Option<Speaker>> {
+        let Some(speaker) = self
+            .speaker(from.pid, from.pane, from.tmux, ev.claude_id, ev.adopt)
+            .await
+        else {
+            return Ok(None);
+        };
+        let id = match speaker {
+            Speaker::Own(id) => {
+                self.apply_hook(id, ev.name, ev.tool, ev.summary, &ev.effect)?;
+                id
+            }
+            // Deny rules hold for every agent in the session; nothing else changes.
+            Speaker::SubAgent(id) => {
+                self.record_event(id, "SubAgent", ev.tool, ev.summary);
+                id
+            }
+        };
+        if let Some(what) = ev.denied {
+            tracing::info!(session_id = %id, "denied {what}");
+            self.record_event(id, "Denied", ev.tool, what);
+        }
+        self.persist().await?;
+        if matches!(speaker, Speaker::Own(_)) && ev.effect.transcript_grew {
+            self.read_transcript(id);
+        }
+        Ok(Some(speaker))
+    }
+
     /// The session with this exact name.
     pub fn find_by_name(&self, name: &str) -> Option<SessionId> {
         self.lock().by_name(name)
@@ -72,7 +134,7 @@ impl<T: Tmux> SessionService<T> {
     /// session, and the caller must descend from the pane's own process. A SessionStart there
     /// adopts an unmanaged tmux session when `adopt` is set. A session without tmux and without
     /// a known claude is found by the claude session id it recorded.
-    pub async fn speaker(
+    async fn speaker(
         self: &Arc<Self>,
         caller: u32,
         pane: &str,
@@ -182,7 +244,7 @@ impl<T: Tmux> SessionService<T> {
 
     /// Applies one hook event to a session: history, activity, ids, and the end of a
     /// conversation.
-    pub fn apply_hook(
+    pub(super) fn apply_hook(
         &self,
         id: SessionId,
         event: &str,

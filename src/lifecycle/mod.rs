@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch as tokio_watch;
 use tokio::task::AbortHandle;
 
-pub use hooks::{HookEffect, Speaker};
+pub use hooks::{HookCaller, HookEffect, HookEvent, Speaker};
 pub use launch::StartOptions;
 pub use permissions::{Answer, Ask, Kind, Outcome, Question, Reply, Suggestion, Waiting};
 

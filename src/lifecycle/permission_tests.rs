@@ -157,8 +157,11 @@ async fn bad_answers_change_nothing() {
 async fn an_expired_request_still_needs_input_in_the_terminal() {
     let r = rig();
     let _rx = r.ask("r1", true).unwrap();
-    assert!(r.svc.permission_expired(r.id, "r1"));
-    assert!(!r.svc.permission_expired(r.id, "r1"), "ends only once");
+    assert!(r.svc.permission_expired(r.id, "r1").await);
+    assert!(
+        !r.svc.permission_expired(r.id, "r1").await,
+        "ends only once"
+    );
     let e = r.svc.answer_permission(r.id, "r1", true, "").await;
     assert!(matches!(e, Err(Error::NotFound(_))), "{e:?}");
     assert_eq!(r.seen.take(), ["r1 requested", "r1 expired"]);
@@ -212,7 +215,7 @@ async fn notify_only_requests_cannot_be_answered_and_end_with_the_session() {
     assert!(r.ask("r1", false).is_none());
     let e = r.svc.answer_permission(r.id, "r1", true, "").await;
     assert!(matches!(e, Err(Error::InvalidState(_))), "{e:?}");
-    assert!(!r.svc.permission_expired(r.id, "nope"));
+    assert!(!r.svc.permission_expired(r.id, "nope").await);
     r.svc.stop(r.id, true).await.unwrap();
     assert_eq!(r.seen.take(), ["r1 requested", "r1 withdrawn"]);
     assert_eq!(r.svc.get(r.id).unwrap().status, Status::Stopped);

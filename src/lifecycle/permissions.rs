@@ -273,17 +273,22 @@ impl<T: Tmux> SessionService<T> {
 
     /// The wait for an answer ran out: the request expires, unless it was answered or withdrawn
     /// just before (then false). Claude Code asks in its terminal now, so the session still
-    /// needs input.
-    pub fn permission_expired(&self, id: SessionId, request_id: &str) -> bool {
-        let mut st = self.lock();
-        let Some(entry) = st.sessions.get_mut(&id) else {
-            return false;
-        };
-        let Some(at) = entry.requests.iter().position(|r| r.id == request_id) else {
-            return false;
-        };
-        let request = entry.requests.remove(at);
-        self.resolved(entry, request, Outcome::Expired, "");
+    /// needs input. The expiry is saved in the history.
+    pub async fn permission_expired(&self, id: SessionId, request_id: &str) -> bool {
+        {
+            let mut st = self.lock();
+            let Some(entry) = st.sessions.get_mut(&id) else {
+                return false;
+            };
+            let Some(at) = entry.requests.iter().position(|r| r.id == request_id) else {
+                return false;
+            };
+            let request = entry.requests.remove(at);
+            self.resolved(entry, request, Outcome::Expired, "");
+        }
+        if let Err(e) = self.persist().await {
+            tracing::error!("could not save the registry: {e}");
+        }
         true
     }
 
