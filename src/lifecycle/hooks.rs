@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::{DomainEvent, SessionService, removed_meanwhile};
+use super::SessionService;
 use crate::error::Result;
 use crate::model::{Activity, SessionId, SessionName, Status, now_usec};
 use crate::procwatch::{self, Ancestor};
@@ -252,79 +252,69 @@ impl<T: Tmux> SessionService<T> {
         summary: String,
         effect: &HookEffect,
     ) -> Result<()> {
-        let mut st = self.lock();
         // Two sessions never hold one conversation: another session's id is not taken over.
-        let held_elsewhere = |cid: &str| {
+        let offered = effect.claude_ids.as_ref().or(effect.seen_ids.as_ref());
+        let taken = offered.is_some_and(|(cid, _)| {
+            let st = self.lock();
             st.sessions
                 .values()
-                .any(|e| e.session.id != id && e.session.claude_session_id == cid)
-        };
-        let offered = effect.claude_ids.as_ref().or(effect.seen_ids.as_ref());
-        let taken = offered.is_some_and(|(cid, _)| held_elsewhere(cid));
+                .any(|e| e.session.id != id && e.session.claude_session_id == *cid)
+        });
         if taken {
             tracing::info!(session_id = %id, "not taking a claude session id another session holds");
         }
-        let entry = st.sessions.get_mut(&id).ok_or_else(removed_meanwhile)?;
-        self.push_event(&mut entry.history, event, tool, summary);
-        let prompts = entry.prompts.get_or_insert(0);
-        if event == "UserPromptSubmit" {
-            *prompts += 1;
-            self.prompted.notify_waiters();
-        }
-        let before = entry.session.clone();
-        let s = &mut entry.session;
-        if let Some((activity, detail)) = &effect.activity {
-            s.activity = *activity;
-            s.activity_detail = detail.clone();
-        }
-        if let Some(mode) = &effect.permission_mode {
-            s.permission_mode = mode.clone();
-        }
-        if let Some(reply) = &effect.last_reply {
-            s.last_reply = reply.clone();
-        }
-        if effect.ended && s.status != Status::Stopped {
-            // The process is still recorded, so its exit is still reported as ClaudeExited.
-            s.status = Status::Stopped;
-        }
-        let ids = match (&effect.claude_ids, &effect.seen_ids) {
-            _ if taken => None,
-            (Some(ids), _) => Some(ids),
-            (None, Some(ids)) if s.claude_session_id.is_empty() => Some(ids),
-            // The session was launched with this id and its SessionStart was missed.
-            (None, Some(ids)) if ids.0 == s.claude_session_id && s.transcript_path.is_empty() => {
-                Some(ids)
+        self.update_entry(id, |entry| {
+            self.push_event(&mut entry.history, event, tool, summary);
+            let prompts = entry.prompts.get_or_insert(0);
+            if event == "UserPromptSubmit" {
+                *prompts += 1;
+                self.prompted.notify_waiters();
             }
-            _ => None,
-        };
-        if let Some((cid, path)) = ids {
-            if s.transcript_path != *path {
-                // Another conversation (/clear, a fork): the old file's figures are not its own.
-                s.telemetry = Telemetry::default();
-                entry.turn_ended = None;
+            let s = &mut entry.session;
+            if let Some((activity, detail)) = &effect.activity {
+                s.activity = *activity;
+                s.activity_detail = detail.clone();
             }
-            s.claude_session_id = cid.clone();
-            s.transcript_path = path.clone();
-        }
-        if let Some(prompt) = &effect.turn_ended {
-            entry.turn_ended = Some(prompt.clone());
-        }
-        if effect.moves_on {
-            self.withdraw_requests(entry);
-        } else {
-            self.withdraw_if_stopped(entry);
-        }
-        let s = &mut entry.session;
-        let mut seen = before.clone();
-        seen.last_seen = s.last_seen;
-        let durable_change = *s != seen;
-        s.last_seen = now_usec();
-        let changed = entry.session.clone();
-        if durable_change {
-            self.mark_changed(&st);
-        }
-        // last_seen alone is published but not worth an fsync per event.
-        self.emit(DomainEvent::Changed(changed));
-        Ok(())
+            if let Some(mode) = &effect.permission_mode {
+                s.permission_mode = mode.clone();
+            }
+            if let Some(reply) = &effect.last_reply {
+                s.last_reply = reply.clone();
+            }
+            if effect.ended && s.status != Status::Stopped {
+                // The process is still recorded, so its exit is still reported as ClaudeExited.
+                s.status = Status::Stopped;
+            }
+            let ids = match (&effect.claude_ids, &effect.seen_ids) {
+                _ if taken => None,
+                (Some(ids), _) => Some(ids),
+                (None, Some(ids)) if s.claude_session_id.is_empty() => Some(ids),
+                // The session was launched with this id and its SessionStart was missed.
+                (None, Some(ids))
+                    if ids.0 == s.claude_session_id && s.transcript_path.is_empty() =>
+                {
+                    Some(ids)
+                }
+                _ => None,
+            };
+            if let Some((cid, path)) = ids {
+                if s.transcript_path != *path {
+                    // Another conversation (/clear, a fork): the old file's figures are not its
+                    // own.
+                    s.telemetry = Telemetry::default();
+                    entry.turn_ended = None;
+                }
+                s.claude_session_id = cid.clone();
+                s.transcript_path = path.clone();
+            }
+            if let Some(prompt) = &effect.turn_ended {
+                entry.turn_ended = Some(prompt.clone());
+            }
+            if effect.moves_on {
+                self.withdraw_requests(entry);
+            }
+            entry.session.last_seen = now_usec();
+            Ok(())
+        })
     }
 }

@@ -363,19 +363,37 @@ impl<T: Tmux> SessionService<T> {
         event: Option<(&str, String)>,
         f: impl FnOnce(&mut Session) -> Result<R>,
     ) -> Result<R> {
+        self.update_entry(id, |entry| {
+            let out = f(&mut entry.session)?;
+            if let Some((name, summary)) = event {
+                let text = log_text(entry.session.name.as_str(), name, &summary);
+                tracing::info!(session_id = %id, session_name = %entry.session.name, "{text}");
+                self.push_event(&mut entry.history, name, "", summary);
+            }
+            Ok(out)
+        })
+    }
+
+    /// The one way to change a session: `f` changes its entry (record, history, requests)
+    /// under the state lock; a session that is stopped then has no open requests; a changed
+    /// record is published, and saved by the next `persist` unless only `last_seen` moved (not
+    /// worth a write per hook event). What `f` returns; on its error nothing is published.
+    fn update_entry<R>(&self, id: SessionId, f: impl FnOnce(&mut Entry) -> Result<R>) -> Result<R> {
         let mut st = self.lock();
         let entry = st.sessions.get_mut(&id).ok_or_else(removed_meanwhile)?;
         let before = entry.session.clone();
-        let out = f(&mut entry.session)?;
+        let out = f(entry)?;
         self.withdraw_if_stopped(entry);
-        if let Some((name, summary)) = event {
-            let text = log_text(entry.session.name.as_str(), name, &summary);
-            tracing::info!(session_id = %id, session_name = %entry.session.name, "{text}");
-            self.push_event(&mut entry.history, name, "", summary);
-        }
-        if entry.session != before {
-            let changed = entry.session.clone();
-            self.mark_changed(&st);
+        let after = &entry.session;
+        if *after != before {
+            let durable = Session {
+                last_seen: before.last_seen,
+                ..after.clone()
+            } != before;
+            let changed = after.clone();
+            if durable {
+                self.mark_changed(&st);
+            }
             self.emit(DomainEvent::Changed(changed));
         }
         Ok(out)

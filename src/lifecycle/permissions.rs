@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use super::{DomainEvent, Entry, SessionService, printable, removed_meanwhile};
+use super::{DomainEvent, Entry, SessionService, printable};
 use crate::config::MAX_NOTE_BYTES;
 use crate::error::{Error, Result};
 use crate::model::{Activity, SessionId, Status, now_usec};
@@ -227,9 +227,7 @@ impl<T: Tmux> SessionService<T> {
                 reply.reason.len()
             )));
         }
-        {
-            let mut st = self.lock();
-            let entry = st.sessions.get_mut(&id).ok_or_else(removed_meanwhile)?;
+        self.update_entry(id, |entry| {
             let at = entry
                 .requests
                 .iter()
@@ -263,11 +261,9 @@ impl<T: Tmux> SessionService<T> {
             if entry.requests.is_empty() && s.activity == Activity::NeedsInput {
                 s.activity = Activity::Working;
                 s.activity_detail = tool;
-                let changed = s.clone();
-                self.mark_changed(&st);
-                self.emit(DomainEvent::Changed(changed));
             }
-        }
+            Ok(())
+        })?;
         self.persist().await
     }
 
