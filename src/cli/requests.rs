@@ -160,17 +160,20 @@ impl RequestInfo {
                 q.options.join(" | ")
             ));
         }
-        let (name, id) = (&self.name, &self.request_id);
-        out.push(match (self.answerable, self.kind.as_str()) {
-            (false, _) => format!("    answer in its terminal: trusty-mpm attach {name}"),
-            (true, "question") => {
-                format!("    trusty-mpm answer {name} {id} [--option LABEL | TEXT]…")
-            }
-            (true, _) => format!(
-                "    trusty-mpm approve {name} {id} [--remember N] · trusty-mpm deny {name} {id}"
-            ),
-        });
+        out.push(format!("    {}", self.how_to_answer()));
         out
+    }
+
+    /// The command line that answers the request, as the CLI spells it.
+    pub fn how_to_answer(&self) -> String {
+        let (name, id) = (&self.name, &self.request_id);
+        match (self.answerable, self.kind.as_str()) {
+            (false, _) => format!("answer in its terminal: trusty-mpm attach {name}"),
+            (true, "question") => format!("trusty-mpm answer {name} {id} [--option LABEL | TEXT]…"),
+            (true, _) => format!(
+                "trusty-mpm approve {name} {id} [--remember N] · trusty-mpm deny {name} {id}"
+            ),
+        }
     }
 
     /// The one-click answers: Allow, Always allow (the first suggestion Claude Code offers)
