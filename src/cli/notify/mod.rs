@@ -1,9 +1,13 @@
 //! `trusty-mpm notify`: desktop notifications for what needs a person. A request shows until
 //! it ends, whatever ended it (PermissionResolved, or the daemon going away): Allow, Always
-//! allow (the first rule Claude Code offers to remember) and Deny, or a question's options,
+//! allow (the first rule Claude Code offers to remember) and Deny, or a question's options
+//! (several questions, or one that takes several options, one notification per question),
 //! answer it when the daemon waits for answers, and clicking the body opens the session in a
 //! terminal (it never denies). A session that worked long enough and became ready gets a
-//! "finished" note. It follows the daemon's signals across daemon restarts.
+//! "finished" note, whose Open does the same. It follows the daemon's signals across daemon
+//! restarts. `notes` is what the notifications say.
+
+mod notes;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -11,45 +15,54 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use zbus::Connection;
+use zbus::message::Type;
+use zbus::{Connection, MatchRule, MessageStream};
 
 use super::bus::{
     manager, manager_signals, offer_answers, owner_appeared, owner_changes, signal_json,
 };
-use super::desktop::{Capabilities, Desktop, Note, open_session};
+use super::desktop::{Desktop, Note, open_session};
+use super::draft::Draft;
 use super::output::{message, visible};
-use super::requests::{Choice, RequestInfo};
+use super::requests::{Choice, RequestInfo, answer};
 use crate::config::Config;
 use crate::contract::BUS_NAME;
 use crate::hooks::policy::Policy;
-use crate::text;
+use notes::Text;
 
-/// A request on screen, with what its actions answer.
+/// A notification on screen, with what its actions do.
 struct Asked {
     session: String,
     name: String,
+    /// The request its actions answer; empty for a note that only opens the session.
     request_id: String,
-    /// Each answering action's key and what it answers.
+    /// Each one-click answer's action key and what it answers.
     choices: Vec<(String, Choice)>,
+    /// A question answered one notification per question.
+    steps: Option<Steps>,
     /// What the request is about, for the note that replaces it when its wait runs out.
     detail: String,
 }
 
-/// The action keys of a request's choices: allow, remember, deny, option:N.
-fn keyed(choices: Vec<Choice>) -> Vec<(String, Choice)> {
-    let mut options = 0..;
-    choices
-        .into_iter()
-        .map(|c| {
-            let key = match &c {
-                Choice::Allow => "allow".to_owned(),
-                Choice::Remember { .. } => "remember".to_owned(),
-                Choice::Deny => "deny".to_owned(),
-                Choice::Choose { .. } => format!("option:{}", options.next().unwrap_or_default()),
-            };
-            (key, c)
-        })
-        .collect()
+/// A question request answered step by step: the options picked so far, the question shown.
+struct Steps {
+    request: RequestInfo,
+    draft: Draft,
+    at: usize,
+}
+
+impl Asked {
+    /// A note that answers nothing: Open is all it does.
+    fn opener(session: String, name: String) -> Asked {
+        Asked {
+            session,
+            name,
+            request_id: String::new(),
+            choices: Vec::new(),
+            steps: None,
+            detail: String::new(),
+        }
+    }
 }
 
 /// The request `request_id` as the daemon lists it now, if it still waits.
@@ -70,47 +83,61 @@ fn settings() -> Policy {
     })
 }
 
-/// The body of a request: what it is about, and how to answer where the notification itself
-/// cannot (`answered_here`: its actions answer it).
-fn request_body(r: &RequestInfo, caps: Capabilities, answered_here: bool) -> String {
-    let (name, id) = (&r.name, &r.request_id);
-    let how = match (caps.actions, r.answerable, r.kind.as_str()) {
-        (true, true, _) if answered_here => return summary(r),
-        (_, true, "question") => format!("Answer with: trusty-mpm answer {name} {id} …"),
-        (false, true, _) => format!("trusty-mpm approve {name} {id} (or deny)"),
-        (true, ..) => "Answer in its terminal: click to open it.".to_owned(),
-        (false, ..) => format!("Answer in its terminal: trusty-mpm attach {name}"),
+/// Shows `text`; its id, `None` when no server showed it.
+async fn put(
+    desktop: &mut Desktop,
+    text: &Text,
+    critical: bool,
+    icon: &str,
+    category: &str,
+) -> Option<u32> {
+    let caps = desktop.capabilities().await?;
+    let actions: Vec<(&str, &str)> = text
+        .actions
+        .iter()
+        .map(|(k, l)| (k.as_str(), l.as_str()))
+        .collect();
+    let note = Note {
+        icon,
+        summary: &text.summary,
+        body: &text.body,
+        actions: &actions,
+        category,
+        critical,
     };
-    format!("{}\n{how}", summary(r))
+    desktop.show(&note, caps).await
 }
 
-/// What a request is about, on one line: `Bash: make deploy`.
-fn summary(r: &RequestInfo) -> String {
-    text::one_line(&format!("{}: {}", r.tool, r.detail), text::MAX_DETAIL)
-}
+const REQUEST: &str = "x-trusty-mpm.permission.request";
 
-/// Shows a request's notification; its id and what its actions answer.
+/// Shows a request's notification (its first question, when it is answered step by step);
+/// its id and what its actions do.
 async fn show(desktop: &mut Desktop, r: RequestInfo) -> Option<(u32, Asked)> {
     let caps = desktop.capabilities().await?;
-    let title = match r.questions.as_slice() {
-        [q] => format!("{} asks: {}", r.name, q.question),
-        _ => format!("{} asks to use {}", r.name, r.tool),
+    let (text, choices, steps) = match caps.actions && r.stepwise() {
+        true => {
+            let draft = Draft::new(&r);
+            let text = notes::step(&r, &draft, 0);
+            (
+                text,
+                Vec::new(),
+                Some(Steps {
+                    request: r.clone(),
+                    draft,
+                    at: 0,
+                }),
+            )
+        }
+        false => {
+            let (text, choices) = notes::request(&r, caps);
+            (text, choices, None)
+        }
     };
-    let choices = keyed(r.choices());
-    let answers = choices.iter().map(|(k, c)| (k.as_str(), c.label()));
-    let actions: Vec<(&str, &str)> = [("default", "Open")].into_iter().chain(answers).collect();
-    let note = Note {
-        icon: "dialog-question",
-        summary: &title,
-        body: &request_body(&r, caps, actions.len() > 1),
-        actions: &actions,
-        category: "x-trusty-mpm.permission.request",
-        critical: true,
-    };
-    let id = desktop.show(&note, caps).await?;
+    let id = put(desktop, &text, true, "dialog-question", REQUEST).await?;
     let asked = Asked {
         choices,
-        detail: summary(&r),
+        steps,
+        detail: notes::about(&r),
         session: r.session_id,
         name: r.name,
         request_id: r.request_id,
@@ -164,12 +191,87 @@ fn keep_ids(ids: &[u32]) {
     }
 }
 
+/// The notification server's ActionInvoked and NotificationClosed in one stream, in the order
+/// it sent them (a server that closes a notification when one of its actions is clicked sends
+/// both at once, and the click must be seen first).
+async fn server_signals(conn: &Connection) -> zbus::Result<MessageStream> {
+    let rule = MatchRule::builder()
+        .msg_type(Type::Signal)
+        .interface("org.freedesktop.Notifications")
+        .path("/org/freedesktop/Notifications")
+        .build()?;
+    MessageStream::for_match_rule(rule, conn, None).await
+}
+
+/// Sends AnswerRequest; a failure is said on stderr.
+async fn reply(
+    conn: &Connection,
+    a: &Asked,
+    reply: zbus::Result<HashMap<String, zbus::OwnedVariant>>,
+) {
+    let answered = match (manager(conn).await, reply) {
+        (Ok(m), Ok(reply)) => m.answer_request(&a.session, &a.request_id, reply).await,
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
+    // On success PermissionResolved closes the notification.
+    if let Err(e) = answered {
+        eprintln!(
+            "trusty-mpm notify: could not answer {}'s request: {}",
+            visible(&a.name),
+            message(&e)
+        );
+    }
+}
+
+/// A click on action `key` of a question shown step by step: picks the option, then shows
+/// the next question (in a new notification), or sends every answer after the last.
+async fn stepped(
+    conn: &Connection,
+    desktop: &mut Desktop,
+    id: u32,
+    mut a: Asked,
+    key: &str,
+    asked: &mut HashMap<u32, Asked>,
+) {
+    let Some(s) = a.steps.as_mut() else { return };
+    let Some(q) = s.request.questions.get(s.at) else {
+        return;
+    };
+    let advance = match key
+        .strip_prefix("option:")
+        .and_then(|i| i.parse::<usize>().ok())
+    {
+        Some(i) => {
+            let Some(label) = q.options.get(i).cloned() else {
+                return;
+            };
+            s.draft.pick(&s.request, s.at, &label);
+            !q.multi_select
+        }
+        None => key == "next" && s.draft.answered(s.at),
+    };
+    if advance && s.at + 1 == s.request.questions.len() {
+        let answers = s.draft.answers(&s.request);
+        reply(conn, &a, answer([("answers", answers.into())])).await;
+        asked.insert(id, a);
+        return;
+    }
+    if advance {
+        s.at += 1;
+    }
+    let text = notes::step(&s.request, &s.draft, s.at);
+    // A new notification rather than a replaced one: a server may close the clicked one.
+    desktop.close(id).await;
+    if let Some(new) = put(desktop, &text, true, "dialog-question", REQUEST).await {
+        asked.insert(new, a);
+    }
+}
+
 pub async fn run(conn: &Connection, min_work: Duration) -> zbus::Result<ExitCode> {
     let policy = settings();
     offer_answers(conn, policy.permission_wait).await?;
     let mut desktop = Desktop::new(conn).await?;
-    let mut actions = desktop.proxy().receive_action_invoked().await?;
-    let mut closed = desktop.proxy().receive_notification_closed().await?;
+    let mut server = server_signals(conn).await?;
     let mut signals = manager_signals(conn).await?;
     let mut owners = owner_changes(conn, BUS_NAME).await?;
     let mut asked: HashMap<u32, Asked> = HashMap::new();
@@ -206,21 +308,9 @@ pub async fn run(conn: &Connection, min_work: Duration) -> zbus::Result<ExitCode
                             if s("outcome") != "expired" {
                                 continue;
                             }
-                            let Some(caps) = desktop.capabilities().await else { continue };
-                            let summary = format!("{}: the question is now in its terminal", gone.name);
-                            let body = format!("{}\nNobody answered in time: answer in its terminal, click to open it.", gone.detail);
-                            let note = Note {
-                                icon: "dialog-question",
-                                summary: &summary,
-                                body: &body,
-                                actions: &[("default", "Open")],
-                                category: "x-trusty-mpm.permission.request",
-                                critical: false,
-                            };
-                            if let Some(id) = desktop.show(&note, caps).await {
-                                // Only Open works on it: it answers nothing.
-                                let terminal = Asked { request_id: String::new(), choices: Vec::new(), ..gone };
-                                asked.insert(id, terminal);
+                            let text = notes::moved(&gone.name, &gone.detail);
+                            if let Some(id) = put(&mut desktop, &text, false, "dialog-question", REQUEST).await {
+                                asked.insert(id, Asked::opener(gone.session, gone.name));
                             }
                         }
                     }
@@ -231,21 +321,11 @@ pub async fn run(conn: &Connection, min_work: Duration) -> zbus::Result<ExitCode
                                 working_since.entry(id).or_insert_with(Instant::now);
                             }
                             "ready" => {
-                                if let Some(t) = working_since.remove(&id).filter(|t| t.elapsed() >= min_work) {
-                                    let secs = t.elapsed().as_secs();
-                                    let body = format!("Worked for {}m {:02}s and is ready for you.", secs / 60, secs % 60);
-                                    let summary = format!("{} finished", s("name"));
-                                    let note = Note {
-                                        icon: "dialog-information",
-                                        summary: &summary,
-                                        body: &body,
-                                        actions: &[],
-                                        category: "x-trusty-mpm.session.finished",
-                                        critical: false,
-                                    };
-                                    if let Some(caps) = desktop.capabilities().await {
-                                        desktop.show(&note, caps).await;
-                                    }
+                                let Some(t) = working_since.remove(&id).filter(|t| t.elapsed() >= min_work) else { continue };
+                                let text = notes::finished(&s("name"), t.elapsed().as_secs());
+                                let category = "x-trusty-mpm.session.finished";
+                                if let Some(note) = put(&mut desktop, &text, false, "dialog-information", category).await {
+                                    asked.insert(note, Asked::opener(id, s("name")));
                                 }
                             }
                             _ => {
@@ -256,36 +336,39 @@ pub async fn run(conn: &Connection, min_work: Duration) -> zbus::Result<ExitCode
                     _ => {}
                 }
             }
-            Some(a) = actions.next() => {
-                let Ok(args) = a.args() else { continue };
-                let Some(p) = asked.get(args.id()) else { continue };
-                let key = *args.action_key();
-                if key == "default" {
-                    if let Err(e) = open_session(&policy.terminal_command, &p.session) {
-                        eprintln!("trusty-mpm notify: {e}");
+            Some(msg) = server.next() => {
+                let Ok(msg) = msg else { continue };
+                let member = msg.header().member().map(|m| m.to_string()).unwrap_or_default();
+                match member.as_str() {
+                    "ActionInvoked" => {
+                        let Ok((id, key)) = msg.body().deserialize::<(u32, String)>() else { continue };
+                        let Some(a) = asked.get(&id) else { continue };
+                        if key == "default" {
+                            if let Err(e) = open_session(&policy.terminal_command, &a.session) {
+                                eprintln!("trusty-mpm notify: {e}");
+                            }
+                        } else if a.steps.is_some() {
+                            if let Some(a) = asked.remove(&id) {
+                                stepped(conn, &mut desktop, id, a, &key, &mut asked).await;
+                            }
+                        } else if let Some((_, choice)) = a.choices.iter().find(|(k, _)| *k == key) {
+                            reply(conn, a, choice.answer("Denied from the desktop notification.")).await;
+                        }
                     }
-                    continue;
-                }
-                let Some((_, choice)) = p.choices.iter().find(|(k, _)| k == key) else { continue };
-                let reply = choice.answer("Denied from the desktop notification.");
-                let answered = match (manager(conn).await, reply) {
-                    (Ok(m), Ok(reply)) => m.answer_request(&p.session, &p.request_id, reply).await,
-                    (Err(e), _) | (_, Err(e)) => Err(e),
-                };
-                // On success PermissionResolved closes the notification.
-                if let Err(e) = answered {
-                    eprintln!("trusty-mpm notify: could not answer {}'s request: {}", visible(&p.name), message(&e));
-                }
-            }
-            Some(c) = closed.next() => {
-                if let Ok(args) = c.args() {
-                    asked.remove(args.id());
+                    "NotificationClosed" => {
+                        if let Ok((id, _)) = msg.body().deserialize::<(u32, u32)>() {
+                            asked.remove(&id);
+                        }
+                    }
+                    _ => {}
                 }
             }
             // The daemon went away or came back: the requests it held are gone with it, and a
-            // daemon that is back may hold new ones.
+            // daemon that is back may hold new ones. Notes that only open a session stay.
             Some(change) = owners.next() => {
-                for (id, _) in asked.drain() {
+                let requests: Vec<u32> = asked.iter().filter(|(_, a)| !a.request_id.is_empty()).map(|(id, _)| *id).collect();
+                for id in requests {
+                    asked.remove(&id);
                     desktop.close(id).await;
                 }
                 if change.ok().as_ref().is_some_and(owner_appeared) {
