@@ -73,32 +73,44 @@ impl Draft {
         (0..self.chosen.len()).all(|q| self.answered(q))
     }
 
-    /// AnswerRequest's `answers`: question → labels in the order the request lists them.
-    pub fn answers(&self, r: &RequestInfo) -> HashMap<String, String> {
-        r.questions
+    /// The options chosen for question `q`, joined with ", " in the order the request lists
+    /// them (as Claude Code reads several).
+    pub fn chosen(&self, r: &RequestInfo, q: usize) -> String {
+        let options = r
+            .questions
+            .get(q)
+            .map(|x| x.options.as_slice())
+            .unwrap_or_default();
+        let labels: Vec<&str> = options
             .iter()
-            .enumerate()
-            .map(|(q, question)| {
-                let labels: Vec<&str> = question
-                    .options
-                    .iter()
-                    .filter(|o| self.has(q, o))
-                    .map(String::as_str)
-                    .collect();
-                (question.question.clone(), labels.join(", "))
-            })
+            .filter(|o| self.has(q, o))
+            .map(String::as_str)
+            .collect();
+        labels.join(", ")
+    }
+
+    /// AnswerRequest's `answers`: question → its chosen options.
+    pub fn answers(&self, r: &RequestInfo) -> HashMap<String, String> {
+        let questions = r.questions.iter().enumerate();
+        questions
+            .map(|(q, question)| (question.question.clone(), self.chosen(r, q)))
             .collect()
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use super::*;
     use crate::cli::requests::Question;
 
-    fn two_questions() -> RequestInfo {
+    /// An answerable request of two questions, the second multi-select (Redis, Kafka, Nats).
+    pub fn two_questions() -> RequestInfo {
         RequestInfo {
+            name: "api".into(),
+            session_id: "1".into(),
+            request_id: "r1".into(),
             kind: "question".into(),
+            detail: "Which database?\nWhich extras?".into(),
             answerable: true,
             questions: vec![
                 Question {

@@ -121,15 +121,7 @@ pub fn step(r: &RequestInfo, draft: &Draft, at: usize) -> Text {
     let mut body: Vec<String> = r.questions[..at]
         .iter()
         .enumerate()
-        .map(|(i, earlier)| {
-            let chosen: Vec<&str> = earlier
-                .options
-                .iter()
-                .filter(|o| draft.has(i, o))
-                .map(String::as_str)
-                .collect();
-            format!("{} {}", earlier.question, chosen.join(", "))
-        })
+        .map(|(i, earlier)| format!("{} {}", earlier.question, draft.chosen(r, i)))
         .collect();
     let last = at + 1 == n;
     let next = if last { "Send" } else { "Next" };
@@ -199,7 +191,7 @@ pub fn took(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::requests::Question;
+    use crate::cli::draft::tests::two_questions;
 
     const ACTIONS: Capabilities = Capabilities {
         actions: true,
@@ -219,26 +211,6 @@ mod tests {
             detail: "cargo build --release \\\n  && ./deploy.sh".into(),
             answerable: true,
             ..RequestInfo::default()
-        }
-    }
-
-    fn two_questions() -> RequestInfo {
-        RequestInfo {
-            detail: "Which database?\nWhich extras?".into(),
-            questions: vec![
-                Question {
-                    question: "Which database?".into(),
-                    options: vec!["Postgres".into(), "SQLite".into()],
-                    ..Question::default()
-                },
-                Question {
-                    question: "Which extras?".into(),
-                    multi_select: true,
-                    options: vec!["Redis".into(), "Kafka".into()],
-                    ..Question::default()
-                },
-            ],
-            ..asked("question")
         }
     }
 
@@ -281,7 +253,7 @@ mod tests {
         assert_eq!(text.summary, "api asks 2 questions");
         assert_eq!(
             text.body,
-            "1. Which database?: Postgres | SQLite\n2. Which extras? (several): Redis | Kafka\nAnswer with: trusty-mpm answer api r1 [--option LABEL | TEXT]…"
+            "1. Which database?: Postgres | SQLite\n2. Which extras? (several): Redis | Kafka | Nats\nAnswer with: trusty-mpm answer api r1 [--option LABEL | TEXT]…"
         );
     }
 
@@ -309,7 +281,8 @@ mod tests {
             second.actions[1..],
             [
                 ("option:0".into(), "☐ Redis".into()),
-                ("option:1".into(), "☐ Kafka".into())
+                ("option:1".into(), "☐ Kafka".into()),
+                ("option:2".into(), "☐ Nats".into())
             ]
         );
         d.pick(&r, 1, "Kafka");
@@ -318,6 +291,7 @@ mod tests {
             second.actions[2..],
             [
                 ("option:1".into(), "☑ Kafka".into()),
+                ("option:2".into(), "☐ Nats".into()),
                 ("next".into(), "Send".into())
             ]
         );

@@ -188,7 +188,8 @@ fn answer(r: &RequestInfo, choice: Choice) -> Action {
 mod tests {
     use super::super::state::tests::{request, session};
     use super::*;
-    use crate::cli::requests::{Question, Suggestion};
+    use crate::cli::draft::tests::two_questions;
+    use crate::cli::requests::Suggestion;
 
     /// Labels, "(off)" for greyed-out entries, "[x]"/"[ ]" and "(x)"/"( )" for toggles.
     fn labels(entries: &[Entry]) -> Vec<String> {
@@ -334,22 +335,7 @@ mod tests {
     #[test]
     fn several_questions_are_picked_then_sent() {
         let mut st = State::default();
-        let mut q = request("1", "r1", true);
-        q.kind = "question".into();
-        q.detail = "Which database?\nWhich extras?".into();
-        q.questions = vec![
-            Question {
-                question: "Which database?".into(),
-                options: vec!["Postgres".into(), "SQLite".into()],
-                ..Question::default()
-            },
-            Question {
-                question: "Which extras?".into(),
-                multi_select: true,
-                options: vec!["Redis".into(), "Kafka".into()],
-                ..Question::default()
-            },
-        ];
+        let q = two_questions();
         st.load(vec![session("1", "active", "needs-input")], vec![q]);
         let asked = |st: &State| children(&menu(st)[2]).to_vec();
         assert_eq!(
@@ -371,7 +357,10 @@ mod tests {
         st.pick("r1", 1, "Redis");
         let now = asked(&st);
         assert_eq!(labels(children(&now[5])), ["( ) Postgres", "(x) SQLite"]);
-        assert_eq!(labels(children(&now[6])), ["[x] Redis", "[x] Kafka"]);
+        assert_eq!(
+            labels(children(&now[6])),
+            ["[x] Redis", "[x] Kafka", "[ ] Nats"]
+        );
         let Entry::Item { action, .. } = &now[7] else {
             panic!()
         };
@@ -379,7 +368,7 @@ mod tests {
             action.as_ref().unwrap(),
             &Action::Send {
                 id: "1".into(),
-                name: "n1".into(),
+                name: "api".into(),
                 request_id: "r1".into()
             }
         );
