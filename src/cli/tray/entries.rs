@@ -5,7 +5,7 @@
 
 use super::state::{Action, State, Verb};
 use crate::cli::draft::Draft;
-use crate::cli::output::cut_middle;
+use crate::cli::output::{count, cut_middle};
 use crate::cli::requests::{Choice, RequestInfo};
 use crate::text;
 
@@ -131,12 +131,15 @@ fn session(st: &State, x: &crate::cli::output::SessionInfo) -> Entry {
 /// A waiting request: what it asks, then its answers where an answer can work (the daemon
 /// waits for it): one click each, or the questions' options to pick and then Send.
 fn request(r: &RequestInfo, draft: Option<&Draft>) -> Vec<Entry> {
-    let what = match r.kind.as_str() {
-        "question" => format!("Asks: {}", r.detail),
+    let draft = draft.filter(|_| r.stepwise());
+    let what = match (r.kind.as_str(), draft) {
+        // Each question has its own submenu below.
+        ("question", Some(_)) => format!("Asks {}:", count(r.questions.len(), "question")),
+        ("question", None) => format!("Asks: {}", r.detail),
         _ => format!("Asks: {}: {}", r.tool, r.detail),
     };
     let mut out = vec![Entry::item(cut(&what), None)];
-    let Some(draft) = draft.filter(|_| r.stepwise()) else {
+    let Some(draft) = draft else {
         out.extend(r.choices().into_iter().map(|choice| {
             let label = cut(choice.label());
             let action = answer(r, choice);
@@ -342,7 +345,7 @@ mod tests {
             labels(&asked(&st))[3..],
             [
                 "--",
-                "Asks: Which database? (off)",
+                "Asks 2 questions: (off)",
                 "1. Which database?",
                 "2. Which extras? (several)",
                 "Send answers (off)"

@@ -219,7 +219,8 @@ impl State {
         }
         for r in &self.requests {
             let what = match r.kind.as_str() {
-                "question" => format!("{} asks: {}", r.name, r.detail),
+                // One question a line would read as separate requests.
+                "question" => format!("{} asks: {}", r.name, r.detail.replace('\n', " · ")),
                 _ => format!("{} asks to use {}: {}", r.name, r.tool, r.detail),
             };
             let cut: String = what.chars().take(TOOLTIP_REQUEST).collect();
