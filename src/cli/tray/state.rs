@@ -334,6 +334,14 @@ pub mod tests {
             "bounded: {}",
             st.tooltip().len()
         );
+        let questions = crate::cli::draft::tests::two_questions();
+        st.load(vec![session("1", "active", "working")], vec![questions]);
+        assert!(
+            st.tooltip()
+                .ends_with("\napi asks: Which database? · Which extras?"),
+            "one line per request: {}",
+            st.tooltip()
+        );
     }
 
     #[test]
