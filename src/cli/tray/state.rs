@@ -207,6 +207,10 @@ impl State {
         if counts.sessions > 0 && text != total {
             text = format!("{total}: {text}");
         }
+        // Why the icon is grey although there are sessions.
+        if counts.sessions > 0 && self.mood() == Mood::Idle {
+            text = format!("{text}, none running");
+        }
         text
     }
 
@@ -281,10 +285,11 @@ pub mod tests {
         st.load(vec![session("1", "stopped", "unknown")], vec![]);
         assert_eq!(
             (st.mood(), st.tooltip().as_str()),
-            (Mood::Idle, "1 session")
+            (Mood::Idle, "1 session, none running")
         );
         st.load(vec![session("1", "paused", "ready")], vec![]);
         assert_eq!(st.mood(), Mood::Idle, "a paused session does not run");
+        assert_eq!(st.tooltip(), "1 session: 1 ready, none running");
         st.load(vec![session("1", "active", "working")], vec![]);
         assert_eq!(st.mood(), Mood::Running);
         assert_eq!(st.tooltip(), "1 session: 1 working");
