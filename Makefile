@@ -1,5 +1,5 @@
 # The two quick-start commands: `make run` (the daemon) and `make test` (every test).
-# `make install` puts the service, its desktop entry and icon in the user's standard locations
+# `make install` puts the service, its desktop entry and icons in the user's standard locations
 # (PREFIX, default ~/.local).
 # `make bench` measures the figures of docs/performance.md (not part of `make test`).
 .PHONY: run test bench build lint install uninstall
@@ -16,6 +16,7 @@ ZSHCOMPDIR ?= $(DATADIR)/zsh/site-functions
 FISHCOMPDIR ?= $(DATADIR)/fish/vendor_completions.d
 APPDIR ?= $(DATADIR)/applications
 ICONDIR ?= $(DATADIR)/icons/hicolor/scalable/apps
+STATUSICONDIR ?= $(DATADIR)/icons/hicolor/scalable/status
 # The binary to install; the default is built in release mode first.
 BIN ?= target/release/trusty-mpm
 
@@ -42,6 +43,8 @@ lint:
 	cargo clippy --bench harness -- -D warnings
 
 UNITS = trusty-mpm.service trusty-mpm-notify.service trusty-mpm-tray.service
+# The tray's icons, one per state (drawn by src/cli/tray/icon.rs).
+STATUSICONS = $(foreach s,down idle running attention,trusty-mpm-$(s).svg)
 SLICE = trusty-mpm.slice
 
 install:
@@ -49,7 +52,7 @@ install:
 	install -Dm755 "$(BIN)" "$(DESTDIR)$(BINDIR)/trusty-mpm"
 	install -d "$(DESTDIR)$(UNITDIR)" "$(DESTDIR)$(DBUSDIR)" "$(DESTDIR)$(IFACEDIR)" \
 		"$(DESTDIR)$(MANDIR)" "$(DESTDIR)$(BASHCOMPDIR)" "$(DESTDIR)$(ZSHCOMPDIR)" "$(DESTDIR)$(FISHCOMPDIR)" \
-		"$(DESTDIR)$(APPDIR)" "$(DESTDIR)$(ICONDIR)"
+		"$(DESTDIR)$(APPDIR)" "$(DESTDIR)$(ICONDIR)" "$(DESTDIR)$(STATUSICONDIR)"
 	sed -e 's|@bindir@|$(BINDIR)|g' -e 's|@datadir@|$(DATADIR)|g' \
 		packaging/systemd/trusty-mpm.service.in > "$(DESTDIR)$(UNITDIR)/trusty-mpm.service"
 	sed -e 's|@bindir@|$(BINDIR)|g' \
@@ -62,7 +65,8 @@ install:
 	install -m644 packaging/dbus/org.trusty.Mpm1.xml "$(DESTDIR)$(IFACEDIR)/org.trusty.Mpm1.xml"
 	sed -e 's|@bindir@|$(BINDIR)|g' \
 		packaging/desktop/trusty-mpm.desktop.in > "$(DESTDIR)$(APPDIR)/trusty-mpm.desktop"
-	install -m644 packaging/desktop/trusty-mpm.svg "$(DESTDIR)$(ICONDIR)/trusty-mpm.svg"
+	install -m644 packaging/icons/trusty-mpm.svg "$(DESTDIR)$(ICONDIR)/trusty-mpm.svg"
+	install -m644 $(addprefix packaging/icons/,$(STATUSICONS)) "$(DESTDIR)$(STATUSICONDIR)"
 	"$(BIN)" man --dir "$(DESTDIR)$(MANDIR)"
 	"$(BIN)" completions bash > "$(DESTDIR)$(BASHCOMPDIR)/trusty-mpm"
 	"$(BIN)" completions zsh > "$(DESTDIR)$(ZSHCOMPDIR)/_trusty-mpm"
@@ -90,7 +94,8 @@ endif
 		"$(DESTDIR)$(MANDIR)/trusty-mpm.1" "$(DESTDIR)$(MANDIR)"/trusty-mpm-*.1 \
 		"$(DESTDIR)$(BASHCOMPDIR)/trusty-mpm" \
 		"$(DESTDIR)$(ZSHCOMPDIR)/_trusty-mpm" "$(DESTDIR)$(FISHCOMPDIR)/trusty-mpm.fish" \
-		"$(DESTDIR)$(APPDIR)/trusty-mpm.desktop" "$(DESTDIR)$(ICONDIR)/trusty-mpm.svg"
+		"$(DESTDIR)$(APPDIR)/trusty-mpm.desktop" "$(DESTDIR)$(ICONDIR)/trusty-mpm.svg" \
+		$(foreach i,$(STATUSICONS),"$(DESTDIR)$(STATUSICONDIR)/$(i)")
 ifeq ($(DESTDIR),)
 	-systemctl --user daemon-reload
 endif

@@ -282,8 +282,9 @@ pub enum ClientCommand {
         #[arg(long, default_value_t = 30, value_name = "SECS")]
         min_work_secs: u64,
     },
-    /// A tray icon (StatusNotifierItem) with a menu of every session: Attach, Pause/Resume,
-    /// Stop, and the answers of its waiting requests.
+    /// A tray icon (StatusNotifierItem) with a menu of every session (Attach, Pause/Resume,
+    /// Stop, or Restart and Remove, and the answers of its waiting requests), Start session,
+    /// Open list in terminal and Quit.
     Tray,
 }
 

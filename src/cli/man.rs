@@ -136,6 +136,11 @@ const FILES: &[Note] = &[
         pages: &["", "tray"],
     },
     Note {
+        tag: "~/.local/share/icons/hicolor/scalable/status/trusty-mpm-*.svg",
+        text: "The tray's icon for each state (down, idle, running, attention).",
+        pages: &["", "tray"],
+    },
+    Note {
         tag: "~/.local/share/dbus-1/interfaces/org.trusty.Mpm1.xml",
         text: "The D-Bus contract, with a comment on every member.",
         pages: &["", "daemon", "client"],
