@@ -458,17 +458,3 @@ async fn a_start_that_cannot_be_saved_leaves_nothing() {
     assert!(matches!(e, Err(Error::Internal(_))), "{e:?}");
     assert!(r.svc.get(keep.id).is_some(), "the removal was undone");
 }
-
-#[test]
-fn log_lines_name_the_session_and_never_end_in_an_empty_detail() {
-    use super::log_text;
-    assert_eq!(log_text("myproj", "resumed", ""), "myproj: resumed");
-    assert_eq!(
-        log_text("myproj", "paused", "waiting for review"),
-        "myproj: paused: waiting for review"
-    );
-    assert_eq!(
-        log_text("myproj", "started", "started in /src/myproj"),
-        "myproj: started in /src/myproj"
-    );
-}
