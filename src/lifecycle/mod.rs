@@ -46,8 +46,17 @@ pub struct Counts {
 }
 
 impl std::fmt::Display for Counts {
+    /// "No sessions", "1 session, 1 active": the words every client view uses.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} sessions, {} active", self.total, self.active)
+        match self.total {
+            0 => write!(f, "No sessions"),
+            n => write!(
+                f,
+                "{}, {} active",
+                crate::text::count(n, "session"),
+                self.active
+            ),
+        }
     }
 }
 

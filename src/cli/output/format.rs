@@ -2,6 +2,7 @@
 
 use super::SessionInfo;
 use crate::model::now_usec;
+pub use crate::text::count;
 
 /// A duration in microseconds as `42s`, `5m`, `3h`, `2d`.
 pub fn age(since_usec: u64) -> String {
@@ -83,15 +84,6 @@ pub fn token_lines(s: &SessionInfo) -> [(&'static str, String); 2] {
         )
     };
     [("Context", context), ("Tokens", totals)]
-}
-
-/// "1 session", "2 sessions".
-pub fn count(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
 }
 
 #[cfg(test)]
