@@ -127,6 +127,10 @@ pub enum ClientCommand {
         /// Resume this Claude Code session id.
         #[arg(long, value_name = "ID")]
         resume: Option<String>,
+        /// Start a new session even though a stopped one works in DIR (without it, `start`
+        /// refuses and names the `trusty-mpm restart` that brings that one back).
+        #[arg(long)]
+        new: bool,
         /// A variable of claude's environment, NAME=VALUE (repeatable).
         #[arg(long = "env", value_name = "NAME=VALUE", value_parser = env_var)]
         env: Vec<(String, String)>,
@@ -227,9 +231,16 @@ pub enum ClientCommand {
         #[command(flatten)]
         json: Json,
     },
-    /// Remove sessions whose tmux session is gone; mark exited ones stopped.
+    /// Remove sessions whose tmux session is gone (named first, asked on a terminal); mark
+    /// exited ones stopped.
     #[command(mut_arg("json", |a| a.long_help("Print {reaped, names, stopped}: how many were removed, their names, how many were marked stopped.")))]
-    Reap(Json),
+    Reap {
+        #[command(flatten)]
+        json: Json,
+        /// Forget them without asking (needed when stdin is not a terminal).
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
     /// List the requests waiting now: permission requests and questions, with their ids.
     #[command(mut_arg("json", |a| a.long_help(REQUESTS_JSON)))]
     Requests(Json),

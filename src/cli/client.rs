@@ -11,6 +11,7 @@ use zbus::{Connection, Variant};
 
 use super::args::{ClientCommand as Command, Compress, Key};
 use super::bus::{clock, manager, sessions};
+use super::guards;
 use super::output::{self, SessionInfo, visible, visible_lines};
 use super::requests::{RequestInfo, answer};
 use crate::contract::{BUS_NAME, SESSION_IFACE};
@@ -157,7 +158,8 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
                         "Summary" => visible_lines(&v),
                         _ => visible(&v),
                     };
-                    println!("{k:>10}: {v}");
+                    // A value's further lines start under its first one.
+                    println!("{k:>10}: {}", v.replace('\n', &format!("\n{:12}", "")));
                 }
             }
         }
@@ -165,10 +167,20 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
             dir,
             name,
             resume,
+            new,
             env,
             limits,
             args,
         } => {
+            let dir = absolute(&dir);
+            let all = match new {
+                true => Vec::new(),
+                false => sessions(conn).await?,
+            };
+            if let Some(s) = guards::stopped_in(&all, &dir, name.as_deref()) {
+                eprintln!("trusty-mpm: {}", guards::start_refused(s, &dir));
+                return Ok(ExitCode::from(output::exit_code_for("InvalidState")));
+            }
             let mut opts: HashMap<&str, Variant<'_>> = HashMap::new();
             if !args.is_empty() {
                 opts.insert("args", Variant::from(args.clone()));
@@ -193,7 +205,7 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
                 opts.insert("cpu_weight", Variant::from(w));
             }
             let (id, name, _) = m
-                .start_session(&absolute(&dir), name.as_deref().unwrap_or(""), opts)
+                .start_session(&dir, name.as_deref().unwrap_or(""), opts)
                 .await?;
             say(&format!("Started {name} ({id})."));
         }
@@ -308,22 +320,7 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
                 }
             }
         }
-        Command::Reap(j) => {
-            let (reaped, names, stopped) = m.reap_dead_sessions().await?;
-            if j.json {
-                print_json(&json!({"reaped": reaped, "names": names, "stopped": stopped}));
-            } else {
-                say(&format!(
-                    "Removed {} whose tmux session is gone{}; marked {stopped} stopped.",
-                    output::count(reaped as usize, "session"),
-                    if names.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({})", names.join(", "))
-                    }
-                ));
-            }
-        }
+        Command::Reap { json, yes } => return super::guards::reap(conn, json.json, yes).await,
         Command::Requests(j) => {
             let rows = m.list_requests().await?;
             let all: Vec<RequestInfo> = rows.into_iter().map(RequestInfo::from_row).collect();

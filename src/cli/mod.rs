@@ -8,6 +8,7 @@ pub mod bus;
 pub mod client;
 pub mod complete;
 pub mod desktop;
+pub mod guards;
 pub mod hooks;
 pub mod man;
 pub mod notify;

@@ -3,6 +3,7 @@
 mod access;
 mod adopt;
 mod cli;
+mod cli_daily;
 mod cli_escapes;
 mod cli_output;
 mod completion;
