@@ -19,6 +19,7 @@ mod install;
 mod journal;
 mod launch;
 mod lifecycle;
+mod make_run;
 mod notify;
 mod procs;
 mod props;
