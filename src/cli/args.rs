@@ -47,6 +47,9 @@ pub enum Command {
         #[command(subcommand)]
         action: HooksAction,
     },
+    /// Show every setting (waits, claude, limits, environment, deny rules…), its value and
+    /// where it comes from: a variable, config.toml or the default.
+    Config,
     /// Print the shell completion script (it asks `trusty-mpm` on PATH at each TAB).
     Completions {
         /// The shell to complete in.

@@ -7,6 +7,7 @@ pub mod attach;
 pub mod bus;
 pub mod client;
 pub mod complete;
+pub mod config;
 pub mod desktop;
 pub mod guards;
 pub mod hooks;

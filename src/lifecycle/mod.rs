@@ -29,7 +29,7 @@ use tokio::sync::watch as tokio_watch;
 use tokio::task::AbortHandle;
 
 pub use hooks::{HookEffect, Speaker};
-pub use launch::StartOptions;
+pub use launch::{StartOptions, resolve_claude};
 pub use permissions::{Answer, Ask, Kind, Outcome, Question, Reply, Suggestion, Waiting};
 
 use crate::config::{Config, EVENT_HISTORY};

@@ -117,3 +117,90 @@ async fn reap_names_what_it_forgets_and_asks_first() {
     // With nothing to forget there is nothing to ask.
     assert!(ok(&env, &["reap"]).starts_with("Removed 0 sessions"));
 }
+
+/// `trusty-mpm config` with `vars` (no bus needed): its rows as (setting, from, value).
+fn config_rows(vars: &[(&str, &str)]) -> (std::process::Output, Vec<(String, String, String)>) {
+    let out = std::process::Command::new(DAEMON)
+        .arg("config")
+        .envs(vars.iter().copied())
+        .env_remove("TRUSTY_MPM_STATE_DIR")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let rows = text
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .skip(1)
+        .map(|l| {
+            let mut words = l.splitn(2, "  ").map(str::trim);
+            let setting = words.next().unwrap_or("").to_owned();
+            let rest = words.next().unwrap_or("").trim_start();
+            let (from, value) = rest.split_once("  ").unwrap_or((rest, ""));
+            (setting, from.to_owned(), value.trim().to_owned())
+        })
+        .collect();
+    (out, rows)
+}
+
+#[test]
+fn config_shows_every_setting_and_where_it_comes_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.toml");
+    std::fs::write(
+        &file,
+        "restore_on_start = true\nmemory_max = \"8G\"\ntasks_max = 512\n\
+         pass_env = [\"ANTHROPIC_*\"]\n[env]\nMY_TOKEN = \"sk-hidden\"\n\
+         [[deny]]\ntool = \"Bash\"\npattern = \"rm -rf /\"\nreason = \"Never.\"\n",
+    )
+    .unwrap();
+    let claude = fake_claude().display().to_string();
+    let vars = [
+        ("TRUSTY_MPM_CONFIG", file.to_str().unwrap()),
+        ("TRUSTY_MPM_CLAUDE_COMMAND", claude.as_str()),
+        ("HOME", dir.path().to_str().unwrap()),
+    ];
+    let (out, rows) = config_rows(&vars);
+    assert!(out.status.success(), "{out:?}");
+    let row = |setting: &str| {
+        rows.iter()
+            .find(|r| r.0 == setting)
+            .map(|r| (r.1.as_str(), r.2.as_str()))
+            .unwrap_or_else(|| panic!("no {setting} in {rows:?}"))
+    };
+    assert_eq!(
+        row("config file"),
+        ("TRUSTY_MPM_CONFIG", file.to_str().unwrap())
+    );
+    assert_eq!(
+        row("claude_command"),
+        ("TRUSTY_MPM_CLAUDE_COMMAND", claude.as_str())
+    );
+    assert_eq!(row("restore_on_start"), ("config.toml", "true"));
+    assert_eq!(row("permission_wait_secs"), ("default", "120"));
+    assert_eq!(row("memory_max"), ("config.toml", "8.0G"));
+    assert_eq!(row("tasks_max"), ("config.toml", "512"));
+    // No limit is built in.
+    assert_eq!(row("memory_high"), ("default", "none"));
+    assert_eq!(row("cpu_weight"), ("default", "none"));
+    assert_eq!(row("slice_memory_max"), ("default", "none"));
+    assert_eq!(row("pass_env"), ("config.toml", "ANTHROPIC_*"));
+    assert_eq!(row("env"), ("config.toml", "MY_TOKEN (values not shown)"));
+    assert_eq!(row("deny"), ("config.toml", "1 rule"));
+    assert!(
+        rows.iter()
+            .any(|r| r.1 == "rule 1" && r.2 == "Bash /rm -rf //: Never."),
+        "{rows:?}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("sk-hidden"));
+
+    std::fs::write(&file, "memory_max = \"8X\"\n").unwrap();
+    let (out, _) = config_rows(&vars);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the config file is broken") && err.contains("memory_max"),
+        "{err}"
+    );
+}
