@@ -47,7 +47,8 @@ fn main() -> ExitCode {
         Command::Config => config::run(),
         Command::Hooks { action } => match action {
             HooksAction::Install(a) => hooks::install(hooks::scope(a.project)),
-            HooksAction::Uninstall(a) => hooks::uninstall(hooks::scope(a.project)),
+            HooksAction::Uninstall(a) if a.everywhere => hooks::uninstall_everywhere(),
+            HooksAction::Uninstall(a) => hooks::uninstall(hooks::scope(a.scope.project)),
             HooksAction::Status => hooks::status(),
             HooksAction::Check => hooks::check(),
         },

@@ -341,12 +341,23 @@ pub enum Compress {
 pub enum HooksAction {
     /// Add the relay for every hook event to a settings.json (idempotent).
     Install(ScopeArgs),
-    /// Remove exactly the relay's entries from a settings.json.
-    Uninstall(ScopeArgs),
+    /// Remove exactly the relay's entries from a settings.json (--everywhere: from every
+    /// settings file `hooks install` wrote, as `make uninstall` does).
+    Uninstall(UninstallArgs),
     /// Show where the relay is installed (user settings and the current project).
     Status,
     /// Check the config file (deny rules, permission wait); exit 1 when it is broken.
     Check,
+}
+
+#[derive(Args)]
+pub struct UninstallArgs {
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Every settings file `hooks install` wrote (it keeps a list in the state dir), and the
+    /// user's.
+    #[arg(long, conflicts_with_all = ["project", "user"])]
+    pub everywhere: bool,
 }
 
 #[derive(Args)]

@@ -151,9 +151,15 @@ impl UserManager {
     }
 
     pub fn run(&self, program: &str, args: &[&str]) -> Output {
+        self.command(program).args(args).output().unwrap()
+    }
+
+    /// `program` pointed at this manager and its directories, stdin closed.
+    pub fn command(&self, program: &str) -> Command {
         let mut cmd = Command::new(program);
-        cmd.args(args).stdin(Stdio::null());
-        Self::env(self.dir.path(), &mut cmd).output().unwrap()
+        cmd.stdin(Stdio::null());
+        Self::env(self.dir.path(), &mut cmd);
+        cmd
     }
 
     pub fn systemctl(&self, args: &[&str]) -> Output {
