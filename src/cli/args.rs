@@ -283,6 +283,10 @@ pub enum ClientCommand {
         /// What Claude is told.
         #[arg(long)]
         reason: Option<String>,
+        /// Also deny the same from now on: the rule of this suggestion (its number in
+        /// `requests`), turned to deny, is written to the settings file it names.
+        #[arg(long, value_name = "N")]
+        remember: Option<u32>,
     },
     /// Follow what happens, one line per event (--json: JSON lines; --waybar: status-bar JSON).
     #[command(mut_arg("json", |a| a.long_help(WATCH_JSON)))]

@@ -376,10 +376,26 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
             key: Key { key },
             request,
             reason,
+            remember,
         } => {
-            m.answer_permission(&key, &request, false, reason.as_deref().unwrap_or(""))
-                .await?;
-            println!("Denied {request}.");
+            let reason = reason.unwrap_or_default();
+            match remember {
+                None => m.answer_permission(&key, &request, false, &reason).await?,
+                Some(n) => {
+                    let deny = answer([
+                        ("allow", false.into()),
+                        ("reason", reason.into()),
+                        ("remember", n.to_string().into()),
+                    ])?;
+                    m.answer_request(&key, &request, deny).await?
+                }
+            }
+            match remember {
+                None => println!("Denied {request}."),
+                Some(n) => println!(
+                    "Denied {request}; the rule of suggestion {n} denies the same from now on."
+                ),
+            }
         }
         Command::Attach { key: Key { key } } => return super::attach::run(conn, &key).await,
         Command::Watch { json, waybar } => return super::watch::run(conn, json.json, waybar).await,

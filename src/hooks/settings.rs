@@ -1,6 +1,7 @@
 //! Installing the relay into Claude Code's `settings.json`: one entry per event we listen to,
 //! merged beside every other key and hook (key order kept), idempotent, written atomically.
-//! `uninstall` removes exactly our entries; `status` reports them.
+//! `uninstall` removes exactly our entries; `status` reports them. `add_rules` writes a
+//! permission rule the way Claude Code keeps one (a denied request remembered).
 
 use std::path::{Path, PathBuf};
 
@@ -207,6 +208,37 @@ pub fn uninstall(path: &Path) -> Result<usize, String> {
     Ok(removed)
 }
 
+/// Adds permission rules (`permissions.<behavior>`, e.g. `deny`: `["Bash(npm test:*)"]`) to a
+/// settings file as Claude Code would, keeping every other key; a rule already there is not
+/// added twice. Returns how many were added.
+pub fn add_rules(path: &Path, behavior: &str, rules: &[String]) -> Result<usize, String> {
+    let mut root = read(path)?;
+    let permissions = match root.entry("permissions").or_insert_with(|| json!({})) {
+        Value::Object(m) => m,
+        _ => return Err("its \"permissions\" is not an object; not touching it".into()),
+    };
+    let Some(list) = permissions
+        .entry(behavior)
+        .or_insert_with(|| json!([]))
+        .as_array_mut()
+    else {
+        return Err(format!(
+            "its permissions.{behavior} is not a list; not touching it"
+        ));
+    };
+    let mut added = 0;
+    for rule in rules {
+        if !list.iter().any(|r| r == rule.as_str()) {
+            list.push(json!(rule));
+            added += 1;
+        }
+    }
+    if added > 0 {
+        write(path, &root)?;
+    }
+    Ok(added)
+}
+
 /// Our installed entries: (event, command).
 pub fn status(path: &Path) -> Result<Vec<(String, String)>, String> {
     let root = read(path)?;
@@ -270,6 +302,38 @@ mod tests {
         let back: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(back, serde_json::from_str::<Value>(OTHER).unwrap());
         assert_eq!(uninstall(&path).unwrap(), 0);
+    }
+
+    #[test]
+    fn rules_join_the_permissions_beside_everything_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".claude/settings.local.json");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(
+            &path,
+            r#"{"permissions": {"allow": ["Bash(ls)"]}, "model": "opus"}"#,
+        )
+        .unwrap();
+        let rules = ["Bash(rm -rf:*)".to_owned(), "WebFetch".to_owned()];
+        assert_eq!(add_rules(&path, "deny", &rules).unwrap(), 2);
+        assert_eq!(
+            add_rules(&path, "deny", &rules[..1]).unwrap(),
+            0,
+            "no twice"
+        );
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(
+            v,
+            json!({"permissions": {"allow": ["Bash(ls)"], "deny": ["Bash(rm -rf:*)", "WebFetch"]}, "model": "opus"})
+        );
+        let fresh = dir.path().join("new/.claude/settings.json");
+        assert_eq!(add_rules(&fresh, "deny", &rules[1..]).unwrap(), 1);
+        std::fs::write(&path, r#"{"permissions": []}"#).unwrap();
+        assert!(
+            add_rules(&path, "deny", &rules)
+                .unwrap_err()
+                .contains("not touching it")
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! wait for tmux. Every mutation is persisted (group-committed) before the operation returns.
 
 mod adopt;
+mod answers;
 mod dialog;
 mod hooks;
 mod input;

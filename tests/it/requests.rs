@@ -421,7 +421,7 @@ async fn the_cli_lists_remembers_and_answers() {
         assert_eq!(
             ok(&env, &["requests"]),
             format!(
-                "cli  {rid}  permission Bash\n    npm test\n    1  Always allow Bash(npm test:*) in this project\n    2  Allow access to /srv/data for this session\n    trusty-mpm approve cli {rid} [--remember N] · trusty-mpm deny cli {rid}\n"
+                "cli  {rid}  permission Bash\n    npm test\n    1  Always allow Bash(npm test:*) in this project\n    2  Allow access to /srv/data for this session\n    trusty-mpm approve cli {rid} [--remember N] · trusty-mpm deny cli {rid} [--remember N]\n"
             )
         );
         let v = json(&env, &["requests", "--json"]);
@@ -475,5 +475,70 @@ async fn the_cli_lists_remembers_and_answers() {
         ),
         "{}",
         r.stdout
+    );
+}
+
+/// `deny --remember N`: Claude Code takes a rule to remember only with an allow, so the daemon
+/// writes the suggestion's rule, turned to deny, into the settings file it names before claude
+/// hears the denial; a suggestion that lasts only while claude runs cannot be denied so.
+#[tokio::test]
+async fn deny_remember_writes_the_deny_rule_where_the_suggestion_says() {
+    use crate::cli::{fails, ok};
+    let (env, _cfg) = env_with_config("permission_wait_secs = 30\n").await;
+    env.start_active("cli").await;
+    let pane = pane_of(&env, "cli");
+    let _answerer = env.answerer().await;
+    let m = env.manager().await;
+    let mut asked = m.receive_permission_requested().await.unwrap();
+    let local = std::path::Path::new(&env.project("cli")).join(".claude/settings.local.json");
+    std::fs::create_dir_all(local.parent().unwrap()).unwrap();
+    std::fs::write(
+        &local,
+        r#"{"permissions": {"allow": ["Read"]}, "model": "opus"}"#,
+    )
+    .unwrap();
+    let payload = permission_request("npm test");
+    let run = relay(&env, &payload, &pane);
+    let answering = async {
+        let (.., rid, _, _) = the_request(&m, &mut asked).await;
+        let (code, err) = fails(&env, &["deny", "cli", &rid, "--remember", "2"]);
+        assert_eq!(
+            (code, err.as_str()),
+            (
+                12,
+                "trusty-mpm: Suggestion 2: 'Allow access to /srv/data for this session' names no rule to deny.\n"
+            )
+        );
+        assert_eq!(
+            ok(
+                &env,
+                &[
+                    "deny",
+                    "cli",
+                    &rid,
+                    "--remember",
+                    "1",
+                    "--reason",
+                    "not in CI"
+                ]
+            ),
+            format!("Denied {rid}; the rule of suggestion 1 denies the same from now on.\n")
+        );
+    };
+    let (r, ()) = tokio::join!(run, answering);
+    assert_eq!(
+        r.stdout,
+        r#"{"hookSpecificOutput":{"hookEventName":"PermissionRequest","decision":{"behavior":"deny","message":"not in CI"}}}"#
+    );
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&local).unwrap()).unwrap();
+    assert_eq!(
+        written,
+        serde_json::json!({"permissions": {"allow": ["Read"], "deny": ["Bash(npm test:*)"]}, "model": "opus"})
+    );
+    let history = ok(&env, &["events", "cli"]);
+    assert!(
+        history.contains("remembered: Always deny Bash(npm test:*) in this project; not in CI"),
+        "{history}"
     );
 }
