@@ -153,7 +153,9 @@ pub fn status() -> ExitCode {
                 println!("{label}: not installed ({})", path.display())
             }
             Ok(entries) => {
-                let events: Vec<&str> = entries.iter().map(|(e, _)| e.as_str()).collect();
+                // PreToolUse has two entries (every tool, and questions): one event.
+                let mut events: Vec<&str> = entries.iter().map(|(e, _)| e.as_str()).collect();
+                events.dedup();
                 let missing: Vec<&str> = EVENTS
                     .iter()
                     .copied()

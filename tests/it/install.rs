@@ -198,7 +198,7 @@ async fn uninstall_takes_the_hooks_and_the_sessions_units_then_purge_the_rest() 
 
     let said = run(with_home("make").args(make_args("uninstall")));
     for file in [&user_settings, &project_settings] {
-        let removed = format!("Removed 12 relay entries from {}.", file.display());
+        let removed = format!("Removed 13 relay entries from {}.", file.display());
         assert!(said.contains(&removed), "{removed:?} not in:\n{said}");
         let text = std::fs::read_to_string(file).unwrap();
         assert!(!text.contains("trusty-mpm"), "{}: {text}", file.display());

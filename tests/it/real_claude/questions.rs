@@ -129,3 +129,76 @@ pub async fn always_allow_remembers(version: Version) {
         "the same command asked again"
     );
 }
+
+/// While the desktop may answer: a question is held back, and claude's spinner says so (the
+/// status message of the relay's AskUserQuestion entry; 2.1.197 shows no status message), with
+/// one relay call although two groups of the settings name it; a permission request shows
+/// Claude Code's own dialog at once, beside the desktop's buttons, and says nothing more.
+pub async fn the_pane_says_what_waits_for_the_desktop(version: Version) {
+    use trusty_mpm::hooks::settings::WAITING_FOR_DESKTOP;
+    let w = World::new(version, &["pane"]).await;
+    let m = w.env.manager().await;
+    let _answerer = w.env.answerer().await;
+    let mut asked = m.receive_permission_requested().await.unwrap();
+    w.start("pane").await;
+    let question = "Which database should the service use?";
+    let input = json!({"questions": [{
+        "question": question,
+        "header": "Database",
+        "multiSelect": false,
+        "options": [
+            {"label": "Postgres", "description": "The team's default"},
+            {"label": "SQLite", "description": "One file"},
+        ],
+    }]});
+    w.api.push(Reply::tool(
+        "AskUserQuestion",
+        input,
+        Usage::new(900, 30, 0, 0),
+    ));
+    w.api
+        .push(Reply::bash("touch asked.txt", Usage::new(950, 30, 0, 900)));
+    w.api
+        .push(Reply::text("Done.", Usage::new(990, 5, 0, 950)));
+    m.send_command("pane", "set up the database").await.unwrap();
+    let mut next_request = async || {
+        tokio::time::timeout(Duration::from_secs(30), asked.next())
+            .await
+            .unwrap_or_else(|_| panic!("no request; the pane shows:\n{}", w.screen("pane")))
+            .unwrap()
+            .args()
+            .unwrap()
+            .request_id
+            .to_owned()
+    };
+    let request = next_request().await;
+    if version == Version::Latest {
+        w.wait("pane", "the spinner saying what it waits for", || async {
+            w.screen("pane").contains(WAITING_FOR_DESKTOP)
+        })
+        .await;
+    }
+    assert_eq!(m.list_requests().await.unwrap().len(), 1, "one relay call");
+    let answers = HashMap::from([(question.to_owned(), "Postgres".to_owned())]);
+    let answer = HashMap::from([(
+        "answers".to_owned(),
+        OwnedVariant::try_from(zbus::Variant::from(answers)).unwrap(),
+    )]);
+    m.answer_request("pane", &request, answer).await.unwrap();
+
+    let request = next_request().await;
+    w.wait("pane", "claude's own dialog while the desktop may answer", || async {
+        w.screen("pane").contains("Do you want to proceed?")
+    })
+    .await;
+    assert!(!w.screen("pane").contains(WAITING_FOR_DESKTOP));
+    let allow = HashMap::from([("allow".to_owned(), OwnedVariant::from(true))]);
+    m.answer_request("pane", &request, allow).await.unwrap();
+    w.turns("pane", 3).await;
+    let asked_once = m.get_events("pane", 0).await.unwrap();
+    let questions = asked_once
+        .iter()
+        .filter(|e| e.1 == "PreToolUse" && e.2 == "AskUserQuestion")
+        .count();
+    assert_eq!(questions, 1, "the relay ran once for the question");
+}
