@@ -491,4 +491,5 @@ for_each_version!(
     questions::a_question_is_answered_over_dbus,
     questions::always_allow_remembers,
     questions::the_pane_says_what_waits_for_the_desktop,
+    questions::always_deny_remembers,
 );

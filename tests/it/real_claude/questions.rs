@@ -158,8 +158,7 @@ pub async fn the_pane_says_what_waits_for_the_desktop(version: Version) {
     ));
     w.api
         .push(Reply::bash("touch asked.txt", Usage::new(950, 30, 0, 900)));
-    w.api
-        .push(Reply::text("Done.", Usage::new(990, 5, 0, 950)));
+    w.api.push(Reply::text("Done.", Usage::new(990, 5, 0, 950)));
     m.send_command("pane", "set up the database").await.unwrap();
     let mut next_request = async || {
         tokio::time::timeout(Duration::from_secs(30), asked.next())
@@ -187,9 +186,11 @@ pub async fn the_pane_says_what_waits_for_the_desktop(version: Version) {
     m.answer_request("pane", &request, answer).await.unwrap();
 
     let request = next_request().await;
-    w.wait("pane", "claude's own dialog while the desktop may answer", || async {
-        w.screen("pane").contains("Do you want to proceed?")
-    })
+    w.wait(
+        "pane",
+        "claude's own dialog while the desktop may answer",
+        || async { w.screen("pane").contains("Do you want to proceed?") },
+    )
     .await;
     assert!(!w.screen("pane").contains(WAITING_FOR_DESKTOP));
     let allow = HashMap::from([("allow".to_owned(), OwnedVariant::from(true))]);
@@ -201,4 +202,82 @@ pub async fn the_pane_says_what_waits_for_the_desktop(version: Version) {
         .filter(|e| e.1 == "PreToolUse" && e.2 == "AskUserQuestion")
         .count();
     assert_eq!(questions, 1, "the relay ran once for the question");
+}
+
+/// "Always deny" (`deny --remember N`): Claude Code takes a rule to remember only with an
+/// allow, so the daemon writes the suggestion's rule as a deny rule to the project's
+/// settings.local.json; once Claude Code has read that file again (its ConfigChange hook says
+/// when) the same command is denied without asking.
+pub async fn always_deny_remembers(version: Version) {
+    let w = World::new(version, &["never"]).await;
+    let marker = w.home().join("config-changed");
+    let settings = w.home().join(".claude/settings.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&settings).unwrap()).unwrap();
+    v["hooks"]["ConfigChange"] = json!([{"matcher": "local_settings", "hooks": [
+        {"type": "command", "command": format!("touch '{}'", marker.display())}
+    ]}]);
+    std::fs::write(&settings, v.to_string()).unwrap();
+    // 2.1.197 notices a new settings.local.json only in a .claude directory that was there
+    // when it started (2.1.332 also when the daemon makes the directory).
+    if version == Version::Pinned {
+        std::fs::create_dir_all(format!("{}/.claude", w.project("never"))).unwrap();
+    }
+    let m = w.env.manager().await;
+    let _answerer = w.env.answerer().await;
+    let mut asked = m.receive_permission_requested().await.unwrap();
+    w.start("never").await;
+    let command = "npm test";
+    for n in 0..2 {
+        w.api
+            .push(Reply::bash(command, Usage::new(900 + n, 30, 0, 0)));
+        w.api
+            .push(Reply::text("Noted.", Usage::new(950 + n, 5, 0, 900)));
+    }
+    m.send_command("never", "run the tests").await.unwrap();
+    let request = tokio::time::timeout(Duration::from_secs(30), asked.next())
+        .await
+        .unwrap_or_else(|_| panic!("no request; the pane shows:\n{}", w.screen("never")))
+        .unwrap()
+        .args()
+        .unwrap()
+        .request_id
+        .to_owned();
+    let waiting = m.list_requests().await.unwrap();
+    let row = waiting.iter().find(|r| r.2 == request).expect("listed");
+    let suggestions =
+        Vec::<HashMap<String, OwnedVariant>>::try_from(row.4["suggestions"].try_clone().unwrap())
+            .unwrap();
+    let text = |s: &HashMap<String, OwnedVariant>, k: &str| {
+        String::try_from(s[k].try_clone().unwrap()).unwrap()
+    };
+    let rule = suggestions
+        .iter()
+        .find(|s| text(s, "destination") == "localSettings")
+        .unwrap_or_else(|| panic!("no rule for this project among {suggestions:?}"));
+    let answer = HashMap::from([
+        ("allow".to_owned(), OwnedVariant::from(false)),
+        (
+            "remember".to_owned(),
+            OwnedVariant::try_from(zbus::Variant::from(text(rule, "id"))).unwrap(),
+        ),
+    ]);
+    m.answer_request("never", &request, answer).await.unwrap();
+    w.turns("never", 2).await;
+    w.wait("never", "claude to read its settings again", || async {
+        marker.exists()
+    })
+    .await;
+    m.send_command("never", "run them again").await.unwrap();
+    let turns = w.turns("never", 4).await;
+    let (result, is_error) = turns[3]
+        .tool_result(&turns[2].tool_use_id)
+        .expect("the second call's result");
+    assert!(is_error && result.contains("denied"), "{result:?}");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), asked.next())
+            .await
+            .is_err(),
+        "the same command asked again"
+    );
 }
