@@ -47,8 +47,8 @@ pub enum Command {
         #[command(subcommand)]
         action: HooksAction,
     },
-    /// Show every setting (waits, claude, limits, environment, deny rules…), its value and
-    /// where it comes from: a variable, config.toml or the default.
+    /// Show every setting (waits, claude, limits, environment, deny rules and more), its
+    /// value and where it comes from: a variable, config.toml or the default.
     Config,
     /// Print the shell completion script (it asks `trusty-mpm` on PATH at each TAB).
     Completions {
