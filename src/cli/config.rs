@@ -45,13 +45,15 @@ fn number(v: Option<impl ToString>) -> String {
 
 /// The rows of `trusty-mpm config`: setting, value, where from.
 fn rows(cfg: &Config, policy: &Policy, src: &Sources) -> Vec<[String; 3]> {
-    let file = &policy.settings;
-    let limits = &file.limits;
+    let settings = &policy.settings;
+    let limits = &settings.limits;
     let claude = match resolve_claude(cfg.claude_command.as_deref()) {
         Ok(path) => path,
         Err(e) => format!("not found ({e})"),
     };
     let env_names: Vec<&str> = cfg.claude_env.keys().map(String::as_str).collect();
+    // A setting of config.toml, named as there.
+    let file = |key: &'static str, value: String| (key, value, src.of(None, key));
     let mut rows = vec![
         (
             "config file",
@@ -87,73 +89,37 @@ fn rows(cfg: &Config, policy: &Policy, src: &Sources) -> Vec<[String; 3]> {
             claude,
             src.of(Some("TRUSTY_MPM_CLAUDE_COMMAND"), "claude_command"),
         ),
-        (
-            "restore_on_start",
-            cfg.restore_on_start.to_string(),
-            src.of(None, "restore_on_start"),
-        ),
-        (
+        file("restore_on_start", cfg.restore_on_start.to_string()),
+        file(
             "permission_wait_secs",
             policy.permission_wait.as_secs().to_string(),
-            src.of(None, "permission_wait_secs"),
         ),
-        (
-            "auto_adopt",
-            policy.auto_adopt.to_string(),
-            src.of(None, "auto_adopt"),
-        ),
-        (
+        file("auto_adopt", policy.auto_adopt.to_string()),
+        file(
             "slice",
-            file.slice.clone().unwrap_or(DEFAULT_SLICE.to_owned()),
-            src.of(None, "slice"),
+            settings.slice.clone().unwrap_or(DEFAULT_SLICE.to_owned()),
         ),
-        (
-            "memory_high",
-            size(limits.memory_high),
-            src.of(None, "memory_high"),
-        ),
-        (
-            "memory_max",
-            size(limits.memory_max),
-            src.of(None, "memory_max"),
-        ),
-        (
-            "cpu_weight",
-            number(limits.cpu_weight),
-            src.of(None, "cpu_weight"),
-        ),
-        (
-            "tasks_max",
-            number(limits.tasks_max),
-            src.of(None, "tasks_max"),
-        ),
-        (
-            "slice_memory_max",
-            size(file.slice_memory_max),
-            src.of(None, "slice_memory_max"),
-        ),
-        ("pass_env", cfg.pass_env.join(" "), src.of(None, "pass_env")),
-        (
+        file("memory_high", size(limits.memory_high)),
+        file("memory_max", size(limits.memory_max)),
+        file("cpu_weight", number(limits.cpu_weight)),
+        file("tasks_max", number(limits.tasks_max)),
+        file("slice_memory_max", size(settings.slice_memory_max)),
+        file("pass_env", cfg.pass_env.join(" ")),
+        file(
             "env",
             match env_names.as_slice() {
                 [] => "none".to_owned(),
                 names => format!("{} (values not shown)", names.join(" ")),
             },
-            src.of(None, "env"),
         ),
-        (
+        file(
             "terminal_command",
             match policy.terminal_command.as_slice() {
                 [] => "xdg-terminal-exec, else x-terminal-emulator -e".to_owned(),
                 words => words.join(" "),
             },
-            src.of(None, "terminal_command"),
         ),
-        (
-            "deny",
-            crate::text::count(policy.deny.len(), "rule"),
-            src.of(None, "deny"),
-        ),
+        file("deny", crate::text::count(policy.deny.len(), "rule")),
     ];
     for (i, rule) in policy.deny.iter().enumerate() {
         let what = format!("{} /{}/: {}", rule.tool, rule.pattern.as_str(), rule.reason);

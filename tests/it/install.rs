@@ -141,15 +141,7 @@ async fn uninstall_takes_the_hooks_and_the_sessions_units_then_purge_the_rest() 
     run(with_home("make").args(make_args("install")));
 
     // The service runs a session, in a unit of its own in the slice.
-    um.ok(&[
-        "set-environment",
-        &format!(
-            "TRUSTY_MPM_CLAUDE_COMMAND={}",
-            crate::units::claude_with_tool()
-        ),
-        &format!("TRUSTY_MPM_TMUX_SOCKET={}", um.path("tmux.sock").display()),
-    ]);
-    um.ok(&["daemon-reload"]);
+    um.use_test_claude(&[]);
     um.ok(&["start", "trusty-mpm.service"]);
     let conn = um.bus().await;
     let m = trusty_mpm::cli::proxy::ManagerProxy::new(&conn)
