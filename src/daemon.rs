@@ -82,7 +82,10 @@ pub async fn run() -> ExitCode {
     let svc = SessionService::new(cfg, sessions, queue.clone());
     svc.restore_history(history);
     let hooks = Arc::new(HookService::new(svc.clone(), policy));
-    systemd::status(&format!("reconciling {} sessions", svc.count()));
+    systemd::status(&format!(
+        "reconciling {}",
+        crate::text::count(svc.count(), "session")
+    ));
     let lost = svc.reconcile().await.unwrap_or_else(|e| {
         tracing::error!("reconciling the registry failed: {e}");
         Vec::new()

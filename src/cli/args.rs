@@ -43,6 +43,9 @@ pub enum Command {
         #[command(subcommand)]
         action: HooksAction,
     },
+    /// Show every setting (waits, claude, limits, environment, deny rules and more), its
+    /// value and where it comes from: a variable, config.toml or the default.
+    Config,
     /// Print the shell completion script (it asks `trusty-mpm` on PATH at each TAB).
     Completions {
         /// The shell to complete in.
@@ -123,6 +126,10 @@ pub enum ClientCommand {
         /// Resume this Claude Code session id.
         #[arg(long, value_name = "ID")]
         resume: Option<String>,
+        /// Start a new session even though a stopped one works in DIR (without it, `start`
+        /// refuses and names the `trusty-mpm restart` that brings that one back).
+        #[arg(long)]
+        new: bool,
         /// A variable of claude's environment, NAME=VALUE (repeatable).
         #[arg(long = "env", value_name = "NAME=VALUE", value_parser = env_var)]
         env: Vec<(String, String)>,
@@ -223,9 +230,16 @@ pub enum ClientCommand {
         #[command(flatten)]
         json: Json,
     },
-    /// Remove sessions whose tmux session is gone; mark exited ones stopped.
+    /// Remove sessions whose tmux session is gone (named first, asked on a terminal); mark
+    /// exited ones stopped.
     #[command(mut_arg("json", |a| a.long_help("Print {reaped, names, stopped}: how many were removed, their names, how many were marked stopped.")))]
-    Reap(Json),
+    Reap {
+        #[command(flatten)]
+        json: Json,
+        /// Forget them without asking (needed when stdin is not a terminal).
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
     /// List the requests waiting now: permission requests and questions, with their ids.
     #[command(mut_arg("json", |a| a.long_help(REQUESTS_JSON)))]
     Requests(Json),
@@ -265,6 +279,10 @@ pub enum ClientCommand {
         /// What Claude is told.
         #[arg(long)]
         reason: Option<String>,
+        /// Also deny the same from now on: the rule of this suggestion (its number in
+        /// `requests`), turned to deny, is written to the settings file it names.
+        #[arg(long, value_name = "N")]
+        remember: Option<u32>,
     },
     /// Follow what happens, one line per event (--json: JSON lines; --waybar: status-bar JSON).
     #[command(mut_arg("json", |a| a.long_help(WATCH_JSON)))]
@@ -324,12 +342,23 @@ pub enum Compress {
 pub enum HooksAction {
     /// Add the relay for every hook event to a settings.json (idempotent).
     Install(ScopeArgs),
-    /// Remove exactly the relay's entries from a settings.json.
-    Uninstall(ScopeArgs),
+    /// Remove exactly the relay's entries from a settings.json (--everywhere: from every
+    /// settings file `hooks install` wrote, as `make uninstall` does).
+    Uninstall(UninstallArgs),
     /// Show where the relay is installed (user settings and the current project).
     Status,
     /// Check the config file (deny rules, permission wait); exit 1 when it is broken.
     Check,
+}
+
+#[derive(Args)]
+pub struct UninstallArgs {
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Every settings file `hooks install` wrote (it keeps a list in the state dir), and the
+    /// user's.
+    #[arg(long, conflicts_with_all = ["project", "user"])]
+    pub everywhere: bool,
 }
 
 #[derive(Args)]

@@ -170,8 +170,11 @@ impl RequestInfo {
         match (self.answerable, self.kind.as_str()) {
             (false, _) => format!("answer in its terminal: trusty-mpm attach {name}"),
             (true, "question") => format!("trusty-mpm answer {name} {id} [--option LABEL | TEXT]…"),
+            (true, _) if self.suggestions.is_empty() => {
+                format!("trusty-mpm approve {name} {id} · trusty-mpm deny {name} {id}")
+            }
             (true, _) => format!(
-                "trusty-mpm approve {name} {id} [--remember N] · trusty-mpm deny {name} {id}"
+                "trusty-mpm approve {name} {id} [--remember N] · trusty-mpm deny {name} {id} [--remember N]"
             ),
         }
     }

@@ -413,10 +413,13 @@ impl Manager {
     }
 
     /// Answers a waiting request: allow b, reason s (shown to Claude on deny), remember s (the
-    /// id of a suggestion Claude Code then applies), answers a{ss} (question to the chosen
-    /// label(s), comma-joined for multi-select, or free text). Unknown keys and answers that
-    /// do not fit the request are InvalidArgument; an ended request is NotFound; a request
-    /// nobody waits for is InvalidState.
+    /// id of a suggestion: with allow Claude Code applies it; with allow false the daemon
+    /// writes its rules as deny rules to the settings file it names, so the same is denied
+    /// from now on), answers a{ss} (question to the chosen label(s), comma-joined for
+    /// multi-select, or free text). Unknown keys, answers that do not fit the request and a
+    /// suggestion that cannot be denied so (not rules, or for this session only) are
+    /// InvalidArgument; an ended request is NotFound; a request nobody waits for, or a
+    /// settings file that cannot be changed, is InvalidState.
     async fn answer_request(
         &self,
         #[zbus(connection)] conn: &Connection,

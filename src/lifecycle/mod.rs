@@ -6,6 +6,7 @@
 //! wait for tmux. Every mutation is persisted (group-committed) before the operation returns.
 
 mod adopt;
+mod answers;
 mod change;
 mod checks;
 mod dialog;
@@ -30,6 +31,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch as tokio_watch;
 use tokio::task::AbortHandle;
 
+pub use checks::resolve_claude;
 pub use hooks::{HookCaller, HookEffect, HookEvent, Speaker};
 pub use launch::StartOptions;
 pub use permissions::{Answer, Ask, Kind, Outcome, Question, Reply, Suggestion, Waiting};
@@ -48,8 +50,17 @@ pub struct Counts {
 }
 
 impl std::fmt::Display for Counts {
+    /// "No sessions", "1 session, 1 active": the words every client view uses.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} sessions, {} active", self.total, self.active)
+        match self.total {
+            0 => write!(f, "No sessions"),
+            n => write!(
+                f,
+                "{}, {} active",
+                crate::text::count(n, "session"),
+                self.active
+            ),
+        }
     }
 }
 
