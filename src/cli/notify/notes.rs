@@ -242,7 +242,7 @@ mod tests {
         assert!(choices.is_empty());
         assert_eq!(
             text.body,
-            "cargo build --release \\\n  && ./deploy.sh\nAnswer with: trusty-mpm approve api r1 [--remember N] · trusty-mpm deny api r1"
+            "cargo build --release \\\n  && ./deploy.sh\nAnswer with: trusty-mpm approve api r1 · trusty-mpm deny api r1"
         );
     }
 

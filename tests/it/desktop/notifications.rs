@@ -40,9 +40,7 @@ async fn bodies_are_escaped_for_markup_and_buttons_need_actions() {
     assert!(note.actions.is_empty(), "{:?}", note.actions);
     assert_eq!(
         note.body,
-        format!(
-            "{TRICKY}\nAnswer with: trusty-mpm approve n {rid} [--remember N] · trusty-mpm deny n {rid}"
-        )
+        format!("{TRICKY}\nAnswer with: trusty-mpm approve n {rid} · trusty-mpm deny n {rid}")
     );
     // Capabilities are asked for each notification: the user may switch servers.
     assert!(desk.log.lock().unwrap().caps_asked >= 2);
@@ -57,9 +55,7 @@ async fn bodies_are_escaped_for_markup_and_buttons_need_actions() {
     let note = desk.asking(3).await;
     assert_eq!(
         note.body,
-        format!(
-            "{long}\nAnswer with: trusty-mpm approve n {rid} [--remember N] · trusty-mpm deny n {rid}"
-        )
+        format!("{long}\nAnswer with: trusty-mpm approve n {rid} · trusty-mpm deny n {rid}")
     );
 }
 
