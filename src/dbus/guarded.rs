@@ -34,9 +34,9 @@ impl<I> Guarded<I> {
 
     /// Checks a client's read. The daemon's own reads (for PropertiesChanged and
     /// InterfacesAdded) come without a message header and pass.
-    async fn admit(&self, conn: &Connection, hdr: Option<&Header<'_>>) -> Result<()> {
+    async fn admit(&self, hdr: Option<&Header<'_>>) -> Result<()> {
         match hdr {
-            Some(hdr) => self.ctx.access.check(conn, hdr).await,
+            Some(hdr) => self.ctx.access.check(hdr).await,
             None => Ok(()),
         }
     }
@@ -60,7 +60,7 @@ impl<I: Interface + BeforeRead> Interface for Guarded<I> {
         hdr: Option<&Header<'_>>,
         emitter: &SignalEmitter<'_>,
     ) -> Option<std::result::Result<OwnedVariant, BoxDBusError>> {
-        if let Err(e) = self.admit(conn, hdr).await {
+        if let Err(e) = self.admit(hdr).await {
             return Some(Err(Box::new(e)));
         }
         if hdr.is_some() {
@@ -80,7 +80,7 @@ impl<I: Interface + BeforeRead> Interface for Guarded<I> {
     ) -> fdo::Result<HashMap<String, OwnedVariant>> {
         // zbus's GetAll can only fail with an org.freedesktop.DBus.Error, so a refusal is
         // org.freedesktop.DBus.Error.AccessDenied here, not the contract's AccessDenied.
-        self.admit(conn, hdr).await.map_err(|e| match e {
+        self.admit(hdr).await.map_err(|e| match e {
             Error::AccessDenied(m) => fdo::Error::AccessDenied(m),
             e => fdo::Error::Failed(e.to_string()),
         })?;

@@ -6,14 +6,13 @@ use std::sync::Arc;
 
 use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
-use zbus::{Connection, ObjectPath, OwnedObjectPath, OwnedVariant, interface};
+use zbus::{ObjectPath, OwnedObjectPath, OwnedVariant, interface};
 
+use super::options::{hook_context, start_options};
 use super::requests::{self, RequestRow};
 use super::rows::{RowCache, Rows};
 use super::{Backend, session_path};
 use crate::error::Error;
-use crate::hooks::HookContext;
-use crate::lifecycle::StartOptions;
 
 /// The manager object.
 pub struct Manager {
@@ -38,93 +37,24 @@ impl Manager {
 /// The manager computes nothing when read.
 impl super::guarded::BeforeRead for Manager {}
 
-/// Reads `StartSession`'s options, refusing unknown keys and wrong types.
-fn start_options(options: HashMap<String, OwnedVariant>) -> Result<StartOptions, Error> {
-    let mut out = StartOptions::default();
-    for (key, value) in options {
-        match key.as_str() {
-            "args" => {
-                out.args = Vec::<String>::try_from(value).map_err(|_| {
-                    Error::invalid("Option 'args' must be an array of strings (as).")
-                })?;
-            }
-            "resume" => {
-                out.resume = Some(
-                    String::try_from(value)
-                        .map_err(|_| Error::invalid("Option 'resume' must be a string (s)."))?,
-                );
-            }
-            "memory_high" | "memory_max" | "tasks_max" => {
-                let v = u64::try_from(value).map_err(|_| {
-                    Error::invalid(format!("Option '{key}' must be a number of type t."))
-                })?;
-                let slot = match key.as_str() {
-                    "memory_high" => &mut out.limits.memory_high,
-                    "memory_max" => &mut out.limits.memory_max,
-                    _ => &mut out.limits.tasks_max,
-                };
-                *slot = Some(v);
-            }
-            "env" => {
-                let env = HashMap::<String, String>::try_from(value).map_err(|_| {
-                    Error::invalid("Option 'env' must be a dictionary of strings (a{ss}).")
-                })?;
-                out.env = env.into_iter().collect();
-            }
-            "cpu_weight" => {
-                out.limits.cpu_weight = Some(u32::try_from(value).map_err(|_| {
-                    Error::invalid("Option 'cpu_weight' must be a number of type u.")
-                })?);
-            }
-            other => {
-                return Err(Error::invalid(format!(
-                    "Unknown option '{}'; StartSession takes args, resume, env, memory_high, memory_max, cpu_weight and tasks_max.",
-                    crate::lifecycle::printable(other)
-                )));
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Reads `HandleHook`'s context; unknown keys are ignored so newer relays keep working.
-fn hook_context(context: HashMap<String, OwnedVariant>) -> Result<HookContext, Error> {
-    let mut ctx = HookContext::default();
-    for (key, value) in context {
-        let bad = || Error::invalid(format!("Hook context '{key}' has the wrong type."));
-        match key.as_str() {
-            "tmux_pane" => ctx.tmux_pane = String::try_from(value).map_err(|_| bad())?,
-            "tmux" => ctx.tmux = String::try_from(value).map_err(|_| bad())?,
-            "answerer" => ctx.answerer = bool::try_from(value).map_err(|_| bad())?,
-            _ => {}
-        }
-    }
-    Ok(ctx)
-}
-
 /// Manages Claude Code sessions running in tmux.
 #[interface(name = "org.trusty.Mpm1")]
 impl Manager {
     /// All managed sessions, oldest first: id, name, project_dir, status, activity, pid, path.
     #[zbus(out_args("sessions"))]
-    async fn list_sessions(
-        &self,
-        #[zbus(connection)] conn: &Connection,
-        #[zbus(header)] hdr: Header<'_>,
-    ) -> Result<Rows, Error> {
-        self.ctx.query(conn, &hdr, || Ok(self.rows())).await
+    async fn list_sessions(&self, #[zbus(header)] hdr: Header<'_>) -> Result<Rows, Error> {
+        self.ctx.query(&hdr, || Ok(self.rows())).await
     }
 
     /// The object path of the session matching key (a UUID in either spelling, or a name).
     #[zbus(out_args("path"))]
     async fn get_session(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
     ) -> Result<OwnedObjectPath, Error> {
         self.ctx
-            .call(conn, &hdr, || async {
+            .call(&hdr, || async {
                 Ok(session_path(self.ctx.svc.resolve(key)?))
             })
             .await
@@ -143,14 +73,13 @@ impl Manager {
     #[zbus(out_args("id", "name", "path"))]
     async fn start_session(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         project_dir: &str,
         name: &str,
         options: HashMap<String, OwnedVariant>,
     ) -> Result<(String, String, OwnedObjectPath), Error> {
         self.ctx
-            .call(conn, &hdr, || async {
+            .call(&hdr, || async {
                 let opts = start_options(options)?;
                 let s = self.ctx.svc.start(project_dir, name, opts).await?;
                 Ok((s.id.to_string(), s.name.to_string(), session_path(s.id)))
@@ -162,13 +91,12 @@ impl Manager {
     #[zbus(out_args("id", "name", "path"))]
     async fn register_session(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         project_dir: &str,
         name: &str,
     ) -> Result<(String, String, OwnedObjectPath), Error> {
         self.ctx
-            .call(conn, &hdr, || async {
+            .call(&hdr, || async {
                 let s = self.ctx.svc.register(project_dir, name).await?;
                 Ok((s.id.to_string(), s.name.to_string(), session_path(s.id)))
             })
@@ -179,12 +107,11 @@ impl Manager {
     #[zbus(out_args("id", "path"))]
     async fn adopt_session(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         tmux_name: &str,
     ) -> Result<(String, OwnedObjectPath), Error> {
         self.ctx
-            .call(conn, &hdr, || async {
+            .call(&hdr, || async {
                 let s = self.ctx.svc.adopt(tmux_name).await?;
                 Ok((s.id.to_string(), session_path(s.id)))
             })
@@ -196,10 +123,9 @@ impl Manager {
     #[zbus(out_args("names"))]
     async fn discover_sessions(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
     ) -> Result<Vec<String>, Error> {
-        self.ctx.call(conn, &hdr, || self.ctx.svc.discover()).await
+        self.ctx.call(&hdr, || self.ctx.svc.discover()).await
     }
 
     /// Pauses a starting or active session. The summary is the note, or when the note is empty
@@ -208,26 +134,24 @@ impl Manager {
     #[zbus(out_args("summary"))]
     async fn pause_session(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
         note: &str,
         freeze: bool,
     ) -> Result<String, Error> {
         self.ctx
-            .call_key(conn, &hdr, key, |id| self.ctx.svc.pause(id, note, freeze))
+            .call_key(&hdr, key, |id| self.ctx.svc.pause(id, note, freeze))
             .await
     }
 
     /// Resumes a paused session (continuing a frozen claude process).
     async fn resume_session(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
     ) -> Result<(), Error> {
         self.ctx
-            .call_key(conn, &hdr, key, |id| self.ctx.svc.resume(id))
+            .call_key(&hdr, key, |id| self.ctx.svc.resume(id))
             .await
     }
 
@@ -235,13 +159,12 @@ impl Manager {
     /// Force: SIGTERM at once. The record stays, stopped; stopping a stopped session is a no-op.
     async fn stop_session(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
         force: bool,
     ) -> Result<(), Error> {
         self.ctx
-            .call_key(conn, &hdr, key, |id| self.ctx.svc.stop(id, force))
+            .call_key(&hdr, key, |id| self.ctx.svc.stop(id, force))
             .await
     }
 
@@ -250,25 +173,23 @@ impl Manager {
     /// directory. Claude Code's conversation is resumed when its session id is known.
     async fn restart_session(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
     ) -> Result<(), Error> {
         self.ctx
-            .call_key(conn, &hdr, key, |id| self.ctx.svc.restart(id))
+            .call_key(&hdr, key, |id| self.ctx.svc.restart(id))
             .await
     }
 
     /// Forgets a session; kills its tmux session only when kill_tmux is true.
     async fn remove_session(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
         kill_tmux: bool,
     ) -> Result<(), Error> {
         self.ctx
-            .call_key(conn, &hdr, key, |id| self.ctx.svc.remove(id, kill_tmux))
+            .call_key(&hdr, key, |id| self.ctx.svc.remove(id, kill_tmux))
             .await
     }
 
@@ -280,13 +201,12 @@ impl Manager {
     /// is not taken the input line is cleared and the call is Timeout.
     async fn send_command(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
         text: &str,
     ) -> Result<(), Error> {
         self.ctx
-            .call_key(conn, &hdr, key, |id| self.ctx.svc.send_command(id, text))
+            .call_key(&hdr, key, |id| self.ctx.svc.send_command(id, text))
             .await
     }
 
@@ -294,13 +214,12 @@ impl Manager {
     /// printable characters (typed literally).
     async fn send_keys(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
         keys: Vec<String>,
     ) -> Result<(), Error> {
         self.ctx
-            .call_key(conn, &hdr, key, |id| self.ctx.svc.send_keys(id, &keys))
+            .call_key(&hdr, key, |id| self.ctx.svc.send_keys(id, &keys))
             .await
     }
 
@@ -310,16 +229,13 @@ impl Manager {
     #[zbus(out_args("text"))]
     async fn capture_output(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
         lines: u32,
         compression: &str,
     ) -> Result<String, Error> {
         self.ctx
-            .call_key(conn, &hdr, key, |id| {
-                self.ctx.svc.capture(id, lines, compression)
-            })
+            .call_key(&hdr, key, |id| self.ctx.svc.capture(id, lines, compression))
             .await
     }
 
@@ -328,23 +244,21 @@ impl Manager {
     #[zbus(out_args("reaped", "names", "stopped"))]
     async fn reap_dead_sessions(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
     ) -> Result<(u32, Vec<String>, u32), Error> {
-        self.ctx.call(conn, &hdr, || self.ctx.svc.reap()).await
+        self.ctx.call(&hdr, || self.ctx.svc.reap()).await
     }
 
     /// Names the claude process of a session: a running process in the session's tmux panes (or,
     /// without tmux, of the same user in its project directory). The session becomes active.
     async fn set_session_pid(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
         pid: u32,
     ) -> Result<(), Error> {
         self.ctx
-            .call_key(conn, &hdr, key, |id| self.ctx.svc.set_pid(id, pid))
+            .call_key(&hdr, key, |id| self.ctx.svc.set_pid(id, pid))
             .await
     }
 
@@ -353,13 +267,12 @@ impl Manager {
     #[zbus(out_args("events"))]
     async fn get_events(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
         limit: u32,
     ) -> Result<Vec<(u64, String, String, String)>, Error> {
         self.ctx
-            .call_key(conn, &hdr, key, |id| async move {
+            .call_key(&hdr, key, |id| async move {
                 super::session::events(&self.ctx, id, limit)
             })
             .await
@@ -371,7 +284,6 @@ impl Manager {
     /// permission_wait_secs is 0) is InvalidState.
     async fn answer_permission(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
         request_id: &str,
@@ -379,7 +291,7 @@ impl Manager {
         reason: &str,
     ) -> Result<(), Error> {
         self.ctx
-            .call_key(conn, &hdr, key, |id| async move {
+            .call_key(&hdr, key, |id| async move {
                 self.ctx
                     .svc
                     .answer_permission(id, request_id, allow, reason)
@@ -396,11 +308,10 @@ impl Manager {
     #[zbus(out_args("requests"))]
     async fn list_requests(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
     ) -> Result<Vec<RequestRow>, Error> {
         self.ctx
-            .query(conn, &hdr, || {
+            .query(&hdr, || {
                 Ok(self
                     .ctx
                     .svc
@@ -422,14 +333,13 @@ impl Manager {
     /// settings file that cannot be changed, is InvalidState.
     async fn answer_request(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
         request_id: &str,
         answer: HashMap<String, OwnedVariant>,
     ) -> Result<(), Error> {
         self.ctx
-            .call_key(conn, &hdr, key, |id| async move {
+            .call_key(&hdr, key, |id| async move {
                 let reply = requests::reply(answer)?;
                 self.ctx.svc.answer_request(id, request_id, reply).await
             })
@@ -455,15 +365,14 @@ impl Manager {
     #[zbus(out_args("stdout", "exit_code", "stderr"))]
     async fn handle_hook(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         payload_json: &str,
         context: HashMap<String, OwnedVariant>,
     ) -> Result<(String, i32, String), Error> {
         self.ctx
-            .call(conn, &hdr, || async {
+            .call(&hdr, || async {
                 let mut ctx = hook_context(context)?;
-                ctx.caller_pid = self.ctx.access.caller_pid(conn, &hdr).await?;
+                ctx.caller_pid = self.ctx.access.caller_pid(&hdr).await?;
                 let r = self.ctx.hooks.handle(payload_json, &ctx).await?;
                 Ok((r.stdout, r.exit_code, r.stderr))
             })

@@ -12,7 +12,8 @@ use zbus::names::{InterfaceName, OwnedInterfaceName};
 use zbus::object_server::SignalEmitter;
 use zbus::{Connection, ObjectPath, OwnedVariant, Variant, interface};
 
-use super::session::{COMPUTED, Published, properties, read_figures};
+use super::figures::{COMPUTED, read_figures};
+use super::session::{Published, properties};
 use super::{Backend, SESSION_IFACE, session_path};
 use crate::error::Error;
 use crate::model::SessionId;
@@ -46,7 +47,7 @@ impl ObjectManager {
         #[zbus(header)] hdr: Header<'_>,
     ) -> Result<ManagedObjects, Error> {
         const WHAT: &str = "listing the session objects";
-        self.ctx.access.check(conn, &hdr).await?;
+        self.ctx.access.check(&hdr).await?;
         // The figures are read first, each off the executor; every other value is then taken
         // at one instant, after the last await (see `Backend::query`).
         let mut figures = HashMap::new();
