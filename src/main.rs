@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use trusty_mpm::cli::args::{Cli, Command, HooksAction};
-use trusty_mpm::cli::{client, complete, config, hooks, man};
+use trusty_mpm::cli::{client, complete, config, hook_setup, man};
 
 fn failed(e: &dyn std::fmt::Display) -> ExitCode {
     eprintln!("trusty-mpm: {e}");
@@ -46,11 +46,11 @@ fn main() -> ExitCode {
         }
         Command::Config => config::run(),
         Command::Hooks { action } => match action {
-            HooksAction::Install(a) => hooks::install(hooks::scope(a.project)),
-            HooksAction::Uninstall(a) if a.everywhere => hooks::uninstall_everywhere(),
-            HooksAction::Uninstall(a) => hooks::uninstall(hooks::scope(a.scope.project)),
-            HooksAction::Status => hooks::status(),
-            HooksAction::Check => hooks::check(),
+            HooksAction::Install(a) => hook_setup::install(hook_setup::scope(a.project)),
+            HooksAction::Uninstall(a) if a.everywhere => hook_setup::uninstall_everywhere(),
+            HooksAction::Uninstall(a) => hook_setup::uninstall(hook_setup::scope(a.scope.project)),
+            HooksAction::Status => hook_setup::status(),
+            HooksAction::Check => hook_setup::check(),
         },
         Command::Completions { shell } => {
             match complete::script(shell, &mut std::io::stdout().lock()) {

@@ -11,7 +11,7 @@ pub mod config;
 pub mod desktop;
 pub mod draft;
 pub mod guards;
-pub mod hooks;
+pub mod hook_setup;
 pub mod man;
 pub mod notify;
 pub mod output;

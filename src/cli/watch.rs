@@ -16,7 +16,7 @@ use super::bus::{
     clock, has_owner, manager, manager_signals, owner_appeared, owner_changes, sessions,
     signal_json,
 };
-use super::output::{self, Counts, activity_colour, paint, status_colour, tokens, visible};
+use super::output::{self, ActivityCounts, activity_colour, paint, status_colour, tokens, visible};
 use super::requests::RequestInfo;
 use crate::contract::{BUS_NAME, MANAGER_PATH, SESSION_IFACE};
 use crate::hooks::requests::ASK_USER_QUESTION;
@@ -115,7 +115,7 @@ async fn waybar_line(conn: &Connection) -> Value {
     let Ok(all) = sessions(conn).await else {
         return json!({"text": "", "tooltip": "trusty-mpm is not running", "class": "off"});
     };
-    let counts = Counts::of(all.iter().map(|s| (s.status.as_str(), s.activity.as_str())));
+    let counts = ActivityCounts::of(all.iter().map(|s| (s.status.as_str(), s.activity.as_str())));
     let class = if counts.needs_input > 0 {
         "needs-input"
     } else if counts.working > 0 {

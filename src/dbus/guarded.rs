@@ -24,19 +24,19 @@ pub trait BeforeRead {
 /// An interface whose properties only the daemon's own user may read.
 pub struct Guarded<I> {
     inner: I,
-    ctx: Arc<Backend>,
+    backend: Arc<Backend>,
 }
 
 impl<I> Guarded<I> {
-    pub(super) fn new(inner: I, ctx: Arc<Backend>) -> Self {
-        Guarded { inner, ctx }
+    pub(super) fn new(inner: I, backend: Arc<Backend>) -> Self {
+        Guarded { inner, backend }
     }
 
     /// Checks a client's read. The daemon's own reads (for PropertiesChanged and
     /// InterfacesAdded) come without a message header and pass.
     async fn admit(&self, hdr: Option<&Header<'_>>) -> Result<()> {
         match hdr {
-            Some(hdr) => self.ctx.access.check(hdr).await,
+            Some(hdr) => self.backend.access.check(hdr).await,
             None => Ok(()),
         }
     }

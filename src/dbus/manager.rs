@@ -16,21 +16,22 @@ use crate::error::Error;
 
 /// The manager object.
 pub struct Manager {
-    ctx: Arc<Backend>,
+    backend: Arc<Backend>,
     rows: RowCache,
 }
 
 impl Manager {
-    pub(super) fn new(ctx: Arc<Backend>) -> Self {
+    pub(super) fn new(backend: Arc<Backend>) -> Self {
         Manager {
             rows: RowCache::default(),
-            ctx,
+            backend,
         }
     }
 
     /// `ListSessions` rows, rebuilt only after a change.
     fn rows(&self) -> Rows {
-        self.rows.get(self.ctx.queue.reported(), &self.ctx.svc)
+        self.rows
+            .get(self.backend.queue.reported(), &self.backend.svc)
     }
 }
 
@@ -43,7 +44,7 @@ impl Manager {
     /// All managed sessions, oldest first: id, name, project_dir, status, activity, pid, path.
     #[zbus(out_args("sessions"))]
     async fn list_sessions(&self, #[zbus(header)] hdr: Header<'_>) -> Result<Rows, Error> {
-        self.ctx.query(&hdr, || Ok(self.rows())).await
+        self.backend.query(&hdr, || Ok(self.rows())).await
     }
 
     /// The object path of the session matching key (a UUID in either spelling, or a name).
@@ -53,9 +54,9 @@ impl Manager {
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
     ) -> Result<OwnedObjectPath, Error> {
-        self.ctx
+        self.backend
             .call(&hdr, || async {
-                Ok(session_path(self.ctx.svc.resolve(key)?))
+                Ok(session_path(self.backend.svc.resolve(key)?))
             })
             .await
     }
@@ -78,10 +79,10 @@ impl Manager {
         name: &str,
         options: HashMap<String, OwnedVariant>,
     ) -> Result<(String, String, OwnedObjectPath), Error> {
-        self.ctx
+        self.backend
             .call(&hdr, || async {
                 let opts = start_options(options)?;
-                let s = self.ctx.svc.start(project_dir, name, opts).await?;
+                let s = self.backend.svc.start(project_dir, name, opts).await?;
                 Ok((s.id.to_string(), s.name.to_string(), session_path(s.id)))
             })
             .await
@@ -95,9 +96,9 @@ impl Manager {
         project_dir: &str,
         name: &str,
     ) -> Result<(String, String, OwnedObjectPath), Error> {
-        self.ctx
+        self.backend
             .call(&hdr, || async {
-                let s = self.ctx.svc.register(project_dir, name).await?;
+                let s = self.backend.svc.register(project_dir, name).await?;
                 Ok((s.id.to_string(), s.name.to_string(), session_path(s.id)))
             })
             .await
@@ -110,9 +111,9 @@ impl Manager {
         #[zbus(header)] hdr: Header<'_>,
         tmux_name: &str,
     ) -> Result<(String, OwnedObjectPath), Error> {
-        self.ctx
+        self.backend
             .call(&hdr, || async {
-                let s = self.ctx.svc.adopt(tmux_name).await?;
+                let s = self.backend.svc.adopt(tmux_name).await?;
                 Ok((s.id.to_string(), session_path(s.id)))
             })
             .await
@@ -125,7 +126,9 @@ impl Manager {
         &self,
         #[zbus(header)] hdr: Header<'_>,
     ) -> Result<Vec<String>, Error> {
-        self.ctx.call(&hdr, || self.ctx.svc.discover()).await
+        self.backend
+            .call(&hdr, || self.backend.svc.discover())
+            .await
     }
 
     /// Pauses a starting or active session. The summary is the note, or when the note is empty
@@ -139,8 +142,8 @@ impl Manager {
         note: &str,
         freeze: bool,
     ) -> Result<String, Error> {
-        self.ctx
-            .call_key(&hdr, key, |id| self.ctx.svc.pause(id, note, freeze))
+        self.backend
+            .call_key(&hdr, key, |id| self.backend.svc.pause(id, note, freeze))
             .await
     }
 
@@ -150,8 +153,8 @@ impl Manager {
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
     ) -> Result<(), Error> {
-        self.ctx
-            .call_key(&hdr, key, |id| self.ctx.svc.resume(id))
+        self.backend
+            .call_key(&hdr, key, |id| self.backend.svc.resume(id))
             .await
     }
 
@@ -163,8 +166,8 @@ impl Manager {
         key: &str,
         force: bool,
     ) -> Result<(), Error> {
-        self.ctx
-            .call_key(&hdr, key, |id| self.ctx.svc.stop(id, force))
+        self.backend
+            .call_key(&hdr, key, |id| self.backend.svc.stop(id, force))
             .await
     }
 
@@ -176,8 +179,8 @@ impl Manager {
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
     ) -> Result<(), Error> {
-        self.ctx
-            .call_key(&hdr, key, |id| self.ctx.svc.restart(id))
+        self.backend
+            .call_key(&hdr, key, |id| self.backend.svc.restart(id))
             .await
     }
 
@@ -188,8 +191,8 @@ impl Manager {
         key: &str,
         kill_tmux: bool,
     ) -> Result<(), Error> {
-        self.ctx
-            .call_key(&hdr, key, |id| self.ctx.svc.remove(id, kill_tmux))
+        self.backend
+            .call_key(&hdr, key, |id| self.backend.svc.remove(id, kill_tmux))
             .await
     }
 
@@ -205,8 +208,8 @@ impl Manager {
         key: &str,
         text: &str,
     ) -> Result<(), Error> {
-        self.ctx
-            .call_key(&hdr, key, |id| self.ctx.svc.send_command(id, text))
+        self.backend
+            .call_key(&hdr, key, |id| self.backend.svc.send_command(id, text))
             .await
     }
 
@@ -218,8 +221,8 @@ impl Manager {
         key: &str,
         keys: Vec<String>,
     ) -> Result<(), Error> {
-        self.ctx
-            .call_key(&hdr, key, |id| self.ctx.svc.send_keys(id, &keys))
+        self.backend
+            .call_key(&hdr, key, |id| self.backend.svc.send_keys(id, &keys))
             .await
     }
 
@@ -234,8 +237,10 @@ impl Manager {
         lines: u32,
         compression: &str,
     ) -> Result<String, Error> {
-        self.ctx
-            .call_key(&hdr, key, |id| self.ctx.svc.capture(id, lines, compression))
+        self.backend
+            .call_key(&hdr, key, |id| {
+                self.backend.svc.capture(id, lines, compression)
+            })
             .await
     }
 
@@ -246,7 +251,7 @@ impl Manager {
         &self,
         #[zbus(header)] hdr: Header<'_>,
     ) -> Result<(u32, Vec<String>, u32), Error> {
-        self.ctx.call(&hdr, || self.ctx.svc.reap()).await
+        self.backend.call(&hdr, || self.backend.svc.reap()).await
     }
 
     /// Names the claude process of a session: a running process in the session's tmux panes (or,
@@ -257,8 +262,8 @@ impl Manager {
         key: &str,
         pid: u32,
     ) -> Result<(), Error> {
-        self.ctx
-            .call_key(&hdr, key, |id| self.ctx.svc.set_pid(id, pid))
+        self.backend
+            .call_key(&hdr, key, |id| self.backend.svc.set_pid(id, pid))
             .await
     }
 
@@ -271,9 +276,9 @@ impl Manager {
         key: &str,
         limit: u32,
     ) -> Result<Vec<(u64, String, String, String)>, Error> {
-        self.ctx
+        self.backend
             .call_key(&hdr, key, |id| async move {
-                super::session::events(&self.ctx, id, limit)
+                super::session::events(&self.backend, id, limit)
             })
             .await
     }
@@ -290,9 +295,9 @@ impl Manager {
         allow: bool,
         reason: &str,
     ) -> Result<(), Error> {
-        self.ctx
+        self.backend
             .call_key(&hdr, key, |id| async move {
-                self.ctx
+                self.backend
                     .svc
                     .answer_permission(id, request_id, allow, reason)
                     .await
@@ -310,10 +315,10 @@ impl Manager {
         &self,
         #[zbus(header)] hdr: Header<'_>,
     ) -> Result<Vec<RequestRow>, Error> {
-        self.ctx
+        self.backend
             .query(&hdr, || {
                 Ok(self
-                    .ctx
+                    .backend
                     .svc
                     .requests()
                     .into_iter()
@@ -338,10 +343,10 @@ impl Manager {
         request_id: &str,
         answer: HashMap<String, OwnedVariant>,
     ) -> Result<(), Error> {
-        self.ctx
+        self.backend
             .call_key(&hdr, key, |id| async move {
                 let reply = requests::reply(answer)?;
-                self.ctx.svc.answer_request(id, request_id, reply).await
+                self.backend.svc.answer_request(id, request_id, reply).await
             })
             .await
     }
@@ -369,11 +374,11 @@ impl Manager {
         payload_json: &str,
         context: HashMap<String, OwnedVariant>,
     ) -> Result<(String, i32, String), Error> {
-        self.ctx
+        self.backend
             .call(&hdr, || async {
                 let mut ctx = hook_context(context)?;
-                ctx.caller_pid = self.ctx.access.caller_pid(&hdr).await?;
-                let r = self.ctx.hooks.handle(payload_json, &ctx).await?;
+                ctx.caller_pid = self.backend.access.caller_pid(&hdr).await?;
+                let r = self.backend.hooks.handle(payload_json, &ctx).await?;
                 Ok((r.stdout, r.exit_code, r.stderr))
             })
             .await
@@ -388,7 +393,7 @@ impl Manager {
     /// How many sessions are managed.
     #[zbus(property)]
     fn session_count(&self) -> u32 {
-        self.ctx.published_count()
+        self.backend.published_count()
     }
 
     /// The machine the daemon runs on (its host name), for clients that show several.
@@ -404,7 +409,11 @@ impl Manager {
     /// default server (TMUX_TMPDIR or /tmp, then tmux-UID/default). Never empty.
     #[zbus(property(emits_changed_signal = "const"))]
     fn tmux_socket(&self) -> String {
-        self.ctx.svc.tmux_socket().to_string_lossy().into_owned()
+        self.backend
+            .svc
+            .tmux_socket()
+            .to_string_lossy()
+            .into_owned()
     }
 
     /// A session was added.

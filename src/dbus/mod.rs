@@ -126,7 +126,7 @@ pub async fn serve(
             Queued::Change(_) => queue.published_one(),
         }
     }
-    let ctx = Arc::new(Backend {
+    let backend = Arc::new(Backend {
         svc: svc.clone(),
         hooks,
         queue,
@@ -139,18 +139,18 @@ pub async fn serve(
     server
         .at(
             MANAGER_PATH,
-            Guarded::new(Manager::new(ctx.clone()), ctx.clone()),
+            Guarded::new(Manager::new(backend.clone()), backend.clone()),
         )
         .await
         .map_err(internal)?;
     server
         .at(
             MANAGER_PATH,
-            object_manager::ObjectManager::new(ctx.clone()),
+            object_manager::ObjectManager::new(backend.clone()),
         )
         .await
         .map_err(internal)?;
-    let mut publisher = publisher::Publisher::new(conn.clone(), ctx.clone());
+    let mut publisher = publisher::Publisher::new(conn.clone(), backend.clone());
     publisher.publish_existing().await.map_err(internal)?;
     tokio::spawn(publisher.run(events));
 

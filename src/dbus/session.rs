@@ -23,17 +23,17 @@ pub type Published = Arc<Mutex<Session>>;
 /// The object of one session.
 pub struct SessionObject {
     id: SessionId,
-    ctx: Arc<Backend>,
+    backend: Arc<Backend>,
     shown: Published,
     /// The last resource figures: one GetAll reads them once.
     figures: LastReading,
 }
 
 impl SessionObject {
-    pub(super) fn new(id: SessionId, shown: Published, ctx: Arc<Backend>) -> Self {
+    pub(super) fn new(id: SessionId, shown: Published, backend: Arc<Backend>) -> Self {
         SessionObject {
             id,
-            ctx,
+            backend,
             shown,
             figures: LastReading::default(),
         }
@@ -76,12 +76,12 @@ impl super::guarded::BeforeRead for SessionObject {
 /// publisher's PropertiesChanged all come from here).
 pub(super) async fn properties(
     session: Session,
-    ctx: &Arc<Backend>,
+    backend: &Arc<Backend>,
     conn: &Connection,
 ) -> zbus::Result<HashMap<String, OwnedVariant>> {
     let id = session.id;
     let emitter = SignalEmitter::new(conn, super::session_path(id))?;
-    let object = SessionObject::new(id, Arc::new(Mutex::new(session)), ctx.clone());
+    let object = SessionObject::new(id, Arc::new(Mutex::new(session)), backend.clone());
     Ok(object
         .get_all(conn.object_server(), conn, None, &emitter)
         .await?)
@@ -89,11 +89,11 @@ pub(super) async fn properties(
 
 /// A session's history in wire form.
 pub(super) fn events(
-    ctx: &Backend,
+    backend: &Backend,
     id: SessionId,
     limit: u32,
 ) -> CoreResult<Vec<(u64, String, String, String)>> {
-    Ok(ctx
+    Ok(backend
         .svc
         .events(id, limit)?
         .into_iter()
@@ -112,39 +112,43 @@ impl SessionObject {
         note: &str,
         freeze: bool,
     ) -> Result<String, Error> {
-        self.ctx
-            .call(&hdr, || self.ctx.svc.pause(self.id, note, freeze))
+        self.backend
+            .call(&hdr, || self.backend.svc.pause(self.id, note, freeze))
             .await
     }
 
     /// Resumes the session; see ResumeSession.
     async fn resume(&self, #[zbus(header)] hdr: Header<'_>) -> Result<(), Error> {
-        self.ctx.call(&hdr, || self.ctx.svc.resume(self.id)).await
+        self.backend
+            .call(&hdr, || self.backend.svc.resume(self.id))
+            .await
     }
 
     /// Stops claude; see StopSession.
     async fn stop(&self, #[zbus(header)] hdr: Header<'_>, force: bool) -> Result<(), Error> {
-        self.ctx
-            .call(&hdr, || self.ctx.svc.stop(self.id, force))
+        self.backend
+            .call(&hdr, || self.backend.svc.stop(self.id, force))
             .await
     }
 
     /// Relaunches claude; see RestartSession.
     async fn restart(&self, #[zbus(header)] hdr: Header<'_>) -> Result<(), Error> {
-        self.ctx.call(&hdr, || self.ctx.svc.restart(self.id)).await
+        self.backend
+            .call(&hdr, || self.backend.svc.restart(self.id))
+            .await
     }
 
     /// Forgets the session; see RemoveSession.
     async fn remove(&self, #[zbus(header)] hdr: Header<'_>, kill_tmux: bool) -> Result<(), Error> {
-        self.ctx
-            .call(&hdr, || self.ctx.svc.remove(self.id, kill_tmux))
+        self.backend
+            .call(&hdr, || self.backend.svc.remove(self.id, kill_tmux))
             .await
     }
 
     /// Types text, then Enter; see SendCommand.
     async fn send_command(&self, #[zbus(header)] hdr: Header<'_>, text: &str) -> Result<(), Error> {
-        self.ctx
-            .call(&hdr, || self.ctx.svc.send_command(self.id, text))
+        self.backend
+            .call(&hdr, || self.backend.svc.send_command(self.id, text))
             .await
     }
 
@@ -154,8 +158,8 @@ impl SessionObject {
         #[zbus(header)] hdr: Header<'_>,
         keys: Vec<String>,
     ) -> Result<(), Error> {
-        self.ctx
-            .call(&hdr, || self.ctx.svc.send_keys(self.id, &keys))
+        self.backend
+            .call(&hdr, || self.backend.svc.send_keys(self.id, &keys))
             .await
     }
 
@@ -167,8 +171,10 @@ impl SessionObject {
         lines: u32,
         compression: &str,
     ) -> Result<String, Error> {
-        self.ctx
-            .call(&hdr, || self.ctx.svc.capture(self.id, lines, compression))
+        self.backend
+            .call(&hdr, || {
+                self.backend.svc.capture(self.id, lines, compression)
+            })
             .await
     }
 
@@ -179,8 +185,8 @@ impl SessionObject {
         #[zbus(header)] hdr: Header<'_>,
         limit: u32,
     ) -> Result<Vec<(u64, String, String, String)>, Error> {
-        self.ctx
-            .call(&hdr, || async { events(&self.ctx, self.id, limit) })
+        self.backend
+            .call(&hdr, || async { events(&self.backend, self.id, limit) })
             .await
     }
 
@@ -192,9 +198,9 @@ impl SessionObject {
         allow: bool,
         reason: &str,
     ) -> Result<(), Error> {
-        self.ctx
+        self.backend
             .call(&hdr, || async {
-                self.ctx
+                self.backend
                     .svc
                     .answer_permission(self.id, request_id, allow, reason)
                     .await
@@ -209,10 +215,10 @@ impl SessionObject {
         request_id: &str,
         answer: HashMap<String, OwnedVariant>,
     ) -> Result<(), Error> {
-        self.ctx
+        self.backend
             .call(&hdr, || async {
                 let reply = super::requests::reply(answer)?;
-                self.ctx
+                self.backend
                     .svc
                     .answer_request(self.id, request_id, reply)
                     .await

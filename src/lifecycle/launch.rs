@@ -40,7 +40,7 @@ impl<T: Tmux> Drop for Reservation<'_, T> {
 }
 
 /// How claude is launched in a pane.
-struct Launch {
+struct LaunchPlan {
     argv: Vec<String>,
     /// The pane's own environment for claude (`Config::claude_environment`).
     env: Vec<(String, String)>,
@@ -63,7 +63,7 @@ impl<T: Tmux> SessionService<T> {
     /// Under systemd the launcher runs in a transient scope of its own (`units::scoped`), with
     /// the session's limits over config.toml's defaults; a unit of the same name that an
     /// earlier launch left behind is stopped first.
-    async fn launch(&self, s: &Session, resume: Option<&str>) -> Result<Launch> {
+    async fn launch(&self, s: &Session, resume: Option<&str>) -> Result<LaunchPlan> {
         let (name, limits, args) = (&s.name, &s.limits, &s.args);
         let command = self.cfg.claude_command.clone();
         let claude = procwatch::blocking(move || resolve_claude(command.as_deref()))
@@ -96,7 +96,7 @@ impl<T: Tmux> SessionService<T> {
         } else {
             (argv, String::new())
         };
-        Ok(Launch {
+        Ok(LaunchPlan {
             argv,
             env: self.cfg.claude_environment(std::env::vars(), &s.env),
             command: claude,

@@ -10,16 +10,16 @@ mod answers;
 mod change;
 mod checks;
 mod dialog;
-mod hooks;
+mod exits;
 mod input;
 mod launch;
+mod on_hook;
 mod ops;
 mod permissions;
 mod reconcile;
 pub mod summary;
 mod telemetry;
 mod version;
-mod watch;
 
 #[cfg(test)]
 mod tests;
@@ -32,8 +32,8 @@ use tokio::sync::watch as tokio_watch;
 use tokio::task::AbortHandle;
 
 pub use checks::resolve_claude;
-pub use hooks::{HookCaller, HookEffect, HookEvent, Speaker};
 pub use launch::StartOptions;
+pub use on_hook::{HookCaller, HookEffect, HookEvent, Speaker};
 pub use permissions::{Answer, Ask, Kind, Outcome, Question, Reply, Suggestion, Waiting};
 
 use crate::config::Config;
@@ -44,12 +44,12 @@ use crate::tmux::{Tmux, TmuxDriver};
 
 /// How many sessions there are and how many are active, for status lines.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
+pub struct Totals {
     pub total: usize,
     pub active: usize,
 }
 
-impl std::fmt::Display for Counts {
+impl std::fmt::Display for Totals {
     /// "No sessions", "1 session, 1 active": the words every client view uses.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.total {
@@ -176,7 +176,7 @@ pub struct SessionService<T: Tmux = TmuxDriver> {
     generation: AtomicU64,
     persisted: AtomicU64,
     write_lock: tokio::sync::Mutex<()>,
-    counts: tokio_watch::Sender<Counts>,
+    counts: tokio_watch::Sender<Totals>,
     /// One operation at a time per session (see `exclusive`).
     op_locks: Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<()>>>>,
     /// What each claude executable said with `--version`.
@@ -214,7 +214,7 @@ impl<T: Tmux> SessionService<T> {
             generation: AtomicU64::new(0),
             persisted: AtomicU64::new(0),
             write_lock: tokio::sync::Mutex::new(()),
-            counts: tokio_watch::Sender::new(Counts::default()),
+            counts: tokio_watch::Sender::new(Totals::default()),
             op_locks: Mutex::new(HashMap::new()),
             versions: Default::default(),
             prompted: tokio::sync::Notify::new(),
@@ -246,7 +246,7 @@ impl<T: Tmux> SessionService<T> {
     /// Marks the state dirty (call `persist` before answering) and refreshes the counts.
     fn mark_changed(&self, st: &State) {
         self.generation.fetch_add(1, Ordering::SeqCst);
-        let counts = Counts {
+        let counts = Totals {
             total: st.sessions.len(),
             active: st
                 .sessions
@@ -282,7 +282,7 @@ impl<T: Tmux> SessionService<T> {
     }
 
     /// Follows the session counts as they change.
-    pub fn counts(&self) -> tokio_watch::Receiver<Counts> {
+    pub fn counts(&self) -> tokio_watch::Receiver<Totals> {
         self.counts.subscribe()
     }
 

@@ -362,7 +362,7 @@ async fn a_stop_while_starting_ends_the_launched_claude() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         crate::procwatch::launched(launcher),
-        crate::procwatch::Launch::Gone,
+        crate::procwatch::LauncherState::Gone,
         "the launcher (and so claude) still runs"
     );
     assert_eq!(

@@ -12,7 +12,7 @@ mod session;
 mod table;
 
 pub use colour::{activity_colour, colour, paint, status_colour};
-pub use counts::Counts;
+pub use counts::ActivityCounts;
 pub use errors::{exit_code_for, message, report};
 pub use format::{age, bytes, count, grouped, token_lines, tokens};
 pub use inert::{json, visible, visible_lines};

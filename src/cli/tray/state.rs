@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::icon::Mood;
 use crate::cli::desktop::escape_markup;
 use crate::cli::draft::Draft;
-use crate::cli::output::{Counts, SessionInfo, count};
+use crate::cli::output::{ActivityCounts, SessionInfo, count};
 use crate::cli::requests::{Choice, RequestInfo};
 
 /// What a session's menu entry does to it.
@@ -173,8 +173,8 @@ impl State {
         Some(d.answers(r))
     }
 
-    fn counts(&self) -> Counts {
-        Counts::of(
+    fn counts(&self) -> ActivityCounts {
+        ActivityCounts::of(
             self.sessions
                 .iter()
                 .map(|x| (x.status.as_str(), x.activity.as_str())),
