@@ -7,6 +7,7 @@
 
 mod adopt;
 mod answers;
+mod asks;
 mod change;
 mod checks;
 mod dialog;
@@ -31,10 +32,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch as tokio_watch;
 use tokio::task::AbortHandle;
 
+pub use asks::{Answer, Ask, Kind, Outcome, Question, Reply, Suggestion, Waiting};
 pub use checks::resolve_claude;
 pub use launch::StartOptions;
 pub use on_hook::{HookCaller, HookEffect, HookEvent, Speaker};
-pub use permissions::{Answer, Ask, Kind, Outcome, Question, Reply, Suggestion, Waiting};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
