@@ -8,6 +8,8 @@ use crate::config::Config;
 use crate::hooks::policy::Policy;
 use crate::hooks::settings::{self, EVENTS, Scope};
 
+use super::hosts::Hosts;
+
 /// The settings scope chosen on the command line (the user's by default).
 pub fn scope(project: Option<PathBuf>) -> Scope {
     match project {
@@ -104,8 +106,9 @@ pub fn status() -> ExitCode {
 pub fn check() -> ExitCode {
     let cfg = Config::from_env();
     let path = &cfg.config_file;
-    match Policy::load(path) {
-        Ok(p) if !path.exists() => {
+    let policy = Policy::load(path).and_then(|p| Ok((p, Hosts::load_from(path)?)));
+    match policy {
+        Ok((p, _)) if !path.exists() => {
             println!(
                 "No config file at {}; defaults apply (no deny rules, permission_wait_secs = {}).",
                 path.display(),
@@ -113,13 +116,14 @@ pub fn check() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Ok(p) => {
+        Ok((p, hosts)) => {
             println!(
-                "{} is valid: {} deny rules, permission_wait_secs = {}, auto_adopt = {}.",
+                "{} is valid: {} deny rules, permission_wait_secs = {}, auto_adopt = {}, {}.",
                 path.display(),
                 p.deny.len(),
                 p.permission_wait.as_secs(),
-                p.auto_adopt
+                p.auto_adopt,
+                super::output::count(hosts.remote.len(), "host")
             );
             ExitCode::SUCCESS
         }

@@ -9,6 +9,7 @@ pub mod client;
 pub mod complete;
 pub mod desktop;
 pub mod hooks;
+pub mod hosts;
 pub mod man;
 pub mod notify;
 pub mod output;
