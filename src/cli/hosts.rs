@@ -166,6 +166,22 @@ impl Hosts {
     }
 }
 
+/// The names `--host` takes, with where each is, for the shell completion.
+pub fn candidates() -> Vec<clap_complete::CompletionCandidate> {
+    Hosts::load()
+        .unwrap_or_default()
+        .all()
+        .into_iter()
+        .map(|p| {
+            let at = match &p {
+                Place::Local => "this machine".to_owned(),
+                Place::Remote(h) => h.ssh.clone(),
+            };
+            clap_complete::CompletionCandidate::new(p.name()).help(Some(at.into()))
+        })
+        .collect()
+}
+
 /// A KEY as typed, `NAME@HOST` or `NAME`: the key the daemon gets and the host, if any (a
 /// session's name and id never hold '@').
 pub fn split_key(key: &str) -> (&str, Option<&str>) {
@@ -236,7 +252,11 @@ mod tests {
             panic!("cloud is remote")
         };
         assert_eq!(cloud.remote_command(), "systemd-stdio-bridge --user");
-        assert!(h.place("nowhere").unwrap_err().contains("local, cloud, lab"));
+        assert!(
+            h.place("nowhere")
+                .unwrap_err()
+                .contains("local, cloud, lab")
+        );
         assert!(Hosts::parse("").unwrap().remote.is_empty());
 
         for (bad, why) in [

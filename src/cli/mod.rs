@@ -1,13 +1,16 @@
 //! The client side of the contract: the command line definitions (with their completions and
 //! man pages), typed zbus proxies, the client subcommands (list, control, attach, watch,
-//! notify, tray), the `hooks` settings commands, and the hook relay Claude Code runs.
+//! notify, tray), the hosts they reach over SSH, the `hooks` settings commands, and the hook
+//! relay Claude Code runs.
 
+pub mod across;
 pub mod args;
 pub mod attach;
 pub mod bus;
 pub mod client;
 pub mod complete;
 pub mod desktop;
+pub mod follow;
 pub mod hooks;
 pub mod hosts;
 pub mod man;
@@ -15,6 +18,8 @@ pub mod notify;
 pub mod output;
 pub mod proxy;
 pub mod relay;
+pub mod remote;
 pub mod requests;
+pub mod status;
 pub mod tray;
 pub mod watch;

@@ -17,11 +17,8 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use crate::harness::{DAEMON, alive, fake_claude, require, signal, wait_for};
+use crate::harness::{DAEMON, alive, fake_claude, private_bus, require, signal};
 use crate::procs::descendants;
-
-#[path = "../../support/private_bus.rs"]
-mod private_bus;
 
 const SSHD: &str = "/usr/sbin/sshd";
 
@@ -67,15 +64,21 @@ impl User {
     /// `cmd` run as this user, with its groups and a clean environment of its own.
     pub fn command(&self, program: &str) -> Command {
         let mut cmd = Command::new("setpriv");
-        cmd.args(["--reuid", &self.name, "--regid", &self.name, "--init-groups"])
-            .arg(program)
-            .env_clear()
-            .env("HOME", &self.home)
-            .env("USER", &self.name)
-            .env("LOGNAME", &self.name)
-            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-            .current_dir(&self.home)
-            .stdin(Stdio::null());
+        cmd.args([
+            "--reuid",
+            &self.name,
+            "--regid",
+            &self.name,
+            "--init-groups",
+        ])
+        .arg(program)
+        .env_clear()
+        .env("HOME", &self.home)
+        .env("USER", &self.name)
+        .env("LOGNAME", &self.name)
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .current_dir(&self.home)
+        .stdin(Stdio::null());
         cmd
     }
 
@@ -115,7 +118,7 @@ impl Drop for User {
     fn drop(&mut self) {
         // The account exists for this test alone, so every process of it is this test's.
         for pid in self.processes() {
-            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            kill(pid);
         }
         let deadline = Instant::now() + Duration::from_secs(10);
         while !self.processes().iter().all(|p| !alive(*p)) && Instant::now() < deadline {
@@ -331,7 +334,7 @@ impl Remote {
         let _ = sshd.kill();
         let _ = sshd.wait();
         for pid in below {
-            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            kill(pid);
         }
     }
 
@@ -376,11 +379,6 @@ impl Remote {
         all.extend_from_slice(args);
         self.run_as("tmux", &all)
     }
-
-    /// The pid of the remote daemon.
-    pub fn daemon_pid(&self) -> u32 {
-        self.daemon.as_ref().unwrap().id()
-    }
 }
 
 impl Drop for Remote {
@@ -401,9 +399,25 @@ impl Drop for Remote {
     }
 }
 
+/// SIGKILL to `pid`, which may have ended already.
+fn kill(pid: u32) {
+    if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+    }
+}
+
 fn keygen(path: &Path) {
     let out = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "trusty-mpm-test", "-f"])
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "trusty-mpm-test",
+            "-f",
+        ])
         .arg(path)
         .output()
         .unwrap();
@@ -416,13 +430,4 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// Waits until the remote daemon runs `n` sessions, as its tmux server tells.
-pub async fn wait_tmux_sessions(remote: &Remote, n: usize) {
-    wait_for("the remote tmux sessions", || async {
-        let out = remote.tmux(&["list-sessions", "-F", "#{session_name}"]);
-        String::from_utf8_lossy(&out.stdout).lines().count() == n
-    })
-    .await;
 }
