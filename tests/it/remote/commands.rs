@@ -220,3 +220,47 @@ impl Drop for OuterTmux {
             .output();
     }
 }
+
+/// The README's block about hosts runs as written, the reader's home on lab being the remote
+/// user's (the rest of the README runs in `readme`).
+#[tokio::test]
+async fn the_readme_commands_about_hosts_run() {
+    let two = Two::new("").await;
+    let blocks: Vec<Vec<String>> = crate::readme::blocks()
+        .into_iter()
+        .filter(|b| b.iter().any(|c| crate::readme::about_hosts(c)))
+        .collect();
+    assert_eq!(blocks.len(), 1, "{blocks:?}");
+    let home = two.lab.user.home.display().to_string();
+    two.lab.user.dir(&two.lab.user.home.join("src/api"));
+    let bin = std::path::Path::new(DAEMON)
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let path = format!("{bin}:{}", std::env::var("PATH").unwrap_or_default());
+    for cmd in &blocks[0] {
+        // A person types the next command once the last start has come up.
+        wait_for("no session starting on lab", || async {
+            let all = two.json(&["list", "--json", "--host", "lab"]);
+            all.as_array()
+                .unwrap()
+                .iter()
+                .all(|s| s["status"] != "starting")
+        })
+        .await;
+        let cmd = cmd.replace("/home/me", &home);
+        let out = std::process::Command::new("bash")
+            .args(["-c", &cmd])
+            .envs(
+                two.command(&[])
+                    .get_envs()
+                    .filter_map(|(k, v)| Some((k, v?))),
+            )
+            .env("PATH", &path)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{cmd}: {out:?}");
+    }
+}
