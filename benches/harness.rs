@@ -1,7 +1,7 @@
 //! `make bench` (`cargo bench --bench harness`): the performance figures of issue 6 and the ones
-//! added since (9: resource figures, 10: transcript reads), each beside a baseline measured in
-//! the same run against the same private world (a dbus-daemon, a tmux server on its own socket
-//! and the release daemon). Prints a table and writes
+//! added since (9: resource figures, 10: transcript reads, 11: remote hosts), each beside a
+//! baseline measured in the same run against the same private world (a dbus-daemon, a tmux
+//! server on its own socket and the release daemon). Prints a table and writes
 //! `target/bench/report.json` (and `report.md`). See docs/performance.md.
 //!
 //! Knobs: BENCH_IDLE_SECS (idle window, default 60), BENCH_CALLS (latency calls per method,
@@ -13,7 +13,7 @@
 //!
 //! Here: the run (knobs, clean-up on Ctrl-C, the report). In `harness/`: `registered`
 //! (figures 1, 2, 3, 7, 8), `live` (4 and 9, with `idle` for 6, `hook_relay` for 5 and the
-//! daemon's part of 10) and `telemetry` (10, transcript reads) measure;
+//! daemon's part of 10), `telemetry` (10, transcript reads) and `remote` (11) measure;
 //! `calls` times method calls; `cpu` reads processes' CPU and memory and `machine` the run's
 //! conditions; `world` is the private bus, tmux server and daemon; `report` the table and JSON.
 
@@ -31,6 +31,8 @@ mod live;
 mod machine;
 #[path = "harness/registered.rs"]
 mod registered;
+#[path = "harness/remote.rs"]
+mod remote;
 #[path = "harness/report.rs"]
 mod report;
 #[path = "harness/telemetry.rs"]
@@ -159,6 +161,7 @@ async fn run() {
 
     registered_sessions(&mut w, &cfg, &mut rows, &mut raw).await;
     live_sessions(&mut w, &cfg, &mut rows, &mut raw).await;
+    remote::remote_hosts(&mut w, &cfg, &mut rows, &mut raw).await;
     telemetry::transcript_reads(&w, &mut rows, &mut raw);
 
     let table = report::table(&rows);

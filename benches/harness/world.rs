@@ -60,6 +60,11 @@ pub fn cleanup_all() {
     }
 }
 
+/// Kills `pid` when the run ends (a process this run caused but did not spawn itself).
+pub fn kill_at_end(pid: u32) {
+    remember(Undo::Kill(pid));
+}
+
 pub fn signal(pid: u32, sig: Signal) {
     if let Some(pid) = Pid::from_raw(pid as i32) {
         let _ = kill_process(pid, sig);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 #[path = "../support/private_bus.rs"]
-mod private_bus;
+pub mod private_bus;
 #[path = "../support/tools.rs"]
 mod tools;
 pub use tools::require;
