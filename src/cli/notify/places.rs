@@ -12,7 +12,7 @@ use super::{Asked, REQUEST, notes, put, show};
 use crate::cli::bus::manager;
 use crate::cli::desktop::Desktop;
 use crate::cli::follow::QUICK;
-use crate::cli::hosts::LOCAL;
+use crate::cli::hosts::join_key;
 use crate::cli::requests::RequestInfo;
 
 /// The request `request_id` as the daemon lists it now, if it still waits.
@@ -74,10 +74,7 @@ pub struct Places {
 impl Places {
     /// How a command names `name` (a session's name or id) of place `i`.
     pub fn key(&self, i: usize, name: &str) -> String {
-        match self.names[i].as_str() {
-            LOCAL => name.to_owned(),
-            host => format!("{name}@{host}"),
-        }
+        join_key(name, &self.names[i])
     }
 }
 
