@@ -2,7 +2,7 @@
 //! person or, with --json, in the stable shapes the README documents. What the daemon sent is
 //! printed through `output::visible` (or `output::json`), so it cannot act on the terminal.
 //! Each goes to the daemon of one place (`--host`, `KEY@HOST`, else this login's); list,
-//! status, watch and hosts span every host (`across`, `watch`).
+//! status, watch, notify and hosts span every host (`across`, `watch`, `notify`).
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -59,6 +59,10 @@ pub async fn run(mut cmd: Command, host: Option<String>) -> ExitCode {
             return super::watch::run(places, labelled, json.json, *waybar).await;
         }
         Command::Hosts(j) => return across::hosts(&places, j.json).await,
+        Command::Notify { min_work_secs } => {
+            let min_work = std::time::Duration::from_secs(*min_work_secs);
+            return super::notify::run(places, labelled, min_work).await;
+        }
         Command::Start { dir, .. } | Command::Register { dir, .. }
             if place != Place::Local && !dir.is_absolute() =>
         {
@@ -340,14 +344,13 @@ async fn exec(conn: &Connection, cmd: Command, place: &Place) -> zbus::Result<Ex
         Command::Attach { key: Key { key } } => {
             return super::attach::run(conn, &key, place).await;
         }
-        Command::Notify { min_work_secs } => {
-            return super::notify::run(conn, std::time::Duration::from_secs(min_work_secs)).await;
-        }
         Command::Tray => return super::tray::run(conn).await,
         // Spanning places, they never come here.
-        Command::List(_) | Command::Status { .. } | Command::Watch { .. } | Command::Hosts(_) => {
-            unreachable!("run() handles them")
-        }
+        Command::List(_)
+        | Command::Status { .. }
+        | Command::Watch { .. }
+        | Command::Hosts(_)
+        | Command::Notify { .. } => unreachable!("run() handles them"),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -191,6 +191,15 @@ pub fn split_key(key: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// How a command names session `name` (its name or id) of the place called `host`: `NAME`
+/// here, `NAME@HOST` on a host (`split_key`'s other way).
+pub fn join_key(name: &str, host: &str) -> String {
+    match host {
+        LOCAL => name.to_owned(),
+        host => format!("{name}@{host}"),
+    }
+}
+
 /// The ssh program and its first arguments: `TRUSTY_MPM_SSH` (as `ssh -F ~/other_config`),
 /// else `ssh`.
 pub fn ssh_program() -> Vec<String> {
@@ -279,6 +288,8 @@ mod tests {
         let h = Hosts::parse("[hosts.lab]\nssh = \"lab\"").unwrap();
         assert_eq!(split_key("api@lab"), ("api", Some("lab")));
         assert_eq!(split_key("api"), ("api", None));
+        assert_eq!(join_key("api", "lab"), "api@lab");
+        assert_eq!(join_key("api", LOCAL), "api");
         assert_eq!(h.target(None, None).unwrap(), Place::Local);
         assert_eq!(h.target(Some("local"), None).unwrap(), Place::Local);
         assert_eq!(h.target(None, Some("lab")).unwrap().name(), "lab");

@@ -15,7 +15,7 @@ use zbus::{Connection, MatchRule, Message};
 
 use super::bus::{clock, manager, manager_rule, sessions, signal_json};
 use super::follow::{Follower, Heard, QUICK};
-use super::hosts::{LOCAL, Place};
+use super::hosts::{Place, join_key};
 use super::output::{self, ActivityCounts, activity_colour, paint, status_colour, tokens, visible};
 use super::requests::RequestInfo;
 use crate::contract::{MANAGER_PATH, SESSION_IFACE};
@@ -209,10 +209,7 @@ struct Watch {
 impl Watch {
     /// How a command names session `name` of place `i`.
     fn key(&self, i: usize, name: &str) -> String {
-        match self.names[i].as_str() {
-            LOCAL => name.to_owned(),
-            host => format!("{name}@{host}"),
-        }
+        join_key(name, &self.names[i])
     }
 
     /// A message about place `i` on stderr (for a person; scripts read stdout).

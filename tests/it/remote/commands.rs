@@ -123,19 +123,7 @@ async fn a_remote_permission_request_is_answered_by_the_local_approve() {
         .await
         .unwrap();
     two.start_remote("api").await;
-    let payload = r#"{"session_id":"c0ffee00-0000-4000-8000-0000000000bb","transcript_path":"/tmp/t.jsonl","cwd":"/tmp","permission_mode":"default","hook_event_name":"PermissionRequest","tool_name":"Bash","tool_input":{"command":"make deploy","description":"Deploy"}}"#;
-    let home = &two.lab.user.home;
-    let input = home.join("payload.json");
-    two.lab.user.write(&input, payload, false);
-    let out = home.join("relay");
-    // The stand-in claude runs the relay as its hook, as the remote user, on the remote bus.
-    let line = format!(
-        "!hook {DAEMON} {} {} {}",
-        two.lab.bus_address,
-        input.display(),
-        out.display()
-    );
-    two.ok(&["send", "api@lab", &line]);
+    let out = two.ask_remote("api");
     wait_for("the request is listed", || async {
         two.json(&["requests", "--host", "lab", "--json"])[0]["request_id"].is_string()
     })
@@ -149,11 +137,8 @@ async fn a_remote_permission_request_is_answered_by_the_local_approve() {
         two.ok(&["approve", "api@lab", &request]),
         format!("Allowed {request}.\n")
     );
-    let code = out.with_extension("code");
-    wait_for("the relay ended", || async { code.exists() }).await;
-    let decided = std::fs::read_to_string(out.with_extension("out")).unwrap();
+    let decided = super::decided(&out).await;
     assert!(decided.contains(r#""behavior":"allow""#), "{decided}");
-    assert_eq!(std::fs::read_to_string(code).unwrap().trim(), "0");
     assert_eq!(
         two.json(&["requests", "--host", "lab", "--json"]),
         serde_json::json!([])

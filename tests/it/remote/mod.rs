@@ -4,8 +4,10 @@
 mod commands;
 mod errors;
 mod follow;
+mod notify;
 mod world;
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
@@ -145,4 +147,32 @@ impl Two {
         })
         .await;
     }
+
+    /// Session `name` on lab asks to use Bash for `make deploy`: the stand-in claude runs the
+    /// relay as its hook, as the remote user, on the remote bus, in the background. Where the
+    /// relay's output goes (see `decided`).
+    pub fn ask_remote(&self, name: &str) -> PathBuf {
+        let payload = r#"{"session_id":"c0ffee00-0000-4000-8000-0000000000bb","transcript_path":"/tmp/t.jsonl","cwd":"/tmp","permission_mode":"default","hook_event_name":"PermissionRequest","tool_name":"Bash","tool_input":{"command":"make deploy","description":"Deploy"}}"#;
+        let home = &self.lab.user.home;
+        let input = home.join("payload.json");
+        self.lab.user.write(&input, payload, false);
+        let out = home.join("relay");
+        let line = format!(
+            "!hook {DAEMON} {} {} {}",
+            self.lab.bus_address,
+            input.display(),
+            out.display()
+        );
+        self.ok(&["send", &format!("{name}@lab"), &line]);
+        out
+    }
+}
+
+/// What the relay of `ask_remote` printed (the decision Claude Code reads), once it ended
+/// with exit code 0.
+pub async fn decided(out: &Path) -> String {
+    let code = out.with_extension("code");
+    wait_for("the relay ended", || async { code.exists() }).await;
+    assert_eq!(std::fs::read_to_string(code).unwrap().trim(), "0");
+    std::fs::read_to_string(out.with_extension("out")).unwrap()
 }
