@@ -14,7 +14,7 @@ use super::across::{self, report_at};
 use super::args::{ClientCommand as Command, Compress, Key};
 use super::bus::{clock, manager, sessions};
 use super::guards;
-use super::hosts::{Hosts, Place, split_key};
+use super::hosts::{Hosts, LOCAL, Place, split_key};
 use super::output::{self, visible, visible_lines};
 use super::remote::connect;
 use super::requests::{RequestInfo, answer};
@@ -73,13 +73,21 @@ pub async fn run(mut cmd: Command, host: Option<String>) -> ExitCode {
         }
         _ => {}
     }
-    let link = match connect(&place).await {
+    // The tray shows on this login's desktop, whatever it follows.
+    let tray = matches!(cmd, Command::Tray);
+    let link = match connect(if tray { &Place::Local } else { &place }).await {
         Ok(l) => l,
         Err(u) => {
             eprintln!("trusty-mpm: {u}");
             return ExitCode::from(3);
         }
     };
+    if tray && labelled {
+        return match super::tray::run(&link.conn, Some(places)).await {
+            Ok(code) => code,
+            Err(e) => report_at(LOCAL, false, &e),
+        };
+    }
     match exec(&link.conn, cmd, &place).await {
         Ok(code) => code,
         Err(e) => report_at(place.name(), place != Place::Local, &e),
@@ -344,7 +352,7 @@ async fn exec(conn: &Connection, cmd: Command, place: &Place) -> zbus::Result<Ex
         Command::Attach { key: Key { key } } => {
             return super::attach::run(conn, &key, place).await;
         }
-        Command::Tray => return super::tray::run(conn).await,
+        Command::Tray => return super::tray::run(conn, None).await,
         // Spanning places, they never come here.
         Command::List(_)
         | Command::Status { .. }

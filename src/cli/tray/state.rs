@@ -58,6 +58,11 @@ pub enum Action {
     /// `trusty-mpm list`, then `watch`, in a terminal.
     OpenList,
     Quit,
+    /// An action of the place at this index of the places followed (hosts configured).
+    At {
+        place: usize,
+        action: Box<Action>,
+    },
 }
 
 /// What the tray's loop must do after a signal.

@@ -5,6 +5,7 @@ mod commands;
 mod errors;
 mod follow;
 mod notify;
+mod tray;
 mod world;
 
 use std::path::{Path, PathBuf};
