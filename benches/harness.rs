@@ -1,19 +1,21 @@
 //! `make bench` (`cargo bench --bench harness`): the performance figures of issue 6 and the ones
-//! added since (9: resource figures, 10: transcript reads), each beside a baseline measured in
+//! added since (9: resource figures, 10: transcript reads, 11: a change as the registry grows,
+//! 12: StartSession beside `tmux new-session`), each beside a baseline measured in
 //! the same run against the same private world (a dbus-daemon, a tmux server on its own socket
 //! and the release daemon). Prints a table and writes
 //! `target/bench/report.json` (and `report.md`). See docs/performance.md.
 //!
 //! Knobs: BENCH_IDLE_SECS (idle window, default 60), BENCH_CALLS (latency calls per method,
 //! default 10000), BENCH_THROUGHPUT_SECS (per throughput round, default 2), BENCH_RUST_LOG
-//! (the daemon's RUST_LOG, default info).
+//! (the daemon's RUST_LOG, default info), BENCH_GROWTH_SESSIONS (figure 11, default 10000).
 //!
 //! The binary re-executes itself as the pane-polling monitor of figure 6
 //! (`--poll-monitor SOCKET SECS NAME…`), so that monitor's CPU is a process of its own.
 //!
 //! Here: the run (knobs, clean-up on Ctrl-C, the report). In `harness/`: `registered`
 //! (figures 1, 2, 3, 7, 8), `live` (4 and 9, with `idle` for 6, `hook_relay` for 5 and the
-//! daemon's part of 10) and `telemetry` (10, transcript reads) measure;
+//! daemon's part of 10), `telemetry` (10, transcript reads), `growth` (11) and `start` (12)
+//! measure;
 //! `calls` times method calls; `cpu` reads processes' CPU and memory and `machine` the run's
 //! conditions; `world` is the private bus, tmux server and daemon; `report` the table and JSON.
 
@@ -21,6 +23,8 @@
 mod calls;
 #[path = "harness/cpu.rs"]
 mod cpu;
+#[path = "harness/growth.rs"]
+mod growth;
 #[path = "harness/hook_relay.rs"]
 mod hook_relay;
 #[path = "harness/idle.rs"]
@@ -33,6 +37,8 @@ mod machine;
 mod registered;
 #[path = "harness/report.rs"]
 mod report;
+#[path = "harness/start.rs"]
+mod start;
 #[path = "harness/telemetry.rs"]
 mod telemetry;
 #[path = "harness/world.rs"]
@@ -58,6 +64,8 @@ struct Cfg {
     pub calls: usize,
     pub idle_secs: f64,
     pub throughput_secs: f64,
+    /// Sessions registered for figure 11 (a multiple of 10).
+    pub growth_sessions: usize,
 }
 
 impl Cfg {
@@ -73,6 +81,7 @@ impl Cfg {
             calls: num("BENCH_CALLS", 10_000.0) as usize,
             idle_secs: num("BENCH_IDLE_SECS", 60.0),
             throughput_secs: num("BENCH_THROUGHPUT_SECS", 2.0),
+            growth_sessions: (num("BENCH_GROWTH_SESSIONS", 10_000.0) as usize).max(10) / 10 * 10,
         }
     }
 }
@@ -160,6 +169,8 @@ async fn run() {
     registered_sessions(&mut w, &cfg, &mut rows, &mut raw).await;
     live_sessions(&mut w, &cfg, &mut rows, &mut raw).await;
     telemetry::transcript_reads(&w, &mut rows, &mut raw);
+    growth::registry_growth(&mut w, &cfg, &mut rows, &mut raw).await;
+    start::start_latency(&mut w, &mut rows, &mut raw).await;
 
     let table = report::table(&rows);
     println!("\n{table}");
