@@ -7,7 +7,9 @@
 //!
 //! Knobs: BENCH_IDLE_SECS (idle window, default 60), BENCH_CALLS (latency calls per method,
 //! default 10000), BENCH_THROUGHPUT_SECS (per throughput round, default 2), BENCH_RUST_LOG
-//! (the daemon's RUST_LOG, default info), BENCH_GROWTH_SESSIONS (figure 11, default 10000).
+//! (the daemon's RUST_LOG, default info), BENCH_GROWTH_SESSIONS (figure 11, default 10000),
+//! BENCH_ONLY (a comma-separated choice of the groups registered, live, telemetry, growth and
+//! start; default all).
 //!
 //! The binary re-executes itself as the pane-polling monitor of figure 6
 //! (`--poll-monitor SOCKET SECS NAME…`), so that monitor's CPU is a process of its own.
@@ -66,6 +68,8 @@ struct Cfg {
     pub throughput_secs: f64,
     /// Sessions registered for figure 11 (a multiple of 10).
     pub growth_sessions: usize,
+    /// The groups of figures to run (empty: all).
+    pub only: Vec<String>,
 }
 
 impl Cfg {
@@ -82,7 +86,18 @@ impl Cfg {
             idle_secs: num("BENCH_IDLE_SECS", 60.0),
             throughput_secs: num("BENCH_THROUGHPUT_SECS", 2.0),
             growth_sessions: (num("BENCH_GROWTH_SESSIONS", 10_000.0) as usize).max(10) / 10 * 10,
+            only: std::env::var("BENCH_ONLY")
+                .unwrap_or_default()
+                .split(',')
+                .filter(|g| !g.is_empty())
+                .map(str::to_owned)
+                .collect(),
         }
+    }
+
+    /// Whether the group of figures `group` runs (BENCH_ONLY names it, or is unset).
+    fn runs(&self, group: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|g| g == group)
     }
 }
 
@@ -166,11 +181,21 @@ async fn run() {
     let mut rows = Vec::new();
     let mut raw = serde_json::Map::new();
 
-    registered_sessions(&mut w, &cfg, &mut rows, &mut raw).await;
-    live_sessions(&mut w, &cfg, &mut rows, &mut raw).await;
-    telemetry::transcript_reads(&w, &mut rows, &mut raw);
-    growth::registry_growth(&mut w, &cfg, &mut rows, &mut raw).await;
-    start::start_latency(&mut w, &mut rows, &mut raw).await;
+    if cfg.runs("registered") {
+        registered_sessions(&mut w, &cfg, &mut rows, &mut raw).await;
+    }
+    if cfg.runs("live") {
+        live_sessions(&mut w, &cfg, &mut rows, &mut raw).await;
+    }
+    if cfg.runs("telemetry") {
+        telemetry::transcript_reads(&w, &mut rows, &mut raw);
+    }
+    if cfg.runs("growth") {
+        growth::registry_growth(&mut w, &cfg, &mut rows, &mut raw).await;
+    }
+    if cfg.runs("start") {
+        start::start_latency(&mut w, &mut rows, &mut raw).await;
+    }
 
     let table = report::table(&rows);
     println!("\n{table}");
