@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use trusty_mpm::cli::proxy::ManagerProxy;
 
+use crate::log;
 use crate::report::{Row, percentile, sorted};
 use crate::world::{Owned, World, remember_tmux_server, require, signal, tmux_cmd};
-use crate::log;
 
 /// Starts timed per kind, after `WARM_UP` untimed ones.
 const STARTS: usize = 20;
@@ -225,7 +225,10 @@ impl UserManager {
                 self.dir.join("daemon.log").display()
             ))
             .arg(set("DBUS_SESSION_BUS_ADDRESS", &self.bus_address()))
-            .arg(set("TRUSTY_MPM_STATE_DIR", &self.dir.join("state/trusty-mpm")))
+            .arg(set(
+                "TRUSTY_MPM_STATE_DIR",
+                &self.dir.join("state/trusty-mpm"),
+            ))
             .arg(set("TRUSTY_MPM_TMUX_SOCKET", &self.tmux_socket()))
             .arg(set("TRUSTY_MPM_CLAUDE_COMMAND", &claude))
             .arg(set(
