@@ -164,7 +164,8 @@ async fn wait_for_end(conn: &zbus::Connection, svc: &Arc<SessionService>) -> Exi
         sessions = svc.count(),
         "trusty-mpm stopping; the sessions keep running"
     );
-    if let Err(e) = svc.persist().await {
+    // A clean stop leaves the whole registry in one snapshot and an empty journal.
+    if let Err(e) = svc.compact().await {
         tracing::error!("final save of the registry failed: {e}");
     }
     code

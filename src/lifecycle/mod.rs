@@ -12,6 +12,7 @@ mod input;
 mod launch;
 mod ops;
 mod permissions;
+mod persist;
 mod reconcile;
 pub mod summary;
 mod telemetry;
@@ -21,7 +22,7 @@ mod watch;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -32,11 +33,12 @@ pub use hooks::{HookEffect, Speaker};
 pub use launch::StartOptions;
 pub use permissions::{Answer, Ask, Kind, Outcome, Question, Reply, Suggestion, Waiting};
 
-use crate::config::{Config, EVENT_HISTORY};
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::{EventRecord, Session, SessionId, SessionName, now_usec};
 use crate::store;
 use crate::tmux::{Tmux, TmuxDriver};
+use persist::{Events, Sessions};
 
 /// How many sessions there are and how many are active, for status lines.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -90,12 +92,12 @@ impl ChangeSink for () {
 /// A record taken out of the registry, kept until its removal is saved.
 struct Removed {
     session: Session,
-    history: VecDeque<EventRecord>,
+    history: Events,
 }
 
 struct Entry {
     session: Session,
-    history: VecDeque<EventRecord>,
+    history: Events,
     watcher: Option<AbortHandle>,
     /// Open permission requests, oldest first.
     requests: Vec<permissions::Request>,
@@ -110,7 +112,7 @@ struct Entry {
 }
 
 impl Entry {
-    fn new(session: Session, history: VecDeque<EventRecord>) -> Self {
+    fn new(session: Session, history: Events) -> Self {
         Entry {
             session,
             history,
@@ -125,7 +127,7 @@ impl Entry {
 
 #[derive(Default)]
 struct State {
-    sessions: HashMap<SessionId, Entry>,
+    sessions: Sessions,
     /// Names held by operations that are still creating their tmux session.
     reserved: HashSet<SessionName>,
     /// The exit watcher of the tmux server the sessions' panes live on, with its pid.
@@ -162,7 +164,8 @@ pub struct SessionService<T: Tmux = TmuxDriver> {
     /// Bumped by every mutation; compared with `persisted` to group-commit writes.
     generation: AtomicU64,
     persisted: AtomicU64,
-    write_lock: tokio::sync::Mutex<()>,
+    /// Held by the one save in progress (see `persist`).
+    saver: tokio::sync::Mutex<store::Saver>,
     counts: tokio_watch::Sender<Counts>,
     /// One operation at a time per session (see `exclusive`).
     op_locks: Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<()>>>>,
@@ -188,11 +191,12 @@ impl<T: Tmux> SessionService<T> {
         let state = State {
             sessions: sessions
                 .into_iter()
-                .map(|s| (s.id, Entry::new(s, VecDeque::new())))
+                .map(|s| (s.id, Entry::new(s, Events::default())))
                 .collect(),
             reserved: HashSet::new(),
             server_watcher: None,
         };
+        let saver = store::Saver::new(cfg.registry_path());
         let svc = Arc::new(SessionService {
             tmux,
             cfg,
@@ -200,7 +204,7 @@ impl<T: Tmux> SessionService<T> {
             changes,
             generation: AtomicU64::new(0),
             persisted: AtomicU64::new(0),
-            write_lock: tokio::sync::Mutex::new(()),
+            saver: tokio::sync::Mutex::new(saver),
             counts: tokio_watch::Sender::new(Counts::default()),
             op_locks: Mutex::new(HashMap::new()),
             versions: Default::default(),
@@ -271,35 +275,6 @@ impl<T: Tmux> SessionService<T> {
     /// Follows the session counts as they change.
     pub fn counts(&self) -> tokio_watch::Receiver<Counts> {
         self.counts.subscribe()
-    }
-
-    /// Writes the registry if it changed since the last write. Concurrent callers share one
-    /// write: whoever takes the lock writes the newest state, covering everyone waiting.
-    pub async fn persist(&self) -> Result<()> {
-        let wanted = self.generation.load(Ordering::SeqCst);
-        let _guard = self.write_lock.lock().await;
-        if self.persisted.load(Ordering::SeqCst) >= wanted {
-            return Ok(());
-        }
-        let (generation, bytes) = {
-            let st = self.lock();
-            let mut list: Vec<Session> = st.sessions.values().map(|e| e.session.clone()).collect();
-            list.sort_by_key(|s| s.created_at);
-            let history: store::History = st
-                .sessions
-                .iter()
-                .map(|(id, e)| (*id, e.history.clone()))
-                .collect();
-            let bytes = store::encode(list, &history);
-            (self.generation.load(Ordering::SeqCst), bytes)
-        };
-        let path = self.cfg.registry_path();
-        tokio::task::spawn_blocking(move || store::write_atomic(&path, &bytes))
-            .await
-            .map_err(|e| Error::internal("saving the registry", e))?
-            .map_err(|e| Error::internal("saving the registry", e))?;
-        self.persisted.store(generation, Ordering::SeqCst);
-        Ok(())
     }
 
     /// Resolves a key (UUID in either spelling, or a name) to a session id.
@@ -387,7 +362,7 @@ impl<T: Tmux> SessionService<T> {
         st.reserved.remove(&session.name);
         let text = log_text(session.name.as_str(), event, &summary);
         tracing::info!(session_id = %session.id, session_name = %session.name, "{text}");
-        let mut history = VecDeque::new();
+        let mut history = Events::default();
         self.push_event(&mut history, event, "", summary);
         self.emit(DomainEvent::Added(session.clone()));
         st.sessions.insert(session.id, Entry::new(session, history));
@@ -440,17 +415,8 @@ impl<T: Tmux> SessionService<T> {
 
     /// Appends to a session's bounded history, which is saved with the registry (the next
     /// `persist` writes it) and so outlives the daemon.
-    fn push_event(
-        &self,
-        history: &mut VecDeque<EventRecord>,
-        event: &str,
-        tool: &str,
-        summary: String,
-    ) {
-        if history.len() == EVENT_HISTORY {
-            history.pop_front();
-        }
-        history.push_back(EventRecord {
+    fn push_event(&self, history: &mut Events, event: &str, tool: &str, summary: String) {
+        history.push(EventRecord {
             at_usec: now_usec(),
             event: event.to_owned(),
             tool: tool.to_owned(),
@@ -465,7 +431,7 @@ impl<T: Tmux> SessionService<T> {
         let mut st = self.lock();
         for (id, entry) in st.sessions.iter_mut() {
             if let Some(h) = history.remove(id) {
-                entry.history = h;
+                entry.history = Events::saved(h);
             }
         }
     }

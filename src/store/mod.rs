@@ -1,9 +1,24 @@
-//! Registry persistence: one versioned JSON file in the daemon's private state directory,
-//! written atomically (a fresh temp file, fsync, rename, fsync of the directory) and loaded at
-//! start. A file that cannot be read is moved aside, never overwritten; a file with a few bad
-//! records (unparsable, repeated, or not fit to serve, see `text::record_problem`) loads the
-//! others, and a copy of it is kept. These are blocking functions; async callers run them on the
-//! blocking pool.
+//! Registry persistence in the daemon's private state directory: a snapshot, `registry.json`
+//! (versioned JSON: every session and its event history), and a journal, `registry.journal`,
+//! of the changes made since that snapshot (see `journal`). A save appends one record and makes
+//! it durable before the change is acknowledged, so what a save costs follows the change, not
+//! the size of the registry. A compaction (the first save after a start, a clean stop, and
+//! whenever the journal has outgrown the snapshot) writes a new snapshot atomically (a fresh
+//! temp file, fsync, rename, fsync of the directory) and a new, empty journal that names it.
+//!
+//! At load, the records of the journal that names the snapshot are applied in order; a torn
+//! last record (a crash while appending, so a change never acknowledged) is ignored. A
+//! `registry.json` of earlier builds is a snapshot without a journal: loading it migrates it.
+//! A snapshot that cannot be read is moved aside with its journal, never overwritten; a
+//! registry with a few bad records (unparsable, repeated, or not fit to serve, see
+//! `text::record_problem`) loads the others, and a copy of its files is kept. These are
+//! blocking functions; async callers run them on the blocking pool.
+
+mod journal;
+#[cfg(test)]
+mod tests;
+
+pub use journal::{Change, Put, Saver, new_journal_id};
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::{self, DirBuilder, File, OpenOptions};
@@ -12,6 +27,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::config::EVENT_HISTORY;
 use crate::model::{EventRecord, Session, SessionId, now_usec};
@@ -24,18 +40,37 @@ pub const FORMAT_VERSION: u32 = 1;
 pub type History = HashMap<SessionId, VecDeque<EventRecord>>;
 
 #[derive(Serialize)]
-struct RegistryFile<'a> {
+struct SnapshotFile<'a, S, H> {
     version: u32,
-    sessions: Vec<Session>,
+    /// The journal whose records apply to this snapshot (none: no journal does); older builds
+    /// ignore it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    journal: Option<&'a str>,
+    sessions: S,
     /// Keyed by session id; older builds ignore it.
-    history: BTreeMap<String, &'a VecDeque<EventRecord>>,
+    history: H,
 }
 
-/// The file as read: records stay raw so that one bad record does not cost the others.
+/// A snapshot as read: records stay raw so that one bad record does not cost the others, and a
+/// malformed history costs only the history.
 #[derive(Deserialize)]
-struct RawRegistryFile {
+struct RawSnapshot {
     version: u32,
-    sessions: Vec<serde_json::Value>,
+    #[serde(default)]
+    journal: Option<String>,
+    sessions: Vec<Value>,
+    #[serde(default)]
+    history: Value,
+}
+
+/// The registry as read: the snapshot with its journal applied, records still raw.
+struct RawRegistry {
+    sessions: Vec<Value>,
+    history: BTreeMap<String, Vec<Value>>,
+    /// Why journal records were left out (a damaged record that is not the last).
+    problems: Vec<String>,
+    /// The journal had records for this snapshot.
+    journal_used: bool,
 }
 
 /// What `load` found.
@@ -46,66 +81,120 @@ pub enum Loaded {
     /// The sessions of a readable registry.
     Sessions(Vec<Session>),
     /// The good sessions of a registry with records that were skipped (one reason each); the
-    /// file as it was is kept at `copy`.
+    /// snapshot as it was is kept at `copy`, and its journal beside it (`registry.journal`
+    /// with the same suffix) when it had records.
     Partial {
         sessions: Vec<Session>,
         skipped: Vec<String>,
         copy: PathBuf,
     },
-    /// The file was unreadable and was moved to the given path; the daemon starts empty.
+    /// The snapshot was unreadable and was moved to the given path (its journal beside it);
+    /// the daemon starts empty.
     MovedAside { to: PathBuf, reason: String },
 }
 
-/// Loads the registry at `path`.
-pub fn load(path: &Path) -> std::io::Result<Loaded> {
+/// The journal that belongs beside the snapshot at `registry`.
+pub fn journal_path(registry: &Path) -> PathBuf {
+    registry.with_extension("journal")
+}
+
+/// Reads the snapshot at `path` and applies its journal: `None` when there is no snapshot,
+/// `Err(reason)` inside when it cannot be read.
+fn read(path: &Path) -> std::io::Result<Option<Result<RawRegistry, String>>> {
     let bytes = match fs::read(path) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Loaded::Empty),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
-    let reason = match serde_json::from_slice::<RawRegistryFile>(&bytes) {
-        Ok(file) if file.version == FORMAT_VERSION => {
-            let (sessions, skipped) = records(file.sessions);
-            if skipped.is_empty() {
-                return Ok(Loaded::Sessions(sessions));
-            }
-            let copy = path.with_extension(format!("json.skipped-{}", now_usec()));
-            fs::copy(path, &copy)?;
-            return Ok(Loaded::Partial {
-                sessions,
-                skipped,
-                copy,
-            });
+    let snap = match serde_json::from_slice::<RawSnapshot>(&bytes) {
+        Ok(s) if s.version == FORMAT_VERSION => s,
+        Ok(s) => {
+            return Ok(Some(Err(format!(
+                "format version {} is not one this build reads ({FORMAT_VERSION})",
+                s.version
+            ))));
         }
-        Ok(file) => format!(
-            "format version {} is not one this build reads ({FORMAT_VERSION})",
-            file.version
-        ),
-        Err(e) => e.to_string(),
+        Err(e) => return Ok(Some(Err(e.to_string()))),
     };
-    let to = path.with_extension(format!("json.unreadable-{}", now_usec()));
-    fs::rename(path, &to)?;
-    Ok(Loaded::MovedAside { to, reason })
+    let history = serde_json::from_value(snap.history).unwrap_or_default();
+    let mut raw = RawRegistry {
+        sessions: snap.sessions,
+        history,
+        problems: Vec::new(),
+        journal_used: false,
+    };
+    if let Some(id) = &snap.journal {
+        journal::replay(&journal_path(path), id, &mut raw)?;
+    }
+    Ok(Some(Ok(raw)))
+}
+
+/// Loads the registry at `path` (the snapshot and its journal).
+pub fn load(path: &Path) -> std::io::Result<Loaded> {
+    let raw = match read(path)? {
+        None => return Ok(Loaded::Empty),
+        Some(Ok(raw)) => raw,
+        Some(Err(reason)) => {
+            let suffix = format!("unreadable-{}", now_usec());
+            let to = aside(path, &suffix);
+            fs::rename(path, &to)?;
+            let journal = journal_path(path);
+            if journal.exists() {
+                fs::rename(&journal, aside(&journal, &suffix))?;
+            }
+            return Ok(Loaded::MovedAside { to, reason });
+        }
+    };
+    let (sessions, mut skipped) = records(raw.sessions);
+    skipped.extend(raw.problems);
+    if skipped.is_empty() {
+        return Ok(Loaded::Sessions(sessions));
+    }
+    let suffix = format!("skipped-{}", now_usec());
+    let copy = aside(path, &suffix);
+    fs::copy(path, &copy)?;
+    if raw.journal_used {
+        let journal = journal_path(path);
+        fs::copy(&journal, aside(&journal, &suffix))?;
+    }
+    Ok(Loaded::Partial {
+        sessions,
+        skipped,
+        copy,
+    })
+}
+
+/// `registry.json` → `registry.json.<suffix>`.
+fn aside(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_owned();
+    name.push(format!(".{suffix}"));
+    path.with_file_name(name)
 }
 
 /// The sessions among raw records, and why each other record was skipped: it does not parse,
 /// it is not fit to serve (a field over its bound could not even be published on the bus, and
 /// the daemon would never start), or its id or name repeats an earlier record's.
-fn records(raw: Vec<serde_json::Value>) -> (Vec<Session>, Vec<String>) {
+fn records(raw: Vec<Value>) -> (Vec<Session>, Vec<String>) {
     let mut sessions: Vec<Session> = Vec::new();
+    let mut ids = std::collections::HashSet::new();
+    let mut names = std::collections::HashSet::new();
     let mut skipped = Vec::new();
     for (i, value) in raw.into_iter().enumerate() {
         match serde_json::from_value::<Session>(value) {
             Err(e) => skipped.push(format!("record {}: {e}", i + 1)),
-            Ok(s) if sessions.iter().any(|o| o.id == s.id) => {
+            Ok(s) if ids.contains(&s.id) => {
                 skipped.push(format!("record {}: id {} is used twice", i + 1, s.id));
             }
-            Ok(s) if sessions.iter().any(|o| o.name == s.name) => {
+            Ok(s) if names.contains(&s.name) => {
                 skipped.push(format!("record {}: name '{}' is used twice", i + 1, s.name));
             }
             Ok(s) => match record_problem(&s) {
                 Some(why) => skipped.push(format!("record {}: {why}", i + 1)),
-                None => sessions.push(s),
+                None => {
+                    ids.insert(s.id);
+                    names.insert(s.name.clone());
+                    sessions.push(s);
+                }
             },
         }
     }
@@ -114,19 +203,15 @@ fn records(raw: Vec<serde_json::Value>) -> (Vec<Session>, Vec<String>) {
 
 /// The histories the registry at `path` keeps, each at most `EVENT_HISTORY` records long. A
 /// record that does not parse or is out of bounds is left out (and counted in the log): the
-/// history only tells, nothing depends on it. Unreadable files have none.
+/// history only tells, nothing depends on it. Unreadable registries have none.
 pub fn load_history(path: &Path) -> History {
-    #[derive(Deserialize)]
-    struct Raw {
-        #[serde(default)]
-        history: BTreeMap<String, Vec<serde_json::Value>>,
-    }
-    let raw = fs::read(path)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<Raw>(&bytes).ok());
+    let raw = match read(path) {
+        Ok(Some(Ok(raw))) => raw.history,
+        _ => BTreeMap::new(),
+    };
     let mut skipped = 0;
     let mut out = History::new();
-    for (id, records) in raw.map(|r| r.history).unwrap_or_default() {
+    for (id, records) in raw {
         let Some(id) = SessionId::parse(&id) else {
             skipped += records.len();
             continue;
@@ -168,12 +253,25 @@ pub fn lock_state_dir(dir: &Path) -> std::io::Result<File> {
     Ok(f)
 }
 
-/// Serializes the sessions and their histories in the current format.
+/// A snapshot of the sessions and their histories in the current format, with no journal (as
+/// earlier builds wrote it).
 pub fn encode(sessions: Vec<Session>, history: &History) -> Vec<u8> {
-    let file = RegistryFile {
+    let history: BTreeMap<String, &VecDeque<EventRecord>> =
+        history.iter().map(|(id, h)| (id.to_string(), h)).collect();
+    snapshot(&sessions, &history, None)
+}
+
+/// A snapshot of `sessions` and `history` (keyed by session id) whose journal is `journal`.
+pub fn snapshot<S: Serialize, H: Serialize>(
+    sessions: S,
+    history: H,
+    journal: Option<&str>,
+) -> Vec<u8> {
+    let file = SnapshotFile {
         version: FORMAT_VERSION,
+        journal,
         sessions,
-        history: history.iter().map(|(id, h)| (id.to_string(), h)).collect(),
+        history,
     };
     // Serializing plain data structures cannot fail.
     serde_json::to_vec_pretty(&file).expect("registry serializes")
@@ -184,150 +282,30 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     DirBuilder::new().recursive(true).mode(0o700).create(dir)
 }
 
+/// Writes `bytes` durably into a new file at `path` (mode 0600). Whatever is at that name (a
+/// crash's leftover, a symbolic link to someone's file) is unlinked, never written through.
+fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Err(e) = fs::remove_file(path)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        return Err(e);
+    }
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
 /// Replaces the file at `path` with `bytes` atomically and durably (mode 0600).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     create_private_dir(dir)?;
     let tmp = path.with_extension("json.tmp");
-    // The temp file is always a new file of ours: whatever is at its name (a crash's leftover,
-    // a symbolic link to someone's file) is unlinked, never written through.
-    if let Err(e) = fs::remove_file(&tmp)
-        && e.kind() != std::io::ErrorKind::NotFound
-    {
-        return Err(e);
-    }
-    {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
+    write_new(&tmp, bytes)?;
     fs::rename(&tmp, path)?;
     File::open(dir)?.sync_all()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::SessionName;
-
-    #[test]
-    fn round_trip_and_corrupt_file_is_moved_aside() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state/registry.json");
-        assert!(matches!(load(&path).unwrap(), Loaded::Empty));
-
-        let s = Session::new(SessionName::new("a").unwrap(), "/".into(), true);
-        write_atomic(&path, &encode(vec![s.clone()], &History::new())).unwrap();
-        match load(&path).unwrap() {
-            Loaded::Sessions(v) => assert_eq!(v, vec![s]),
-            other => panic!("unexpected {other:?}"),
-        }
-
-        fs::write(&path, b"{ not json").unwrap();
-        let Loaded::MovedAside { to, .. } = load(&path).unwrap() else {
-            panic!("corrupt file not moved aside")
-        };
-        assert!(!path.exists());
-        assert_eq!(fs::read(&to).unwrap(), b"{ not json");
-    }
-
-    #[test]
-    fn bad_and_duplicate_records_are_skipped_and_the_file_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("registry.json");
-        let a = Session::new(SessionName::new("a").unwrap(), "/".into(), true);
-        let mut twin = Session::new(SessionName::new("a").unwrap(), "/x".into(), true);
-        twin.created_at += 1;
-        let b = Session::new(SessionName::new("b").unwrap(), "/".into(), true);
-        let mut file: serde_json::Value =
-            serde_json::from_slice(&encode(vec![a.clone(), twin, b.clone()], &History::new()))
-                .unwrap();
-        file["sessions"]
-            .as_array_mut()
-            .unwrap()
-            .insert(1, serde_json::json!({"id": "not a uuid"}));
-        let text = serde_json::to_vec(&file).unwrap();
-        fs::write(&path, &text).unwrap();
-        let Loaded::Partial {
-            sessions,
-            skipped,
-            copy,
-        } = load(&path).unwrap()
-        else {
-            panic!("bad records did not load partially")
-        };
-        assert_eq!(sessions, vec![a, b]);
-        assert_eq!(skipped.len(), 2, "{skipped:?}");
-        assert!(skipped[0].starts_with("record 2:"), "{skipped:?}");
-        assert!(skipped[1].contains("name 'a' is used twice"), "{skipped:?}");
-        assert_eq!(fs::read(copy).unwrap(), text);
-        assert!(
-            path.exists(),
-            "the registry itself stays until the next save"
-        );
-    }
-
-    #[test]
-    fn records_over_their_bounds_are_skipped() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("registry.json");
-        let a = Session::new(SessionName::new("a").unwrap(), "/".into(), true);
-        let mut long = Session::new(SessionName::new("b").unwrap(), "/".into(), true);
-        long.pause_summary = "x".repeat(crate::text::MAX_SUMMARY + 1);
-        fs::write(&path, encode(vec![long, a.clone()], &History::new())).unwrap();
-        let Loaded::Partial {
-            sessions, skipped, ..
-        } = load(&path).unwrap()
-        else {
-            panic!("a record over its bounds was loaded")
-        };
-        assert_eq!(sessions, vec![a]);
-        assert_eq!(skipped.len(), 1, "{skipped:?}");
-        assert!(
-            skipped[0].starts_with("record 1: its pause summary"),
-            "{skipped:?}"
-        );
-    }
-
-    #[test]
-    fn a_symlink_at_the_temp_file_is_replaced_not_followed() {
-        let dir = tempfile::tempdir().unwrap();
-        let victim = dir.path().join("victim");
-        fs::write(&victim, b"precious").unwrap();
-        let path = dir.path().join("state/registry.json");
-        fs::create_dir(dir.path().join("state")).unwrap();
-        std::os::unix::fs::symlink(&victim, path.with_extension("json.tmp")).unwrap();
-        write_atomic(&path, b"{}").unwrap();
-        assert_eq!(fs::read(&victim).unwrap(), b"precious");
-        assert_eq!(fs::read(&path).unwrap(), b"{}");
-        let mode = fs::symlink_metadata(&path).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o600);
-    }
-
-    #[test]
-    fn the_state_dir_is_private() {
-        let dir = tempfile::tempdir().unwrap();
-        let new = dir.path().join("new/state");
-        let open = dir.path().join("open");
-        fs::create_dir(&open).unwrap();
-        fs::set_permissions(&open, fs::Permissions::from_mode(0o755)).unwrap();
-        for state in [new, open] {
-            let _lock = lock_state_dir(&state).unwrap();
-            let mode = fs::metadata(&state).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o700, "{}", state.display());
-        }
-    }
-
-    #[test]
-    fn future_versions_are_not_overwritten() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("registry.json");
-        fs::write(&path, br#"{"version": 99, "sessions": []}"#).unwrap();
-        assert!(matches!(load(&path).unwrap(), Loaded::MovedAside { .. }));
-    }
 }
