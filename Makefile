@@ -1,8 +1,9 @@
 # The two quick-start commands: `make run` (the daemon) and `make test` (every test).
-# `make install` puts the service, its desktop entry and icon in the user's standard locations
-# (PREFIX, default ~/.local).
+# `make install` puts the service, its desktop entry and icons in the user's standard locations
+# (PREFIX, default ~/.local); `make uninstall` takes all of it away again (and the relay out of
+# Claude Code's settings), keeping config and registry; `make purge` removes those too.
 # `make bench` measures the figures of docs/performance.md (not part of `make test`).
-.PHONY: run test bench build lint install uninstall
+.PHONY: run test bench build lint install uninstall purge
 
 PREFIX ?= $(HOME)/.local
 BINDIR ?= $(PREFIX)/bin
@@ -16,6 +17,7 @@ ZSHCOMPDIR ?= $(DATADIR)/zsh/site-functions
 FISHCOMPDIR ?= $(DATADIR)/fish/vendor_completions.d
 APPDIR ?= $(DATADIR)/applications
 ICONDIR ?= $(DATADIR)/icons/hicolor/scalable/apps
+STATUSICONDIR ?= $(DATADIR)/icons/hicolor/scalable/status
 # The binary to install; the default is built in release mode first.
 BIN ?= target/release/trusty-mpm
 
@@ -42,6 +44,8 @@ lint:
 	cargo clippy --bench harness -- -D warnings
 
 UNITS = trusty-mpm.service trusty-mpm-notify.service trusty-mpm-tray.service
+# The tray's icons, one per state (drawn by src/cli/tray/icon.rs).
+STATUSICONS = $(foreach s,down idle running attention,trusty-mpm-$(s).svg)
 SLICE = trusty-mpm.slice
 
 install:
@@ -49,7 +53,7 @@ install:
 	install -Dm755 "$(BIN)" "$(DESTDIR)$(BINDIR)/trusty-mpm"
 	install -d "$(DESTDIR)$(UNITDIR)" "$(DESTDIR)$(DBUSDIR)" "$(DESTDIR)$(IFACEDIR)" \
 		"$(DESTDIR)$(MANDIR)" "$(DESTDIR)$(BASHCOMPDIR)" "$(DESTDIR)$(ZSHCOMPDIR)" "$(DESTDIR)$(FISHCOMPDIR)" \
-		"$(DESTDIR)$(APPDIR)" "$(DESTDIR)$(ICONDIR)"
+		"$(DESTDIR)$(APPDIR)" "$(DESTDIR)$(ICONDIR)" "$(DESTDIR)$(STATUSICONDIR)"
 	sed -e 's|@bindir@|$(BINDIR)|g' -e 's|@datadir@|$(DATADIR)|g' \
 		packaging/systemd/trusty-mpm.service.in > "$(DESTDIR)$(UNITDIR)/trusty-mpm.service"
 	sed -e 's|@bindir@|$(BINDIR)|g' \
@@ -62,7 +66,8 @@ install:
 	install -m644 packaging/dbus/org.trusty.Mpm1.xml "$(DESTDIR)$(IFACEDIR)/org.trusty.Mpm1.xml"
 	sed -e 's|@bindir@|$(BINDIR)|g' \
 		packaging/desktop/trusty-mpm.desktop.in > "$(DESTDIR)$(APPDIR)/trusty-mpm.desktop"
-	install -m644 packaging/desktop/trusty-mpm.svg "$(DESTDIR)$(ICONDIR)/trusty-mpm.svg"
+	install -m644 packaging/icons/trusty-mpm.svg "$(DESTDIR)$(ICONDIR)/trusty-mpm.svg"
+	install -m644 $(addprefix packaging/icons/,$(STATUSICONS)) "$(DESTDIR)$(STATUSICONDIR)"
 	"$(BIN)" man --dir "$(DESTDIR)$(MANDIR)"
 	"$(BIN)" completions bash > "$(DESTDIR)$(BASHCOMPDIR)/trusty-mpm"
 	"$(BIN)" completions zsh > "$(DESTDIR)$(ZSHCOMPDIR)/_trusty-mpm"
@@ -77,12 +82,25 @@ ifeq ($(DESTDIR),)
 	fi
 endif
 
-# Disables the units first (their .wants links, and the links `systemctl --user link` made),
-# then removes exactly what install put there.
+# What the daemon keeps and `make purge` removes: the config file, the state dir (registry,
+# history, the list of settings files the hooks went into) and notify's runtime file. The same
+# defaults and variables as the program's.
+CONFIG_FILE ?= $(or $(TRUSTY_MPM_CONFIG),$(or $(XDG_CONFIG_HOME),$(HOME)/.config)/trusty-mpm/config.toml)
+STATE_DIR ?= $(or $(TRUSTY_MPM_STATE_DIR),$(or $(XDG_STATE_HOME),$(HOME)/.local/state)/trusty-mpm)
+RUNTIME_FILE ?= $(or $(XDG_RUNTIME_DIR),/run/user/$(shell id -u))/trusty-mpm-notify.ids
+
+# First the relay's entries in every settings file `hooks install` wrote (while the binary that
+# knows them is there: Claude Code would fail each hook on a missing binary), then the units
+# (their .wants links, and the links `systemctl --user link` made) and the sessions' units
+# (claude and what its tools run; the conversations stay in ~/.claude), then exactly what
+# install put there.
 uninstall:
 ifeq ($(DESTDIR),)
+	@if [ -x "$(BINDIR)/trusty-mpm" ]; then "$(BINDIR)/trusty-mpm" hooks uninstall --everywhere; \
+	 else echo "$(BINDIR)/trusty-mpm is not there; check the hooks with \`trusty-mpm hooks status\`."; fi
 	-systemctl --user disable --now $(UNITS)
-	@# Not stopped: the sessions run in it, and they outlive the service.
+	@echo "Stopping the sessions' units (claude and its tools; Claude Code keeps their conversations):"
+	-systemctl --user stop $(SLICE) 'trusty-mpm-session-*.scope'
 	-systemctl --user disable $(SLICE)
 endif
 	rm -f "$(DESTDIR)$(BINDIR)/trusty-mpm" $(foreach u,$(UNITS) $(SLICE),"$(DESTDIR)$(UNITDIR)/$(u)") \
@@ -90,7 +108,15 @@ endif
 		"$(DESTDIR)$(MANDIR)/trusty-mpm.1" "$(DESTDIR)$(MANDIR)"/trusty-mpm-*.1 \
 		"$(DESTDIR)$(BASHCOMPDIR)/trusty-mpm" \
 		"$(DESTDIR)$(ZSHCOMPDIR)/_trusty-mpm" "$(DESTDIR)$(FISHCOMPDIR)/trusty-mpm.fish" \
-		"$(DESTDIR)$(APPDIR)/trusty-mpm.desktop" "$(DESTDIR)$(ICONDIR)/trusty-mpm.svg"
+		"$(DESTDIR)$(APPDIR)/trusty-mpm.desktop" "$(DESTDIR)$(ICONDIR)/trusty-mpm.svg" \
+		$(foreach i,$(STATUSICONS),"$(DESTDIR)$(STATUSICONDIR)/$(i)")
 ifeq ($(DESTDIR),)
 	-systemctl --user daemon-reload
+	@echo "Kept your config ($(CONFIG_FILE)) and the registry ($(STATE_DIR)); \`make purge\` removes them too."
 endif
+
+# Uninstalls, then removes what the daemon and its clients kept.
+purge: uninstall
+	rm -rf "$(STATE_DIR)"
+	rm -f "$(CONFIG_FILE)" "$(RUNTIME_FILE)"
+	-rmdir "$(dir $(CONFIG_FILE))" 2>/dev/null

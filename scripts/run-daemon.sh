@@ -8,8 +8,10 @@ for tool in tmux dbus-daemon busctl; do
   command -v "$tool" >/dev/null || { echo "make run needs '$tool' (Debian: apt-get install tmux dbus-daemon systemd)" >&2; exit 1; }
 done
 
-cargo build --quiet
-bin=target/debug/trusty-mpm
+# cargo's own progress: the first build takes minutes and should be seen to move.
+echo "Building trusty-mpm (cargo build)..."
+cargo build
+bin="${CARGO_TARGET_DIR:-target}/debug/trusty-mpm"
 
 bus_ok() { busctl --user status >/dev/null 2>&1; }
 private_bus_pid=""
@@ -37,5 +39,11 @@ Starting trusty-mpm on $DBUS_SESSION_BUS_ADDRESS (Ctrl-C stops it; sessions keep
   busctl --user call org.trusty.Mpm1 /org/trusty/Mpm1 org.trusty.Mpm1 ListSessions
   busctl --user tree org.trusty.Mpm1
 MSG
-# Not exec: the trap above must stop the private bus when the daemon exits.
-"$bin" daemon
+# Not exec: the trap above must stop the private bus when the daemon exits. Ctrl-C reaches the
+# daemon (same process group), which stops; this script only waits for it and says so.
+trap : INT TERM
+status=0
+"$bin" daemon || status=$?
+echo "trusty-mpm stopped (exit status $status)${private_bus_pid:+; stopping the private bus it ran on}." \
+  "Sessions keep running in tmux; \`make run\` again picks them up."
+exit "$status"

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::config::Config;
+use crate::config::file::ConfigFile;
 use crate::hooks::HookService;
-use crate::hooks::policy::Policy;
 use crate::lifecycle::SessionService;
 use crate::{dbus, store, systemd};
 
@@ -45,20 +45,20 @@ pub async fn run() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let policy = match Policy::load(&cfg.config_file) {
+    let policy = match ConfigFile::load(&cfg.config_file) {
         Ok(p) => p,
         Err(e) => {
             // Reported loudly, and `trusty-mpm hooks check` says the same; the daemon still
             // serves sessions, without the broken file's rules.
             tracing::error!("config file is broken, its deny rules are NOT applied: {e}");
             eprintln!("trusty-mpm: config file is broken, its deny rules are NOT applied: {e}");
-            Policy::default()
+            ConfigFile::default()
         }
     };
     tracing::info!(
         deny_rules = policy.deny.len(),
         permission_wait_secs = policy.permission_wait.as_secs(),
-        "hook policy loaded"
+        "config file loaded"
     );
     cfg.apply(&policy.settings);
     if cfg.under_systemd
@@ -82,7 +82,10 @@ pub async fn run() -> ExitCode {
     let svc = SessionService::new(cfg, sessions, queue.clone());
     svc.restore_history(history);
     let hooks = Arc::new(HookService::new(svc.clone(), policy));
-    systemd::status(&format!("reconciling {} sessions", svc.count()));
+    systemd::status(&format!(
+        "reconciling {}",
+        crate::text::count(svc.count(), "session")
+    ));
     let lost = svc.reconcile().await.unwrap_or_else(|e| {
         tracing::error!("reconciling the registry failed: {e}");
         Vec::new()

@@ -9,6 +9,7 @@ pub mod dbus;
 pub mod error;
 pub mod hooks;
 pub mod lifecycle;
+pub mod limits;
 pub mod logging;
 pub mod model;
 pub mod procwatch;

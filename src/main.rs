@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use trusty_mpm::cli::args::{Cli, Command, HooksAction};
-use trusty_mpm::cli::{client, complete, hooks, man};
+use trusty_mpm::cli::{client, complete, config, hooks, man};
 
 fn failed(e: &dyn std::fmt::Display) -> ExitCode {
     eprintln!("trusty-mpm: {e}");
@@ -44,9 +44,11 @@ fn main() -> ExitCode {
             rt.shutdown_timeout(std::time::Duration::from_millis(200));
             code
         }
+        Command::Config => config::run(),
         Command::Hooks { action } => match action {
             HooksAction::Install(a) => hooks::install(hooks::scope(a.project)),
-            HooksAction::Uninstall(a) => hooks::uninstall(hooks::scope(a.project)),
+            HooksAction::Uninstall(a) if a.everywhere => hooks::uninstall_everywhere(),
+            HooksAction::Uninstall(a) => hooks::uninstall(hooks::scope(a.scope.project)),
             HooksAction::Status => hooks::status(),
             HooksAction::Check => hooks::check(),
         },

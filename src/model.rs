@@ -230,7 +230,7 @@ pub struct Session {
     /// The resource limits StartSession asked for (config.toml's defaults fill the rest at
     /// each launch).
     #[serde(default)]
-    pub limits: crate::units::Limits,
+    pub limits: crate::limits::Limits,
     /// The extra claude arguments the session was started with: restarts and restores use
     /// them again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

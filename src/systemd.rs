@@ -1,12 +1,26 @@
 //! sd_notify: READY, STATUS, STOPPING and the watchdog. Every call is a no-op outside systemd
 //! (no NOTIFY_SOCKET). The watchdog pings only after a round trip through the state owner, so a
-//! wedged daemon stops pinging and systemd restarts it.
+//! wedged daemon stops pinging and systemd restarts it. Also what of systemd's environment
+//! stays the daemon's own (`PRIVATE_ENV`).
 
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 
 use sd_notify::NotifyState;
+
+/// Environment the daemon must not hand down to tmux servers and agents: systemd's notify and
+/// watchdog hooks, the journal stream and the service's identity belong to the daemon alone.
+pub const PRIVATE_ENV: [&str; 8] = [
+    "NOTIFY_SOCKET",
+    "WATCHDOG_USEC",
+    "WATCHDOG_PID",
+    "JOURNAL_STREAM",
+    "INVOCATION_ID",
+    "MANAGERPID",
+    "SYSTEMD_EXEC_PID",
+    "TRUSTY_MPM_TEST_FAULTS",
+];
 
 /// Sends one notification without ever blocking: a service manager that stops reading its
 /// socket must not freeze the daemon (sd_notify's own send blocks when the queue is full).

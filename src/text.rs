@@ -1,6 +1,7 @@
 //! Text from outside the daemon (hook payloads, callers' arguments, the registry on disk) made
 //! fit to store, signal and print: bounded, on one line where one line is meant, and without the
 //! control characters (C0, DEL, C1) a terminal would act on. Claude session ids are UUIDs.
+//! Also the plural every count shown to people uses ("1 session", "2 sessions").
 
 use crate::model::Session;
 
@@ -12,6 +13,15 @@ pub const MAX_PATH: usize = 4095;
 pub const MAX_SUMMARY: usize = 16 * 1024;
 /// Bytes of a status detail.
 pub const MAX_STATUS_DETAIL: usize = 2048;
+
+/// "1 session", "2 sessions".
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
 
 /// The first line of `s` without control characters, at most `max` characters; a cut line
 /// ends with `…`.
@@ -133,6 +143,17 @@ pub fn record_problem(s: &Session) -> Option<String> {
 mod tests {
     use super::*;
     use crate::model::SessionName;
+
+    #[test]
+    fn counts_read_as_every_view_says_them() {
+        assert_eq!(count(1, "task"), "1 task");
+        assert_eq!(count(0, "session"), "0 sessions");
+        let status = |total, active| crate::lifecycle::Counts { total, active }.to_string();
+        // systemctl status shows the same words as list and the status bar.
+        assert_eq!(status(0, 0), "No sessions");
+        assert_eq!(status(1, 1), "1 session, 1 active");
+        assert_eq!(status(3, 2), "3 sessions, 2 active");
+    }
 
     #[test]
     fn one_line_drops_controls_and_cuts() {

@@ -7,30 +7,26 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 use clap_complete::ArgValueCandidates;
 
-use super::complete::session_names;
-use crate::units::parse_size;
+use super::bus::session_names;
+use crate::error::{FIRST_EXIT_CODE, KINDS};
+use crate::limits::parse_size;
 
-const EXIT_CODES: &str = "\
-Exit codes:
-  0   success
-  1   other failure
-  2   bad command line
-  3   the daemon is not running (or the session bus is unreachable)
-  10  NotFound          no session matches the key
-  11  InvalidState      not allowed in the session's current status
-  12  InvalidArgument   bad name, path, key, size or format
-  13  AlreadyExists     the name is taken
-  14  TmuxUnavailable   tmux or its server cannot be reached
-  15  TmuxFailed        a tmux command failed
-  16  Timeout           tmux or a helper did not answer in time
-  17  AccessDenied      the caller is not the daemon's user
-  18  Internal          the daemon failed; see its log
-
-A KEY is a session's UUID (hyphenated or 32 hex digits) or its name.";
+/// What `--help` says after the options: the exit codes (those of the contract's error kinds
+/// from their table) and what a KEY is.
+fn exit_codes() -> String {
+    let mut text = "Exit codes:\n  0   success\n  1   other failure\n  2   bad command line\n  \
+                    3   the daemon is not running (or the session bus is unreachable)\n"
+        .to_owned();
+    for (i, k) in KINDS.iter().enumerate() {
+        let code = FIRST_EXIT_CODE + i as u8;
+        text += &format!("  {code:<3} {:<17} {}\n", k.name, k.meaning);
+    }
+    text + "\nA KEY is a session's UUID (hyphenated or 32 hex digits) or its name."
+}
 
 /// Run and watch many Claude Code agents in tmux, over D-Bus (org.trusty.Mpm1).
 #[derive(Parser)]
-#[command(name = "trusty-mpm", version, about, after_help = EXIT_CODES)]
+#[command(name = "trusty-mpm", version, about, after_help = exit_codes())]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -47,6 +43,9 @@ pub enum Command {
         #[command(subcommand)]
         action: HooksAction,
     },
+    /// Show every setting (waits, claude, limits, environment, deny rules and more), its
+    /// value and where it comes from: a variable, config.toml or the default.
+    Config,
     /// Print the shell completion script (it asks `trusty-mpm` on PATH at each TAB).
     Completions {
         /// The shell to complete in.
@@ -127,6 +126,10 @@ pub enum ClientCommand {
         /// Resume this Claude Code session id.
         #[arg(long, value_name = "ID")]
         resume: Option<String>,
+        /// Start a new session even though a stopped one works in DIR (without it, `start`
+        /// refuses and names the `trusty-mpm restart` that brings that one back).
+        #[arg(long)]
+        new: bool,
         /// A variable of claude's environment, NAME=VALUE (repeatable).
         #[arg(long = "env", value_name = "NAME=VALUE", value_parser = env_var)]
         env: Vec<(String, String)>,
@@ -227,9 +230,16 @@ pub enum ClientCommand {
         #[command(flatten)]
         json: Json,
     },
-    /// Remove sessions whose tmux session is gone; mark exited ones stopped.
+    /// Remove sessions whose tmux session is gone (named first, asked on a terminal); mark
+    /// exited ones stopped.
     #[command(mut_arg("json", |a| a.long_help("Print {reaped, names, stopped}: how many were removed, their names, how many were marked stopped.")))]
-    Reap(Json),
+    Reap {
+        #[command(flatten)]
+        json: Json,
+        /// Forget them without asking (needed when stdin is not a terminal).
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
     /// List the requests waiting now: permission requests and questions, with their ids.
     #[command(mut_arg("json", |a| a.long_help(REQUESTS_JSON)))]
     Requests(Json),
@@ -269,6 +279,10 @@ pub enum ClientCommand {
         /// What Claude is told.
         #[arg(long)]
         reason: Option<String>,
+        /// Also deny the same from now on: the rule of this suggestion (its number in
+        /// `requests`), turned to deny, is written to the settings file it names.
+        #[arg(long, value_name = "N")]
+        remember: Option<u32>,
     },
     /// Follow what happens, one line per event (--json: JSON lines; --waybar: status-bar JSON).
     #[command(mut_arg("json", |a| a.long_help(WATCH_JSON)))]
@@ -286,8 +300,9 @@ pub enum ClientCommand {
         #[arg(long, default_value_t = 30, value_name = "SECS")]
         min_work_secs: u64,
     },
-    /// A tray icon (StatusNotifierItem) with a menu of every session: Attach, Pause/Resume,
-    /// Stop, and the answers of its waiting requests.
+    /// A tray icon (StatusNotifierItem) with a menu of every session (Attach, Pause/Resume,
+    /// Stop, or Restart and Remove, and the answers of its waiting requests), Start session,
+    /// Open list in terminal and Quit.
     Tray,
 }
 
@@ -327,12 +342,23 @@ pub enum Compress {
 pub enum HooksAction {
     /// Add the relay for every hook event to a settings.json (idempotent).
     Install(ScopeArgs),
-    /// Remove exactly the relay's entries from a settings.json.
-    Uninstall(ScopeArgs),
+    /// Remove exactly the relay's entries from a settings.json (--everywhere: from every
+    /// settings file `hooks install` wrote, as `make uninstall` does).
+    Uninstall(UninstallArgs),
     /// Show where the relay is installed (user settings and the current project).
     Status,
     /// Check the config file (deny rules, permission wait); exit 1 when it is broken.
     Check,
+}
+
+#[derive(Args)]
+pub struct UninstallArgs {
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Every settings file `hooks install` wrote (it keeps a list in the state dir), and the
+    /// user's.
+    #[arg(long, conflicts_with_all = ["project", "user"])]
+    pub everywhere: bool,
 }
 
 #[derive(Args)]

@@ -1,7 +1,10 @@
-//! What every client subcommand shares: the manager proxy, all sessions in one call, the
-//! manager's signals (from whichever daemon serves them) in the JSON shape of `watch --json`,
-//! and times for people in their own time zone.
+//! What every client subcommand shares: the manager proxy, all sessions in one call (and their
+//! names for shell completion), the manager's signals (from whichever daemon serves them) in
+//! the JSON shape of `watch --json`, and times for people in their own time zone.
 
+use std::time::Duration;
+
+use clap_complete::CompletionCandidate;
 use serde_json::{Value, json};
 use zbus::message::Type;
 use zbus::proxy::CacheProperties;
@@ -137,4 +140,33 @@ pub fn clock(usec: u64) -> String {
     at.to_zoned_datetime(jiff::tz::TimeZone::system())
         .strftime("%H:%M:%S")
         .to_string()
+}
+
+/// How long a TAB may wait for the daemon's session names.
+const NAMES_LIMIT: Duration = Duration::from_millis(500);
+
+/// The names of the daemon's sessions, with their status and activity; none when the daemon
+/// does not answer in time.
+pub fn session_names() -> Vec<CompletionCandidate> {
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return Vec::new();
+    };
+    let rows = rt.block_on(async {
+        let names = async {
+            let conn = zbus::Connection::session().await?;
+            manager(&conn).await?.list_sessions().await
+        };
+        tokio::time::timeout(NAMES_LIMIT, names).await
+    });
+    let Ok(Ok(rows)) = rows else {
+        return Vec::new();
+    };
+    rows.into_iter()
+        .map(|(_, name, _, status, activity, _, _)| {
+            CompletionCandidate::new(name).help(Some(format!("{status}, {activity}").into()))
+        })
+        .collect()
 }

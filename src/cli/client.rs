@@ -11,6 +11,7 @@ use zbus::{Connection, Variant};
 
 use super::args::{ClientCommand as Command, Compress, Key};
 use super::bus::{clock, manager, sessions};
+use super::guards;
 use super::output::{self, SessionInfo, visible, visible_lines};
 use super::requests::{RequestInfo, answer};
 use crate::contract::{BUS_NAME, SESSION_IFACE};
@@ -157,7 +158,8 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
                         "Summary" => visible_lines(&v),
                         _ => visible(&v),
                     };
-                    println!("{k:>10}: {v}");
+                    // A value's further lines start under its first one.
+                    println!("{k:>10}: {}", v.replace('\n', &format!("\n{:12}", "")));
                 }
             }
         }
@@ -165,10 +167,21 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
             dir,
             name,
             resume,
+            new,
             env,
             limits,
             args,
         } => {
+            let dir = absolute(&dir);
+            let all = match new {
+                true => Vec::new(),
+                false => sessions(conn).await?,
+            };
+            if let Some(s) = guards::stopped_in(&all, &dir, name.as_deref()) {
+                let e = crate::error::Error::InvalidState(guards::start_refused(s, &dir));
+                eprintln!("trusty-mpm: {e}");
+                return Ok(ExitCode::from(e.exit_code()));
+            }
             let mut opts: HashMap<&str, Variant<'_>> = HashMap::new();
             if !args.is_empty() {
                 opts.insert("args", Variant::from(args.clone()));
@@ -193,7 +206,7 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
                 opts.insert("cpu_weight", Variant::from(w));
             }
             let (id, name, _) = m
-                .start_session(&absolute(&dir), name.as_deref().unwrap_or(""), opts)
+                .start_session(&dir, name.as_deref().unwrap_or(""), opts)
                 .await?;
             say(&format!("Started {name} ({id})."));
         }
@@ -308,22 +321,7 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
                 }
             }
         }
-        Command::Reap(j) => {
-            let (reaped, names, stopped) = m.reap_dead_sessions().await?;
-            if j.json {
-                print_json(&json!({"reaped": reaped, "names": names, "stopped": stopped}));
-            } else {
-                say(&format!(
-                    "Removed {} whose tmux session is gone{}; marked {stopped} stopped.",
-                    output::count(reaped as usize, "session"),
-                    if names.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({})", names.join(", "))
-                    }
-                ));
-            }
-        }
+        Command::Reap { json, yes } => return super::guards::reap(conn, json.json, yes).await,
         Command::Requests(j) => {
             let rows = m.list_requests().await?;
             let all: Vec<RequestInfo> = rows.into_iter().map(RequestInfo::from_row).collect();
@@ -365,8 +363,9 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
                 Some(r) => match r.answers(&answers) {
                     Ok(a) => a,
                     Err(why) => {
-                        eprintln!("trusty-mpm: {}", visible(&why));
-                        return Ok(ExitCode::from(output::exit_code_for("InvalidArgument")));
+                        let e = crate::error::Error::invalid(why);
+                        eprintln!("trusty-mpm: {}", visible(e.message()));
+                        return Ok(ExitCode::from(e.exit_code()));
                     }
                 },
                 None => HashMap::new(),
@@ -379,10 +378,26 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
             key: Key { key },
             request,
             reason,
+            remember,
         } => {
-            m.answer_permission(&key, &request, false, reason.as_deref().unwrap_or(""))
-                .await?;
-            println!("Denied {request}.");
+            let reason = reason.unwrap_or_default();
+            match remember {
+                None => m.answer_permission(&key, &request, false, &reason).await?,
+                Some(n) => {
+                    let deny = answer([
+                        ("allow", false.into()),
+                        ("reason", reason.into()),
+                        ("remember", n.to_string().into()),
+                    ])?;
+                    m.answer_request(&key, &request, deny).await?
+                }
+            }
+            match remember {
+                None => println!("Denied {request}."),
+                Some(n) => println!(
+                    "Denied {request}; the rule of suggestion {n} denies the same from now on."
+                ),
+            }
         }
         Command::Attach { key: Key { key } } => return super::attach::run(conn, &key).await,
         Command::Watch { json, waybar } => return super::watch::run(conn, json.json, waybar).await,

@@ -4,20 +4,15 @@
 //! definitions that parse them, and a KEY with the names of the daemon's sessions.
 
 use std::io::Write;
-use std::time::Duration;
 
 use clap::CommandFactory;
+use clap_complete::CompleteEnv;
 use clap_complete::env::Shells;
-use clap_complete::{CompleteEnv, CompletionCandidate};
 
 use super::args::Cli;
-use super::bus::manager;
 
 /// The program the scripts complete and call: the `trusty-mpm` on PATH.
 const BIN: &str = "trusty-mpm";
-
-/// How long a TAB may wait for the daemon's session names.
-const NAMES_LIMIT: Duration = Duration::from_millis(500);
 
 /// Answers a completion request (the `COMPLETE` variable is set) and exits; otherwise returns.
 pub fn answer_if_asked() {
@@ -44,30 +39,4 @@ pub fn script(shell: clap_complete::Shell, out: &mut dyn Write) -> std::io::Resu
         )?;
     }
     Ok(())
-}
-
-/// The names of the daemon's sessions, with their status and activity; none when the daemon
-/// does not answer in time.
-pub fn session_names() -> Vec<CompletionCandidate> {
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
-        return Vec::new();
-    };
-    let rows = rt.block_on(async {
-        let names = async {
-            let conn = zbus::Connection::session().await?;
-            manager(&conn).await?.list_sessions().await
-        };
-        tokio::time::timeout(NAMES_LIMIT, names).await
-    });
-    let Ok(Ok(rows)) = rows else {
-        return Vec::new();
-    };
-    rows.into_iter()
-        .map(|(_, name, _, status, activity, _, _)| {
-            CompletionCandidate::new(name).help(Some(format!("{status}, {activity}").into()))
-        })
-        .collect()
 }

@@ -1,6 +1,6 @@
-//! The desktop's side of `trusty-mpm notify`: the org.freedesktop.Notifications server (what it
-//! can do, notifications shaped to it, closing them, one warning while none answers), and
-//! opening a session in the user's terminal (for notify and the tray).
+//! The desktop's side of `trusty-mpm notify` and the tray: the org.freedesktop.Notifications
+//! server (what it can do, notifications shaped to it, closing them, one warning while none
+//! answers), and running trusty-mpm in the user's terminal (a session, or the list).
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -33,12 +33,6 @@ pub trait Notifications {
     fn close_notification(&self, id: u32) -> zbus::Result<()>;
 
     fn get_capabilities(&self) -> zbus::Result<Vec<String>>;
-
-    #[zbus(signal)]
-    fn action_invoked(&self, id: u32, action_key: &str) -> zbus::Result<()>;
-
-    #[zbus(signal)]
-    fn notification_closed(&self, id: u32, reason: u32) -> zbus::Result<()>;
 }
 
 /// The name notifications carry, and the desktop entry (`trusty-mpm.desktop`) they belong to.
@@ -84,10 +78,6 @@ impl Desktop {
         })
     }
 
-    pub fn proxy(&self) -> &NotificationsProxy<'static> {
-        &self.proxy
-    }
-
     /// What the server can do, asked each time (the user may switch servers); `None`, with one
     /// warning per outage, when no server answers.
     pub async fn capabilities(&mut self) -> Option<Capabilities> {
@@ -103,7 +93,7 @@ impl Desktop {
             Err(e) => {
                 if !self.missing {
                     eprintln!(
-                        "trusty-mpm notify: no notification server answers on the session bus ({e}); nothing is shown until one does."
+                        "trusty-mpm: no notification server answers on the session bus ({e}); nothing is shown until one does."
                     );
                 }
                 self.missing = true;
@@ -148,22 +138,22 @@ impl Desktop {
         match shown.await {
             Ok(id) => Some(id),
             Err(e) => {
-                eprintln!("trusty-mpm notify: cannot show a notification: {e}");
+                eprintln!("trusty-mpm: cannot show a notification: {e}");
                 None
             }
         }
     }
 
-    /// Takes a notification off the screen.
     /// Closes a notification an earlier notify left on screen; it may be long gone (the
     /// server then answers with an error, which tells nothing worth saying).
     pub async fn close_left(&self, id: u32) {
         let _ = self.proxy.close_notification(id).await;
     }
 
+    /// Takes a notification off the screen.
     pub async fn close(&self, id: u32) {
         if let Err(e) = self.proxy.close_notification(id).await {
-            eprintln!("trusty-mpm notify: cannot close notification {id}: {e}");
+            eprintln!("trusty-mpm: cannot close notification {id}: {e}");
         }
     }
 }
@@ -189,7 +179,7 @@ pub fn escape_markup(text: &str) -> String {
 const DEFAULT_TERMINALS: [&[&str]; 2] = [&["xdg-terminal-exec"], &["x-terminal-emulator", "-e"]];
 
 /// Whether `program` is a file on PATH (or a path to one).
-fn on_path(program: &str) -> bool {
+pub fn on_path(program: &str) -> bool {
     if program.contains('/') {
         return std::path::Path::new(program).is_file();
     }
@@ -197,10 +187,10 @@ fn on_path(program: &str) -> bool {
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
 }
 
-/// The command line that opens `exe attach key` in the terminal `words`. Under systemd (the
-/// notify or tray user service) the terminal goes into a scope of its own, outside the
-/// service's cgroup, so that a restart of the service does not close it.
-fn command(words: &[&str], exe: OsString, key: &str, under_systemd: bool) -> Vec<OsString> {
+/// The command line that runs `program` in the terminal `words`. Under systemd (the notify or
+/// tray user service) the terminal goes into a scope of its own, outside the service's cgroup,
+/// so that a restart of the service does not close it.
+fn command(words: &[&str], program: Vec<OsString>, under_systemd: bool) -> Vec<OsString> {
     let mut argv: Vec<OsString> = Vec::new();
     if under_systemd {
         argv.extend(
@@ -216,15 +206,35 @@ fn command(words: &[&str], exe: OsString, key: &str, under_systemd: bool) -> Vec
         );
     }
     argv.extend(words.iter().map(OsString::from));
-    argv.push(exe);
-    argv.extend(["attach", key].map(OsString::from));
+    argv.extend(program);
     argv
 }
 
-/// Runs `trusty-mpm attach KEY` in a new terminal: `terminal` (config `terminal_command`), or
-/// the first default terminal on PATH. Says why when there is none or it cannot start.
+/// This very binary, to run again in a terminal.
+fn exe() -> OsString {
+    std::env::current_exe()
+        .unwrap_or_else(|_| PathBuf::from("trusty-mpm"))
+        .into()
+}
+
+/// Runs `trusty-mpm attach KEY` in a new terminal.
 pub fn open_session(terminal: &[String], key: &str) -> Result<(), String> {
-    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("trusty-mpm"));
+    open_in_terminal(terminal, vec![exe(), "attach".into(), key.into()])
+}
+
+/// Runs `trusty-mpm list`, then `trusty-mpm watch`, in a new terminal: the sessions now, then
+/// what happens to them.
+pub fn open_list(terminal: &[String]) -> Result<(), String> {
+    let script = r#""$0" list; exec "$0" watch"#;
+    open_in_terminal(
+        terminal,
+        vec!["sh".into(), "-c".into(), script.into(), exe()],
+    )
+}
+
+/// Runs `program` in a new terminal: `terminal` (config `terminal_command`), or the first
+/// default terminal on PATH. Says why when there is none or it cannot start.
+fn open_in_terminal(terminal: &[String], program: Vec<OsString>) -> Result<(), String> {
     let words: Vec<&str> = if terminal.is_empty() {
         DEFAULT_TERMINALS
             .iter()
@@ -234,7 +244,7 @@ pub fn open_session(terminal: &[String], key: &str) -> Result<(), String> {
     } else {
         terminal.iter().map(String::as_str).collect()
     };
-    let argv = command(&words, exe.into(), key, Config::from_env().under_systemd);
+    let argv = command(&words, program, Config::from_env().under_systemd);
     tokio::process::Command::new(&argv[0])
         .args(&argv[1..])
         // The new terminal is not inside whatever tmux notify or the tray was started from.
@@ -262,9 +272,10 @@ mod tests {
 
     #[test]
     fn the_terminal_runs_attach_in_a_scope_of_its_own_under_systemd() {
-        let plain = command(&["foot", "-e"], "/bin/t".into(), "api", false);
+        let attach = || ["/bin/t", "attach", "api"].map(OsString::from).to_vec();
+        let plain = command(&["foot", "-e"], attach(), false);
         assert_eq!(plain, ["foot", "-e", "/bin/t", "attach", "api"]);
-        let scoped = command(&["gnome-terminal", "--"], "/bin/t".into(), "api", true);
+        let scoped = command(&["gnome-terminal", "--"], attach(), true);
         assert_eq!(
             scoped[..5],
             ["systemd-run", "--user", "--scope", "--collect", "--quiet"]

@@ -1,12 +1,57 @@
 //! `trusty-mpm hooks …`: installing the relay into Claude Code settings and checking the
-//! config file, with plain messages for a person.
+//! config file, with plain messages for a person. Every settings file `install` writes is noted
+//! in the state dir (`hooks.list`, one path a line), so that `uninstall --everywhere` (what
+//! `make uninstall` runs) takes the relay out of each of them before its binary goes.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::config::Config;
-use crate::hooks::policy::Policy;
+use crate::config::file::ConfigFile;
 use crate::hooks::settings::{self, EVENTS, Scope};
+
+/// The list of settings files the relay was installed in.
+fn list_path() -> PathBuf {
+    Config::from_env().state_dir.join("hooks.list")
+}
+
+/// The settings files in the list, in the order they were added.
+fn listed() -> Vec<PathBuf> {
+    let text = std::fs::read_to_string(list_path()).unwrap_or_default();
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(PathBuf::from)
+        .collect()
+}
+
+/// Adds `path` to the list, or takes it out; an empty list leaves no file behind.
+fn note(path: &Path, installed: bool) -> std::io::Result<()> {
+    let mut all = listed();
+    all.retain(|p| p != path);
+    if installed {
+        all.push(path.to_owned());
+    }
+    let list = list_path();
+    if all.is_empty() {
+        return match std::fs::remove_file(&list) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        };
+    }
+    let text: String = all.iter().map(|p| format!("{}\n", p.display())).collect();
+    crate::store::write_atomic(&list, text.as_bytes())
+}
+
+/// `note`, saying when the list could not be kept (the install itself stands).
+fn noted(path: &Path, installed: bool) {
+    if let Err(e) = note(path, installed) {
+        eprintln!(
+            "trusty-mpm: could not update {} ({e}); `hooks uninstall --everywhere` will not know about {}.",
+            list_path().display(),
+            path.display()
+        );
+    }
+}
 
 /// The settings scope chosen on the command line (the user's by default).
 pub fn scope(project: Option<PathBuf>) -> Scope {
@@ -27,7 +72,11 @@ pub fn install(scope: Scope) -> ExitCode {
         Err(e) => return fail(format!("cannot tell where this program is: {e}")),
     };
     let path = scope.path();
-    match settings::install(&path, &settings::relay_command(&bin)) {
+    let done = settings::install(&path, &settings::relay_command(&bin));
+    if done.is_ok() {
+        noted(&path, true);
+    }
+    match done {
         Ok(changed) if changed.is_empty() => {
             println!(
                 "The relay is already installed in {} for all {} events.",
@@ -49,8 +98,15 @@ pub fn install(scope: Scope) -> ExitCode {
 }
 
 pub fn uninstall(scope: Scope) -> ExitCode {
-    let path = scope.path();
-    match settings::uninstall(&path) {
+    uninstall_from(&scope.path())
+}
+
+fn uninstall_from(path: &Path) -> ExitCode {
+    let done = settings::uninstall(path);
+    if done.is_ok() {
+        noted(path, false);
+    }
+    match done {
         Ok(0) => {
             println!("The relay is not installed in {}.", path.display());
             ExitCode::SUCCESS
@@ -63,17 +119,43 @@ pub fn uninstall(scope: Scope) -> ExitCode {
     }
 }
 
+/// `hooks uninstall --everywhere`: the user's settings and every file in the list; a file
+/// that is gone is dropped from the list, one that cannot be changed fails the command and
+/// stays listed.
+pub fn uninstall_everywhere() -> ExitCode {
+    let user = Scope::User.path();
+    let mut all = vec![user.clone()];
+    all.extend(listed().into_iter().filter(|p| *p != user));
+    let mut code = ExitCode::SUCCESS;
+    for path in all {
+        if uninstall_from(&path) != ExitCode::SUCCESS {
+            code = ExitCode::FAILURE;
+        }
+    }
+    code
+}
+
 pub fn status() -> ExitCode {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let mut code = ExitCode::SUCCESS;
-    for (label, scope) in [("user", Scope::User), ("project", Scope::Project(cwd))] {
-        let path = scope.path();
+    let mut places = vec![
+        ("user", Scope::User.path()),
+        ("project", Scope::Project(cwd).path()),
+    ];
+    for path in listed() {
+        if !places.iter().any(|(_, p)| *p == path) {
+            places.push(("installed", path));
+        }
+    }
+    for (label, path) in places {
         match settings::status(&path) {
             Ok(entries) if entries.is_empty() => {
                 println!("{label}: not installed ({})", path.display())
             }
             Ok(entries) => {
-                let events: Vec<&str> = entries.iter().map(|(e, _)| e.as_str()).collect();
+                // PreToolUse has two entries (every tool, and questions): one event.
+                let mut events: Vec<&str> = entries.iter().map(|(e, _)| e.as_str()).collect();
+                events.dedup();
                 let missing: Vec<&str> = EVENTS
                     .iter()
                     .copied()
@@ -104,7 +186,7 @@ pub fn status() -> ExitCode {
 pub fn check() -> ExitCode {
     let cfg = Config::from_env();
     let path = &cfg.config_file;
-    match Policy::load(path) {
+    match ConfigFile::load(path) {
         Ok(p) if !path.exists() => {
             println!(
                 "No config file at {}; defaults apply (no deny rules, permission_wait_secs = {}).",

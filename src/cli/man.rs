@@ -21,7 +21,9 @@ struct Note {
 }
 
 const DAEMON_SIDE: &[&str] = &["", "daemon"];
-const CONFIG_READERS: &[&str] = &["", "daemon", "hooks check", "notify", "tray"];
+/// What the daemon reads and `config` shows.
+const SHOWN_BY_CONFIG: &[&str] = &["", "daemon", "config"];
+const CONFIG_READERS: &[&str] = &["", "daemon", "config", "hooks check", "notify", "tray"];
 
 const ENVIRONMENT: &[Note] = &[
     Note {
@@ -36,13 +38,14 @@ const ENVIRONMENT: &[Note] = &[
     },
     Note {
         tag: "TRUSTY_MPM_STATE_DIR",
-        text: "Where the registry lives (default $XDG_STATE_HOME/trusty-mpm).",
-        pages: DAEMON_SIDE,
+        text: "Where the registry (and the list of settings files the relay went into) lives \
+               (default $XDG_STATE_HOME/trusty-mpm).",
+        pages: &["", "daemon", "config", "hooks"],
     },
     Note {
         tag: "TRUSTY_MPM_TMUX_SOCKET",
         text: "The tmux server's socket (default: tmux's default server).",
-        pages: DAEMON_SIDE,
+        pages: SHOWN_BY_CONFIG,
     },
     Note {
         tag: "TRUSTY_MPM_TMUX_BIN",
@@ -52,12 +55,12 @@ const ENVIRONMENT: &[Note] = &[
     Note {
         tag: "TRUSTY_MPM_TMUX_TIMEOUT_MS",
         text: "How long a tmux call may take (default 5000).",
-        pages: DAEMON_SIDE,
+        pages: SHOWN_BY_CONFIG,
     },
     Note {
         tag: "TRUSTY_MPM_CLAUDE_COMMAND",
         text: "The program new sessions run (overrides claude_command in config.toml).",
-        pages: DAEMON_SIDE,
+        pages: SHOWN_BY_CONFIG,
     },
     Note {
         tag: "TRUSTY_MPM_CONFIG",
@@ -67,7 +70,7 @@ const ENVIRONMENT: &[Note] = &[
     Note {
         tag: "RUST_LOG",
         text: "The log filter (default info).",
-        pages: DAEMON_SIDE,
+        pages: SHOWN_BY_CONFIG,
     },
     Note {
         tag: "TMUX, TMUX_PANE",
@@ -111,6 +114,11 @@ const FILES: &[Note] = &[
         pages: &["", "hooks"],
     },
     Note {
+        tag: "$XDG_STATE_HOME/trusty-mpm/hooks.list",
+        text: "The settings files `hooks install` wrote, for `hooks uninstall --everywhere`.",
+        pages: &["hooks"],
+    },
+    Note {
         tag: "~/.local/share/systemd/user/trusty-mpm.service",
         text: "The user unit of the daemon (make install).",
         pages: DAEMON_SIDE,
@@ -133,6 +141,11 @@ const FILES: &[Note] = &[
     Note {
         tag: "~/.local/share/systemd/user/trusty-mpm-tray.service",
         text: "The user unit of the tray icon.",
+        pages: &["", "tray"],
+    },
+    Note {
+        tag: "~/.local/share/icons/hicolor/scalable/status/trusty-mpm-*.svg",
+        text: "The tray's icon for each state (down, idle, running, attention).",
         pages: &["", "tray"],
     },
     Note {

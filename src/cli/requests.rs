@@ -160,17 +160,23 @@ impl RequestInfo {
                 q.options.join(" | ")
             ));
         }
+        out.push(format!("    {}", self.how_to_answer()));
+        out
+    }
+
+    /// The command line that answers the request, as the CLI spells it.
+    pub fn how_to_answer(&self) -> String {
         let (name, id) = (&self.name, &self.request_id);
-        out.push(match (self.answerable, self.kind.as_str()) {
-            (false, _) => format!("    answer in its terminal: trusty-mpm attach {name}"),
-            (true, "question") => {
-                format!("    trusty-mpm answer {name} {id} [--option LABEL | TEXT]…")
+        match (self.answerable, self.kind.as_str()) {
+            (false, _) => format!("answer in its terminal: trusty-mpm attach {name}"),
+            (true, "question") => format!("trusty-mpm answer {name} {id} [--option LABEL | TEXT]…"),
+            (true, _) if self.suggestions.is_empty() => {
+                format!("trusty-mpm approve {name} {id} · trusty-mpm deny {name} {id}")
             }
             (true, _) => format!(
-                "    trusty-mpm approve {name} {id} [--remember N] · trusty-mpm deny {name} {id}"
+                "trusty-mpm approve {name} {id} [--remember N] · trusty-mpm deny {name} {id} [--remember N]"
             ),
-        });
-        out
+        }
     }
 
     /// The one-click answers: Allow, Always allow (the first suggestion Claude Code offers)
@@ -247,36 +253,20 @@ impl RequestInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn asked() -> RequestInfo {
-        RequestInfo {
-            request_id: "r1".into(),
-            questions: vec![
-                Question {
-                    question: "Which database?".into(),
-                    options: vec!["Postgres".into(), "SQLite".into()],
-                    ..Question::default()
-                },
-                Question {
-                    question: "Why?".into(),
-                    options: vec!["Speed".into()],
-                    ..Question::default()
-                },
-            ],
-            ..RequestInfo::default()
-        }
-    }
+    use crate::cli::draft::tests::two_questions as asked;
 
     #[test]
     fn answers_follow_the_questions_and_options_must_exist() {
         let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let got = asked().answers(&args(&["--option", "SQLite", "it is small"]));
+        let got = asked().answers(&args(&["--option", "SQLite", "whatever is small"]));
         let want: HashMap<String, String> = [
             ("Which database?".to_owned(), "SQLite".to_owned()),
-            ("Why?".to_owned(), "it is small".to_owned()),
+            ("Which extras?".to_owned(), "whatever is small".to_owned()),
         ]
         .into();
         assert_eq!(got, Ok(want));
+        let several = asked().answers(&args(&["--option", "SQLite", "--option", "Redis,Nats"]));
+        assert_eq!(several.unwrap()["Which extras?"], "Redis,Nats");
         assert!(
             asked()
                 .answers(&args(&["--option", "Oracle", "x"]))

@@ -16,45 +16,80 @@ use super::bus::{
     clock, has_owner, manager, manager_signals, owner_appeared, owner_changes, sessions,
     signal_json,
 };
-use super::output::{self, Counts, tokens, visible};
+use super::output::{self, Counts, activity_colour, paint, status_colour, tokens, visible};
 use super::requests::RequestInfo;
 use crate::contract::{BUS_NAME, MANAGER_PATH, SESSION_IFACE};
 use crate::hooks::requests::ASK_USER_QUESTION;
 
-/// One signal as a line for a person; `answerable`: a request the daemon waits to have
-/// answered (else the hint says where it is answered: in the session's terminal).
-fn human(v: &Value, answerable: bool) -> String {
-    let s = |k: &str| v[k].as_str().unwrap_or("").to_owned();
-    let what = match v["event"].as_str().unwrap_or("") {
-        "SessionNew" => "new session".to_owned(),
-        "SessionRemoved" => "removed".to_owned(),
-        "StatusChanged" => format!("status {}", s("status")),
-        "ActivityChanged" => match s("detail").as_str() {
-            "" => format!("activity {}", s("activity")),
-            d => format!("activity {} ({d})", s("activity")),
-        },
-        "PermissionRequested" => match answerable {
-            true => format!(
-                "asks permission: {} (trusty-mpm approve {} {})",
-                s("detail"),
-                s("name"),
-                s("request_id")
-            ),
-            false => format!(
-                "asks: {} (answer in its terminal: trusty-mpm attach {})",
-                s("detail"),
-                s("name")
-            ),
-        },
-        "PermissionResolved" => format!("permission {} ({})", s("outcome"), s("request_id")),
-        "ClaudeExited" => format!("claude exited (pid {})", v["pid"]),
-        other => other.to_owned(),
-    };
-    visible(&format!(
-        "{}  {}  {what}",
-        clock(v["at_usec"].as_u64().unwrap_or(0)),
-        s("name")
-    ))
+/// How `watch` prints lines for a person: names padded to the widest name seen so far (the
+/// sessions there were at the start, then each new one), statuses and activities in `list`'s
+/// colours.
+struct Human {
+    colour: bool,
+    name_width: usize,
+}
+
+impl Human {
+    fn new(colour: bool, names: impl Iterator<Item = String>) -> Human {
+        let mut h = Human {
+            colour,
+            name_width: 0,
+        };
+        for n in names {
+            h.widen(&visible(&n));
+        }
+        h
+    }
+
+    fn widen(&mut self, name: &str) {
+        self.name_width = self.name_width.max(name.chars().count());
+    }
+
+    /// One signal as a line; `answerable`: a request the daemon waits to have answered (else
+    /// the hint says where it is answered: in the session's terminal).
+    fn line(&mut self, v: &Value, answerable: bool) -> String {
+        let s = |k: &str| visible(v[k].as_str().unwrap_or(""));
+        let name = s("name");
+        self.widen(&name);
+        let what = match v["event"].as_str().unwrap_or("") {
+            "SessionNew" => "new session".to_owned(),
+            "SessionRemoved" => "removed".to_owned(),
+            "StatusChanged" => {
+                let status = s("status");
+                format!(
+                    "status {}",
+                    paint(&status, status_colour(&status), self.colour)
+                )
+            }
+            "ActivityChanged" => {
+                let activity = s("activity");
+                let shown = paint(&activity, activity_colour(&activity), self.colour);
+                match s("detail").as_str() {
+                    "" => format!("activity {shown}"),
+                    d => format!("activity {shown} ({d})"),
+                }
+            }
+            "PermissionRequested" => match answerable {
+                true => format!(
+                    "asks permission: {} (trusty-mpm approve {name} {})",
+                    s("detail"),
+                    s("request_id")
+                ),
+                false => format!(
+                    "asks: {} (answer in its terminal: trusty-mpm attach {name})",
+                    s("detail"),
+                ),
+            },
+            "PermissionResolved" => format!("permission {} ({})", s("outcome"), s("request_id")),
+            "ClaudeExited" => format!("claude exited (pid {})", v["pid"]),
+            other => visible(other),
+        };
+        let pad = " ".repeat(self.name_width - name.chars().count());
+        format!(
+            "{}  {name}{pad}  {what}",
+            clock(v["at_usec"].as_u64().unwrap_or(0))
+        )
+    }
 }
 
 /// Whether the signal announces a permission request that `approve` and `deny` can answer:
@@ -146,6 +181,11 @@ pub async fn run(conn: &Connection, json: bool, waybar: bool) -> zbus::Result<Ex
         true => Some(context_changes(conn).await?),
         false => None,
     };
+    let known = match json || waybar {
+        true => Vec::new(),
+        false => sessions(conn).await.unwrap_or_default(),
+    };
+    let mut human = Human::new(output::colour(), known.into_iter().map(|s| s.name));
     // The status bar line last printed: waybar gets a line only when it changed.
     let mut shown = String::new();
     if waybar {
@@ -164,7 +204,7 @@ pub async fn run(conn: &Connection, json: bool, waybar: bool) -> zbus::Result<Ex
                 } else if json {
                     output::json(&v, false)
                 } else {
-                    human(&v, answerable(conn, &v).await)
+                    human.line(&v, answerable(conn, &v).await)
                 }
             }
             Some(change) = owners.next() => {
@@ -200,4 +240,41 @@ pub async fn run(conn: &Connection, json: bool, waybar: bool) -> zbus::Result<Ex
     }
     eprintln!("trusty-mpm: the bus connection closed.");
     Ok(ExitCode::FAILURE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_line_up_and_statuses_wear_list_s_colours() {
+        let mut h = Human::new(true, ["a".to_owned(), "api".to_owned()].into_iter());
+        let at = |v: Value| {
+            let mut v = v;
+            v["at_usec"] = json!(0);
+            v
+        };
+        let status = at(json!({"event": "StatusChanged", "name": "a", "status": "paused"}));
+        let line = h.line(&status, false);
+        let painted = paint("paused", status_colour("paused"), true);
+        assert!(
+            line.ends_with(&format!("  a    status {painted}")),
+            "{line:?}"
+        );
+        let busy = at(
+            json!({"event": "ActivityChanged", "name": "api", "activity": "working", "detail": "Bash"}),
+        );
+        let line = h.line(&busy, false);
+        let painted = paint("working", activity_colour("working"), true);
+        assert!(
+            line.ends_with(&format!("  api  activity {painted} (Bash)")),
+            "{line:?}"
+        );
+        // A longer name widens the column for the lines after it.
+        let new = at(json!({"event": "SessionNew", "name": "backend"}));
+        assert!(h.line(&new, false).ends_with("  backend  new session"));
+        assert!(h.line(&status, false).contains("  a        status "));
+        let plain = Human::new(false, std::iter::empty()).line(&status, false);
+        assert!(!plain.contains('\x1b'), "{plain:?}");
+    }
 }

@@ -12,7 +12,7 @@ use zbus::names::{InterfaceName, MemberName};
 use zbus::object_server::{DispatchResult, Interface, SignalEmitter};
 use zbus::{BoxDBusError, Connection, ObjectServer, OwnedVariant, Variant, fdo};
 
-use super::{Backend, WireError};
+use super::Backend;
 use crate::error::{Error, Result};
 
 /// What `Guarded` runs around zbus's dispatch of an interface.
@@ -75,7 +75,7 @@ impl<I: Interface + Hooks> Interface for Guarded<I> {
         emitter: &SignalEmitter<'_>,
     ) -> Option<std::result::Result<OwnedVariant, BoxDBusError>> {
         if let Err(e) = self.admit(conn, hdr).await {
-            return Some(Err(Box::new(WireError::from(e))));
+            return Some(Err(Box::new(e)));
         }
         if hdr.is_some() {
             self.inner.before_read().await;

@@ -11,7 +11,7 @@ use zbus::{Connection, ObjectPath, OwnedObjectPath, OwnedVariant, Type, interfac
 
 use super::requests::{self, RequestRow};
 use super::rows::{RowCache, Rows};
-use super::{Backend, WireError, session_path};
+use super::{Backend, session_path};
 use crate::error::Error;
 use crate::hooks::HookContext;
 use crate::lifecycle::StartOptions;
@@ -151,7 +151,7 @@ impl Manager {
         &self,
         #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
-    ) -> Result<Rows, WireError> {
+    ) -> Result<Rows, Error> {
         self.ctx.query(conn, &hdr, || Ok(self.rows())).await
     }
 
@@ -162,7 +162,7 @@ impl Manager {
         #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
-    ) -> Result<OwnedObjectPath, WireError> {
+    ) -> Result<OwnedObjectPath, Error> {
         self.ctx
             .call(conn, &hdr, || async {
                 Ok(session_path(self.ctx.svc.resolve(key)?))
@@ -188,7 +188,7 @@ impl Manager {
         project_dir: &str,
         name: &str,
         options: HashMap<String, OwnedVariant>,
-    ) -> Result<(String, String, OwnedObjectPath), WireError> {
+    ) -> Result<(String, String, OwnedObjectPath), Error> {
         self.ctx
             .call(conn, &hdr, || async {
                 let opts = start_options(options)?;
@@ -206,7 +206,7 @@ impl Manager {
         #[zbus(header)] hdr: Header<'_>,
         project_dir: &str,
         name: &str,
-    ) -> Result<(String, String, OwnedObjectPath), WireError> {
+    ) -> Result<(String, String, OwnedObjectPath), Error> {
         self.ctx
             .call(conn, &hdr, || async {
                 let s = self.ctx.svc.register(project_dir, name).await?;
@@ -222,7 +222,7 @@ impl Manager {
         #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         tmux_name: &str,
-    ) -> Result<(String, OwnedObjectPath), WireError> {
+    ) -> Result<(String, OwnedObjectPath), Error> {
         self.ctx
             .call(conn, &hdr, || async {
                 let s = self.ctx.svc.adopt(tmux_name).await?;
@@ -238,7 +238,7 @@ impl Manager {
         &self,
         #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
-    ) -> Result<Vec<String>, WireError> {
+    ) -> Result<Vec<String>, Error> {
         self.ctx.call(conn, &hdr, || self.ctx.svc.discover()).await
     }
 
@@ -253,7 +253,7 @@ impl Manager {
         key: &str,
         note: &str,
         freeze: bool,
-    ) -> Result<String, WireError> {
+    ) -> Result<String, Error> {
         self.ctx
             .call_key(conn, &hdr, key, |id| self.ctx.svc.pause(id, note, freeze))
             .await
@@ -265,7 +265,7 @@ impl Manager {
         #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
-    ) -> Result<(), WireError> {
+    ) -> Result<(), Error> {
         self.ctx
             .call_key(conn, &hdr, key, |id| self.ctx.svc.resume(id))
             .await
@@ -279,7 +279,7 @@ impl Manager {
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
         force: bool,
-    ) -> Result<(), WireError> {
+    ) -> Result<(), Error> {
         self.ctx
             .call_key(conn, &hdr, key, |id| self.ctx.svc.stop(id, force))
             .await
@@ -293,7 +293,7 @@ impl Manager {
         #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
-    ) -> Result<(), WireError> {
+    ) -> Result<(), Error> {
         self.ctx
             .call_key(conn, &hdr, key, |id| self.ctx.svc.restart(id))
             .await
@@ -306,7 +306,7 @@ impl Manager {
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
         kill_tmux: bool,
-    ) -> Result<(), WireError> {
+    ) -> Result<(), Error> {
         self.ctx
             .call_key(conn, &hdr, key, |id| self.ctx.svc.remove(id, kill_tmux))
             .await
@@ -324,7 +324,7 @@ impl Manager {
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
         text: &str,
-    ) -> Result<(), WireError> {
+    ) -> Result<(), Error> {
         self.ctx
             .call_key(conn, &hdr, key, |id| self.ctx.svc.send_command(id, text))
             .await
@@ -338,7 +338,7 @@ impl Manager {
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
         keys: Vec<String>,
-    ) -> Result<(), WireError> {
+    ) -> Result<(), Error> {
         self.ctx
             .call_key(conn, &hdr, key, |id| self.ctx.svc.send_keys(id, &keys))
             .await
@@ -355,7 +355,7 @@ impl Manager {
         key: &str,
         lines: u32,
         compression: &str,
-    ) -> Result<String, WireError> {
+    ) -> Result<String, Error> {
         self.ctx
             .call_key(conn, &hdr, key, |id| {
                 self.ctx.svc.capture(id, lines, compression)
@@ -370,7 +370,7 @@ impl Manager {
         &self,
         #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
-    ) -> Result<(u32, Vec<String>, u32), WireError> {
+    ) -> Result<(u32, Vec<String>, u32), Error> {
         self.ctx.call(conn, &hdr, || self.ctx.svc.reap()).await
     }
 
@@ -382,7 +382,7 @@ impl Manager {
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
         pid: u32,
-    ) -> Result<(), WireError> {
+    ) -> Result<(), Error> {
         self.ctx
             .call_key(conn, &hdr, key, |id| self.ctx.svc.set_pid(id, pid))
             .await
@@ -397,7 +397,7 @@ impl Manager {
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
         limit: u32,
-    ) -> Result<Vec<(u64, String, String, String)>, WireError> {
+    ) -> Result<Vec<(u64, String, String, String)>, Error> {
         self.ctx
             .call_key(conn, &hdr, key, |id| async move {
                 super::session::events(&self.ctx, id, limit)
@@ -417,7 +417,7 @@ impl Manager {
         request_id: &str,
         allow: bool,
         reason: &str,
-    ) -> Result<(), WireError> {
+    ) -> Result<(), Error> {
         self.ctx
             .call_key(conn, &hdr, key, |id| async move {
                 self.ctx
@@ -438,7 +438,7 @@ impl Manager {
         &self,
         #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
-    ) -> Result<Vec<RequestRow>, WireError> {
+    ) -> Result<Vec<RequestRow>, Error> {
         self.ctx
             .query(conn, &hdr, || {
                 Ok(self
@@ -453,10 +453,13 @@ impl Manager {
     }
 
     /// Answers a waiting request: allow b, reason s (shown to Claude on deny), remember s (the
-    /// id of a suggestion Claude Code then applies), answers a{ss} (question to the chosen
-    /// label(s), comma-joined for multi-select, or free text). Unknown keys and answers that
-    /// do not fit the request are InvalidArgument; an ended request is NotFound; a request
-    /// nobody waits for is InvalidState.
+    /// id of a suggestion: with allow Claude Code applies it; with allow false the daemon
+    /// writes its rules as deny rules to the settings file it names, so the same is denied
+    /// from now on), answers a{ss} (question to the chosen label(s), comma-joined for
+    /// multi-select, or free text). Unknown keys, answers that do not fit the request and a
+    /// suggestion that cannot be denied so (not rules, or for this session only) are
+    /// InvalidArgument; an ended request is NotFound; a request nobody waits for, or a
+    /// settings file that cannot be changed, is InvalidState.
     async fn answer_request(
         &self,
         #[zbus(connection)] conn: &Connection,
@@ -464,7 +467,7 @@ impl Manager {
         key: &str,
         request_id: &str,
         answer: HashMap<String, OwnedVariant>,
-    ) -> Result<(), WireError> {
+    ) -> Result<(), Error> {
         self.ctx
             .call_key(conn, &hdr, key, |id| async move {
                 let reply = requests::reply(answer)?;
@@ -496,7 +499,7 @@ impl Manager {
         #[zbus(header)] hdr: Header<'_>,
         payload_json: &str,
         context: HashMap<String, OwnedVariant>,
-    ) -> Result<(String, i32, String), WireError> {
+    ) -> Result<(String, i32, String), Error> {
         self.ctx
             .call(conn, &hdr, || async {
                 let mut ctx = hook_context(context)?;

@@ -4,7 +4,6 @@
 //! serialize; no rule about sessions lives here.
 
 mod access;
-mod error;
 mod events;
 mod guarded;
 mod manager;
@@ -19,7 +18,6 @@ use std::sync::Arc;
 
 use zbus::{Connection, OwnedObjectPath, fdo::RequestNameFlags, fdo::RequestNameReply};
 
-pub use error::{WireError, WireResult};
 pub use events::{EventQueue, Queued};
 pub use manager::Manager;
 pub use session::SessionObject;
@@ -73,7 +71,7 @@ impl Backend {
         conn: &Connection,
         hdr: &zbus::message::Header<'_>,
         f: F,
-    ) -> WireResult<T>
+    ) -> Result<T>
     where
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
@@ -81,7 +79,7 @@ impl Backend {
         self.access.check(conn, hdr).await?;
         let out = f().await;
         self.queue.caught_up().await;
-        out.map_err(WireError::from)
+        out
     }
 
     /// Answers a query for an admitted caller from one look at the state, taken after the last
@@ -93,9 +91,9 @@ impl Backend {
         conn: &Connection,
         hdr: &zbus::message::Header<'_>,
         look: impl FnOnce() -> Result<T>,
-    ) -> WireResult<T> {
+    ) -> Result<T> {
         self.access.check(conn, hdr).await?;
-        look().map_err(WireError::from)
+        look()
     }
 
     /// `call` for a method that takes a session key: the key is resolved first.
@@ -105,7 +103,7 @@ impl Backend {
         hdr: &zbus::message::Header<'_>,
         key: &str,
         f: F,
-    ) -> WireResult<T>
+    ) -> Result<T>
     where
         F: FnOnce(SessionId) -> Fut,
         Fut: std::future::Future<Output = Result<T>>,

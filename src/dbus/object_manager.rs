@@ -13,7 +13,7 @@ use zbus::object_server::SignalEmitter;
 use zbus::{Connection, ObjectPath, OwnedVariant, Variant, interface};
 
 use super::session::{COMPUTED, Published, properties, read_figures};
-use super::{Backend, SESSION_IFACE, WireError, session_path};
+use super::{Backend, SESSION_IFACE, session_path};
 use crate::error::Error;
 use crate::model::SessionId;
 use crate::units::Figures;
@@ -44,7 +44,7 @@ impl ObjectManager {
         &self,
         #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
-    ) -> Result<ManagedObjects, WireError> {
+    ) -> Result<ManagedObjects, Error> {
         const WHAT: &str = "listing the session objects";
         self.ctx.access.check(conn, &hdr).await?;
         // The figures are read first, each off the executor; every other value is then taken
@@ -72,7 +72,7 @@ impl ObjectManager {
             // getters never await, so it is ready at once and nothing runs in between.
             let mut props = properties(session, &self.ctx, conn)
                 .await
-                .map_err(|e| WireError::from(Error::internal(WHAT, e)))?;
+                .map_err(|e| Error::internal(WHAT, e))?;
             // Computed for this call: the daemon's own read leaves them 0.
             for (name, v) in COMPUTED.into_iter().zip([f.memory, f.cpu_nsec, f.tasks]) {
                 props.insert(name.to_owned(), OwnedVariant::from(v));

@@ -9,8 +9,8 @@ use zbus::message::Header;
 use zbus::object_server::{Interface, SignalEmitter};
 use zbus::{Connection, OwnedVariant, interface};
 
-use super::{Backend, WireError};
-use crate::error::Result as CoreResult;
+use super::Backend;
+use crate::error::{Error, Result as CoreResult};
 use crate::model::{Session, SessionId};
 use crate::units::{self, Figures};
 
@@ -136,7 +136,7 @@ impl SessionObject {
         #[zbus(header)] hdr: Header<'_>,
         note: &str,
         freeze: bool,
-    ) -> Result<String, WireError> {
+    ) -> Result<String, Error> {
         self.ctx
             .call(conn, &hdr, || self.ctx.svc.pause(self.id, note, freeze))
             .await
@@ -147,7 +147,7 @@ impl SessionObject {
         &self,
         #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
-    ) -> Result<(), WireError> {
+    ) -> Result<(), Error> {
         self.ctx
             .call(conn, &hdr, || self.ctx.svc.resume(self.id))
             .await
@@ -159,7 +159,7 @@ impl SessionObject {
         #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         force: bool,
-    ) -> Result<(), WireError> {
+    ) -> Result<(), Error> {
         self.ctx
             .call(conn, &hdr, || self.ctx.svc.stop(self.id, force))
             .await
@@ -170,7 +170,7 @@ impl SessionObject {
         &self,
         #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
-    ) -> Result<(), WireError> {
+    ) -> Result<(), Error> {
         self.ctx
             .call(conn, &hdr, || self.ctx.svc.restart(self.id))
             .await
@@ -182,7 +182,7 @@ impl SessionObject {
         #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         kill_tmux: bool,
-    ) -> Result<(), WireError> {
+    ) -> Result<(), Error> {
         self.ctx
             .call(conn, &hdr, || self.ctx.svc.remove(self.id, kill_tmux))
             .await
@@ -194,7 +194,7 @@ impl SessionObject {
         #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         text: &str,
-    ) -> Result<(), WireError> {
+    ) -> Result<(), Error> {
         self.ctx
             .call(conn, &hdr, || self.ctx.svc.send_command(self.id, text))
             .await
@@ -206,7 +206,7 @@ impl SessionObject {
         #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         keys: Vec<String>,
-    ) -> Result<(), WireError> {
+    ) -> Result<(), Error> {
         self.ctx
             .call(conn, &hdr, || self.ctx.svc.send_keys(self.id, &keys))
             .await
@@ -220,7 +220,7 @@ impl SessionObject {
         #[zbus(header)] hdr: Header<'_>,
         lines: u32,
         compression: &str,
-    ) -> Result<String, WireError> {
+    ) -> Result<String, Error> {
         self.ctx
             .call(conn, &hdr, || {
                 self.ctx.svc.capture(self.id, lines, compression)
@@ -235,7 +235,7 @@ impl SessionObject {
         #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         limit: u32,
-    ) -> Result<Vec<(u64, String, String, String)>, WireError> {
+    ) -> Result<Vec<(u64, String, String, String)>, Error> {
         self.ctx
             .call(conn, &hdr, || async { events(&self.ctx, self.id, limit) })
             .await
@@ -249,7 +249,7 @@ impl SessionObject {
         request_id: &str,
         allow: bool,
         reason: &str,
-    ) -> Result<(), WireError> {
+    ) -> Result<(), Error> {
         self.ctx
             .call(conn, &hdr, || async {
                 self.ctx
@@ -267,7 +267,7 @@ impl SessionObject {
         #[zbus(header)] hdr: Header<'_>,
         request_id: &str,
         answer: HashMap<String, OwnedVariant>,
-    ) -> Result<(), WireError> {
+    ) -> Result<(), Error> {
         self.ctx
             .call(conn, &hdr, || async {
                 let reply = super::requests::reply(answer)?;

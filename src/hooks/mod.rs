@@ -17,11 +17,11 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use crate::config::file::ConfigFile;
 use crate::error::Result;
-use crate::lifecycle::{Ask, SessionService, Speaker};
+use crate::lifecycle::{Ask, HookCaller, HookEvent, SessionService, Speaker};
 use crate::model::SessionId;
 use payload::Payload;
-use policy::Policy;
 
 /// Who sent a hook event: the relay's process as the bus knows it, and what only the relay can
 /// see (its environment, which may narrow the answer but never decides it).
@@ -49,56 +49,46 @@ pub struct HookReply {
 /// Hook handling for the daemon.
 pub struct HookService {
     svc: Arc<SessionService>,
-    policy: Policy,
+    config: ConfigFile,
 }
 
 impl HookService {
-    pub fn new(svc: Arc<SessionService>, policy: Policy) -> Self {
-        HookService { svc, policy }
+    pub fn new(svc: Arc<SessionService>, config: ConfigFile) -> Self {
+        HookService { svc, config }
     }
 
-    /// `HandleHook`: one event from the relay.
+    /// `HandleHook`: one event from the relay. Parsed and decided here (its effect, the deny
+    /// rule it breaks), taken by the lifecycle in one call (one save), then answered: a denial,
+    /// or for a request the answer it waits for.
     pub async fn handle(&self, json: &str, ctx: &HookContext) -> Result<HookReply> {
         let p = payload::parse(json)?;
-        let adopt = p.hook_event_name == "SessionStart" && self.policy.auto_adopt;
-        let speaker = self
-            .svc
-            .speaker(
-                ctx.caller_pid,
-                &ctx.tmux_pane,
-                &ctx.tmux,
-                &p.session_id,
-                adopt,
-            )
-            .await;
+        let rule = policy::denies(&self.config.deny, &p);
         let summary = activity::summary(&p);
+        let event = HookEvent {
+            name: &p.hook_event_name,
+            tool: &p.tool_name,
+            claude_id: &p.session_id,
+            summary: summary.clone(),
+            adopt: p.hook_event_name == "SessionStart" && self.config.auto_adopt,
+            effect: activity::effect(&p),
+            denied: rule.map(|r| format!("{}: {}", p.tool_name, r.reason)),
+        };
+        let caller = HookCaller {
+            pid: ctx.caller_pid,
+            pane: &ctx.tmux_pane,
+            tmux: &ctx.tmux,
+        };
+        let speaker = self.svc.on_hook(caller, event).await?;
         let id = match speaker {
             None => return Ok(HookReply::default()),
-            Some(Speaker::Own(id)) => id,
-            Some(Speaker::SubAgent(id)) => {
-                // Deny rules hold for every agent in the session; nothing else changes.
-                self.svc.record_event(id, "SubAgent", &p.tool_name, summary);
-                return Ok(self.deny(id, &p).unwrap_or_default());
-            }
+            Some(Speaker::Own(id) | Speaker::SubAgent(id)) => id,
         };
-        let effect = activity::effect(&p);
-        self.svc.apply_hook(
-            id,
-            &p.hook_event_name,
-            &p.tool_name,
-            summary.clone(),
-            &effect,
-        )?;
-        self.svc.persist().await?;
-        if effect.transcript_grew {
-            self.svc.read_transcript(id);
+        if let Some(rule) = rule {
+            return Ok(deny(&rule.reason));
         }
-        if let Some(denied) = self.deny(id, &p) {
-            return Ok(denied);
-        }
-        match requests::ask(&p, summary) {
-            Some(ask) => Ok(self.request(id, &p, ask, ctx.answerer).await),
-            None => Ok(HookReply::default()),
+        match (speaker, requests::ask(&p, summary)) {
+            (Some(Speaker::Own(_)), Some(ask)) => Ok(self.request(id, &p, ask, ctx.answerer).await),
+            _ => Ok(HookReply::default()),
         }
     }
 
@@ -108,7 +98,7 @@ impl HookService {
     async fn request(&self, id: SessionId, p: &Payload, ask: Ask, answerer: bool) -> HookReply {
         let request_id = uuid::Uuid::new_v4().simple().to_string();
         let wait = match answerer {
-            true => self.policy.permission_wait,
+            true => self.config.permission_wait,
             false => std::time::Duration::ZERO,
         };
         let asked = self.svc.permission_requested(id, &request_id, ask, wait);
@@ -117,13 +107,7 @@ impl HookService {
         };
         let answer = match tokio::time::timeout(wait, &mut rx).await {
             Ok(answer) => answer.ok(),
-            Err(_) if self.svc.permission_expired(id, &request_id) => {
-                // Nothing else saves the expiry in the history.
-                if let Err(e) = self.svc.persist().await {
-                    tracing::error!("could not save the registry: {e}");
-                }
-                None
-            }
+            Err(_) if self.svc.permission_expired(id, &request_id).await => None,
             // Answered (or withdrawn) just as the wait ran out.
             Err(_) => rx.try_recv().ok(),
         };
@@ -132,21 +116,17 @@ impl HookService {
             None => HookReply::default(),
         }
     }
+}
 
-    /// The deny decision for a tool call a rule forbids, recorded in the session's history.
-    fn deny(&self, id: SessionId, p: &Payload) -> Option<HookReply> {
-        let rule = self.policy.denies(p)?;
-        let what = format!("{}: {}", p.tool_name, rule.reason);
-        tracing::info!(session_id = %id, "denied {what}");
-        self.svc.record_event(id, "Denied", &p.tool_name, what);
-        Some(reply(json!({
-            "hookSpecificOutput": {
-                "hookEventName": "PreToolUse",
-                "permissionDecision": "deny",
-                "permissionDecisionReason": rule.reason,
-            }
-        })))
-    }
+/// The deny decision for a tool call a rule forbids.
+fn deny(reason: &str) -> HookReply {
+    reply(json!({
+        "hookSpecificOutput": {
+            "hookEventName": "PreToolUse",
+            "permissionDecision": "deny",
+            "permissionDecisionReason": reason,
+        }
+    }))
 }
 
 fn reply(v: serde_json::Value) -> HookReply {

@@ -1,267 +1,30 @@
-//! The settings of the config file: how long a permission request waits for an answer,
-//! whether SessionStart auto-adopts, the deny rules applied to PreToolUse calls, the daemon
-//! settings that live in the same file (the claude command, restore on start, units), and the
-//! terminal `trusty-mpm notify` and `trusty-mpm tray` open a session in.
-//!
-//! ```toml
-//! permission_wait_secs = 30
-//! auto_adopt = true
-//! claude_command = "/opt/claude/bin/claude"   # else PATH, ~/.local/bin, ~/.claude/local, npm
-//! restore_on_start = true       # restart the sessions that were active at the last stop
-//! memory_max = "8G"             # each session's unit (also memory_high, cpu_weight, tasks_max)
-//! slice_memory_max = "24G"      # all sessions together (slice = "trusty-mpm.slice")
-//! terminal_command = "foot -e"  # words split on spaces; the attach command follows
-//! pass_env = ["ANTHROPIC_*", "MY_TOKEN"]  # daemon variables every claude gets (default: see
-//!                               # config::DEFAULT_PASS_ENV)
-//! [env]                         # variables every claude gets, over the passed ones
-//! CLAUDE_CODE_USE_BEDROCK = "1"
-//! [[deny]]
-//! tool = "Bash"                 # exact tool name, or "*" for any
-//! pattern = "rm -rf (/|~)"      # regex, searched in the command / path / input
-//! reason = "Never delete the root or home directory."
-//! ```
-
-use std::path::Path;
-use std::time::Duration;
-
-use regex::Regex;
-use serde::Deserialize;
+//! The deny rules of config.toml applied to a hook event: only a PreToolUse call can be
+//! blocked, by the first rule whose tool and pattern match what the call is about.
 
 use super::payload::Payload;
-use crate::config::{FileSettings, check_env};
-use crate::units::{Limits, parse_size};
+use crate::config::file::DenyRule;
 
-/// Longest allowed permission wait; Claude Code's own hook timeout is the real bound.
-const MAX_WAIT_SECS: u64 = 3600;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct File {
-    #[serde(default = "default_wait")]
-    permission_wait_secs: u64,
-    #[serde(default = "yes")]
-    auto_adopt: bool,
-    #[serde(default)]
-    deny: Vec<RawRule>,
-    #[serde(default)]
-    claude_command: Option<String>,
-    #[serde(default)]
-    restore_on_start: bool,
-    #[serde(default)]
-    slice: Option<String>,
-    #[serde(default)]
-    memory_high: Option<Size>,
-    #[serde(default)]
-    memory_max: Option<Size>,
-    #[serde(default)]
-    cpu_weight: Option<u32>,
-    #[serde(default)]
-    tasks_max: Option<u64>,
-    #[serde(default)]
-    slice_memory_max: Option<Size>,
-    #[serde(default)]
-    terminal_command: Option<String>,
-    #[serde(default)]
-    pass_env: Option<Vec<String>>,
-    #[serde(default)]
-    env: std::collections::BTreeMap<String, String>,
-}
-
-/// A size: bytes, or a string like "8G".
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Size {
-    Bytes(u64),
-    Text(String),
-}
-
-impl Size {
-    fn bytes(&self, key: &str) -> Result<u64, String> {
-        match self {
-            Size::Bytes(b) => Ok(*b),
-            Size::Text(t) => parse_size(t).map_err(|e| format!("{key}: {e}")),
-        }
+/// The first deny rule matching a PreToolUse call.
+pub fn denies<'a>(rules: &'a [DenyRule], p: &Payload) -> Option<&'a DenyRule> {
+    if p.hook_event_name != "PreToolUse" {
+        return None;
     }
-}
-
-fn size(v: &Option<Size>, key: &str) -> Result<Option<u64>, String> {
-    v.as_ref().map(|s| s.bytes(key)).transpose()
-}
-
-/// How long a request waits for an answer when the file does not say: long enough to reach
-/// the desktop, short enough that a forgotten notification does not stall the agent for long.
-/// The wait only happens while an answering client runs (see the relay).
-pub const DEFAULT_WAIT_SECS: u64 = 120;
-
-fn default_wait() -> u64 {
-    DEFAULT_WAIT_SECS
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// `permission_wait_secs` as a wait, within its bound.
-fn wait(secs: u64) -> Result<Duration, String> {
-    if secs > MAX_WAIT_SECS {
-        return Err(format!("permission_wait_secs is at most {MAX_WAIT_SECS}"));
-    }
-    Ok(Duration::from_secs(secs))
-}
-
-/// The permission wait the file at `path` sets, read on its own for the hook relay, which runs
-/// for every event and must stay cheap (no rules compiled). It bounds the daemon's wait: a
-/// missing or unreadable file or a wait out of bounds is the default wait, as for the daemon
-/// (which serves with the default policy then); a file broken elsewhere (a bad deny rule)
-/// gives the wait it names.
-pub fn permission_wait(path: &Path) -> Duration {
-    #[derive(Deserialize)]
-    struct Wait {
-        #[serde(default = "default_wait")]
-        permission_wait_secs: u64,
-    }
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|text| toml::from_str::<Wait>(&text).ok())
-        .and_then(|w| wait(w.permission_wait_secs).ok())
-        .unwrap_or(Duration::from_secs(DEFAULT_WAIT_SECS))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRule {
-    tool: String,
-    pattern: String,
-    reason: String,
-}
-
-/// One deny rule.
-#[derive(Debug, Clone)]
-pub struct DenyRule {
-    pub tool: String,
-    pub pattern: Regex,
-    pub reason: String,
-}
-
-/// The hook policy in force.
-#[derive(Debug, Clone)]
-pub struct Policy {
-    pub permission_wait: Duration,
-    pub auto_adopt: bool,
-    pub deny: Vec<DenyRule>,
-    /// What the file says about the daemon itself (claude command, restore, units).
-    pub settings: FileSettings,
-    /// The terminal a notification or the tray opens a session in: the program and its first arguments,
-    /// before `trusty-mpm attach KEY`. Empty: the desktop's default terminal.
-    pub terminal_command: Vec<String>,
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Policy {
-            permission_wait: Duration::from_secs(DEFAULT_WAIT_SECS),
-            auto_adopt: true,
-            deny: Vec::new(),
-            settings: FileSettings::default(),
-            terminal_command: Vec::new(),
-        }
-    }
-}
-
-impl Policy {
-    /// Reads the config file; a missing file is the default policy. Every problem is reported,
-    /// with the rule it is in.
-    pub fn load(path: &Path) -> Result<Policy, String> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Policy::default()),
-            Err(e) => return Err(format!("{}: {e}", path.display())),
-        };
-        Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
-    }
-
-    pub fn parse(text: &str) -> Result<Policy, String> {
-        let file: File = toml::from_str(text).map_err(|e| e.to_string().trim().to_owned())?;
-        let permission_wait = wait(file.permission_wait_secs)?;
-        let limits = Limits {
-            memory_high: size(&file.memory_high, "memory_high")?,
-            memory_max: size(&file.memory_max, "memory_max")?,
-            cpu_weight: file.cpu_weight,
-            tasks_max: file.tasks_max,
-        };
-        limits.check().map_err(|e| e.to_string())?;
-        if let Some(slice) = &file.slice
-            && !(slice.ends_with(".slice")
-                && slice.len() <= 255
-                && slice
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)))
-        {
-            return Err(format!("slice: '{slice}' is not a slice unit name"));
-        }
-        let mut deny = Vec::new();
-        for (i, r) in file.deny.into_iter().enumerate() {
-            let n = i + 1;
-            if r.tool.is_empty() {
-                return Err(format!(
-                    "deny rule {n}: tool is empty (use \"*\" for any tool)"
-                ));
-            }
-            if r.reason.trim().is_empty() {
-                return Err(format!("deny rule {n}: reason is empty"));
-            }
-            let pattern =
-                Regex::new(&r.pattern).map_err(|e| format!("deny rule {n}: bad pattern: {e}"))?;
-            deny.push(DenyRule {
-                tool: r.tool,
-                pattern,
-                reason: r.reason,
-            });
-        }
-        Ok(Policy {
-            permission_wait,
-            auto_adopt: file.auto_adopt,
-            deny,
-            settings: FileSettings {
-                claude_command: file.claude_command.filter(|c| !c.trim().is_empty()),
-                restore_on_start: file.restore_on_start,
-                limits,
-                slice: file.slice,
-                slice_memory_max: size(&file.slice_memory_max, "slice_memory_max")?,
-                pass_env: file.pass_env,
-                env: check_env(file.env).map_err(|e| format!("[env]: {e}"))?,
-            },
-            terminal_command: file
-                .terminal_command
-                .unwrap_or_default()
-                .split_whitespace()
-                .map(str::to_owned)
-                .collect(),
-        })
-    }
-
-    /// The first deny rule matching a PreToolUse call.
-    pub fn denies(&self, p: &Payload) -> Option<&DenyRule> {
-        if p.hook_event_name != "PreToolUse" {
-            return None;
-        }
-        let subject = p.subject();
-        self.deny
-            .iter()
-            .find(|r| (r.tool == "*" || r.tool == p.tool_name) && r.pattern.is_match(&subject))
-    }
+    let subject = p.subject();
+    rules
+        .iter()
+        .find(|r| (r.tool == "*" || r.tool == p.tool_name) && r.pattern.is_match(&subject))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::file::ConfigFile;
     use crate::hooks::payload::parse;
 
     #[test]
     fn rules_match_tool_and_subject() {
-        let pol = Policy::parse(
+        let rules = ConfigFile::parse(
             r#"
-            permission_wait_secs = 5
             [[deny]]
             tool = "Bash"
             pattern = "rm -rf /"
@@ -272,90 +35,21 @@ mod tests {
             reason = "secrets"
             "#,
         )
-        .unwrap();
-        assert_eq!(pol.permission_wait, Duration::from_secs(5));
-        assert!(pol.auto_adopt);
-        assert!(pol.terminal_command.is_empty());
-        let term = Policy::parse("terminal_command = \" gnome-terminal  --\"").unwrap();
-        assert_eq!(term.terminal_command, ["gnome-terminal", "--"]);
+        .unwrap()
+        .deny;
         let bash = parse(r#"{"hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"sudo rm -rf / "}}"#).unwrap();
-        assert_eq!(pol.denies(&bash).unwrap().reason, "no");
+        assert_eq!(denies(&rules, &bash).unwrap().reason, "no");
         let edit = parse(r#"{"hook_event_name":"PreToolUse","tool_name":"Edit","tool_input":{"file_path":"/p/.env"}}"#).unwrap();
-        assert_eq!(pol.denies(&edit).unwrap().reason, "secrets");
+        assert_eq!(denies(&rules, &edit).unwrap().reason, "secrets");
         let fine = parse(
             r#"{"hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"ls"}}"#,
         )
         .unwrap();
-        assert!(pol.denies(&fine).is_none());
+        assert!(denies(&rules, &fine).is_none());
         let post = parse(r#"{"hook_event_name":"PostToolUse","tool_name":"Bash","tool_input":{"command":"rm -rf /"}}"#).unwrap();
         assert!(
-            pol.denies(&post).is_none(),
+            denies(&rules, &post).is_none(),
             "only PreToolUse can be blocked"
         );
-    }
-
-    #[test]
-    fn the_relay_reads_the_wait_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("config.toml");
-        let default = DEFAULT_WAIT_SECS;
-        assert_eq!(
-            permission_wait(&path),
-            Duration::from_secs(default),
-            "no file"
-        );
-        for (text, secs) in [
-            (
-                "permission_wait_secs = 30\nterminal_command = \"foot\"\n",
-                30,
-            ),
-            (
-                "permission_wait_secs = 30\n[[deny]]\ntool = \"Bash\"\npattern = \"(\"\n",
-                30,
-            ),
-            ("permission_wait_secs = 0\n", 0),
-            ("permission_wait_secs = 99999\n", default),
-            ("permission_wait_secs = [", default),
-            ("auto_adopt = false\n", default),
-        ] {
-            std::fs::write(&path, text).unwrap();
-            assert_eq!(
-                permission_wait(&path),
-                Duration::from_secs(secs),
-                "{text:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn broken_files_are_reported() {
-        for (bad, want) in [
-            (
-                "[[deny]]\ntool = \"Bash\"\npattern = \"(\"\nreason = \"x\"",
-                "bad pattern",
-            ),
-            ("[[deny]]\ntool = \"Bash\"\npattern = \"x\"", "reason"),
-            ("permision_wait_secs = 3", "unknown field"),
-            ("permission_wait_secs = \"a\"", "invalid type"),
-            ("permission_wait_secs = 99999", "at most"),
-            (
-                "[[deny]]\ntool = \"\"\npattern = \"x\"\nreason = \"r\"",
-                "tool is empty",
-            ),
-            ("memory_max = \"8X\"", "memory_max"),
-            ("cpu_weight = 0", "cpu_weight"),
-            ("slice = \"agents\"", "slice"),
-        ] {
-            let err = Policy::parse(bad).unwrap_err();
-            assert!(err.contains(want), "{bad:?}: {err}");
-        }
-        assert!(Policy::parse("").is_ok());
-        let units =
-            Policy::parse("memory_max = \"8G\"\ntasks_max = 512\nslice_memory_max = 1073741824\n")
-                .unwrap()
-                .settings;
-        assert_eq!(units.limits.memory_max, Some(8 << 30));
-        assert_eq!(units.limits.tasks_max, Some(512));
-        assert_eq!(units.slice_memory_max, Some(1 << 30));
     }
 }

@@ -3,6 +3,8 @@
 //! good); a PreToolUse of AskUserQuestion carries the questions. The shapes are Claude Code's
 //! (see the contract, "Requests").
 
+use std::path::{Path, PathBuf};
+
 use serde_json::{Map, Value, json};
 
 use super::payload::Payload;
@@ -68,7 +70,7 @@ fn suggestions(v: &Value) -> Vec<Suggestion> {
 }
 
 /// What remembering a suggestion does, in words: "Always allow Bash(npm test:*) in this project".
-fn label(entry: &Value) -> String {
+pub fn label(entry: &Value) -> String {
     let place = match str_of(entry, "destination") {
         "localSettings" => "in this project".to_owned(),
         "projectSettings" => "in this project, for everyone".to_owned(),
@@ -89,11 +91,7 @@ fn label(entry: &Value) -> String {
                 "ask" => "Always ask before",
                 _ => "Always allow",
             };
-            let rules = list("rules", &|r| match str_of(r, "ruleContent") {
-                "" => str_of(r, "toolName").to_owned(),
-                content => format!("{}({content})", str_of(r, "toolName")),
-            });
-            format!("{verb} {rules} {place}")
+            format!("{verb} {} {place}", rules(entry).join(", "))
         }
         "addDirectories" => {
             let dirs = list("directories", &|d| d.as_str().unwrap_or("").to_owned());
@@ -101,6 +99,51 @@ fn label(entry: &Value) -> String {
         }
         "setMode" => format!("Switch to {} mode {place}", str_of(entry, "mode")),
         other => format!("Apply {other} {place}"),
+    }
+}
+
+/// A suggestion turned into the rule that denies what it would allow: the same rules at the
+/// same place, with behavior "deny". Claude Code applies `updatedPermissions` only with an
+/// allow (2.1.332's hook output takes a deny's message and interrupt alone), so the daemon
+/// writes this rule into the settings file itself: only rules (`addRules`) kept in a settings
+/// file can be denied so, not a suggestion for this session or run, a mode or directories.
+pub fn deny_rule(entry: &Value) -> Result<Value, String> {
+    if !matches!(str_of(entry, "type"), "addRules" | "replaceRules") || rules(entry).is_empty() {
+        return Err(format!("'{}' names no rule to deny", label(entry)));
+    }
+    if settings_file(str_of(entry, "destination"), Path::new("/")).is_none() {
+        return Err(format!(
+            "'{}' lasts only while claude runs; a rule kept in a settings file can be denied",
+            label(entry)
+        ));
+    }
+    let mut rule = entry.clone();
+    rule["type"] = json!("addRules");
+    rule["behavior"] = json!("deny");
+    Ok(rule)
+}
+
+/// An `addRules` entry's rules as settings files spell them: `Bash(npm test:*)`, `Read`.
+pub fn rules(entry: &Value) -> Vec<String> {
+    let all = entry.get("rules").and_then(Value::as_array);
+    all.into_iter()
+        .flatten()
+        .filter(|r| !str_of(r, "toolName").is_empty())
+        .map(|r| match str_of(r, "ruleContent") {
+            "" => str_of(r, "toolName").to_owned(),
+            content => format!("{}({content})", str_of(r, "toolName")),
+        })
+        .collect()
+}
+
+/// The settings file a suggestion's destination names for a claude working in `project`;
+/// `None` for one that lives only while claude runs (`session`, `cliArg`).
+pub fn settings_file(destination: &str, project: &Path) -> Option<PathBuf> {
+    match destination {
+        "localSettings" => Some(project.join(".claude/settings.local.json")),
+        "projectSettings" => Some(project.join(".claude/settings.json")),
+        "userSettings" => Some(crate::config::home().join(".claude/settings.json")),
+        _ => None,
     }
 }
 
@@ -141,7 +184,7 @@ pub fn decision(p: &Payload, answer: Answer) -> Value {
     };
     if p.hook_event_name == "PreToolUse" {
         let out = match answer {
-            Answer::Deny { reason } => json!({
+            Answer::Deny { reason, .. } => json!({
                 "hookEventName": "PreToolUse",
                 "permissionDecision": "deny",
                 "permissionDecisionReason": denied(reason),
@@ -171,7 +214,8 @@ pub fn decision(p: &Payload, answer: Answer) -> Value {
             remember: Some(entry),
         } => json!({ "behavior": "allow", "updatedPermissions": [entry] }),
         Answer::Allow { remember: None } | Answer::Answers(_) => json!({ "behavior": "allow" }),
-        Answer::Deny { reason } => json!({ "behavior": "deny", "message": denied(reason) }),
+        // A rule to deny from now on is in its settings file already (see `deny_rule`).
+        Answer::Deny { reason, .. } => json!({ "behavior": "deny", "message": denied(reason) }),
     };
     json!({
         "hookSpecificOutput": { "hookEventName": "PermissionRequest", "decision": decision }

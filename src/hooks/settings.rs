@@ -1,11 +1,13 @@
 //! Installing the relay into Claude Code's `settings.json`: one entry per event we listen to,
 //! merged beside every other key and hook (key order kept), idempotent, written atomically.
-//! `uninstall` removes exactly our entries; `status` reports them.
+//! `uninstall` removes exactly our entries; `status` reports them. `add_rules` writes a
+//! permission rule the way Claude Code keeps one (a denied request remembered).
 
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
+use super::requests::ASK_USER_QUESTION;
 use crate::store::write_atomic;
 
 /// The events the relay is installed for.
@@ -119,51 +121,92 @@ fn our_entries(groups: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Adds (or updates) our entry for every event. Returns the events that changed.
+/// What Claude Code's spinner says while the relay holds a question back for the desktop to
+/// answer (the entry's `statusMessage`). A permission request needs no such line: Claude Code
+/// shows its own dialog while the hook runs, and the first answer counts.
+pub const WAITING_FOR_DESKTOP: &str = "waiting for an answer from the desktop";
+
+/// Our entries: (event, the matcher of their group, the entry). PreToolUse has two, every
+/// tool and AskUserQuestion again with `WAITING_FOR_DESKTOP`: Claude Code runs one command once
+/// per call however many groups name it, with the last one's status message (2.1.332; 2.1.197
+/// shows none), so a question says so in claude's pane and no other tool call does.
+fn entries(command: &str) -> Vec<(&'static str, Option<&'static str>, Value)> {
+    let mut out = Vec::new();
+    for event in EVENTS {
+        let mut entry = json!({ "type": "command", "command": command });
+        if event == "PermissionRequest" {
+            entry["timeout"] = json!(PERMISSION_TIMEOUT);
+        }
+        let matcher = TOOL_EVENTS.contains(&event).then_some("*");
+        out.push((event, matcher, entry));
+    }
+    let question = json!({
+        "type": "command",
+        "command": command,
+        "timeout": PERMISSION_TIMEOUT,
+        "statusMessage": WAITING_FOR_DESKTOP,
+    });
+    out.push(("PreToolUse", Some(ASK_USER_QUESTION), question));
+    out
+}
+
+/// Whether a group is the one of AskUserQuestion's entry.
+fn for_questions(group: &Value) -> bool {
+    group.get("matcher").and_then(Value::as_str) == Some(ASK_USER_QUESTION)
+}
+
+/// Adds (or updates) our entries for every event. Returns the events that changed.
 pub fn install(path: &Path, command: &str) -> Result<Vec<&'static str>, String> {
     let mut root = read(path)?;
     let hooks = hooks_of(&mut root)?;
     let mut changed = Vec::new();
-    for event in EVENTS {
+    for (event, matcher, entry) in entries(command) {
         let groups = hooks.entry(event).or_insert_with(|| json!([]));
         let Some(list) = groups.as_array_mut() else {
             return Err(format!("hooks.{event} is not an array; not touching it"));
         };
-        let mut found = false;
-        for h in list
+        let questions = matcher == Some(ASK_USER_QUESTION);
+        let ours = list
             .iter_mut()
+            .filter(|g| for_questions(g) == questions)
             .filter_map(|g| g.get_mut("hooks").and_then(Value::as_array_mut))
             .flatten()
-        {
-            if h.get("command")
-                .and_then(Value::as_str)
-                .is_some_and(is_ours)
-            {
-                if h["command"] != command {
-                    h["command"] = json!(command);
+            .filter(|h| {
+                h.get("command")
+                    .and_then(Value::as_str)
+                    .is_some_and(is_ours)
+            });
+        let mut found = false;
+        for h in ours {
+            found = true;
+            // What we set (a new path, the status message); the user's other keys stay.
+            for (k, v) in entry.as_object().into_iter().flatten() {
+                if h.get(k) != Some(v) {
+                    h[k.as_str()] = v.clone();
                     changed.push(event);
                 }
-                found = true;
             }
         }
         if !found {
-            let mut entry = json!({ "type": "command", "command": command });
-            if event == "PermissionRequest" {
-                entry["timeout"] = json!(PERMISSION_TIMEOUT);
-            }
             let mut group = Map::new();
-            if TOOL_EVENTS.contains(&event) {
-                group.insert("matcher".into(), json!("*"));
+            if let Some(m) = matcher {
+                group.insert("matcher".into(), json!(m));
             }
             group.insert("hooks".into(), json!([entry]));
             list.push(Value::Object(group));
             changed.push(event);
         }
     }
-    if !changed.is_empty() {
+    let mut events: Vec<&'static str> = Vec::new();
+    for event in changed {
+        if !events.contains(&event) {
+            events.push(event);
+        }
+    }
+    if !events.is_empty() {
         write(path, &root)?;
     }
-    Ok(changed)
+    Ok(events)
 }
 
 /// Removes our entries (and groups or events left empty by that). Returns how many.
@@ -205,6 +248,37 @@ pub fn uninstall(path: &Path) -> Result<usize, String> {
         write(path, &root)?;
     }
     Ok(removed)
+}
+
+/// Adds permission rules (`permissions.<behavior>`, e.g. `deny`: `["Bash(npm test:*)"]`) to a
+/// settings file as Claude Code would, keeping every other key; a rule already there is not
+/// added twice. Returns how many were added.
+pub fn add_rules(path: &Path, behavior: &str, rules: &[String]) -> Result<usize, String> {
+    let mut root = read(path)?;
+    let permissions = match root.entry("permissions").or_insert_with(|| json!({})) {
+        Value::Object(m) => m,
+        _ => return Err("its \"permissions\" is not an object; not touching it".into()),
+    };
+    let Some(list) = permissions
+        .entry(behavior)
+        .or_insert_with(|| json!([]))
+        .as_array_mut()
+    else {
+        return Err(format!(
+            "its permissions.{behavior} is not a list; not touching it"
+        ));
+    };
+    let mut added = 0;
+    for rule in rules {
+        if !list.iter().any(|r| r == rule.as_str()) {
+            list.push(json!(rule));
+            added += 1;
+        }
+    }
+    if added > 0 {
+        write(path, &root)?;
+    }
+    Ok(added)
 }
 
 /// Our installed entries: (event, command).
@@ -256,20 +330,75 @@ mod tests {
             "key order kept"
         );
         let pre = v["hooks"]["PreToolUse"].as_array().unwrap();
-        assert_eq!(pre.len(), 2);
+        assert_eq!(pre.len(), 3);
         assert_eq!(pre[0]["hooks"][0]["command"], "my-linter");
         assert_eq!(pre[1]["matcher"], "*");
-        assert_eq!(status(&path).unwrap().len(), EVENTS.len());
+        assert_eq!(pre[1]["hooks"][0].get("statusMessage"), None);
+        // The questions' group last: Claude Code shows the last one's status message.
+        assert_eq!(
+            pre[2],
+            json!({"matcher": "AskUserQuestion", "hooks": [{"type": "command", "command": cmd,
+                   "timeout": PERMISSION_TIMEOUT, "statusMessage": WAITING_FOR_DESKTOP}]})
+        );
+        // PreToolUse twice: every tool, and questions with their status message.
+        assert_eq!(status(&path).unwrap().len(), EVENTS.len() + 1);
 
         // A new install path replaces ours in place.
         let moved = relay_command(Path::new("/usr/local/bin/trusty-mpm"));
         assert_eq!(install(&path, &moved).unwrap().len(), EVENTS.len());
         assert!(status(&path).unwrap().iter().all(|(_, c)| *c == moved));
 
-        assert_eq!(uninstall(&path).unwrap(), EVENTS.len());
+        assert_eq!(uninstall(&path).unwrap(), EVENTS.len() + 1);
         let back: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(back, serde_json::from_str::<Value>(OTHER).unwrap());
         assert_eq!(uninstall(&path).unwrap(), 0);
+    }
+
+    #[test]
+    fn an_older_install_gains_the_questions_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("settings.json");
+        let cmd = "/b/trusty-mpm hook";
+        let old = json!({"hooks": {"PreToolUse": [{"matcher": "*", "hooks": [{"type": "command", "command": cmd}]}]}});
+        std::fs::write(&path, old.to_string()).unwrap();
+        let changed = install(&path, cmd).unwrap();
+        assert_eq!(changed.iter().filter(|e| **e == "PreToolUse").count(), 1);
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let pre = v["hooks"]["PreToolUse"].as_array().unwrap();
+        assert_eq!(pre.len(), 2, "{pre:?}");
+        assert_eq!(pre[1]["hooks"][0]["statusMessage"], WAITING_FOR_DESKTOP);
+    }
+
+    #[test]
+    fn rules_join_the_permissions_beside_everything_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".claude/settings.local.json");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(
+            &path,
+            r#"{"permissions": {"allow": ["Bash(ls)"]}, "model": "opus"}"#,
+        )
+        .unwrap();
+        let rules = ["Bash(rm -rf:*)".to_owned(), "WebFetch".to_owned()];
+        assert_eq!(add_rules(&path, "deny", &rules).unwrap(), 2);
+        assert_eq!(
+            add_rules(&path, "deny", &rules[..1]).unwrap(),
+            0,
+            "no twice"
+        );
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(
+            v,
+            json!({"permissions": {"allow": ["Bash(ls)"], "deny": ["Bash(rm -rf:*)", "WebFetch"]}, "model": "opus"})
+        );
+        let fresh = dir.path().join("new/.claude/settings.json");
+        assert_eq!(add_rules(&fresh, "deny", &rules[1..]).unwrap(), 1);
+        std::fs::write(&path, r#"{"permissions": []}"#).unwrap();
+        assert!(
+            add_rules(&path, "deny", &rules)
+                .unwrap_err()
+                .contains("not touching it")
+        );
     }
 
     #[test]
@@ -277,7 +406,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("new/settings.json");
         install(&path, "/b/trusty-mpm hook").unwrap();
-        assert_eq!(uninstall(&path).unwrap(), EVENTS.len());
+        assert_eq!(uninstall(&path).unwrap(), EVENTS.len() + 1);
         assert_eq!(std::fs::read_to_string(&path).unwrap().trim(), "{}");
 
         std::fs::write(&path, "{ broken").unwrap();

@@ -8,7 +8,7 @@ use super::{SessionService, printable};
 use crate::error::{Error, Result};
 use crate::model::{Session, SessionName, Status};
 use crate::procwatch;
-use crate::tmux::{self, Tmux};
+use crate::tmux::{Tmux, TmuxError};
 use crate::units;
 
 impl<T: Tmux> SessionService<T> {
@@ -43,10 +43,10 @@ impl<T: Tmux> SessionService<T> {
             )));
         }
         let panes = self.tmux.panes(&name).await.map_err(|e| match e {
-            Error::TmuxFailed(m) if tmux::is_missing_target(&m) => {
+            TmuxError::MissingTarget(_) => {
                 Error::NotFound(format!("There is no tmux session named '{name}'."))
             }
-            e => e,
+            e => e.into(),
         })?;
         // Prefer the active pane, then any other, for where claude runs.
         let mut ordered = panes.clone();
@@ -98,8 +98,8 @@ impl<T: Tmux> SessionService<T> {
             }
             let panes = match self.tmux.panes(&name).await {
                 Ok(p) => p,
-                Err(Error::TmuxFailed(_)) => continue, // vanished meanwhile
-                Err(e) => return Err(e),
+                Err(TmuxError::MissingTarget(_)) => continue, // vanished meanwhile
+                Err(e) => return Err(e.into()),
             };
             let mut runs_claude = false;
             for p in &panes {

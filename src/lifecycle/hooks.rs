@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::{DomainEvent, SessionService, removed_meanwhile};
+use super::SessionService;
 use crate::error::Result;
 use crate::model::{Activity, SessionId, SessionName, Status, now_usec};
 use crate::procwatch::{self, Ancestor};
@@ -37,6 +37,32 @@ pub struct HookEffect {
     pub turn_ended: Option<String>,
 }
 
+/// Who ran a hook: the calling process as the bus vouches for it (0 when it cannot tell), and
+/// what the relay saw of tmux (`TMUX_PANE`, `TMUX`), which may narrow the answer but never
+/// decides it.
+#[derive(Debug, Clone, Copy)]
+pub struct HookCaller<'a> {
+    pub pid: u32,
+    pub pane: &'a str,
+    pub tmux: &'a str,
+}
+
+/// One hook event as `crate::hooks` decided it.
+#[derive(Debug, Clone)]
+pub struct HookEvent<'a> {
+    pub name: &'a str,
+    pub tool: &'a str,
+    /// Claude Code's session id in the payload (finds a session without tmux).
+    pub claude_id: &'a str,
+    /// The one-line summary for the history.
+    pub summary: String,
+    /// A SessionStart in an unmanaged tmux session adopts it.
+    pub adopt: bool,
+    pub effect: HookEffect,
+    /// `Tool: reason` when a deny rule refuses the call.
+    pub denied: Option<String>,
+}
+
 /// Who sent a hook event, as far as the session it belongs to is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Speaker {
@@ -52,6 +78,42 @@ pub enum Speaker {
 const MAX_LINEAGE: usize = 16;
 
 impl<T: Tmux> SessionService<T> {
+    /// Takes one hook event: finds whose it is (`speaker`), records it and any denial in that
+    /// session's history, applies its effect when the session's own claude sent it, saves once,
+    /// and reads the transcript when it grew. Whose event it was; `None`: no session's.
+    pub async fn on_hook(
+        self: &Arc<Self>,
+        from: HookCaller<'_>,
+        ev: HookEvent<'_>,
+    ) -> Result<Option<Speaker>> {
+        let Some(speaker) = self
+            .speaker(from.pid, from.pane, from.tmux, ev.claude_id, ev.adopt)
+            .await
+        else {
+            return Ok(None);
+        };
+        let id = match speaker {
+            Speaker::Own(id) => {
+                self.apply_hook(id, ev.name, ev.tool, ev.summary, &ev.effect)?;
+                id
+            }
+            // Deny rules hold for every agent in the session; nothing else changes.
+            Speaker::SubAgent(id) => {
+                self.record_event(id, "SubAgent", ev.tool, ev.summary);
+                id
+            }
+        };
+        if let Some(what) = ev.denied {
+            tracing::info!(session_id = %id, "denied {what}");
+            self.record_event(id, "Denied", ev.tool, what);
+        }
+        self.persist().await?;
+        if matches!(speaker, Speaker::Own(_)) && ev.effect.transcript_grew {
+            self.read_transcript(id);
+        }
+        Ok(Some(speaker))
+    }
+
     /// The session with this exact name.
     pub fn find_by_name(&self, name: &str) -> Option<SessionId> {
         self.lock().by_name(name)
@@ -72,7 +134,7 @@ impl<T: Tmux> SessionService<T> {
     /// session, and the caller must descend from the pane's own process. A SessionStart there
     /// adopts an unmanaged tmux session when `adopt` is set. A session without tmux and without
     /// a known claude is found by the claude session id it recorded.
-    pub async fn speaker(
+    async fn speaker(
         self: &Arc<Self>,
         caller: u32,
         pane: &str,
@@ -182,7 +244,7 @@ impl<T: Tmux> SessionService<T> {
 
     /// Applies one hook event to a session: history, activity, ids, and the end of a
     /// conversation.
-    pub fn apply_hook(
+    pub(super) fn apply_hook(
         &self,
         id: SessionId,
         event: &str,
@@ -190,79 +252,69 @@ impl<T: Tmux> SessionService<T> {
         summary: String,
         effect: &HookEffect,
     ) -> Result<()> {
-        let mut st = self.lock();
         // Two sessions never hold one conversation: another session's id is not taken over.
-        let held_elsewhere = |cid: &str| {
+        let offered = effect.claude_ids.as_ref().or(effect.seen_ids.as_ref());
+        let taken = offered.is_some_and(|(cid, _)| {
+            let st = self.lock();
             st.sessions
                 .values()
-                .any(|e| e.session.id != id && e.session.claude_session_id == cid)
-        };
-        let offered = effect.claude_ids.as_ref().or(effect.seen_ids.as_ref());
-        let taken = offered.is_some_and(|(cid, _)| held_elsewhere(cid));
+                .any(|e| e.session.id != id && e.session.claude_session_id == *cid)
+        });
         if taken {
             tracing::info!(session_id = %id, "not taking a claude session id another session holds");
         }
-        let entry = st.sessions.get_mut(&id).ok_or_else(removed_meanwhile)?;
-        self.push_event(&mut entry.history, event, tool, summary);
-        let prompts = entry.prompts.get_or_insert(0);
-        if event == "UserPromptSubmit" {
-            *prompts += 1;
-            self.prompted.notify_waiters();
-        }
-        let before = entry.session.clone();
-        let s = &mut entry.session;
-        if let Some((activity, detail)) = &effect.activity {
-            s.activity = *activity;
-            s.activity_detail = detail.clone();
-        }
-        if let Some(mode) = &effect.permission_mode {
-            s.permission_mode = mode.clone();
-        }
-        if let Some(reply) = &effect.last_reply {
-            s.last_reply = reply.clone();
-        }
-        if effect.ended && s.status != Status::Stopped {
-            // The process is still recorded, so its exit is still reported as ClaudeExited.
-            s.status = Status::Stopped;
-        }
-        let ids = match (&effect.claude_ids, &effect.seen_ids) {
-            _ if taken => None,
-            (Some(ids), _) => Some(ids),
-            (None, Some(ids)) if s.claude_session_id.is_empty() => Some(ids),
-            // The session was launched with this id and its SessionStart was missed.
-            (None, Some(ids)) if ids.0 == s.claude_session_id && s.transcript_path.is_empty() => {
-                Some(ids)
+        self.update_entry(id, |entry| {
+            self.push_event(&mut entry.history, event, tool, summary);
+            let prompts = entry.prompts.get_or_insert(0);
+            if event == "UserPromptSubmit" {
+                *prompts += 1;
+                self.prompted.notify_waiters();
             }
-            _ => None,
-        };
-        if let Some((cid, path)) = ids {
-            if s.transcript_path != *path {
-                // Another conversation (/clear, a fork): the old file's figures are not its own.
-                s.telemetry = Telemetry::default();
-                entry.turn_ended = None;
+            let s = &mut entry.session;
+            if let Some((activity, detail)) = &effect.activity {
+                s.activity = *activity;
+                s.activity_detail = detail.clone();
             }
-            s.claude_session_id = cid.clone();
-            s.transcript_path = path.clone();
-        }
-        if let Some(prompt) = &effect.turn_ended {
-            entry.turn_ended = Some(prompt.clone());
-        }
-        if effect.moves_on {
-            self.withdraw_requests(entry);
-        } else {
-            self.withdraw_if_stopped(entry);
-        }
-        let s = &mut entry.session;
-        let mut seen = before.clone();
-        seen.last_seen = s.last_seen;
-        let durable_change = *s != seen;
-        s.last_seen = now_usec();
-        let changed = entry.session.clone();
-        if durable_change {
-            self.mark_changed(&st);
-        }
-        // last_seen alone is published but not worth an fsync per event.
-        self.emit(DomainEvent::Changed(changed));
-        Ok(())
+            if let Some(mode) = &effect.permission_mode {
+                s.permission_mode = mode.clone();
+            }
+            if let Some(reply) = &effect.last_reply {
+                s.last_reply = reply.clone();
+            }
+            if effect.ended && s.status != Status::Stopped {
+                // The process is still recorded, so its exit is still reported as ClaudeExited.
+                s.status = Status::Stopped;
+            }
+            let ids = match (&effect.claude_ids, &effect.seen_ids) {
+                _ if taken => None,
+                (Some(ids), _) => Some(ids),
+                (None, Some(ids)) if s.claude_session_id.is_empty() => Some(ids),
+                // The session was launched with this id and its SessionStart was missed.
+                (None, Some(ids))
+                    if ids.0 == s.claude_session_id && s.transcript_path.is_empty() =>
+                {
+                    Some(ids)
+                }
+                _ => None,
+            };
+            if let Some((cid, path)) = ids {
+                if s.transcript_path != *path {
+                    // Another conversation (/clear, a fork): the old file's figures are not its
+                    // own.
+                    s.telemetry = Telemetry::default();
+                    entry.turn_ended = None;
+                }
+                s.claude_session_id = cid.clone();
+                s.transcript_path = path.clone();
+            }
+            if let Some(prompt) = &effect.turn_ended {
+                entry.turn_ended = Some(prompt.clone());
+            }
+            if effect.moves_on {
+                self.withdraw_requests(entry);
+            }
+            entry.session.last_seen = now_usec();
+            Ok(())
+        })
     }
 }

@@ -9,7 +9,7 @@ use super::{SessionService, printable};
 use crate::config::{DEFAULT_CAPTURE_LINES, MAX_CAPTURE_LINES, MAX_COMMAND_BYTES};
 use crate::error::{Error, Result};
 use crate::model::{Session, SessionId, Status};
-use crate::tmux::{self, Tmux};
+use crate::tmux::{self, Tmux, TmuxError};
 
 /// Key names `SendKeys` passes to tmux; anything else must be one printable character.
 pub const KEY_NAMES: [&str; 10] = [
@@ -266,10 +266,10 @@ fn pane_gone(s: &Session) -> Error {
 }
 
 /// A pane that vanished between the check and the call is gone all the same.
-fn vanished(e: Error, s: &Session) -> Error {
+fn vanished(e: TmuxError, s: &Session) -> Error {
     match e {
-        Error::TmuxFailed(m) if tmux::is_missing_target(&m) => pane_gone(s),
-        e => e,
+        TmuxError::MissingTarget(_) => pane_gone(s),
+        e => e.into(),
     }
 }
 

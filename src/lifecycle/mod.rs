@@ -6,6 +6,9 @@
 //! wait for tmux. Every mutation is persisted (group-committed) before the operation returns.
 
 mod adopt;
+mod answers;
+mod change;
+mod checks;
 mod dialog;
 mod hooks;
 mod input;
@@ -29,13 +32,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch as tokio_watch;
 use tokio::task::AbortHandle;
 
-pub use hooks::{HookEffect, Speaker};
+pub use checks::resolve_claude;
+pub use hooks::{HookCaller, HookEffect, HookEvent, Speaker};
 pub use launch::StartOptions;
 pub use permissions::{Answer, Ask, Kind, Outcome, Question, Reply, Suggestion, Waiting};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::model::{EventRecord, Session, SessionId, SessionName, now_usec};
+use crate::model::{EventRecord, Session, SessionId, SessionName};
 use crate::store;
 use crate::tmux::{Tmux, TmuxDriver};
 use persist::{Events, Sessions};
@@ -48,8 +52,17 @@ pub struct Counts {
 }
 
 impl std::fmt::Display for Counts {
+    /// "No sessions", "1 session, 1 active": the words every client view uses.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} sessions, {} active", self.total, self.active)
+        match self.total {
+            0 => write!(f, "No sessions"),
+            n => write!(
+                f,
+                "{}, {} active",
+                crate::text::count(n, "session"),
+                self.active
+            ),
+        }
     }
 }
 
@@ -329,129 +342,11 @@ impl<T: Tmux> SessionService<T> {
         };
         Ok(e.history.iter().skip(skip).cloned().collect())
     }
-
-    /// Applies `f` to a session under the lock; on `Ok` the change is recorded in history (if
-    /// `event` is given), published and marked for persisting. On `Err` nothing changed.
-    fn update<R>(
-        &self,
-        id: SessionId,
-        event: Option<(&str, String)>,
-        f: impl FnOnce(&mut Session) -> Result<R>,
-    ) -> Result<R> {
-        let mut st = self.lock();
-        let entry = st.sessions.get_mut(&id).ok_or_else(removed_meanwhile)?;
-        let before = entry.session.clone();
-        let out = f(&mut entry.session)?;
-        self.withdraw_if_stopped(entry);
-        if let Some((name, summary)) = event {
-            let text = log_text(entry.session.name.as_str(), name, &summary);
-            tracing::info!(session_id = %id, session_name = %entry.session.name, "{text}");
-            self.push_event(&mut entry.history, name, "", summary);
-        }
-        if entry.session != before {
-            let changed = entry.session.clone();
-            self.mark_changed(&st);
-            self.emit(DomainEvent::Changed(changed));
-        }
-        Ok(out)
-    }
-
-    /// Adds a session record, publishing it.
-    fn insert(&self, session: Session, event: &str, summary: String) {
-        let mut st = self.lock();
-        st.reserved.remove(&session.name);
-        let text = log_text(session.name.as_str(), event, &summary);
-        tracing::info!(session_id = %session.id, session_name = %session.name, "{text}");
-        let mut history = Events::default();
-        self.push_event(&mut history, event, "", summary);
-        self.emit(DomainEvent::Added(session.clone()));
-        st.sessions.insert(session.id, Entry::new(session, history));
-        self.mark_changed(&st);
-    }
-
-    /// Drops a session record and its watcher, publishing the removal.
-    fn delete(&self, id: SessionId) -> Option<Removed> {
-        let mut st = self.lock();
-        let mut entry = st.sessions.remove(&id)?;
-        tracing::info!(session_id = %id, session_name = %entry.session.name, "{}: removed", entry.session.name);
-        self.withdraw_requests(&mut entry);
-        if let Some(w) = &entry.watcher {
-            w.abort();
-        }
-        self.mark_changed(&st);
-        self.emit(DomainEvent::Removed(entry.session.clone()));
-        self.op_locks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&id);
-        Some(Removed {
-            session: entry.session,
-            history: entry.history,
-        })
-    }
-
-    /// Puts back a record `delete` removed (a removal that could not be saved), watching its
-    /// process again.
-    fn restore(self: &Arc<Self>, removed: Removed) {
-        let (id, process) = (removed.session.id, removed.session.process);
-        {
-            let mut st = self.lock();
-            self.emit(DomainEvent::Added(removed.session.clone()));
-            st.sessions
-                .insert(id, Entry::new(removed.session, removed.history));
-            self.mark_changed(&st);
-        }
-        if let Some(ident) = process {
-            self.watch(id, ident);
-        }
-    }
-
-    /// Appends an event to a session's history without changing the session.
-    pub fn record_event(&self, id: SessionId, event: &str, tool: &str, summary: String) {
-        if let Some(e) = self.lock().sessions.get_mut(&id) {
-            self.push_event(&mut e.history, event, tool, summary);
-        }
-    }
-
-    /// Appends to a session's bounded history, which is saved with the registry (the next
-    /// `persist` writes it) and so outlives the daemon.
-    fn push_event(&self, history: &mut Events, event: &str, tool: &str, summary: String) {
-        history.push(EventRecord {
-            at_usec: now_usec(),
-            event: event.to_owned(),
-            tool: tool.to_owned(),
-            summary,
-        });
-        self.generation.fetch_add(1, Ordering::SeqCst);
-    }
-
-    /// Puts back the histories the registry kept (see `store::load_history`), before anything
-    /// happens to the sessions.
-    pub fn restore_history(&self, mut history: store::History) {
-        let mut st = self.lock();
-        for (id, entry) in st.sessions.iter_mut() {
-            if let Some(h) = history.remove(id) {
-                entry.history = Events::saved(h);
-            }
-        }
-    }
 }
 
 /// The error for a session removed while an operation was on its way.
 pub(crate) fn removed_meanwhile() -> Error {
     Error::NotFound("The session no longer exists.".into())
-}
-
-/// A session's log line names it, then what happened: "myproj: paused: waiting for review",
-/// "myproj: resumed"; a detail that begins with the event stands alone ("myproj: started in …").
-fn log_text(name: &str, event: &str, detail: &str) -> String {
-    if detail.is_empty() {
-        format!("{name}: {event}")
-    } else if detail.starts_with(event) {
-        format!("{name}: {detail}")
-    } else {
-        format!("{name}: {event}: {detail}")
-    }
 }
 
 /// A user-supplied string made safe to quote in a one-line message.

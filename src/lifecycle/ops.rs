@@ -15,7 +15,7 @@ use crate::config::{
 use crate::error::{Error, Result};
 use crate::model::{Activity, ProcIdentity, Session, SessionId, Status, now_usec};
 use crate::procwatch::{self, Launch, ProcHandle, Sig};
-use crate::tmux::Tmux;
+use crate::tmux::{Tmux, TmuxError};
 use crate::units;
 
 /// How often a stop looks for the claude of a session that is still starting.
@@ -155,7 +155,11 @@ impl<T: Tmux> SessionService<T> {
                     s.name, TRANSCRIPT_GRACE.as_secs());
             }
             let sent = match self.live_target(&s).await {
-                Ok(target) => self.tmux.send_text(&target, "/exit").await,
+                Ok(target) => self
+                    .tmux
+                    .send_text(&target, "/exit")
+                    .await
+                    .map_err(Error::from),
                 Err(e) => Err(e),
             };
             match sent {
@@ -271,10 +275,10 @@ impl<T: Tmux> SessionService<T> {
         let s = self.session(id)?;
         let roots = if s.in_tmux {
             let panes = self.tmux.panes(&s.name).await.map_err(|e| match e {
-                Error::TmuxFailed(m) if crate::tmux::is_missing_target(&m) => {
+                TmuxError::MissingTarget(_) => {
                     Error::InvalidState(format!("The tmux session of '{}' is gone.", s.name))
                 }
-                e => e,
+                e => e.into(),
             })?;
             Some(panes.into_iter().map(|p| p.pid).collect::<Vec<_>>())
         } else {

@@ -83,6 +83,15 @@ impl Rig {
         request: &str,
         wait: bool,
     ) -> Option<tokio::sync::oneshot::Receiver<super::Answer>> {
+        self.ask_suggesting(request, wait, Vec::new())
+    }
+
+    fn ask_suggesting(
+        &self,
+        request: &str,
+        wait: bool,
+        suggestions: Vec<super::Suggestion>,
+    ) -> Option<tokio::sync::oneshot::Receiver<super::Answer>> {
         self.svc
             .apply_hook(
                 self.id,
@@ -97,7 +106,7 @@ impl Rig {
             tool: "Bash".into(),
             summary: "Bash: ls".into(),
             detail: "ls".into(),
-            suggestions: Vec::new(),
+            suggestions,
             questions: Vec::new(),
         };
         let wait = Duration::from_secs(if wait { 60 } else { 0 });
@@ -124,6 +133,7 @@ async fn answers_reach_the_waiting_call_once_and_the_agent_works_on() {
             true => super::Answer::Allow { remember: None },
             false => super::Answer::Deny {
                 reason: reason.into(),
+                remember: None,
             },
         };
         assert_eq!(answer, want);
@@ -157,8 +167,11 @@ async fn bad_answers_change_nothing() {
 async fn an_expired_request_still_needs_input_in_the_terminal() {
     let r = rig();
     let _rx = r.ask("r1", true).unwrap();
-    assert!(r.svc.permission_expired(r.id, "r1"));
-    assert!(!r.svc.permission_expired(r.id, "r1"), "ends only once");
+    assert!(r.svc.permission_expired(r.id, "r1").await);
+    assert!(
+        !r.svc.permission_expired(r.id, "r1").await,
+        "ends only once"
+    );
     let e = r.svc.answer_permission(r.id, "r1", true, "").await;
     assert!(matches!(e, Err(Error::NotFound(_))), "{e:?}");
     assert_eq!(r.seen.take(), ["r1 requested", "r1 expired"]);
@@ -212,7 +225,7 @@ async fn notify_only_requests_cannot_be_answered_and_end_with_the_session() {
     assert!(r.ask("r1", false).is_none());
     let e = r.svc.answer_permission(r.id, "r1", true, "").await;
     assert!(matches!(e, Err(Error::InvalidState(_))), "{e:?}");
-    assert!(!r.svc.permission_expired(r.id, "nope"));
+    assert!(!r.svc.permission_expired(r.id, "nope").await);
     r.svc.stop(r.id, true).await.unwrap();
     assert_eq!(r.seen.take(), ["r1 requested", "r1 withdrawn"]);
     assert_eq!(r.svc.get(r.id).unwrap().status, Status::Stopped);
@@ -225,4 +238,88 @@ async fn a_removed_session_withdraws_before_it_goes() {
     r.svc.remove(r.id, false).await.unwrap();
     assert!(rx.await.is_err());
     assert_eq!(r.seen.take(), ["r1 requested", "r1 withdrawn", "removed"]);
+}
+
+/// Claude Code's suggestions as it sends them, numbered as `requests` shows them.
+fn suggestions(entries: &[serde_json::Value]) -> Vec<super::Suggestion> {
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| super::Suggestion {
+            id: (i + 1).to_string(),
+            label: crate::hooks::requests::label(e),
+            destination: e["destination"].as_str().unwrap_or("").into(),
+            entry: e.clone(),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_denial_remembers_its_rule_in_the_settings_file_before_claude_hears() {
+    use serde_json::json;
+    let r = rig();
+    let rule = |destination: &str| {
+        json!({"type": "addRules", "rules": [{"toolName": "Bash", "ruleContent": "npm test:*"}],
+               "behavior": "allow", "destination": destination})
+    };
+    let offered = suggestions(&[
+        rule("localSettings"),
+        rule("session"),
+        json!({"type": "setMode", "mode": "acceptEdits", "destination": "session"}),
+    ]);
+    let rx = r.ask_suggesting("r1", true, offered).unwrap();
+    let deny = |remember: &str| super::Reply {
+        allow: Some(false),
+        reason: "not this".into(),
+        remember: Some(remember.into()),
+        answers: None,
+    };
+    // Only a rule kept in a settings file can be denied from now on.
+    for (id, why) in [
+        ("2", "lasts only while claude runs"),
+        ("3", "names no rule"),
+        ("9", "1 to 3"),
+    ] {
+        let e = r.svc.answer_request(r.id, "r1", deny(id)).await;
+        assert!(
+            matches!(&e, Err(Error::InvalidArgument(m)) if m.contains(why)),
+            "{id}: {e:?}"
+        );
+    }
+    // A settings file that is not JSON stays as it was, and the request waits on.
+    let project = std::path::PathBuf::from(r.svc.get(r.id).unwrap().project_dir);
+    let file = project.join(".claude/settings.local.json");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, "{ broken").unwrap();
+    let e = r.svc.answer_request(r.id, "r1", deny("1")).await;
+    assert!(
+        matches!(&e, Err(Error::InvalidState(m)) if m.contains("not valid JSON")),
+        "{e:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "{ broken");
+    assert_eq!(r.seen.take(), ["r1 requested"]);
+
+    std::fs::write(&file, r#"{"permissions": {"allow": ["Read"]}}"#).unwrap();
+    r.svc.answer_request(r.id, "r1", deny("1")).await.unwrap();
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(
+        written,
+        json!({"permissions": {"allow": ["Read"], "deny": ["Bash(npm test:*)"]}})
+    );
+    let mut denied = rule("localSettings");
+    denied["behavior"] = json!("deny");
+    assert_eq!(
+        rx.await.unwrap(),
+        super::Answer::Deny {
+            reason: "not this".into(),
+            remember: Some(denied)
+        }
+    );
+    let events = r.svc.events(r.id, 0).unwrap();
+    let said = &events.last().unwrap().summary;
+    assert_eq!(
+        said,
+        "denied r1: remembered: Always deny Bash(npm test:*) in this project; not this"
+    );
 }

@@ -9,12 +9,34 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
+use super::answers::{describe, fit, remember_denial};
 use super::{DomainEvent, Entry, SessionService, printable, removed_meanwhile};
 use crate::config::MAX_NOTE_BYTES;
 use crate::error::{Error, Result};
 use crate::model::{Activity, SessionId, Status, now_usec};
 use crate::text;
 use crate::tmux::Tmux;
+
+/// Where request `request_id` waits for an answer among the entry's requests.
+fn waiting_at(entry: &Entry, request_id: &str) -> Result<usize> {
+    let at = entry
+        .requests
+        .iter()
+        .position(|r| r.id == request_id)
+        .ok_or_else(|| {
+            Error::NotFound(format!(
+                "No request '{}' is waiting in this session; it was answered, expired or never existed.",
+                printable(request_id)
+            ))
+        })?;
+    match entry.requests[at].waiter {
+        Some(_) => Ok(at),
+        None => Err(Error::InvalidState(format!(
+            "Request '{}' is answered in the terminal: nobody could answer it when it was made (no notify or tray ran, or permission_wait_secs is 0).",
+            printable(request_id)
+        ))),
+    }
+}
 
 /// How a request ended, spelled as on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,11 +138,12 @@ pub struct Reply {
 #[derive(Debug, PartialEq)]
 pub enum Answer {
     /// Allowed; with the suggestion entry Claude Code should apply from now on.
-    Allow {
-        remember: Option<serde_json::Value>,
-    },
+    Allow { remember: Option<serde_json::Value> },
+    /// Denied; with the rule (a suggestion turned to deny) already written to its settings
+    /// file, so the same call is denied from now on.
     Deny {
         reason: String,
+        remember: Option<serde_json::Value>,
     },
     /// Each question exactly as Claude Code sent it, with its answer, in the questions' order.
     Answers(Vec<(String, String)>),
@@ -227,26 +250,25 @@ impl<T: Tmux> SessionService<T> {
                 reply.reason.len()
             )));
         }
-        {
+        let (answer, project) = {
             let mut st = self.lock();
             let entry = st.sessions.get_mut(&id).ok_or_else(removed_meanwhile)?;
-            let at = entry
-                .requests
-                .iter()
-                .position(|r| r.id == request_id)
-                .ok_or_else(|| {
-                    Error::NotFound(format!(
-                        "No request '{}' is waiting in this session; it was answered, expired or never existed.",
-                        printable(request_id)
-                    ))
-                })?;
-            if entry.requests[at].waiter.is_none() {
-                return Err(Error::InvalidState(format!(
-                    "Request '{}' is answered in the terminal: nobody could answer it when it was made (no notify or tray ran, or permission_wait_secs is 0).",
-                    printable(request_id)
-                )));
-            }
-            let answer = fit(&entry.requests[at].ask, reply)?;
+            let at = waiting_at(entry, request_id)?;
+            (
+                fit(&entry.requests[at].ask, reply)?,
+                entry.session.project_dir.clone(),
+            )
+        };
+        // A denial's rule is in its file before claude hears of it, and outside the lock.
+        if let Answer::Deny {
+            remember: Some(rule),
+            ..
+        } = &answer
+        {
+            remember_denial(rule, &project).await?;
+        }
+        self.update_entry(id, |entry| {
+            let at = waiting_at(entry, request_id)?;
             let (outcome, note) = describe(&entry.requests[at].ask, &answer);
             let mut request = entry.requests.remove(at);
             let waiter = request.waiter.take().expect("checked above");
@@ -263,27 +285,30 @@ impl<T: Tmux> SessionService<T> {
             if entry.requests.is_empty() && s.activity == Activity::NeedsInput {
                 s.activity = Activity::Working;
                 s.activity_detail = tool;
-                let changed = s.clone();
-                self.mark_changed(&st);
-                self.emit(DomainEvent::Changed(changed));
             }
-        }
+            Ok(())
+        })?;
         self.persist().await
     }
 
     /// The wait for an answer ran out: the request expires, unless it was answered or withdrawn
     /// just before (then false). Claude Code asks in its terminal now, so the session still
-    /// needs input.
-    pub fn permission_expired(&self, id: SessionId, request_id: &str) -> bool {
-        let mut st = self.lock();
-        let Some(entry) = st.sessions.get_mut(&id) else {
-            return false;
-        };
-        let Some(at) = entry.requests.iter().position(|r| r.id == request_id) else {
-            return false;
-        };
-        let request = entry.requests.remove(at);
-        self.resolved(entry, request, Outcome::Expired, "");
+    /// needs input. The expiry is saved in the history.
+    pub async fn permission_expired(&self, id: SessionId, request_id: &str) -> bool {
+        {
+            let mut st = self.lock();
+            let Some(entry) = st.sessions.get_mut(&id) else {
+                return false;
+            };
+            let Some(at) = entry.requests.iter().position(|r| r.id == request_id) else {
+                return false;
+            };
+            let request = entry.requests.remove(at);
+            self.resolved(entry, request, Outcome::Expired, "");
+        }
+        if let Err(e) = self.persist().await {
+            tracing::error!("could not save the registry: {e}");
+        }
         true
     }
 
@@ -321,123 +346,6 @@ impl<T: Tmux> SessionService<T> {
             request_id: request.id,
             outcome,
         });
-    }
-}
-
-/// The answer `reply` gives to a request asking `ask`, or why it does not fit.
-fn fit(ask: &Ask, reply: Reply) -> Result<Answer> {
-    let Reply {
-        allow,
-        reason,
-        remember,
-        answers,
-    } = reply;
-    if allow == Some(false) {
-        return match remember.is_none() && answers.is_none() {
-            true => Ok(Answer::Deny { reason }),
-            false => Err(Error::invalid(
-                "A denied request remembers nothing and answers no question.",
-            )),
-        };
-    }
-    match (ask.kind, allow, remember, answers) {
-        (Kind::Permission, _, _, Some(_)) => Err(Error::invalid(
-            "A permission request takes allow, reason and remember, not answers.",
-        )),
-        (Kind::Permission, None, ..) => Err(Error::invalid(
-            "Say whether to allow: the answer needs 'allow' (b).",
-        )),
-        (Kind::Permission, Some(_), remember, None) => Ok(Answer::Allow {
-            remember: remember.map(|id| remembered(ask, &id)).transpose()?,
-        }),
-        (Kind::Question, None, None, Some(answers)) => answered(ask, answers),
-        (Kind::Question, ..) => Err(Error::invalid(
-            "A question is answered with 'answers' (a{ss}) alone, or declined with allow false.",
-        )),
-    }
-}
-
-/// The suggestion entry with this id, for Claude Code to apply.
-fn remembered(ask: &Ask, id: &str) -> Result<serde_json::Value> {
-    match ask.suggestions.iter().find(|s| s.id == id) {
-        Some(s) => Ok(s.entry.clone()),
-        None => Err(Error::invalid(format!(
-            "This request has no suggestion '{}'; it has {}.",
-            printable(id),
-            match ask.suggestions.len() {
-                0 => "none".to_owned(),
-                n => format!("1 to {n}"),
-            }
-        ))),
-    }
-}
-
-/// Every question of `ask` with its answer from `answers`, which must answer each of them and
-/// nothing else.
-fn answered(ask: &Ask, mut answers: HashMap<String, String>) -> Result<Answer> {
-    let out = ask
-        .questions
-        .iter()
-        .map(|q| {
-            let given = answers.remove(&q.question).ok_or_else(|| {
-                Error::invalid(format!(
-                    "The question '{}' has no answer.",
-                    printable(&q.question)
-                ))
-            })?;
-            Ok((q.raw.clone(), chosen(q, &given)?))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    match answers.keys().next() {
-        Some(extra) => Err(Error::invalid(format!(
-            "The request asks no question '{}'.",
-            printable(extra)
-        ))),
-        None => Ok(Answer::Answers(out)),
-    }
-}
-
-/// A question's answer as Claude Code reads it: option labels of a multi-select joined with
-/// ", " however the caller separated them, else the text as given.
-fn chosen(q: &Question, given: &str) -> Result<String> {
-    if given.trim().is_empty() || given.len() > MAX_NOTE_BYTES || !text::is_clean(given) {
-        return Err(Error::invalid(format!(
-            "The answer to '{}' must be 1 to {MAX_NOTE_BYTES} bytes of text.",
-            printable(&q.question)
-        )));
-    }
-    let labels: Vec<&str> = given.split(',').map(str::trim).collect();
-    let all_options = labels.iter().all(|l| q.options.iter().any(|o| o == l));
-    Ok(match q.multi_select && all_options {
-        true => labels.join(", "),
-        false => given.to_owned(),
-    })
-}
-
-/// The outcome an answer gives its request and what it says in the history.
-fn describe(ask: &Ask, answer: &Answer) -> (Outcome, String) {
-    match answer {
-        Answer::Allow { remember: None } => (Outcome::Allowed, String::new()),
-        Answer::Allow {
-            remember: Some(entry),
-        } => {
-            let label = ask
-                .suggestions
-                .iter()
-                .find(|s| &s.entry == entry)
-                .map_or("", |s| s.label.as_str());
-            (Outcome::Allowed, format!("remembered: {label}"))
-        }
-        Answer::Deny { reason } => (Outcome::Denied, reason.clone()),
-        Answer::Answers(answers) => {
-            let said: Vec<String> = ask
-                .questions
-                .iter()
-                .zip(answers)
-                .map(|(q, (_, a))| format!("{} {a}", q.question))
-                .collect();
-            (Outcome::Allowed, format!("answered {}", said.join("; ")))
-        }
     }
 }
 

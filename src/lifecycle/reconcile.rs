@@ -10,7 +10,7 @@ use super::ops::mark_stopped;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::{Session, SessionId, Status, now_usec};
-use crate::tmux::{self, Tmux};
+use crate::tmux::{Tmux, TmuxError};
 use crate::{procwatch, store};
 
 /// How often the safety net re-checks processes, and how often it reaps.
@@ -46,7 +46,7 @@ impl<T: Tmux> SessionService<T> {
     async fn tmux_view(&self) -> TmuxView {
         match self.tmux.list_sessions().await {
             Ok(n) => TmuxView::Names(n),
-            Err(Error::TmuxUnavailable(m)) if tmux::is_no_server(&m) => TmuxView::Names(Vec::new()),
+            Err(TmuxError::NoServer(_)) => TmuxView::Names(Vec::new()),
             Err(e) => {
                 tracing::warn!("tmux not reachable ({e}); keeping every session as it is");
                 TmuxView::Unknown

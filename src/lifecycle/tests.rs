@@ -13,9 +13,9 @@ use super::{SessionService, StartOptions};
 mod persist;
 mod telemetry;
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::model::{Session, SessionName, Status};
-use crate::tmux::{Pane, PaneOwner, Program, Tmux};
+use crate::tmux::{self, Pane, PaneOwner, Program, Tmux, TmuxError};
 
 /// What the fake tmux holds: one server (or none), its sessions and what was typed.
 #[derive(Default)]
@@ -74,15 +74,13 @@ impl World {
         self.next_pane = 0;
     }
 
-    fn unreachable<T>(&self) -> Option<Result<T>> {
+    fn unreachable<T>(&self) -> Option<tmux::Result<T>> {
         self.unreachable
-            .then(|| Err(Error::Timeout("tmux did not answer within 5000 ms.".into())))
+            .then(|| Err(TmuxError::Timeout(Duration::from_secs(5))))
     }
 
-    fn no_server(&self) -> Error {
-        Error::TmuxUnavailable(
-            "The tmux server is not reachable: no server running on /fake.".into(),
-        )
+    fn no_server(&self) -> TmuxError {
+        TmuxError::NoServer("The tmux server is not reachable: no server running on /fake.".into())
     }
 }
 
@@ -110,7 +108,7 @@ impl FakeTmux {
 }
 
 impl Tmux for FakeTmux {
-    async fn list_sessions(&self) -> Result<Vec<String>> {
+    async fn list_sessions(&self) -> tmux::Result<Vec<String>> {
         let w = self.world();
         if let Some(e) = w.unreachable() {
             return e;
@@ -121,7 +119,7 @@ impl Tmux for FakeTmux {
         }
     }
 
-    async fn pane_owner(&self, pane: &str) -> Result<Option<PaneOwner>> {
+    async fn pane_owner(&self, pane: &str) -> tmux::Result<Option<PaneOwner>> {
         let w = self.world();
         Ok(w.sessions.iter().find_map(|(name, panes)| {
             panes.iter().find(|p| p.id == pane).map(|p| PaneOwner {
@@ -135,7 +133,7 @@ impl Tmux for FakeTmux {
         true
     }
 
-    async fn panes(&self, name: &SessionName) -> Result<Vec<Pane>> {
+    async fn panes(&self, name: &SessionName) -> tmux::Result<Vec<Pane>> {
         let w = self.world();
         if let Some(e) = w.unreachable() {
             return e;
@@ -143,16 +141,16 @@ impl Tmux for FakeTmux {
         match (w.server, w.sessions.get(name.as_str())) {
             (None, _) => Err(w.no_server()),
             (_, Some(p)) => Ok(p.clone()),
-            (_, None) => Err(Error::TmuxFailed(format!(
+            (_, None) => Err(TmuxError::MissingTarget(format!(
                 "tmux failed: can't find session: {name}."
             ))),
         }
     }
 
-    async fn new_session(&self, name: &SessionName, program: &Program<'_>) -> Result<Pane> {
+    async fn new_session(&self, name: &SessionName, program: &Program<'_>) -> tmux::Result<Pane> {
         let mut w = self.world();
         if w.sessions.contains_key(name.as_str()) {
-            return Err(Error::TmuxFailed(format!(
+            return Err(TmuxError::DuplicateSession(format!(
                 "tmux failed: duplicate session: {name}."
             )));
         }
@@ -161,7 +159,7 @@ impl Tmux for FakeTmux {
         Ok(pane)
     }
 
-    async fn respawn_pane(&self, pane: &str, program: &Program<'_>) -> Result<()> {
+    async fn respawn_pane(&self, pane: &str, program: &Program<'_>) -> tmux::Result<()> {
         let mut w = self.world();
         let pid = w.spawn(program);
         for p in w.sessions.values_mut().flatten().filter(|p| p.id == pane) {
@@ -171,31 +169,31 @@ impl Tmux for FakeTmux {
         Ok(())
     }
 
-    async fn new_window(&self, name: &SessionName, program: &Program<'_>) -> Result<Pane> {
+    async fn new_window(&self, name: &SessionName, program: &Program<'_>) -> tmux::Result<Pane> {
         let mut w = self.world();
         let pane = w.pane(program);
         w.sessions
             .get_mut(name.as_str())
-            .ok_or_else(|| Error::TmuxFailed("tmux failed: can't find session.".into()))?
+            .ok_or_else(|| TmuxError::MissingTarget("tmux failed: can't find session.".into()))?
             .push(pane.clone());
         Ok(pane)
     }
 
-    async fn send_text(&self, target: &str, text: &str) -> Result<()> {
+    async fn send_text(&self, target: &str, text: &str) -> tmux::Result<()> {
         self.world().typed.push((target.into(), text.into()));
         Ok(())
     }
 
-    async fn send_key(&self, target: &str, key: &str, _: bool) -> Result<()> {
+    async fn send_key(&self, target: &str, key: &str, _: bool) -> tmux::Result<()> {
         self.world().typed.push((target.into(), key.into()));
         Ok(())
     }
 
-    async fn capture(&self, _: &str, _: u32) -> Result<String> {
+    async fn capture(&self, _: &str, _: u32) -> tmux::Result<String> {
         Ok("> ready\n".into())
     }
 
-    async fn kill_session(&self, name: &SessionName) -> Result<()> {
+    async fn kill_session(&self, name: &SessionName) -> tmux::Result<()> {
         let mut w = self.world();
         let pids: Vec<u32> = w
             .sessions
@@ -465,18 +463,4 @@ async fn a_start_that_cannot_be_saved_leaves_nothing() {
     let e = r.svc.remove(keep.id, false).await;
     assert!(matches!(e, Err(Error::Internal(_))), "{e:?}");
     assert!(r.svc.get(keep.id).is_some(), "the removal was undone");
-}
-
-#[test]
-fn log_lines_name_the_session_and_never_end_in_an_empty_detail() {
-    use super::log_text;
-    assert_eq!(log_text("myproj", "resumed", ""), "myproj: resumed");
-    assert_eq!(
-        log_text("myproj", "paused", "waiting for review"),
-        "myproj: paused: waiting for review"
-    );
-    assert_eq!(
-        log_text("myproj", "started", "started in /src/myproj"),
-        "myproj: started in /src/myproj"
-    );
 }

@@ -113,33 +113,27 @@ impl<T: Tmux> SessionService<T> {
         detail: String,
         applies: impl FnOnce(&Session) -> bool,
     ) -> bool {
-        let mut st = self.lock();
-        let Some(entry) = st.sessions.get_mut(&id) else {
-            return false;
-        };
-        if !applies(&entry.session) {
-            return false;
-        }
-        mark_stopped(&mut entry.session);
-        entry.session.status_detail = detail;
-        entry.session.last_seen = now_usec();
-        let what = match pid {
-            0 => "claude exited".to_owned(),
-            p => format!("claude (pid {p}) exited"),
-        };
-        self.push_event(&mut entry.history, "exited", "", what.clone());
-        entry.watcher = None;
-        self.withdraw_if_stopped(entry);
-        let session = entry.session.clone();
-        self.mark_changed(&st);
-        tracing::info!(session_id = %session.id, session_name = %session.name, pid, "{}: {what}", session.name);
-        // The cause first: claude exited, hence the session stopped.
-        self.emit(DomainEvent::ClaudeExited {
-            session: session.clone(),
-            pid,
-        });
-        self.emit(DomainEvent::Changed(session));
-        true
+        self.update_entry(id, |entry| {
+            if !applies(&entry.session) {
+                return Ok(false);
+            }
+            mark_stopped(&mut entry.session);
+            entry.session.status_detail = detail;
+            entry.session.last_seen = now_usec();
+            let what = match pid {
+                0 => "claude exited".to_owned(),
+                p => format!("claude (pid {p}) exited"),
+            };
+            self.push_event(&mut entry.history, "exited", "", what.clone());
+            entry.watcher = None;
+            self.withdraw_requests(entry);
+            let session = entry.session.clone();
+            tracing::info!(session_id = %session.id, session_name = %session.name, pid, "{}: {what}", session.name);
+            // The cause first: claude exited, hence the session stopped (published after).
+            self.emit(DomainEvent::ClaudeExited { session, pid });
+            Ok(true)
+        })
+        .unwrap_or(false)
     }
 
     /// After a launched claude exited: when it failed (non-zero status), say so in

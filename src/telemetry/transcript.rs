@@ -246,7 +246,8 @@ fn see_prompt(t: &mut Telemetry, line: &[u8]) {
         .get(at..at + 37)
         .and_then(|v| v.strip_suffix(b"\""))
         .and_then(|v| std::str::from_utf8(v).ok())
-        .and_then(crate::text::claude_id);
+        .and_then(|v| uuid::Uuid::try_parse(v).ok())
+        .map(|u| u.hyphenated().to_string());
     if let Some(id) = id {
         t.cursor.prompt = id;
     }

@@ -1,7 +1,8 @@
 //! `TmuxDriver`: the only code that runs `tmux`. It picks the server socket, passes every
 //! argument as argv (never through a shell) and literal to tmux's own parser (`argv`), reads
 //! tmux's output unmangled in every locale, bounds every call with a timeout, pastes text as one
-//! unit, and turns tmux's exit status and stderr into core errors.
+//! unit, and turns tmux's exit status and stderr into a `TmuxError` (once, in `parse`), which
+//! becomes a core error in one place.
 
 mod argv;
 mod parse;
@@ -16,24 +17,52 @@ use tokio::process::Command;
 pub use argv::session_target;
 use argv::{command_list, start_dir};
 use parse::{PANE_FORMAT, parse_panes, tail_lines};
-pub use parse::{Pane, PaneOwner, is_missing_target, is_no_server};
+pub use parse::{Pane, PaneOwner};
 
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::model::SessionName;
 
-/// Environment the daemon must not hand down to tmux servers and agents: systemd's notify and
-/// watchdog hooks, the journal stream and the service's identity belong to the daemon alone.
-pub const PRIVATE_ENV: [&str; 8] = [
-    "NOTIFY_SOCKET",
-    "WATCHDOG_USEC",
-    "WATCHDOG_PID",
-    "JOURNAL_STREAM",
-    "INVOCATION_ID",
-    "MANAGERPID",
-    "SYSTEMD_EXEC_PID",
-    "TRUSTY_MPM_TEST_FAULTS",
-];
+/// What went wrong with a tmux call, decided once from its exit and stderr.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TmuxError {
+    /// No server runs behind the socket (for a listing: there is nothing).
+    #[error("{0}")]
+    NoServer(String),
+    /// tmux could not be run, or its socket made, or its server died.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The target session, window or pane does not exist (any more).
+    #[error("{0}")]
+    MissingTarget(String),
+    /// A session of that name exists already.
+    #[error("{0}")]
+    DuplicateSession(String),
+    #[error("tmux did not answer within {} ms.", .0.as_millis())]
+    Timeout(Duration),
+    /// The command line would exceed what the kernel takes.
+    #[error("The arguments are too long for tmux.")]
+    TooLong,
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<TmuxError> for Error {
+    fn from(e: TmuxError) -> Error {
+        let msg = e.to_string();
+        match e {
+            TmuxError::NoServer(_) | TmuxError::Unavailable(_) => Error::TmuxUnavailable(msg),
+            TmuxError::Timeout(_) => Error::Timeout(msg),
+            TmuxError::TooLong => Error::InvalidArgument(msg),
+            TmuxError::MissingTarget(_) | TmuxError::DuplicateSession(_) | TmuxError::Failed(_) => {
+                Error::TmuxFailed(msg)
+            }
+        }
+    }
+}
+
+/// The outcome of a tmux call.
+pub type Result<T, E = TmuxError> = std::result::Result<T, E>;
 
 /// What the session rules ask of tmux. `TmuxDriver` is the real one; the lifecycle's unit
 /// tests put an in-memory tmux behind the same seam.
@@ -137,7 +166,7 @@ fn first_pane(panes: Vec<Pane>) -> Result<Pane> {
     panes
         .into_iter()
         .next()
-        .ok_or_else(|| Error::TmuxFailed("tmux did not report the new pane.".into()))
+        .ok_or_else(|| TmuxError::Failed("tmux did not report the new pane.".into()))
 }
 
 impl TmuxDriver {
@@ -208,19 +237,19 @@ impl TmuxDriver {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        for var in PRIVATE_ENV {
+        for var in crate::systemd::PRIVATE_ENV {
             cmd.env_remove(var);
         }
         let mut child = cmd.spawn().map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                Error::TmuxUnavailable(format!(
+                TmuxError::Unavailable(format!(
                     "The program {:?} is not installed or not on PATH.",
                     cmd.as_std().get_program()
                 ))
             } else if e.raw_os_error() == Some(rustix::io::Errno::TOOBIG.raw_os_error()) {
-                Error::invalid("The arguments are too long for tmux.")
+                TmuxError::TooLong
             } else {
-                Error::TmuxUnavailable(format!("tmux could not be started: {e}."))
+                TmuxError::Unavailable(format!("tmux could not be started: {e}."))
             }
         })?;
         let stdin = child.stdin.take();
@@ -233,13 +262,8 @@ impl TmuxDriver {
         let run = async { tokio::join!(feed, child.wait_with_output()).1 };
         let out = match tokio::time::timeout(self.timeout, run).await {
             Ok(Ok(out)) => out,
-            Ok(Err(e)) => return Err(Error::TmuxFailed(format!("tmux failed to run: {e}."))),
-            Err(_) => {
-                return Err(Error::Timeout(format!(
-                    "tmux did not answer within {} ms.",
-                    self.timeout.as_millis()
-                )));
-            }
+            Ok(Err(e)) => return Err(TmuxError::Failed(format!("tmux failed to run: {e}."))),
+            Err(_) => return Err(TmuxError::Timeout(self.timeout)),
         };
         let stderr = String::from_utf8_lossy(&out.stderr);
         // tmux 3.3 exits 0 when it cannot create its socket; only stderr tells.
@@ -254,14 +278,14 @@ impl TmuxDriver {
     pub async fn server_running(&self) -> Result<bool> {
         match self.list_sessions().await {
             Ok(_) => Ok(true),
-            Err(Error::TmuxUnavailable(m)) if is_no_server(&m) => Ok(false),
+            Err(TmuxError::NoServer(_)) => Ok(false),
             Err(e) => Err(e),
         }
     }
 }
 
 impl Tmux for TmuxDriver {
-    /// Names of all sessions of the server. A server that is not running is `TmuxUnavailable`.
+    /// Names of all sessions of the server. A server that is not running is `NoServer`.
     async fn list_sessions(&self) -> Result<Vec<String>> {
         let out = self
             .run(&["list-sessions", "-F", "#{session_name}"])
@@ -289,7 +313,7 @@ impl Tmux for TmuxDriver {
             .await
         {
             Ok(out) => Ok(parse::parse_owner(&out)),
-            Err(Error::TmuxFailed(m)) if is_missing_target(&m) => Ok(None),
+            Err(TmuxError::MissingTarget(_)) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -399,8 +423,7 @@ impl Tmux for TmuxDriver {
             .await
         {
             Ok(_) => Ok(()),
-            Err(Error::TmuxFailed(m)) if is_missing_target(&m) => Ok(()),
-            Err(Error::TmuxUnavailable(m)) if is_no_server(&m) => Ok(()),
+            Err(TmuxError::MissingTarget(_) | TmuxError::NoServer(_)) => Ok(()),
             Err(e) => Err(e),
         }
     }

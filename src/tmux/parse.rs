@@ -1,6 +1,6 @@
 //! Parsing of tmux output and error text, kept pure so it can be unit tested and fuzzed.
 
-use crate::error::Error;
+use super::TmuxError;
 
 /// The `-F` format whose lines `parse_panes` reads.
 /// A program killed by a signal has no `pane_dead_status`, only `pane_dead_signal`: that field
@@ -83,33 +83,31 @@ pub fn tail_lines(s: &str, n: usize) -> String {
     out
 }
 
-/// Whether tmux's stderr says there is no server behind the socket.
-pub fn is_no_server(stderr: &str) -> bool {
-    stderr.contains("no server running") || stderr.contains("error connecting to")
-}
-
 /// Whether tmux's stderr says its socket could not be created or reached.
 pub fn is_socket_error(stderr: &str) -> bool {
     stderr.contains("error creating") || stderr.contains("error connecting to")
 }
 
-/// Whether tmux's stderr says the target session, window or pane does not exist.
-pub fn is_missing_target(stderr: &str) -> bool {
-    stderr.contains("can't find session")
-        || stderr.contains("can't find window")
-        || stderr.contains("can't find pane")
-        || stderr.contains("session not found")
-}
-
-/// Maps a failed tmux call's stderr to a core error.
-pub fn classify_failure(stderr: &str) -> Error {
+/// What a failed tmux call's stderr says went wrong: the only place tmux's English is read.
+pub fn classify_failure(stderr: &str) -> TmuxError {
     let msg = one_line(stderr);
-    if is_no_server(&msg) || is_socket_error(&msg) || msg.contains("server exited unexpectedly") {
-        Error::TmuxUnavailable(format!("The tmux server is not reachable: {msg}."))
+    let has = |s: &str| msg.contains(s);
+    if has("no server running") || has("error connecting to") {
+        TmuxError::NoServer(format!("The tmux server is not reachable: {msg}."))
+    } else if has("error creating") || has("server exited unexpectedly") {
+        TmuxError::Unavailable(format!("The tmux server is not reachable: {msg}."))
+    } else if has("can't find session")
+        || has("can't find window")
+        || has("can't find pane")
+        || has("session not found")
+    {
+        TmuxError::MissingTarget(format!("tmux failed: {msg}."))
+    } else if has("duplicate session") {
+        TmuxError::DuplicateSession(format!("tmux failed: {msg}."))
     } else if msg.is_empty() {
-        Error::TmuxFailed("tmux failed without saying why.".into())
+        TmuxError::Failed("tmux failed without saying why.".into())
     } else {
-        Error::TmuxFailed(format!("tmux failed: {msg}."))
+        TmuxError::Failed(format!("tmux failed: {msg}."))
     }
 }
 
@@ -172,24 +170,33 @@ mod tests {
     }
 
     #[test]
-    fn failures_map_to_contract_errors() {
-        assert!(matches!(
-            classify_failure("no server running on /tmp/x\n"),
-            Error::TmuxUnavailable(_)
-        ));
-        assert!(matches!(
-            classify_failure("error connecting to /nope/sock (No such file or directory)"),
-            Error::TmuxUnavailable(_)
-        ));
-        let Error::TmuxFailed(m) = classify_failure("can't find session: y\n") else {
-            panic!()
-        };
-        assert_eq!(m, "tmux failed: can't find session: y.");
-        assert!(is_missing_target(&m));
-        assert!(matches!(classify_failure(""), Error::TmuxFailed(_)));
-        assert!(matches!(
-            classify_failure("error creating /nope/sock (No such file or directory)"),
-            Error::TmuxUnavailable(_)
-        ));
+    fn failures_are_classified_once() {
+        use TmuxError::*;
+        let kind = |stderr: &str| std::mem::discriminant(&classify_failure(stderr));
+        for (stderr, want) in [
+            ("no server running on /tmp/x\n", NoServer(String::new())),
+            (
+                "error connecting to /nope/sock (No such file or directory)",
+                NoServer(String::new()),
+            ),
+            (
+                "error creating /nope/sock (No such file or directory)",
+                Unavailable(String::new()),
+            ),
+            ("can't find pane: %9", MissingTarget(String::new())),
+            ("duplicate session: api", DuplicateSession(String::new())),
+            ("", Failed(String::new())),
+            ("unknown command: frob", Failed(String::new())),
+        ] {
+            assert_eq!(kind(stderr), std::mem::discriminant(&want), "{stderr:?}");
+        }
+        assert_eq!(
+            classify_failure("can't find session: y\n").to_string(),
+            "tmux failed: can't find session: y."
+        );
+        let core: crate::error::Error = classify_failure("no server running on /tmp/x").into();
+        assert_eq!(core.kind(), "TmuxUnavailable");
+        let core: crate::error::Error = classify_failure("duplicate session: a").into();
+        assert_eq!(core.kind(), "TmuxFailed");
     }
 }

@@ -11,13 +11,13 @@ mod limits;
 
 pub use cgroup::{Figures, figures, tree};
 pub use freeze::{freeze, thaw};
-pub use limits::{Limits, parse_size};
 
 use std::time::Duration;
 
 use tokio::process::Command;
 
 use crate::error::{Error, Result};
+use crate::limits::Limits;
 use crate::model::SessionName;
 
 /// How long a `systemctl --user` call may take.
@@ -117,7 +117,7 @@ async fn user_tool(program: &str, args: &[&str]) -> Result<()> {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true);
-    for var in crate::tmux::PRIVATE_ENV {
+    for var in crate::systemd::PRIVATE_ENV {
         cmd.env_remove(var);
     }
     let out = tokio::time::timeout(SYSTEMCTL_TIMEOUT, cmd.output())

@@ -304,7 +304,7 @@ async fn list_fits_the_terminal_and_counts_read_right() {
     );
 
     env.kill_tmux_server().await;
-    let reaped = ok(&env, &["reap"]);
+    let reaped = ok(&env, &["reap", "--yes"]);
     assert!(
         reaped.starts_with(&format!(
             "Removed 1 session whose tmux session is gone ({name})"

@@ -116,3 +116,43 @@ async fn an_empty_no_color_keeps_the_colours() {
     assert!(list_on_a_terminal(&env, "").contains("\x1b[33mpaused"));
     assert!(!list_on_a_terminal(&env, "1").contains('\x1b'));
 }
+
+#[tokio::test]
+async fn watch_lines_up_what_happened_whatever_the_name() {
+    let env = Env::new().await;
+    let m = env.manager().await;
+    m.register_session(&env.project("a"), "a").await.unwrap();
+    let mut watch = spawn(&env, &["watch"]);
+    let mut out: Lines<BufReader<ChildStdout>> =
+        BufReader::new(watch.stdout.take().unwrap()).lines();
+    // watch follows the signals once a new session shows; the names grow longer meanwhile.
+    let mut first = None;
+    for n in 0.. {
+        let probe = format!("probe-{n}");
+        m.register_session(&env.project(&probe), &probe)
+            .await
+            .unwrap();
+        if let Ok(line) = tokio::time::timeout(Duration::from_millis(500), out.next_line()).await {
+            first = line.unwrap();
+            break;
+        }
+    }
+    let first = first.expect("a line");
+    m.pause_session("a", "lunch", false).await.unwrap();
+    let paused = loop {
+        let line = next(&mut out).await;
+        if line.contains("  a ") {
+            break line;
+        }
+    };
+    let column = |line: &str, word: &str| {
+        line.find(word)
+            .unwrap_or_else(|| panic!("{word} in {line:?}"))
+    };
+    assert_eq!(
+        column(&paused, "status paused"),
+        column(&first, "new session"),
+        "\n{first}\n{paused}"
+    );
+    assert!(!paused.contains('\x1b'), "colours in a pipe: {paused:?}");
+}

@@ -130,6 +130,23 @@ impl UserManager {
         data
     }
 
+    /// The service's sessions run the stand-in claude with a tool, on a private tmux server,
+    /// with `more` variables (`NAME=VALUE`) besides.
+    pub fn use_test_claude(&self, more: &[&str]) {
+        let claude = format!(
+            "TRUSTY_MPM_CLAUDE_COMMAND={}",
+            crate::units::claude_with_tool()
+        );
+        let socket = format!(
+            "TRUSTY_MPM_TMUX_SOCKET={}",
+            self.path("tmux.sock").display()
+        );
+        let mut args = vec!["set-environment", &claude, &socket];
+        args.extend_from_slice(more);
+        self.ok(&args);
+        self.ok(&["daemon-reload"]);
+    }
+
     /// A drop-in for the service with `text` (a `[Service]` section).
     pub fn drop_in(&self, name: &str, text: &str) {
         let dir = self.path("config/systemd/user/trusty-mpm.service.d");
@@ -151,9 +168,15 @@ impl UserManager {
     }
 
     pub fn run(&self, program: &str, args: &[&str]) -> Output {
+        self.command(program).args(args).output().unwrap()
+    }
+
+    /// `program` pointed at this manager and its directories, stdin closed.
+    pub fn command(&self, program: &str) -> Command {
         let mut cmd = Command::new(program);
-        cmd.args(args).stdin(Stdio::null());
-        Self::env(self.dir.path(), &mut cmd).output().unwrap()
+        cmd.stdin(Stdio::null());
+        Self::env(self.dir.path(), &mut cmd);
+        cmd
     }
 
     pub fn systemctl(&self, args: &[&str]) -> Output {
@@ -233,16 +256,7 @@ async fn unit_activation_watchdog_and_restarts_under_systemd_user() {
         "[Service]\nWatchdogSec=2s\nRestartSec=200ms\nTimeoutAbortSec=1s\n\
          Environment=ANTHROPIC_API_KEY=sk-ant-e2e-key\n",
     );
-    um.ok(&[
-        "set-environment",
-        &format!(
-            "TRUSTY_MPM_CLAUDE_COMMAND={}",
-            crate::units::claude_with_tool()
-        ),
-        &format!("TRUSTY_MPM_TMUX_SOCKET={}", um.path("tmux.sock").display()),
-        "RUST_LOG=debug",
-    ]);
-    um.ok(&["daemon-reload"]);
+    um.use_test_claude(&["RUST_LOG=debug"]);
 
     // start returns once READY=1 came: the name is served at that moment.
     um.ok(&["start", "trusty-mpm.service"]);

@@ -462,6 +462,9 @@ fn hooks_install_status_uninstall_in_settings_json() {
         std::process::Command::new(DAEMON)
             .args(args)
             .env("HOME", home.path())
+            // The list of settings files hooks install keeps goes below this HOME too.
+            .env_remove("XDG_STATE_HOME")
+            .env_remove("TRUSTY_MPM_STATE_DIR")
             .current_dir(home.path())
             .output()
             .unwrap()

@@ -3,6 +3,7 @@
 mod access;
 mod adopt;
 mod cli;
+mod cli_daily;
 mod cli_escapes;
 mod cli_output;
 mod completion;
@@ -18,6 +19,7 @@ mod install;
 mod journal;
 mod launch;
 mod lifecycle;
+mod make_run;
 mod notify;
 mod procs;
 mod props;

@@ -11,7 +11,7 @@ async fn ready_status_and_stopping() {
     let sd = FakeSystemd::new();
     let mut env = Env::with_env(&[("NOTIFY_SOCKET", &sd.path)]).await;
     let (ready, before) = sd.wait_for("READY=1");
-    assert!(ready.contains("STATUS=0 sessions, 0 active"), "{ready:?}");
+    assert!(ready.contains("STATUS=No sessions"), "{ready:?}");
     assert!(
         before
             .iter()
@@ -23,7 +23,7 @@ async fn ready_status_and_stopping() {
     env.manager().await.list_sessions().await.unwrap();
 
     let (_, path, pid) = env.start_active("notify").await;
-    sd.wait_for("STATUS=1 sessions, 1 active");
+    sd.wait_for("STATUS=1 session, 1 active");
 
     // The agent sees none of the daemon's systemd plumbing.
     let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
@@ -36,7 +36,7 @@ async fn ready_status_and_stopping() {
     }
 
     env.session(&path).await.stop(true).await.unwrap();
-    sd.wait_for("STATUS=1 sessions, 0 active");
+    sd.wait_for("STATUS=1 session, 0 active");
 
     let mut daemon = env.daemon.take().unwrap();
     let t = Instant::now();

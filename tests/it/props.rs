@@ -303,7 +303,7 @@ impl FakeTmux {
 
     fn panes(&self) -> Result<Vec<Pane>, Error> {
         let name = SessionName::new("s").unwrap();
-        self.rt.block_on(self.driver.panes(&name))
+        Ok(self.rt.block_on(self.driver.panes(&name))?)
     }
 }
 
@@ -423,6 +423,7 @@ proptest! {
             fake.answer(b"", stderr.as_bytes(), code);
             fake.rt.block_on(fake.driver.list_sessions()).unwrap_err()
         });
+        let e = Error::from(e);
         let msg = match &e {
             Error::TmuxUnavailable(m) => m,
             Error::TmuxFailed(m) => {

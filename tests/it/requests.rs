@@ -108,7 +108,12 @@ async fn a_permission_request_is_listed_with_its_suggestions_and_remembered() {
         // Answers that do not fit are refused and change nothing.
         for bad in [
             answer(&[("allow", true.into()), ("remember", "3".into())]),
-            answer(&[("allow", false.into()), ("remember", "1".into())]),
+            // Suggestion 2 is no rule: it cannot be denied from now on.
+            answer(&[("allow", false.into()), ("remember", "2".into())]),
+            answer(&[
+                ("allow", false.into()),
+                ("answers", HashMap::<&str, &str>::new().into()),
+            ]),
             answer(&[("answers", HashMap::<&str, &str>::new().into())]),
             answer(&[("allow", "yes".into())]),
             answer(&[("allow", true.into()), ("colour", "red".into())]),
@@ -323,7 +328,7 @@ async fn answers_are_awaited_by_default_only_while_an_answering_client_runs() {
     assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
     assert!(
         watch.asks().await.ends_with(
-            "dflt  asks: Bash: npm test (answer in its terminal: trusty-mpm attach dflt)"
+            "dflt asks: Bash: npm test (answer in its terminal: trusty-mpm attach dflt)"
         )
     );
     let (.., rid, _, d) = the_request(&m, &mut asked).await;
@@ -350,7 +355,7 @@ async fn answers_are_awaited_by_default_only_while_an_answering_client_runs() {
             get::<u64>(&d, "expires_usec"),
         );
         assert_eq!(expires - created, 120_000_000);
-        let hint = format!("dflt  asks permission: Bash: npm test (trusty-mpm approve dflt {rid})");
+        let hint = format!("dflt asks permission: Bash: npm test (trusty-mpm approve dflt {rid})");
         assert!(watch.asks().await.ends_with(&hint));
         m.answer_request("dflt", &rid, answer(&[("allow", true.into())]))
             .await
@@ -391,13 +396,17 @@ impl Watch {
         w
     }
 
-    /// The next line announcing a request.
+    /// The next line announcing a request, its columns' padding squeezed to one space.
     async fn asks(&mut self) -> String {
         loop {
             let line = tokio::time::timeout(Duration::from_secs(10), self.out.next_line()).await;
             let line = line.expect("a line within 10 s").unwrap().unwrap();
             if line.contains(" asks") {
-                return line;
+                return line
+                    .split(' ')
+                    .filter(|w| !w.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ");
             }
         }
     }
@@ -421,7 +430,7 @@ async fn the_cli_lists_remembers_and_answers() {
         assert_eq!(
             ok(&env, &["requests"]),
             format!(
-                "cli  {rid}  permission Bash\n    npm test\n    1  Always allow Bash(npm test:*) in this project\n    2  Allow access to /srv/data for this session\n    trusty-mpm approve cli {rid} [--remember N] · trusty-mpm deny cli {rid}\n"
+                "cli  {rid}  permission Bash\n    npm test\n    1  Always allow Bash(npm test:*) in this project\n    2  Allow access to /srv/data for this session\n    trusty-mpm approve cli {rid} [--remember N] · trusty-mpm deny cli {rid} [--remember N]\n"
             )
         );
         let v = json(&env, &["requests", "--json"]);
@@ -475,5 +484,70 @@ async fn the_cli_lists_remembers_and_answers() {
         ),
         "{}",
         r.stdout
+    );
+}
+
+/// `deny --remember N`: Claude Code takes a rule to remember only with an allow, so the daemon
+/// writes the suggestion's rule, turned to deny, into the settings file it names before claude
+/// hears the denial; a suggestion that lasts only while claude runs cannot be denied so.
+#[tokio::test]
+async fn deny_remember_writes_the_deny_rule_where_the_suggestion_says() {
+    use crate::cli::{fails, ok};
+    let (env, _cfg) = env_with_config("permission_wait_secs = 30\n").await;
+    env.start_active("cli").await;
+    let pane = pane_of(&env, "cli");
+    let _answerer = env.answerer().await;
+    let m = env.manager().await;
+    let mut asked = m.receive_permission_requested().await.unwrap();
+    let local = std::path::Path::new(&env.project("cli")).join(".claude/settings.local.json");
+    std::fs::create_dir_all(local.parent().unwrap()).unwrap();
+    std::fs::write(
+        &local,
+        r#"{"permissions": {"allow": ["Read"]}, "model": "opus"}"#,
+    )
+    .unwrap();
+    let payload = permission_request("npm test");
+    let run = relay(&env, &payload, &pane);
+    let answering = async {
+        let (.., rid, _, _) = the_request(&m, &mut asked).await;
+        let (code, err) = fails(&env, &["deny", "cli", &rid, "--remember", "2"]);
+        assert_eq!(
+            (code, err.as_str()),
+            (
+                12,
+                "trusty-mpm: Suggestion 2: 'Allow access to /srv/data for this session' names no rule to deny.\n"
+            )
+        );
+        assert_eq!(
+            ok(
+                &env,
+                &[
+                    "deny",
+                    "cli",
+                    &rid,
+                    "--remember",
+                    "1",
+                    "--reason",
+                    "not in CI"
+                ]
+            ),
+            format!("Denied {rid}; the rule of suggestion 1 denies the same from now on.\n")
+        );
+    };
+    let (r, ()) = tokio::join!(run, answering);
+    assert_eq!(
+        r.stdout,
+        r#"{"hookSpecificOutput":{"hookEventName":"PermissionRequest","decision":{"behavior":"deny","message":"not in CI"}}}"#
+    );
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&local).unwrap()).unwrap();
+    assert_eq!(
+        written,
+        serde_json::json!({"permissions": {"allow": ["Read"], "deny": ["Bash(npm test:*)"]}, "model": "opus"})
+    );
+    let history = ok(&env, &["events", "cli"]);
+    assert!(
+        history.contains("remembered: Always deny Bash(npm test:*) in this project; not in CI"),
+        "{history}"
     );
 }

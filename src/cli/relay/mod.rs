@@ -22,9 +22,9 @@ use zbus::Variant;
 use zbus::message::{Flags, Message};
 
 use crate::config::config_file;
+use crate::config::file::permission_wait;
 use crate::contract::{ANSWERER_NAME, BUS_NAME, MANAGER_IFACE, MANAGER_PATH};
 use crate::hooks::payload::MAX_PAYLOAD;
-use crate::hooks::policy::permission_wait;
 use wire::Bus;
 
 /// How long an ordinary event may take end to end.

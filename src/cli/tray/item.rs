@@ -1,14 +1,19 @@
-//! The tray icon as an `org.kde.StatusNotifierItem` (the protocol of KDE's tray, waybar's tray
-//! and GNOME's AppIndicator extension): status, icon and tooltip, with the menu at
-//! `/MenuBar`, and its registration with the host's `org.kde.StatusNotifierWatcher`.
+//! The tray icon as an `org.kde.StatusNotifierItem` (the protocol of KDE's tray, waybar's tray,
+//! xfce4-panel's and GNOME's AppIndicator extension): status, icon and tooltip, with the menu
+//! at `/MenuBar`, and its registration with the host's `org.kde.StatusNotifierWatcher`. The
+//! status is never `Passive` (hosts hide passive items, so "not running" would never be seen):
+//! `NeedsAttention` while something waits for a person, `Active` otherwise; the icon tells the
+//! rest. Hosts draw the themed icon when `make install` put it in the icon theme, else the
+//! same icon as pixmaps.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use zbus::object_server::SignalEmitter;
 use zbus::{ObjectPath, interface, proxy};
 
+use super::icon::{APP_ICON, Mood, Pixmap, pixmaps};
 use super::menu::MENU_PATH;
-use super::state::Status;
 
 /// Where the item object lives (the path hosts look at by default).
 pub const ITEM_PATH: &str = "/StatusNotifierItem";
@@ -24,55 +29,88 @@ pub trait Watcher {
     fn register_status_notifier_item(&self, service: &str) -> zbus::Result<()>;
 }
 
-/// One icon image: width, height and ARGB32 pixels in network byte order.
-pub type Pixmap = (i32, i32, Vec<u8>);
-
-/// A filled disc in the status's colour, at the sizes trays draw: grey while there is nothing
-/// to run, green while sessions run, orange while one waits for a person.
-pub fn icon(status: Status) -> Vec<Pixmap> {
-    let (r, g, b) = match status {
-        Status::Passive => (0x80, 0x80, 0x80),
-        Status::Active => (0x2e, 0x9e, 0x44),
-        Status::NeedsAttention => (0xe0, 0x7b, 0x00),
-    };
-    [16, 22, 32, 48]
-        .into_iter()
-        .map(|size| {
-            let mut px = Vec::with_capacity((size * size * 4) as usize);
-            let c = (size as f32 - 1.0) / 2.0;
-            let radius = size as f32 * 0.4;
-            for y in 0..size {
-                for x in 0..size {
-                    let d = ((x as f32 - c).powi(2) + (y as f32 - c).powi(2)).sqrt();
-                    // One pixel of soft edge.
-                    let alpha = (radius + 0.5 - d).clamp(0.0, 1.0);
-                    px.extend_from_slice(&[(alpha * 255.0) as u8, r, g, b]);
-                }
-            }
-            (size, size, px)
-        })
-        .collect()
-}
-
 /// What the item shows; the tray's loop updates it and then emits the New* signals.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Look {
-    pub status: Status,
+    pub mood: Mood,
+    /// The tooltip's text, in the markup hosts read there (escaped).
     pub tooltip: String,
 }
 
 impl Default for Look {
     fn default() -> Self {
         Look {
-            status: Status::Passive,
+            mood: Mood::Down,
             tooltip: String::new(),
         }
+    }
+}
+
+impl Look {
+    /// The StatusNotifierItem status.
+    pub fn status(&self) -> &'static str {
+        match self.mood {
+            Mood::Attention => "NeedsAttention",
+            _ => "Active",
+        }
+    }
+}
+
+/// Where hosts find the themed icons, if `make install` put them anywhere.
+#[derive(Debug, Clone, Default)]
+pub struct Theme {
+    /// Whether the icon theme has them: then the item names them.
+    pub installed: bool,
+    /// A theme directory to add to the host's search path (icons installed beside the binary,
+    /// under a PREFIX off the data directories), or empty.
+    pub path: String,
+}
+
+impl Theme {
+    /// Looks in the XDG data directories (the theme's search path), then beside the binary
+    /// (PREFIX/bin/trusty-mpm, PREFIX/share/icons).
+    pub fn find() -> Theme {
+        let icon = "hicolor/scalable/status/trusty-mpm-running.svg";
+        let home = std::env::var_os("XDG_DATA_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")));
+        let dirs = std::env::var("XDG_DATA_DIRS")
+            .ok()
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| "/usr/local/share:/usr/share".into());
+        let data = home.into_iter().chain(dirs.split(':').map(PathBuf::from));
+        if data
+            .map(|d| d.join("icons"))
+            .any(|d| d.join(icon).is_file())
+        {
+            return Theme {
+                installed: true,
+                path: String::new(),
+            };
+        }
+        let exe = std::env::current_exe().ok();
+        let beside = exe
+            .as_deref()
+            .and_then(|e| Some(e.parent()?.parent()?.join("share/icons")));
+        match beside.filter(|d| d.join(icon).is_file()) {
+            Some(d) => Theme {
+                installed: true,
+                path: d.display().to_string(),
+            },
+            None => Theme::default(),
+        }
+    }
+
+    /// `name` when the theme has it, else empty (the host then draws the pixmap).
+    fn name(&self, name: &'static str) -> &'static str {
+        if self.installed { name } else { "" }
     }
 }
 
 /// The `org.kde.StatusNotifierItem` object.
 pub struct Item {
     pub look: Arc<Mutex<Look>>,
+    pub theme: Theme,
 }
 
 impl Item {
@@ -118,7 +156,7 @@ impl Item {
 
     #[zbus(property)]
     fn status(&self) -> &'static str {
-        self.look().status.as_str()
+        self.look().status()
     }
 
     #[zbus(property)]
@@ -128,7 +166,7 @@ impl Item {
 
     #[zbus(property)]
     fn icon_theme_path(&self) -> &str {
-        ""
+        &self.theme.path
     }
 
     #[zbus(property)]
@@ -141,15 +179,14 @@ impl Item {
         true
     }
 
-    /// Empty, so that hosts draw IconPixmap (the icon needs no theme).
     #[zbus(property)]
     fn icon_name(&self) -> &str {
-        ""
+        self.theme.name(self.look().mood.icon_name())
     }
 
     #[zbus(property)]
     fn icon_pixmap(&self) -> Vec<Pixmap> {
-        icon(self.look().status)
+        pixmaps(self.look().mood)
     }
 
     #[zbus(property)]
@@ -164,12 +201,12 @@ impl Item {
 
     #[zbus(property)]
     fn attention_icon_name(&self) -> &str {
-        ""
+        self.theme.name(Mood::Attention.icon_name())
     }
 
     #[zbus(property)]
     fn attention_icon_pixmap(&self) -> Vec<Pixmap> {
-        icon(Status::NeedsAttention)
+        pixmaps(Mood::Attention)
     }
 
     #[zbus(property)]
@@ -181,7 +218,7 @@ impl Item {
     #[zbus(property)]
     fn tool_tip(&self) -> (String, Vec<Pixmap>, String, String) {
         (
-            String::new(),
+            self.theme.name(APP_ICON).into(),
             Vec::new(),
             "trusty-mpm".into(),
             self.look().tooltip,
@@ -196,19 +233,4 @@ impl Item {
 
     #[zbus(signal)]
     pub async fn new_status(emitter: &SignalEmitter<'_>, status: &str) -> zbus::Result<()>;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn icons_are_argb32_discs_in_the_status_colour() {
-        for (w, h, px) in icon(Status::NeedsAttention) {
-            assert_eq!(px.len(), (w * h * 4) as usize);
-            let centre = ((h / 2 * w + w / 2) * 4) as usize;
-            assert_eq!(&px[centre..centre + 4], &[255, 0xe0, 0x7b, 0x00]);
-            assert_eq!(px[0], 0, "the corners are transparent");
-        }
-    }
 }

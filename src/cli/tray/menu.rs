@@ -10,7 +10,8 @@ use zbus::object_server::SignalEmitter;
 use zbus::{Connection, OwnedVariant, Structure, Type, Variant, interface};
 
 use super::actions;
-use super::state::{Action, Entry};
+use super::entries::{Entry, Toggle};
+use super::state::Action;
 
 /// Where the menu object lives.
 pub const MENU_PATH: &str = "/MenuBar";
@@ -111,17 +112,23 @@ fn properties(n: &Node, names: &[String]) -> HashMap<String, OwnedVariant> {
             Entry::Separator => p.push(("type", Variant::from("separator"))),
             Entry::Item {
                 label,
-                icon,
                 action,
+                toggle,
                 children,
             } => {
                 // A single underscore marks an access key in dbusmenu labels.
                 p.push(("label", Variant::from(label.replace('_', "__"))));
-                if !icon.is_empty() {
-                    p.push(("icon-name", Variant::from(*icon)));
-                }
                 if action.is_none() && children.is_empty() {
                     p.push(("enabled", Variant::from(false)));
+                }
+                let (kind, on) = match toggle {
+                    Toggle::None => ("", false),
+                    Toggle::Check(on) => ("checkmark", *on),
+                    Toggle::Radio(on) => ("radio", *on),
+                };
+                if !kind.is_empty() {
+                    p.push(("toggle-type", Variant::from(kind)));
+                    p.push(("toggle-state", Variant::from(i32::from(on))));
                 }
                 if !children.is_empty() {
                     p.push(("children-display", Variant::from("submenu")));
@@ -164,6 +171,8 @@ fn unknown(id: i32) -> zbus::fdo::Error {
 /// The `com.canonical.dbusmenu` object.
 pub struct Menu {
     pub layout: Arc<Mutex<Layout>>,
+    /// Clicks on what the tray's loop does itself (picks, Send, Quit).
+    pub local: tokio::sync::mpsc::UnboundedSender<Action>,
 }
 
 impl Menu {
@@ -184,6 +193,11 @@ impl Menu {
             }
         };
         match action {
+            Some(a @ (Action::Pick { .. } | Action::Send { .. } | Action::Quit)) => {
+                // The loop has gone only when the tray is ending anyway.
+                let _ = self.local.send(a);
+                Ok(())
+            }
             Some(a) => actions::run(conn, &a).await,
             None => Ok(()),
         }
@@ -313,14 +327,15 @@ mod tests {
     fn item(label: &str, action: Option<Action>, children: Vec<Entry>) -> Entry {
         Entry::Item {
             label: label.into(),
-            icon: "",
             action,
+            toggle: Toggle::None,
             children,
         }
     }
 
     fn stop(id: &str) -> Option<Action> {
-        Some(Action::Stop {
+        Some(Action::Session {
+            verb: super::super::state::Verb::Stop,
             id: id.into(),
             name: id.into(),
         })

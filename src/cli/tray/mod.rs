@@ -3,12 +3,17 @@
 //! signals only, never polls: a snapshot of the sessions when the daemon appears or a session
 //! is added, the signals after that. Like `watch`, it matches the interface rather than one
 //! daemon, so it carries on across daemon restarts; it registers again whenever the tray
-//! host's watcher (re)appears.
+//! host's watcher (re)appears. It ends only on Quit (with success, so that its user service
+//! stays stopped) or when the bus goes away.
 //!
-//! `state` is what the tray knows and shows, `item` the icon object, `menu` the menu object,
-//! `actions` what the menu's entries do.
+//! `state` is what the tray knows, `icon` its icons, `item` the icon object, `entries` the
+//! menu it shows, `menu` the menu object, `actions` what the menu's entries do, `chooser` the
+//! folder chooser of Start session….
 
 mod actions;
+mod chooser;
+mod entries;
+mod icon;
 mod item;
 mod menu;
 mod state;
@@ -27,11 +32,11 @@ use super::bus::{
 use super::output::message;
 use super::requests::RequestInfo;
 use crate::config::config_file;
+use crate::config::file::permission_wait;
 use crate::contract::BUS_NAME;
-use crate::hooks::policy::permission_wait;
-use item::{ITEM_PATH, Item, Look, WATCHER, WatcherProxy};
+use item::{ITEM_PATH, Item, Look, Theme, WATCHER, WatcherProxy};
 use menu::{Layout, MENU_PATH, Menu};
-use state::{Effect, State};
+use state::{Action, Effect, State};
 
 /// What the two exported objects show, shared with them.
 struct Shown {
@@ -40,15 +45,18 @@ struct Shown {
 }
 
 pub async fn run(conn: &Connection) -> zbus::Result<ExitCode> {
+    let theme = Theme::find();
     let shown = Shown {
         look: Arc::default(),
         layout: Arc::default(),
     };
+    let (local, mut clicks) = tokio::sync::mpsc::unbounded_channel();
     conn.object_server()
         .at(
             ITEM_PATH,
             Item {
                 look: shown.look.clone(),
+                theme,
             },
         )
         .await?;
@@ -57,6 +65,7 @@ pub async fn run(conn: &Connection) -> zbus::Result<ExitCode> {
             MENU_PATH,
             Menu {
                 layout: shown.layout.clone(),
+                local,
             },
         )
         .await?;
@@ -70,7 +79,10 @@ pub async fn run(conn: &Connection) -> zbus::Result<ExitCode> {
     let mut watchers = owner_changes(conn, WATCHER).await?;
 
     offer_answers(conn, permission_wait(&config_file())).await?;
-    let mut st = State::default();
+    let mut st = State {
+        can_choose: chooser::available(conn).await,
+        ..State::default()
+    };
     if has_owner(conn, BUS_NAME).await? {
         reload(conn, &mut st).await;
     } else {
@@ -103,6 +115,25 @@ pub async fn run(conn: &Connection) -> zbus::Result<ExitCode> {
                 }
                 continue;
             }
+            Some(click) = clicks.recv() => match click {
+                Action::Pick { request_id, question, label } => {
+                    if !st.pick(&request_id, question, &label) {
+                        continue;
+                    }
+                }
+                Action::Send { ref request_id, .. } => {
+                    // On success PermissionResolved takes the request off the menu.
+                    if let Some(answers) = st.picked(request_id) {
+                        let _ = actions::send(conn, &click, answers).await;
+                    }
+                    continue;
+                }
+                Action::Quit => {
+                    eprintln!("trusty-mpm tray: quit from its menu.");
+                    return Ok(ExitCode::SUCCESS);
+                }
+                _ => continue,
+            },
         }
         publish(conn, &shown, &st).await?;
     }
@@ -120,6 +151,7 @@ async fn reload(conn: &Connection, st: &mut State) {
             requests.into_iter().map(RequestInfo::from_row).collect(),
         ))
     };
+    st.can_choose = chooser::available(conn).await;
     match snapshot.await {
         Ok((all, requests)) => st.load(all, requests),
         Err(e) => {
@@ -144,27 +176,27 @@ async fn register(conn: &Connection, name: &str) {
 
 /// Shows the state: updates what the objects answer and emits the signals of what changed.
 async fn publish(conn: &Connection, shown: &Shown, st: &State) -> zbus::Result<()> {
-    let (status, tooltip) = (st.status(), st.tooltip());
-    let before = {
-        let mut look = shown.look.lock().unwrap_or_else(|e| e.into_inner());
-        let before = look.clone();
-        *look = Look {
-            status,
-            tooltip: tooltip.clone(),
-        };
-        before
+    let look = Look {
+        mood: st.mood(),
+        tooltip: st.tooltip(),
     };
+    let before = std::mem::replace(
+        &mut *shown.look.lock().unwrap_or_else(|e| e.into_inner()),
+        look.clone(),
+    );
     let revision = shown
         .layout
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .set(st.menu());
+        .set(entries::menu(st));
     let item = SignalEmitter::new(conn, ITEM_PATH)?;
-    if before.status != status {
-        Item::new_status(&item, status.as_str()).await?;
+    if before.status() != look.status() {
+        Item::new_status(&item, look.status()).await?;
+    }
+    if before.mood != look.mood {
         Item::new_icon(&item).await?;
     }
-    if before.tooltip != tooltip {
+    if before.tooltip != look.tooltip {
         Item::new_tool_tip(&item).await?;
     }
     if let Some(revision) = revision {

@@ -1,31 +1,37 @@
 //! What the tray knows, kept from the daemon's signals: the sessions and the waiting requests
 //! (a snapshot of ListSessions and ListRequests taken when the daemon appears, a session is
 //! added or a request is announced, then kept up to date from the signals until each request's
-//! PermissionResolved), and what that means for the icon, the tooltip and the menu. No bus here: the tray's loop feeds it and renders it.
+//! PermissionResolved), the answers picked so far to questions that take several clicks, and
+//! what that means for the icon and the tooltip (the menu is `entries`). No bus here: the
+//! tray's loop feeds it and renders it.
+
+use std::collections::HashMap;
 
 use serde_json::Value;
 
+use super::icon::Mood;
+use crate::cli::desktop::escape_markup;
+use crate::cli::draft::Draft;
 use crate::cli::output::{Counts, SessionInfo, count};
 use crate::cli::requests::{Choice, RequestInfo};
-use crate::text;
+
+/// What a session's menu entry does to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Attach,
+    Pause,
+    Resume,
+    Stop,
+    Restart,
+    Remove,
+}
 
 /// What a menu entry does when clicked. Sessions are named by their id, which stays the same
 /// across renames and daemon restarts.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    Attach {
-        id: String,
-        name: String,
-    },
-    Pause {
-        id: String,
-        name: String,
-    },
-    Resume {
-        id: String,
-        name: String,
-    },
-    Stop {
+    Session {
+        verb: Verb,
         id: String,
         name: String,
     },
@@ -35,47 +41,23 @@ pub enum Action {
         request_id: String,
         choice: Choice,
     },
-}
-
-/// One menu entry as the tray shows it, before it gets its dbusmenu id.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Entry {
-    Item {
+    /// Picks (or toggles) an option of a question that takes several clicks.
+    Pick {
+        request_id: String,
+        question: usize,
         label: String,
-        icon: &'static str,
-        action: Option<Action>,
-        children: Vec<Entry>,
     },
-    Separator,
-}
-
-impl Entry {
-    fn item(label: impl Into<String>, icon: &'static str, action: Option<Action>) -> Entry {
-        Entry::Item {
-            label: label.into(),
-            icon,
-            action,
-            children: Vec::new(),
-        }
-    }
-}
-
-/// The StatusNotifierItem status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Passive,
-    Active,
-    NeedsAttention,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Passive => "Passive",
-            Status::Active => "Active",
-            Status::NeedsAttention => "NeedsAttention",
-        }
-    }
+    /// Sends the options picked for the request.
+    Send {
+        id: String,
+        name: String,
+        request_id: String,
+    },
+    /// Asks for a folder, then starts a session there.
+    StartSession,
+    /// `trusty-mpm list`, then `watch`, in a terminal.
+    OpenList,
+    Quit,
 }
 
 /// What the tray's loop must do after a signal.
@@ -89,12 +71,19 @@ pub enum Effect {
     Reload,
 }
 
+/// Most characters of one request in the tooltip (a command can be 4 KiB long).
+const TOOLTIP_REQUEST: usize = 1000;
+
 #[derive(Debug, Default)]
 pub struct State {
     /// Whether the daemon is on the bus.
     pub daemon: bool,
     pub sessions: Vec<SessionInfo>,
     pub requests: Vec<RequestInfo>,
+    /// The options picked so far, by request id, for each request that takes several clicks.
+    pub drafts: HashMap<String, Draft>,
+    /// Whether a folder chooser (the desktop portal or zenity) can ask where to start a session.
+    pub can_choose: bool,
 }
 
 impl State {
@@ -105,12 +94,28 @@ impl State {
         self.requests
             .retain(|r| sessions.iter().any(|s| s.id == r.session_id));
         self.sessions = sessions;
+        self.keep_drafts();
     }
 
     /// The daemon left the bus: its sessions and requests are unknown until it is back, and a
     /// waiting request dies with the daemon.
     pub fn daemon_gone(&mut self) {
-        *self = State::default();
+        self.daemon = false;
+        self.sessions.clear();
+        self.requests.clear();
+        self.drafts.clear();
+    }
+
+    /// A draft for each request that takes several clicks, none for requests that ended.
+    fn keep_drafts(&mut self) {
+        let requests = &self.requests;
+        self.drafts
+            .retain(|id, _| requests.iter().any(|r| &r.request_id == id));
+        for r in requests.iter().filter(|r| r.stepwise()) {
+            self.drafts
+                .entry(r.request_id.clone())
+                .or_insert_with(|| Draft::new(r));
+        }
     }
 
     /// Applies one of the manager's signals, in the JSON shape of `watch --json`.
@@ -142,6 +147,7 @@ impl State {
             }
             _ => return Effect::None,
         }
+        self.keep_drafts();
         Effect::Changed
     }
 
@@ -149,6 +155,22 @@ impl State {
         if let Some(x) = self.sessions.iter_mut().find(|x| x.id == id) {
             f(x);
         }
+    }
+
+    /// Picks an option of a request that takes several clicks; false when nothing changed.
+    pub fn pick(&mut self, request_id: &str, question: usize, label: &str) -> bool {
+        let r = self.requests.iter().find(|r| r.request_id == request_id);
+        match (r, self.drafts.get_mut(request_id)) {
+            (Some(r), Some(d)) => d.pick(r, question, label),
+            _ => false,
+        }
+    }
+
+    /// The answers picked for a request, when every question has one.
+    pub fn picked(&self, request_id: &str) -> Option<HashMap<String, String>> {
+        let r = self.requests.iter().find(|r| r.request_id == request_id)?;
+        let d = self.drafts.get(request_id).filter(|d| d.complete())?;
+        Some(d.answers(r))
     }
 
     fn counts(&self) -> Counts {
@@ -159,129 +181,68 @@ impl State {
         )
     }
 
-    /// Passive with no sessions, NeedsAttention while a request waits or a session needs
-    /// input, Active otherwise.
-    pub fn status(&self) -> Status {
-        if self.sessions.is_empty() {
-            Status::Passive
+    /// Down while the daemon is away, Attention while a request waits or a live session needs
+    /// input, Running while a session runs (active), Idle otherwise (none, or all stopped or
+    /// paused).
+    pub fn mood(&self) -> Mood {
+        if !self.daemon {
+            Mood::Down
         } else if !self.requests.is_empty() || self.counts().needs_input > 0 {
-            Status::NeedsAttention
+            Mood::Attention
+        } else if self.sessions.iter().any(|x| x.status == "active") {
+            Mood::Running
         } else {
-            Status::Active
+            Mood::Idle
         }
     }
 
-    /// The tooltip's text under the title.
-    pub fn tooltip(&self) -> String {
+    /// One line on the sessions: the tooltip's first line and the menu's title.
+    pub fn summary(&self) -> String {
         if !self.daemon {
             return "trusty-mpm is not running".into();
         }
-        if self.sessions.is_empty() {
-            return "No sessions".into();
-        }
         let counts = self.counts();
-        let mut text = count(counts.sessions, "session");
-        let detail = counts.text();
-        if detail != text {
-            text = format!("{text}: {detail}");
+        let mut text = counts.text();
+        let total = count(counts.sessions, "session");
+        if counts.sessions > 0 && text != total {
+            text = format!("{total}: {text}");
         }
-        match self.requests.len() {
-            0 => text,
-            n => format!("{text}\n{} waiting", count(n, "permission request")),
+        // Why the icon is grey although there are sessions.
+        if counts.sessions > 0 && self.mood() == Mood::Idle {
+            text = format!("{text}, none running");
         }
+        text
     }
 
-    /// The menu: one submenu per session with what can be done to it.
-    pub fn menu(&self) -> Vec<Entry> {
-        if !self.daemon {
-            return vec![Entry::item("trusty-mpm is not running", "", None)];
+    /// The tooltip's text under the title: the summary, then each waiting request in full (the
+    /// menu cuts long ones), as markup (hosts read the tooltip so).
+    pub fn tooltip(&self) -> String {
+        let mut lines = vec![self.summary()];
+        if !self.requests.is_empty() {
+            lines.push(format!("{} waiting", count(self.requests.len(), "request")));
         }
-        if self.sessions.is_empty() {
-            return vec![Entry::item("No sessions", "", None)];
+        for r in &self.requests {
+            let what = match r.kind.as_str() {
+                // One question a line would read as separate requests.
+                "question" => format!("{} asks: {}", r.name, r.detail.replace('\n', " · ")),
+                _ => format!("{} asks to use {}: {}", r.name, r.tool, r.detail),
+            };
+            let cut: String = what.chars().take(TOOLTIP_REQUEST).collect();
+            lines.push(match cut.len() < what.len() {
+                true => format!("{cut}…"),
+                false => cut,
+            });
         }
-        self.sessions.iter().map(|x| self.session_menu(x)).collect()
-    }
-
-    fn session_menu(&self, x: &SessionInfo) -> Entry {
-        let (id, name) = (x.id.clone(), x.name.clone());
-        // A session registered without tmux has nothing to attach to.
-        let mut children = vec![Entry::item(
-            "Attach",
-            "utilities-terminal",
-            (!x.tmux_session.is_empty()).then(|| Action::Attach {
-                id: id.clone(),
-                name: name.clone(),
-            }),
-        )];
-        children.push(match x.status.as_str() {
-            "paused" => Entry::item(
-                "Resume",
-                "media-playback-start",
-                Some(Action::Resume {
-                    id: id.clone(),
-                    name: name.clone(),
-                }),
-            ),
-            status => Entry::item(
-                "Pause",
-                "media-playback-pause",
-                (status == "active").then(|| Action::Pause {
-                    id: id.clone(),
-                    name: name.clone(),
-                }),
-            ),
-        });
-        children.push(Entry::item(
-            "Stop",
-            "process-stop",
-            (x.status != "stopped").then(|| Action::Stop {
-                id: id.clone(),
-                name: name.clone(),
-            }),
-        ));
-        for r in self.requests.iter().filter(|r| r.session_id == x.id) {
-            children.push(Entry::Separator);
-            let what = text::one_line(&format!("{}: {}", r.tool, r.detail), 80);
-            children.push(Entry::item(
-                format!("Asks: {what}"),
-                "dialog-question",
-                None,
-            ));
-            // Only where an answer can work: the daemon waits for it.
-            for choice in r.choices() {
-                let icon = match choice {
-                    Choice::Deny => "process-stop-symbolic",
-                    Choice::Choose { .. } => "go-next-symbolic",
-                    Choice::Allow | Choice::Remember { .. } => "emblem-ok-symbolic",
-                };
-                let action = Action::Answer {
-                    id: id.clone(),
-                    name: name.clone(),
-                    request_id: r.request_id.clone(),
-                    choice: choice.clone(),
-                };
-                children.push(Entry::item(choice.label(), icon, Some(action)));
-            }
-        }
-        let activity = match x.activity.as_str() {
-            "unknown" | "" => String::new(),
-            a => format!(", {a}"),
-        };
-        Entry::Item {
-            label: format!("{name} ({}{activity})", x.status),
-            icon: "",
-            action: None,
-            children,
-        }
+        escape_markup(&lines.join("\n"))
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use super::*;
     use serde_json::json;
 
-    fn session(id: &str, status: &str, activity: &str) -> SessionInfo {
+    pub fn session(id: &str, status: &str, activity: &str) -> SessionInfo {
         SessionInfo {
             id: id.into(),
             name: format!("n{id}"),
@@ -297,15 +258,11 @@ mod tests {
                "outcome": "allowed"})
     }
 
-    fn asked(id: &str, request: &str) -> Value {
-        json!({"event": "PermissionRequested", "id": id, "name": "n", "request_id": request,
-               "tool": "Bash", "detail": "Bash: make deploy"})
-    }
-
     /// A waiting request of session `id`, as ListRequests shows it.
-    fn request(id: &str, request: &str, answerable: bool) -> RequestInfo {
+    pub fn request(id: &str, request: &str, answerable: bool) -> RequestInfo {
         RequestInfo {
             session_id: id.into(),
+            name: format!("n{id}"),
             request_id: request.into(),
             kind: "permission".into(),
             tool: "Bash".into(),
@@ -315,164 +272,112 @@ mod tests {
         }
     }
 
-    fn labels(entries: &[Entry]) -> Vec<String> {
-        entries
-            .iter()
-            .map(|e| match e {
-                Entry::Item { label, action, .. } => {
-                    format!("{label}{}", if action.is_some() { "" } else { " (off)" })
-                }
-                Entry::Separator => "--".into(),
-            })
-            .collect()
-    }
-
     #[test]
-    fn status_follows_sessions_and_requests() {
+    fn grey_until_a_session_runs_orange_while_someone_is_needed() {
         let mut st = State::default();
-        assert_eq!(st.status(), Status::Passive);
+        assert_eq!(st.mood(), Mood::Down);
         assert_eq!(st.tooltip(), "trusty-mpm is not running");
         st.load(vec![], vec![]);
         assert_eq!(
-            (st.status(), st.tooltip().as_str()),
-            (Status::Passive, "No sessions")
+            (st.mood(), st.tooltip().as_str()),
+            (Mood::Idle, "No sessions")
         );
+        st.load(vec![session("1", "stopped", "unknown")], vec![]);
+        assert_eq!(
+            (st.mood(), st.tooltip().as_str()),
+            (Mood::Idle, "1 session, none running")
+        );
+        st.load(vec![session("1", "paused", "ready")], vec![]);
+        assert_eq!(st.mood(), Mood::Idle, "a paused session does not run");
+        assert_eq!(st.tooltip(), "1 session: 1 ready, none running");
         st.load(vec![session("1", "active", "working")], vec![]);
-        assert_eq!(st.status(), Status::Active);
+        assert_eq!(st.mood(), Mood::Running);
         assert_eq!(st.tooltip(), "1 session: 1 working");
-        assert_eq!(st.apply(&asked("1", "r1")), Effect::Reload);
+        assert_eq!(
+            st.apply(&json!({"event": "PermissionRequested", "id": "1"})),
+            Effect::Reload
+        );
         st.load(
             vec![session("1", "active", "working")],
             vec![request("1", "r1", true)],
         );
-        assert_eq!(st.status(), Status::NeedsAttention);
+        assert_eq!(st.mood(), Mood::Attention);
         assert_eq!(
             st.tooltip(),
-            "1 session: 1 working\n1 permission request waiting"
+            "1 session: 1 working\n1 request waiting\nn1 asks to use Bash: make deploy"
         );
         // Only the request's own PermissionResolved ends it.
         let both = vec![request("1", "r1", true), request("1", "r2", true)];
         st.load(vec![session("1", "active", "working")], both);
         st.apply(&resolved("1", "r1"));
-        assert_eq!(st.requests.len(), 1);
-        assert_eq!(st.status(), Status::NeedsAttention);
+        assert_eq!((st.requests.len(), st.mood()), (1, Mood::Attention));
         st.apply(&resolved("1", "r2"));
-        assert!(st.requests.is_empty());
-        assert_eq!(st.status(), Status::Active);
+        assert_eq!(st.mood(), Mood::Running);
         st.apply(&json!({"event": "ActivityChanged", "id": "1", "activity": "needs-input", "detail": ""}));
-        assert_eq!(st.status(), Status::NeedsAttention, "a session needs input");
+        assert_eq!(st.mood(), Mood::Attention, "a session needs input");
+        st.apply(&json!({"event": "StatusChanged", "id": "1", "status": "stopped"}));
+        assert_eq!(st.mood(), Mood::Idle, "a stopped session needs nobody");
         st.apply(&json!({"event": "SessionRemoved", "id": "1"}));
-        assert_eq!(st.status(), Status::Passive);
-        assert_eq!(
-            st.apply(&json!({"event": "SessionNew", "id": "2"})),
-            Effect::Reload
+        assert_eq!(st.mood(), Mood::Idle);
+        st.daemon_gone();
+        assert_eq!(st.mood(), Mood::Down);
+    }
+
+    #[test]
+    fn the_tooltip_holds_long_commands_whole_and_escaped() {
+        let mut st = State::default();
+        let mut long = request("1", "r1", true);
+        long.detail = format!("cat <in> && {}", "x".repeat(300));
+        st.load(vec![session("1", "active", "working")], vec![long]);
+        let tip = st.tooltip();
+        assert!(tip.ends_with(&format!("cat &lt;in&gt; &amp;&amp; {}", "x".repeat(300))));
+        let mut huge = request("1", "r1", true);
+        huge.detail = "y".repeat(4000);
+        st.load(vec![session("1", "active", "working")], vec![huge]);
+        assert!(
+            st.tooltip().ends_with("y…"),
+            "bounded: {}",
+            st.tooltip().len()
+        );
+        let questions = crate::cli::draft::tests::two_questions();
+        st.load(vec![session("1", "active", "working")], vec![questions]);
+        assert!(
+            st.tooltip()
+                .ends_with("\napi asks: Which database? · Which extras?"),
+            "one line per request: {}",
+            st.tooltip()
         );
     }
 
     #[test]
-    fn a_removed_session_or_a_gone_daemon_drops_requests() {
+    fn a_removed_session_or_a_gone_daemon_drops_requests_and_drafts() {
         let mut st = State::default();
+        let mut q = request("1", "r1", true);
+        q.kind = "question".into();
+        q.questions = vec![crate::cli::requests::Question {
+            question: "Which?".into(),
+            multi_select: true,
+            options: vec!["A".into(), "B".into()],
+            ..Default::default()
+        }];
         st.load(
             vec![
                 session("1", "active", "working"),
                 session("2", "active", "working"),
             ],
-            vec![request("1", "r1", true), request("2", "r2", true)],
+            vec![q, request("2", "r2", true)],
         );
+        assert_eq!(
+            st.drafts.len(),
+            1,
+            "only the multi-select question takes a draft"
+        );
+        assert!(st.picked("r1").is_none());
+        assert!(st.pick("r1", 0, "B") && !st.pick("r1", 0, "C") && !st.pick("r2", 0, "B"));
+        assert_eq!(st.picked("r1").unwrap()["Which?"], "B");
         st.apply(&json!({"event": "SessionRemoved", "id": "1"}));
-        assert_eq!(st.requests.len(), 1);
+        assert_eq!((st.requests.len(), st.drafts.len()), (1, 0));
         st.daemon_gone();
         assert!(st.requests.is_empty() && st.sessions.is_empty() && !st.daemon);
-    }
-
-    #[test]
-    fn no_allow_or_deny_where_no_answer_can_work() {
-        let mut st = State::default();
-        st.load(
-            vec![session("1", "active", "working")],
-            vec![request("1", "r1", false)],
-        );
-        let Entry::Item { children, .. } = &st.menu()[0] else {
-            panic!("a session item")
-        };
-        assert_eq!(
-            labels(children),
-            [
-                "Attach",
-                "Pause",
-                "Stop",
-                "--",
-                "Asks: Bash: make deploy (off)"
-            ]
-        );
-    }
-
-    #[test]
-    fn menu_offers_what_each_session_allows() {
-        let mut st = State::default();
-        assert_eq!(labels(&st.menu()), ["trusty-mpm is not running (off)"]);
-        st.load(vec![], vec![]);
-        assert_eq!(labels(&st.menu()), ["No sessions (off)"]);
-        let registered = SessionInfo {
-            tmux_session: String::new(),
-            ..session("3", "stopped", "unknown")
-        };
-        let mut remembering = request("1", "r1", true);
-        remembering.suggestions = vec![crate::cli::requests::Suggestion {
-            id: "1".into(),
-            label: "Always allow Bash(make deploy) in this project".into(),
-            destination: "localSettings".into(),
-        }];
-        st.load(
-            vec![
-                session("1", "active", "working"),
-                session("2", "paused", "unknown"),
-                registered,
-            ],
-            vec![remembering],
-        );
-        let menu = st.menu();
-        assert_eq!(
-            labels(&menu),
-            [
-                "n1 (active, working) (off)",
-                "n2 (paused) (off)",
-                "n3 (stopped) (off)"
-            ]
-        );
-        let children = |i: usize| match &menu[i] {
-            Entry::Item { children, .. } => labels(children),
-            Entry::Separator => panic!("separator"),
-        };
-        assert_eq!(
-            children(0),
-            [
-                "Attach",
-                "Pause",
-                "Stop",
-                "--",
-                "Asks: Bash: make deploy (off)",
-                "Allow",
-                "Always allow Bash(make deploy) in this project",
-                "Deny"
-            ]
-        );
-        assert_eq!(children(1), ["Attach", "Resume", "Stop"]);
-        assert_eq!(children(2), ["Attach (off)", "Pause (off)", "Stop (off)"]);
-        let Entry::Item { children, .. } = &menu[0] else {
-            panic!()
-        };
-        let Entry::Item { action, .. } = &children[5] else {
-            panic!()
-        };
-        assert_eq!(
-            action.as_ref().unwrap(),
-            &Action::Answer {
-                id: "1".into(),
-                name: "n1".into(),
-                request_id: "r1".into(),
-                choice: Choice::Allow
-            }
-        );
     }
 }

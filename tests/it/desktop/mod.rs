@@ -109,6 +109,27 @@ impl NotifyServer {
     ) -> zbus::Result<()>;
 }
 
+/// The stand-in server on the test's bus with `caps`: its connection, what it saw, and its
+/// capabilities (a test may change them).
+pub async fn serve_notifications(
+    env: &Env,
+    caps: &[&str],
+) -> (Connection, Arc<Mutex<Log>>, Arc<Mutex<Vec<String>>>) {
+    let log = Arc::new(Mutex::new(Log::default()));
+    let caps = Arc::new(Mutex::new(caps.iter().map(|c| c.to_string()).collect()));
+    let server = NotifyServer {
+        log: log.clone(),
+        caps: Arc::clone(&caps),
+    };
+    let server = zbus::connection::Builder::address(env.bus.address.as_str())
+        .serve_at("/org/freedesktop/Notifications", server)
+        .name("org.freedesktop.Notifications")
+        .build()
+        .await
+        .unwrap();
+    (server, log, caps)
+}
+
 /// A daemon reading `config`, the stand-in server, a listening `trusty-mpm notify` and an
 /// active session "n" whose pane the relay speaks for.
 pub struct Desk {
@@ -145,18 +166,7 @@ impl Desk {
         std::fs::write(&config_path, config).unwrap();
         let config_path = config_path.to_str().unwrap().to_owned();
         let env = Env::with_env(&[("TRUSTY_MPM_CONFIG", &config_path)]).await;
-        let log = Arc::new(Mutex::new(Log::default()));
-        let caps = Arc::new(Mutex::new(caps.iter().map(|c| c.to_string()).collect()));
-        let server = NotifyServer {
-            log: log.clone(),
-            caps: Arc::clone(&caps),
-        };
-        let server = zbus::connection::Builder::address(env.bus.address.as_str())
-            .serve_at("/org/freedesktop/Notifications", server)
-            .name("org.freedesktop.Notifications")
-            .build()
-            .await
-            .unwrap();
+        let (server, log, caps) = serve_notifications(&env, caps).await;
         let notify = spawn_notify(&env, dir.path());
         env.start_active("n").await;
         let pane = pane_of(&env, "n");
@@ -246,6 +256,19 @@ impl Desk {
     pub async fn click(&self, id: u32, action: &str) {
         let emitter = SignalEmitter::new(&self.server, "/org/freedesktop/Notifications").unwrap();
         NotifyServer::action_invoked(&emitter, id, action)
+            .await
+            .unwrap();
+    }
+
+    /// The person clicks `action` of notification `id` on a server that closes a notification
+    /// when one of its actions is clicked (dunst does): both signals at once.
+    pub async fn click_and_close(&self, id: u32, action: &str) {
+        let emitter = SignalEmitter::new(&self.server, "/org/freedesktop/Notifications").unwrap();
+        NotifyServer::action_invoked(&emitter, id, action)
+            .await
+            .unwrap();
+        // 2: dismissed by the user.
+        NotifyServer::notification_closed(&emitter, id, 2)
             .await
             .unwrap();
     }

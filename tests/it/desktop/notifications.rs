@@ -17,10 +17,11 @@ async fn bodies_are_escaped_for_markup_and_buttons_need_actions() {
     let _pending = desk.ask(TRICKY);
     req.asked().await;
     let note = desk.asking(1).await;
+    // The tool is in the summary; the body is the command alone.
     assert_eq!(note.summary, "n asks to use Bash");
     assert_eq!(
         note.body,
-        "Bash: cat &lt;Cargo.toml&gt; &amp;&amp; echo &quot;&lt;b&gt;it&apos;s&lt;/b&gt;&quot;"
+        "cat &lt;Cargo.toml&gt; &amp;&amp; echo &quot;&lt;b&gt;it&apos;s&lt;/b&gt;&quot;"
     );
     assert_eq!(
         note.actions,
@@ -39,10 +40,23 @@ async fn bodies_are_escaped_for_markup_and_buttons_need_actions() {
     assert!(note.actions.is_empty(), "{:?}", note.actions);
     assert_eq!(
         note.body,
-        format!("Bash: {TRICKY}\ntrusty-mpm approve n {rid} (or deny)")
+        format!("{TRICKY}\nAnswer with: trusty-mpm approve n {rid} · trusty-mpm deny n {rid}")
     );
     // Capabilities are asked for each notification: the user may switch servers.
     assert!(desk.log.lock().unwrap().caps_asked >= 2);
+
+    // A long command, on several lines, shows whole (the server wraps it).
+    let long = format!(
+        "cargo build --release \\\n  && {}",
+        "./deploy.sh --verbose ".repeat(60)
+    );
+    let _pending = desk.ask(&long);
+    let rid = req.asked().await;
+    let note = desk.asking(3).await;
+    assert_eq!(
+        note.body,
+        format!("{long}\nAnswer with: trusty-mpm approve n {rid} · trusty-mpm deny n {rid}")
+    );
 }
 
 #[tokio::test]
@@ -96,6 +110,26 @@ async fn clicking_the_body_opens_the_session_in_a_terminal_and_never_denies() {
     desk.click(note.id, "allow").await;
     assert_eq!(req.ended().await, (rid, "allowed".to_owned()));
     desk.closed(note.id).await;
+
+    // The "finished" note opens the session the same way.
+    std::fs::remove_file(&argv_file).unwrap();
+    let before = desk.log.lock().unwrap().shown.len();
+    desk.hook("UserPromptSubmit", r#","prompt":"x""#).await;
+    desk.hook("Stop", "").await;
+    let finished = || {
+        let log = desk.log.lock().unwrap();
+        log.shown[before..]
+            .iter()
+            .find(|s| s.summary == "n finished")
+            .cloned()
+    };
+    wait_for("the finished note", || async { finished().is_some() }).await;
+    desk.click(finished().unwrap().id, "default").await;
+    wait_for("the terminal ran again", || async { argv_file.exists() }).await;
+    wait_for("its arguments", || async {
+        std::fs::read_to_string(&argv_file).unwrap() == format!("{DAEMON}\nattach\n{id}\n")
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -105,7 +139,13 @@ async fn finished_notes_and_one_warning_while_no_server_answers() {
     // What showed while notify started listening: "finished" notes of the probe's cycles.
     let note = desk.log.lock().unwrap().shown[0].clone();
     assert_eq!(note.summary, "n finished");
-    assert!(note.actions.is_empty(), "a finished note has no actions");
+    assert_eq!(note.actions, ["default", "Open"], "it opens the session");
+    // Worked for 0 s (or 1 s on a loaded machine): seconds as "N s".
+    let worked = note.body.strip_prefix("Worked for ").unwrap_or_default();
+    let secs = worked
+        .strip_suffix(" s and is ready for you.")
+        .unwrap_or_default();
+    assert!(secs.parse::<u64>().is_ok(), "{}", note.body);
     assert_eq!(note.hint_str("category"), "x-trusty-mpm.session.finished");
     assert_eq!(u8::try_from(note.hints["urgency"].clone()).unwrap(), 1);
 
@@ -122,7 +162,7 @@ async fn finished_notes_and_one_warning_while_no_server_answers() {
     desk.ask("ls").await.unwrap();
     assert_eq!(
         desk.asking(1).await.body,
-        "Bash: ls\nAnswer in its terminal: click to open it."
+        "ls\nAnswer in its terminal: click to open it."
     );
     let stderr = desk.notify_stderr().await;
     assert_eq!(

@@ -147,7 +147,7 @@ async fn notify_only_requests_are_shown_and_end_when_the_session_moves_on() {
     assert_eq!(note.actions, ["default", "Open"]);
     assert_eq!(
         note.body,
-        "Bash: make deploy\nAnswer in its terminal: click to open it."
+        "make deploy\nAnswer in its terminal: click to open it."
     );
     let m = desk.env.manager().await;
     assert_error(

@@ -1,5 +1,6 @@
-//! `make install` ships the desktop entry notifications name (`desktop-entry` hint) and its
-//! icon, valid as the desktop reads them, and `make uninstall` takes them away again.
+//! `make install` ships the desktop entry notifications name (`desktop-entry` hint), its icon
+//! and the tray's icon for each state, valid as the desktop reads them, and `make uninstall`
+//! takes them away again.
 
 use std::process::Command;
 
@@ -26,7 +27,10 @@ fn make_install_ships_a_valid_desktop_entry_and_icon() {
     };
     make("install");
     let entry = prefix.join("share/applications/trusty-mpm.desktop");
-    let icon = prefix.join("share/icons/hicolor/scalable/apps/trusty-mpm.svg");
+    let icons = prefix.join("share/icons/hicolor/scalable");
+    let icon = icons.join("apps/trusty-mpm.svg");
+    let states = ["down", "idle", "running", "attention"]
+        .map(|s| icons.join(format!("status/trusty-mpm-{s}.svg")));
     let validate = Command::new("desktop-file-validate")
         .arg(&entry)
         .output()
@@ -42,19 +46,23 @@ fn make_install_ships_a_valid_desktop_entry_and_icon() {
         "{text}"
     );
     assert!(text.contains("\nIcon=trusty-mpm\n"), "{text}");
-    let parse = Command::new("python3")
-        .args([
-            "-c",
-            "import sys, xml.dom.minidom as m; m.parse(sys.argv[1])",
-        ])
-        .arg(&icon)
-        .output()
-        .unwrap();
-    assert!(
-        parse.status.success(),
-        "the icon is not well-formed: {parse:?}"
-    );
+    for icon in states.iter().chain([&icon]) {
+        let parse = Command::new("python3")
+            .args([
+                "-c",
+                "import sys, xml.dom.minidom as m; m.parse(sys.argv[1])",
+            ])
+            .arg(icon)
+            .output()
+            .unwrap();
+        assert!(
+            parse.status.success(),
+            "{} is not well-formed: {parse:?}",
+            icon.display()
+        );
+    }
 
     make("uninstall");
     assert!(!entry.exists() && !icon.exists());
+    assert!(states.iter().all(|s| !s.exists()), "uninstall leaves none");
 }

@@ -420,6 +420,8 @@ pub(super) fn write_home(home: &Path, projects: &[PathBuf], version: &str) {
     let out = Command::new(DAEMON)
         .args(["hooks", "install"])
         .env("HOME", home)
+        .env_remove("XDG_STATE_HOME")
+        .env_remove("TRUSTY_MPM_STATE_DIR")
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -488,4 +490,6 @@ for_each_version!(
     service::the_service_s_key_reaches_claude,
     questions::a_question_is_answered_over_dbus,
     questions::always_allow_remembers,
+    questions::the_pane_says_what_waits_for_the_desktop,
+    questions::always_deny_remembers,
 );

@@ -1,6 +1,8 @@
 //! Runtime configuration: paths (XDG state dir), environment overrides and the contract's limits.
 //! Every tunable of the daemon is read here, once, so the rest of the code takes a `Config`.
 
+pub mod file;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -54,13 +56,13 @@ pub const DEFAULT_PASS_ENV: [&str; 11] = [
 /// The slice the sessions' units go in unless config.toml names another.
 pub const DEFAULT_SLICE: &str = "trusty-mpm.slice";
 
-/// What config.toml says about the daemon itself (the hook policy is read beside it).
+/// What config.toml says about the daemon itself (`file` reads it, with the rest of the file).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FileSettings {
     pub claude_command: Option<String>,
     pub restore_on_start: bool,
     pub slice: Option<String>,
-    pub limits: crate::units::Limits,
+    pub limits: crate::limits::Limits,
     pub slice_memory_max: Option<u64>,
     /// `pass_env`: the daemon's variables every claude gets (None: `DEFAULT_PASS_ENV`).
     pub pass_env: Option<Vec<String>>,
@@ -95,7 +97,7 @@ pub fn check_env(env: BTreeMap<String, String>) -> Result<BTreeMap<String, Strin
 pub struct Config {
     /// Directory of the persisted registry.
     pub state_dir: PathBuf,
-    /// The optional config file (hook policy: permission wait, auto-adopt, deny rules).
+    /// The optional config file, config.toml (see `file`).
     pub config_file: PathBuf,
     /// tmux server socket (`-S`); `None` is tmux's default server.
     pub tmux_socket: Option<PathBuf>,
@@ -111,7 +113,7 @@ pub struct Config {
     /// The slice the sessions' units go in (under systemd).
     pub slice: String,
     /// Limits for every session's unit, where StartSession sets none.
-    pub default_limits: crate::units::Limits,
+    pub default_limits: crate::limits::Limits,
     /// MemoryMax of the slice: all agents together.
     pub slice_memory_max: Option<u64>,
     /// Which of the daemon's own variables every claude gets (patterns, `*` at the end).
