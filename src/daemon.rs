@@ -65,9 +65,8 @@ pub async fn run() -> ExitCode {
         && let Some(max) = cfg.slice_memory_max
     {
         // All agents together; the slice unit itself ships with `make install`.
-        let limit = format!("MemoryMax={max}");
-        match crate::units::systemctl(&["set-property", "--runtime", &cfg.slice, &limit]).await {
-            Ok(()) => tracing::info!("{} limited to {limit}", cfg.slice),
+        match crate::units::limit_slice(&cfg.slice, max).await {
+            Ok(()) => tracing::info!("{} limited to MemoryMax={max}", cfg.slice),
             Err(e) => tracing::error!("could not limit {}: {e}", cfg.slice),
         }
     } else if !cfg.under_systemd

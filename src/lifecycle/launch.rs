@@ -48,6 +48,8 @@ struct Launch {
     command: String,
     /// The unit it runs in (empty: none).
     unit: String,
+    /// Where its launcher waits until the unit holds it (under systemd).
+    gate: Option<units::Gate>,
     /// The Claude Code session id the conversation will have.
     claude_id: String,
     summary: String,
@@ -60,22 +62,32 @@ impl<T: Tmux> SessionService<T> {
     /// Arguments reach claude as `"$@"`, never parsed by a shell. A new conversation gets a
     /// fresh `--session-id`, so it can be resumed even where no hook ever ran.
     ///
-    /// Under systemd the launcher runs in a transient scope of its own (`units::scoped`), with
-    /// the session's limits over config.toml's defaults; a unit of the same name that an
-    /// earlier launch left behind is stopped first.
+    /// Under systemd the launcher first waits at a gate (`units::Gate`), until `enter_unit`
+    /// has put it in a transient scope of its own.
     async fn launch(&self, s: &Session, resume: Option<&str>) -> Result<Launch> {
-        let (name, limits, args) = (&s.name, &s.limits, &s.args);
+        let (name, args) = (&s.name, &s.args);
         let command = self.cfg.claude_command.clone();
         let claude = procwatch::blocking(move || resolve_claude(command.as_deref()))
             .await
             .ok_or_else(|| Error::internal("looking for claude", "the lookup task failed"))??;
+        let gate = match self.cfg.under_systemd {
+            true => Some(units::Gate::new(&self.cfg.state_dir)?),
+            false => None,
+        };
+        let script = match gate {
+            Some(_) => units::GATE_SCRIPT,
+            None => "\"$@\"; exit $?",
+        };
         let mut argv = vec![
             "sh".to_owned(),
             "-c".to_owned(),
-            "\"$@\"; exit $?".to_owned(),
+            script.to_owned(),
             "trusty-mpm-launch".to_owned(),
-            claude.clone(),
         ];
+        if let Some(gate) = &gate {
+            argv.push(gate.path().to_string_lossy().into_owned());
+        }
+        argv.push(claude.clone());
         argv.extend(args.iter().cloned());
         let (claude_id, summary) = match resume {
             Some(id) => {
@@ -88,22 +100,39 @@ impl<T: Tmux> SessionService<T> {
                 (id.clone(), format!("--session-id {id}"))
             }
         };
-        let (argv, unit) = if self.cfg.under_systemd {
-            let unit = units::unit_name(name);
-            units::clear(&unit).await;
-            let limits = limits.over(&self.cfg.default_limits);
-            (units::scoped(&unit, &self.cfg.slice, &limits, argv), unit)
-        } else {
-            (argv, String::new())
+        let unit = match gate {
+            Some(_) => units::unit_name(name),
+            None => String::new(),
         };
         Ok(Launch {
             argv,
             env: self.cfg.claude_environment(std::env::vars(), &s.env),
             command: claude,
             unit,
+            gate,
             claude_id,
             summary,
         })
+    }
+
+    /// Under systemd, puts the launcher of `s` (process `pid`, waiting at its gate) in a
+    /// transient scope with the session's limits over config.toml's defaults, then lets it
+    /// start claude; a unit of the same name that an earlier launch left behind is stopped
+    /// first. On an error the launcher exits without starting anything.
+    async fn enter_unit(&self, launch: &mut Launch, s: &Session, pid: u32) -> Result<()> {
+        let Some(gate) = launch.gate.take() else {
+            return Ok(());
+        };
+        units::clear(&launch.unit).await;
+        units::start_scope(units::Scope {
+            unit: &launch.unit,
+            slice: &self.cfg.slice,
+            description: "Claude Code session run by trusty-mpm",
+            limits: s.limits.over(&self.cfg.default_limits),
+            pids: &[pid],
+        })
+        .await?;
+        gate.open().await
     }
 
     /// Limits are valid, and there is a unit to apply them to.
@@ -179,10 +208,17 @@ impl<T: Tmux> SessionService<T> {
             return Ok(());
         };
         self.delete(session.id);
-        if created_tmux && let Err(k) = self.tmux.kill_session(&session.name).await {
-            tracing::error!(session_id = %session.id, session_name = %session.name, "{}: could not kill the tmux session of a start that failed: {k}", session.name);
+        if created_tmux {
+            self.kill_created(session).await;
         }
         Err(e)
+    }
+
+    /// Kills the tmux session of a start that failed.
+    async fn kill_created(&self, session: &Session) {
+        if let Err(k) = self.tmux.kill_session(&session.name).await {
+            tracing::error!(session_id = %session.id, session_name = %session.name, "{}: could not kill the tmux session of a start that failed: {k}", session.name);
+        }
     }
 
     /// `StartSession`: a detached tmux session in `dir` running claude.
@@ -200,13 +236,18 @@ impl<T: Tmux> SessionService<T> {
         check_args(&opts.args)?;
         let env = check_env(opts.env)?;
         self.check_limits(&opts.limits)?;
-        let tmux_names = self.tmux_names().await?;
+        // tmux itself refuses a requested name it has (`duplicate_as_exists`); the list is
+        // needed only to find a free one.
+        let tmux_names = match requested {
+            Some(_) => Vec::new(),
+            None => self.tmux_names().await?,
+        };
         let reservation = self.reserve_name(requested, dir, &tmux_names)?;
         let mut session = Session::new(reservation.name.clone(), dir.to_owned(), true);
         session.limits = opts.limits;
         session.args = opts.args;
         session.env = env;
-        let launch = self.launch(&session, opts.resume.as_deref()).await?;
+        let mut launch = self.launch(&session, opts.resume.as_deref()).await?;
         let program = Program {
             dir,
             env: &launch.env,
@@ -218,6 +259,10 @@ impl<T: Tmux> SessionService<T> {
             .new_session(name, &program)
             .await
             .map_err(|e| duplicate_as_exists(e, name))?;
+        if let Err(e) = self.enter_unit(&mut launch, &session, pane.pid).await {
+            self.kill_created(&session).await;
+            return Err(e);
+        }
         session.claude_session_id = launch.claude_id;
         session.claude_command = launch.command;
         session.unit = launch.unit;
@@ -291,7 +336,7 @@ impl<T: Tmux> SessionService<T> {
         }
         let s = self.session(id)?;
         let resume = (!s.claude_session_id.is_empty()).then_some(s.claude_session_id.as_str());
-        let launch = self.launch(&s, resume).await?;
+        let mut launch = self.launch(&s, resume).await?;
         let program = Program {
             dir: &s.project_dir,
             env: &launch.env,
@@ -328,6 +373,7 @@ impl<T: Tmux> SessionService<T> {
             }
             (Some(_), None) => self.tmux.new_window(&s.name, &program).await?,
         };
+        self.enter_unit(&mut launch, &s, pane.pid).await?;
         let mut fresh = s.clone();
         self.set_pane(&mut fresh, &pane).await;
         self.update(id, Some(("restarted", launch.summary)), |s| {
