@@ -38,6 +38,7 @@ pub async fn run() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    crate::units::release_gates(&cfg.state_dir);
     let sessions = match SessionService::load_registry(&cfg) {
         Ok(s) => s,
         Err(e) => {

@@ -62,7 +62,7 @@ impl<T: Tmux> SessionService<T> {
     /// Arguments reach claude as `"$@"`, never parsed by a shell. A new conversation gets a
     /// fresh `--session-id`, so it can be resumed even where no hook ever ran.
     ///
-    /// Under systemd the launcher first waits at a gate (`units::Gate`), until `enter_unit`
+    /// Under systemd the launcher first waits at a gate (`units::Gate`), until `spawn_unit`
     /// has put it in a transient scope of its own.
     async fn launch(&self, s: &Session, resume: Option<&str>) -> Result<Launch> {
         let (name, args) = (&s.name, &s.args);
@@ -118,21 +118,41 @@ impl<T: Tmux> SessionService<T> {
     /// Under systemd, puts the launcher of `s` (process `pid`, waiting at its gate) in a
     /// transient scope with the session's limits over config.toml's defaults, then lets it
     /// start claude; a unit of the same name that an earlier launch left behind is stopped
-    /// first. On an error the launcher exits without starting anything.
-    async fn enter_unit(&self, launch: &mut Launch, s: &Session, pid: u32) -> Result<()> {
-        let Some(gate) = launch.gate.take() else {
-            return Ok(());
+    /// first. In the background, as the launch itself: the session is `starting` meanwhile.
+    /// When systemd refuses, the launcher prints why and exits without starting anything, and
+    /// the session stops saying so (see `launch_failed`).
+    fn spawn_unit(
+        self: &Arc<Self>,
+        gate: Option<units::Gate>,
+        unit: String,
+        s: &Session,
+        pid: u32,
+    ) {
+        let Some(gate) = gate else {
+            return;
         };
-        units::clear(&launch.unit).await;
-        units::start_scope(units::Scope {
-            unit: &launch.unit,
-            slice: &self.cfg.slice,
-            description: "Claude Code session run by trusty-mpm",
-            limits: s.limits.over(&self.cfg.default_limits),
-            pids: &[pid],
-        })
-        .await?;
-        gate.open().await
+        let (svc, limits) = (Arc::clone(self), s.limits);
+        let (id, name) = (s.id, s.name.clone());
+        tokio::spawn(async move {
+            units::clear(&unit).await;
+            let scope = units::Scope {
+                unit: &unit,
+                slice: &svc.cfg.slice,
+                description: "Claude Code session run by trusty-mpm",
+                limits: limits.over(&svc.cfg.default_limits),
+                pids: &[pid],
+            };
+            let opened = match units::start_scope(scope).await {
+                Ok(()) => gate.open().await,
+                Err(e) => {
+                    tracing::error!(session_id = %id, session_name = %name, "{name}: {e}");
+                    gate.refuse(&format!("trusty-mpm: {e}")).await
+                }
+            };
+            if let Err(e) = opened {
+                tracing::error!(session_id = %id, session_name = %name, "{name}: {e}");
+            }
+        });
     }
 
     /// Limits are valid, and there is a unit to apply them to.
@@ -208,17 +228,10 @@ impl<T: Tmux> SessionService<T> {
             return Ok(());
         };
         self.delete(session.id);
-        if created_tmux {
-            self.kill_created(session).await;
-        }
-        Err(e)
-    }
-
-    /// Kills the tmux session of a start that failed.
-    async fn kill_created(&self, session: &Session) {
-        if let Err(k) = self.tmux.kill_session(&session.name).await {
+        if created_tmux && let Err(k) = self.tmux.kill_session(&session.name).await {
             tracing::error!(session_id = %session.id, session_name = %session.name, "{}: could not kill the tmux session of a start that failed: {k}", session.name);
         }
+        Err(e)
     }
 
     /// `StartSession`: a detached tmux session in `dir` running claude.
@@ -259,10 +272,7 @@ impl<T: Tmux> SessionService<T> {
             .new_session(name, &program)
             .await
             .map_err(|e| duplicate_as_exists(e, name))?;
-        if let Err(e) = self.enter_unit(&mut launch, &session, pane.pid).await {
-            self.kill_created(&session).await;
-            return Err(e);
-        }
+        let gate = launch.gate.take();
         session.claude_session_id = launch.claude_id;
         session.claude_command = launch.command;
         session.unit = launch.unit;
@@ -274,6 +284,7 @@ impl<T: Tmux> SessionService<T> {
         );
         drop(reservation);
         self.commit_new(&session, true).await?;
+        self.spawn_unit(gate, session.unit.clone(), &session, pane.pid);
         self.spawn_detection(session.id);
         self.learn_version(session.id, session.claude_command.clone());
         Ok(session)
@@ -373,7 +384,7 @@ impl<T: Tmux> SessionService<T> {
             }
             (Some(_), None) => self.tmux.new_window(&s.name, &program).await?,
         };
-        self.enter_unit(&mut launch, &s, pane.pid).await?;
+        let (gate, unit) = (launch.gate.take(), launch.unit.clone());
         let mut fresh = s.clone();
         self.set_pane(&mut fresh, &pane).await;
         self.update(id, Some(("restarted", launch.summary)), |s| {
@@ -391,6 +402,7 @@ impl<T: Tmux> SessionService<T> {
             Ok(())
         })?;
         self.persist().await?;
+        self.spawn_unit(gate, unit, &s, pane.pid);
         self.spawn_detection(id);
         self.learn_version(id, launch.command);
         Ok(())

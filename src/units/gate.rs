@@ -1,8 +1,9 @@
 //! The gate a session's launcher waits at until its unit holds it: a FIFO in the daemon's
 //! private state directory, which the launcher opens and reads one line from before it starts
 //! anything (`GATE_SCRIPT`). The daemon moves the waiting launcher into its scope, so nothing it
-//! starts can stay outside, then opens the gate. A gate dropped unopened makes the launcher
-//! exit without starting claude (the FIFO is gone, or its writer closes with nothing written).
+//! starts can stay outside, then opens the gate. Refused (with the reason as the line), or
+//! dropped unopened (the FIFO is gone, or its writer closes with nothing written), the gate
+//! makes the launcher exit without starting claude; refused, it prints the reason first.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -14,7 +15,11 @@ use crate::error::{Error, Result};
 
 /// The shell words a launcher waits at the gate with: `$1` is the gate, the rest what it then
 /// runs (as `sh -c SCRIPT NAME GATE ARGV…`).
-pub const GATE_SCRIPT: &str = r#"read -r _ < "$1" || exit 1; shift; "$@"; exit $?"#;
+pub const GATE_SCRIPT: &str = r#"IFS= read -r go < "$1" || exit 1; [ "$go" = go ] || { printf '%s
+' "$go" >&2; exit 1; }; shift; "$@"; exit $?"#;
+
+/// The line that lets the launcher go on.
+const GO: &str = "go";
 
 /// How long the launcher may take to reach the gate (it has just been started).
 const ARRIVAL: Duration = Duration::from_secs(5);
@@ -43,8 +48,23 @@ impl Gate {
         &self.path
     }
 
-    /// Lets the launcher go on: waits (a while) until it opened the gate, then writes its line.
+    /// Lets the launcher go on.
     pub async fn open(self) -> Result<()> {
+        self.send(GO.to_owned()).await
+    }
+
+    /// Makes the launcher print `why` (on one line) and exit.
+    pub async fn refuse(self, why: &str) -> Result<()> {
+        let line: String = why
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        let line = if line == GO { format!("{line}.") } else { line };
+        self.send(line).await
+    }
+
+    /// Waits (a while) until the launcher opened the gate, then writes it `line`.
+    async fn send(self, line: String) -> Result<()> {
         let path = self.path.clone();
         // Opening a FIFO for writing returns once a reader opened it: the launcher is there.
         let arrived = tokio::task::spawn_blocking(move || {
@@ -55,7 +75,7 @@ impl Gate {
         });
         match tokio::time::timeout(ARRIVAL, arrived).await {
             Ok(Ok(Ok(mut fifo))) => fifo
-                .write_all(b"\n")
+                .write_all(format!("{line}\n").as_bytes())
                 .map_err(|e| Error::internal("opening the launcher's gate", e)),
             Ok(Ok(Err(e))) => Err(Error::internal("opening the launcher's gate", e)),
             Ok(Err(e)) => Err(Error::internal("opening the launcher's gate", e)),
@@ -69,6 +89,19 @@ impl Gate {
                     "The session's launcher did not start within 5 s.".into(),
                 ))
             }
+        }
+    }
+}
+
+/// Lets go the launchers still waiting at gates of an earlier daemon (one that stopped between
+/// a start and its unit): each exits, and its session stops saying how.
+pub fn release_gates(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with("gate-") {
+            drop(Gate { path: entry.path() });
         }
     }
 }

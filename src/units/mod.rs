@@ -15,7 +15,7 @@ mod systemd;
 
 pub use cgroup::{Figures, figures, tree};
 pub use freeze::{freeze, thaw};
-pub use gate::{GATE_SCRIPT, Gate};
+pub use gate::{GATE_SCRIPT, Gate, release_gates};
 pub use systemd::{Scope, clear, limit_slice, start_scope};
 
 use crate::model::SessionName;

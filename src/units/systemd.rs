@@ -84,9 +84,15 @@ async fn bounded<T>(what: &str, call: impl Future<Output = zbus::Result<T>>) -> 
 
 /// What the manager said, without the error's name.
 fn reason(e: &zbus::Error) -> String {
-    match e {
-        zbus::Error::MethodError(_, Some(text), _) => text.trim_end_matches('.').to_owned(),
-        e => e.to_string(),
+    use zbus::DBusError;
+    let text = match e {
+        zbus::Error::MethodError(_, Some(text), _) => Some(text.as_str()),
+        zbus::Error::FDO(e) => e.description(),
+        _ => None,
+    };
+    match text {
+        Some(text) => text.trim_end_matches('.').to_owned(),
+        None => e.to_string(),
     }
 }
 
