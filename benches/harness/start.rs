@@ -79,9 +79,10 @@ fn push(rows: &mut Vec<Row>, how: &str, daemon: &[f64], floor: &[f64]) {
 }
 
 /// `STARTS` StartSession calls, each followed by one `tmux new-session -d` of the fake claude
-/// on the daemon's tmux server: the sorted ms of each. Every session is removed (and its tmux
-/// session killed) before the next turn; the next turn begins once claude runs, so that nothing
-/// a start left running competes with the next measurement.
+/// on the daemon's tmux server (which the first, untimed start started): the sorted ms of
+/// each. Every session but the first is removed (and its tmux session killed) before the next
+/// turn; the next turn begins once claude runs, so that nothing a start left running competes
+/// with the next measurement.
 async fn starts_vs_floor(
     m: &ManagerProxy<'static>,
     sock: &Path,
@@ -112,14 +113,21 @@ async fn starts_vs_floor(
             daemon.push(d.as_secs_f64() * 1000.0);
             floor.push(f.as_secs_f64() * 1000.0);
         }
-        m.remove_session(&name, true)
-            .await
-            .unwrap_or_else(|e| panic!("RemoveSession {name}: {e}"));
         let _ = tmux_cmd(sock)
             .args(["kill-session", "-t", &format!("={bare}")])
             .output();
+        // The first session stays: with none left, tmux's server would exit, and every turn
+        // would measure starting a server.
+        if i > 0 {
+            m.remove_session(&name, true)
+                .await
+                .unwrap_or_else(|e| panic!("RemoveSession {name}: {e}"));
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    m.remove_session("st00", true)
+        .await
+        .unwrap_or_else(|e| panic!("RemoveSession st00: {e}"));
     (sorted(daemon), sorted(floor))
 }
 
