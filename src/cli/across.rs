@@ -14,6 +14,7 @@ use super::bus::{manager, sessions};
 use super::hosts::Place;
 use super::output::{self, ActivityCounts, SessionInfo, visible};
 use super::remote::{CALL_TIMEOUT, CONNECT_TIMEOUT, Link, Unreachable, connect};
+use super::status::Located;
 
 /// How long the answer of one place may take once it is reached.
 const ANSWER_LIMIT: Duration = CONNECT_TIMEOUT;
@@ -111,14 +112,6 @@ fn reached(links: Vec<Result<Link, Unreachable>>) -> (Vec<Option<Connection>>, E
         })
         .collect();
     (conns, code)
-}
-
-/// A session with the place it runs on, as `list --json` prints it with hosts configured.
-#[derive(Serialize)]
-pub struct Located<'a> {
-    pub host: &'a str,
-    #[serde(flatten)]
-    pub session: &'a SessionInfo,
 }
 
 /// `list`: the sessions of every place, each place's oldest first.

@@ -3,13 +3,21 @@
 
 use std::collections::HashMap;
 
+use serde::Serialize;
 use zbus::Connection;
 use zbus::proxy::CacheProperties;
 
-use super::across::Located;
 use super::bus::manager;
 use super::output::{self, SessionInfo, visible, visible_lines};
 use crate::contract::{BUS_NAME, SESSION_IFACE};
+
+/// A session with the place it runs on, as `list --json` prints it with hosts configured.
+#[derive(Serialize)]
+pub struct Located<'a> {
+    pub host: &'a str,
+    #[serde(flatten)]
+    pub session: &'a SessionInfo,
+}
 
 fn print_json(v: &impl serde::Serialize) {
     println!("{}", output::json(v, true));
