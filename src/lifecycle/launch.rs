@@ -249,12 +249,9 @@ impl<T: Tmux> SessionService<T> {
         check_args(&opts.args)?;
         let env = check_env(opts.env)?;
         self.check_limits(&opts.limits)?;
-        // tmux itself refuses a requested name it has (`duplicate_as_exists`); the list is
-        // needed only to find a free one.
-        let tmux_names = match requested {
-            Some(_) => Vec::new(),
-            None => self.tmux_names().await?,
-        };
+        // Asked even for a requested name: a tmux that does not answer then fails the start
+        // before a new-session is queued that it would carry out later, unmanaged.
+        let tmux_names = self.tmux_names().await?;
         let reservation = self.reserve_name(requested, dir, &tmux_names)?;
         let mut session = Session::new(reservation.name.clone(), dir.to_owned(), true);
         session.limits = opts.limits;
