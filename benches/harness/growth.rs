@@ -68,7 +68,7 @@ pub async fn registry_growth(
             "s",
             blocks_s[9],
         )
-        .against(blocks_s[0], &format!("the first {block}"))
+        .against(blocks_s[0], format!("the first {block}"))
         .ratio_target("≤ 1.25×", 1.25, false),
     );
     rows.push(

@@ -275,7 +275,11 @@ pub async fn first_read_through_the_daemon(
         10,
         "SessionStart → its figures on the bus (median of 5)",
         "ms",
-        if on_bus.is_empty() { f64::NAN } else { med(&on_bus) },
+        if on_bus.is_empty() {
+            f64::NAN
+        } else {
+            med(&on_bus)
+        },
     )
     .against(med(&harness), "first read in the harness");
     rows.push(match missed {
