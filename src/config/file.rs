@@ -250,18 +250,10 @@ mod tests {
 
     #[test]
     fn settings_are_read() {
+        // The rules' matching is `hooks::policy`'s test; here, that they are read in order.
         let pol = ConfigFile::parse(
-            r#"
-            permission_wait_secs = 5
-            [[deny]]
-            tool = "Bash"
-            pattern = "rm -rf /"
-            reason = "no"
-            [[deny]]
-            tool = "*"
-            pattern = "\\.env$"
-            reason = "secrets"
-            "#,
+            "permission_wait_secs = 5\n[[deny]]\ntool = \"Bash\"\npattern = \"rm\"\nreason = \"no\"\n\
+             [[deny]]\ntool = \"*\"\npattern = \"\\\\.env$\"\nreason = \"secrets\"\n",
         )
         .unwrap();
         assert_eq!(pol.permission_wait, Duration::from_secs(5));
