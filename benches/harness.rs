@@ -1,19 +1,23 @@
 //! `make bench` (`cargo bench --bench harness`): the performance figures of issue 6 and the ones
-//! added since (9: resource figures, 10: transcript reads, 11: remote hosts), each beside a
-//! baseline measured in the same run against the same private world (a dbus-daemon, a tmux
-//! server on its own socket and the release daemon). Prints a table and writes
+//! added since (9: resource figures, 10: transcript reads, 11: a change as the registry grows,
+//! 12: StartSession beside `tmux new-session`, 13: remote hosts), each beside a baseline
+//! measured in the same run against the same private world (a dbus-daemon, a tmux server on its
+//! own socket and the release daemon). Prints a table and writes
 //! `target/bench/report.json` (and `report.md`). See docs/performance.md.
 //!
 //! Knobs: BENCH_IDLE_SECS (idle window, default 60), BENCH_CALLS (latency calls per method,
 //! default 10000), BENCH_THROUGHPUT_SECS (per throughput round, default 2), BENCH_RUST_LOG
-//! (the daemon's RUST_LOG, default info).
+//! (the daemon's RUST_LOG, default info), BENCH_GROWTH_SESSIONS (figure 11, default 10000),
+//! BENCH_ONLY (a comma-separated choice of the groups registered, live, telemetry, growth and
+//! start; default all).
 //!
 //! The binary re-executes itself as the pane-polling monitor of figure 6
 //! (`--poll-monitor SOCKET SECS NAME…`), so that monitor's CPU is a process of its own.
 //!
 //! Here: the run (knobs, clean-up on Ctrl-C, the report). In `harness/`: `registered`
 //! (figures 1, 2, 3, 7, 8), `live` (4 and 9, with `idle` for 6, `hook_relay` for 5 and the
-//! daemon's part of 10), `telemetry` (10, transcript reads) and `remote` (11) measure;
+//! daemon's part of 10), `telemetry` (10, transcript reads), `growth` (11), `start` (12) and
+//! `remote` (13) measure;
 //! `calls` times method calls; `cpu` reads processes' CPU and memory and `machine` the run's
 //! conditions; `world` is the private bus, tmux server and daemon; `report` the table and JSON.
 
@@ -21,6 +25,8 @@
 mod calls;
 #[path = "harness/cpu.rs"]
 mod cpu;
+#[path = "harness/growth.rs"]
+mod growth;
 #[path = "harness/hook_relay.rs"]
 mod hook_relay;
 #[path = "harness/idle.rs"]
@@ -35,6 +41,8 @@ mod registered;
 mod remote;
 #[path = "harness/report.rs"]
 mod report;
+#[path = "harness/start.rs"]
+mod start;
 #[path = "harness/telemetry.rs"]
 mod telemetry;
 #[path = "harness/world.rs"]
@@ -60,6 +68,10 @@ struct Cfg {
     pub calls: usize,
     pub idle_secs: f64,
     pub throughput_secs: f64,
+    /// Sessions registered for figure 11 (a multiple of 10).
+    pub growth_sessions: usize,
+    /// The groups of figures to run (empty: all).
+    pub only: Vec<String>,
 }
 
 impl Cfg {
@@ -75,7 +87,19 @@ impl Cfg {
             calls: num("BENCH_CALLS", 10_000.0) as usize,
             idle_secs: num("BENCH_IDLE_SECS", 60.0),
             throughput_secs: num("BENCH_THROUGHPUT_SECS", 2.0),
+            growth_sessions: (num("BENCH_GROWTH_SESSIONS", 10_000.0) as usize).max(10) / 10 * 10,
+            only: std::env::var("BENCH_ONLY")
+                .unwrap_or_default()
+                .split(',')
+                .filter(|g| !g.is_empty())
+                .map(str::to_owned)
+                .collect(),
         }
+    }
+
+    /// Whether the group of figures `group` runs (BENCH_ONLY names it, or is unset).
+    fn runs(&self, group: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|g| g == group)
     }
 }
 
@@ -159,10 +183,24 @@ async fn run() {
     let mut rows = Vec::new();
     let mut raw = serde_json::Map::new();
 
-    registered_sessions(&mut w, &cfg, &mut rows, &mut raw).await;
-    live_sessions(&mut w, &cfg, &mut rows, &mut raw).await;
-    remote::remote_hosts(&mut w, &cfg, &mut rows, &mut raw).await;
-    telemetry::transcript_reads(&w, &mut rows, &mut raw);
+    if cfg.runs("registered") {
+        registered_sessions(&mut w, &cfg, &mut rows, &mut raw).await;
+    }
+    if cfg.runs("live") {
+        live_sessions(&mut w, &cfg, &mut rows, &mut raw).await;
+    }
+    if cfg.runs("telemetry") {
+        telemetry::transcript_reads(&w, &mut rows, &mut raw);
+    }
+    if cfg.runs("growth") {
+        growth::registry_growth(&mut w, &cfg, &mut rows, &mut raw).await;
+    }
+    if cfg.runs("start") {
+        start::start_latency(&mut w, &mut rows, &mut raw).await;
+    }
+    if cfg.runs("remote") {
+        remote::remote_hosts(&mut w, &cfg, &mut rows, &mut raw).await;
+    }
 
     let table = report::table(&rows);
     println!("\n{table}");

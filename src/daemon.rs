@@ -38,6 +38,7 @@ pub async fn run() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    crate::units::release_gates(&cfg.state_dir);
     let sessions = match SessionService::load_registry(&cfg) {
         Ok(s) => s,
         Err(e) => {
@@ -65,9 +66,8 @@ pub async fn run() -> ExitCode {
         && let Some(max) = cfg.slice_memory_max
     {
         // All agents together; the slice unit itself ships with `make install`.
-        let limit = format!("MemoryMax={max}");
-        match crate::units::systemctl(&["set-property", "--runtime", &cfg.slice, &limit]).await {
-            Ok(()) => tracing::info!("{} limited to {limit}", cfg.slice),
+        match crate::units::limit_slice(&cfg.slice, max).await {
+            Ok(()) => tracing::info!("{} limited to MemoryMax={max}", cfg.slice),
             Err(e) => tracing::error!("could not limit {}: {e}", cfg.slice),
         }
     } else if !cfg.under_systemd
@@ -167,7 +167,8 @@ async fn wait_for_end(conn: &zbus::Connection, svc: &Arc<SessionService>) -> Exi
         sessions = svc.count(),
         "trusty-mpm stopping; the sessions keep running"
     );
-    if let Err(e) = svc.persist().await {
+    // A clean stop leaves the whole registry in one snapshot and an empty journal.
+    if let Err(e) = svc.compact().await {
         tracing::error!("final save of the registry failed: {e}");
     }
     code

@@ -133,6 +133,7 @@ pub async fn registered_sessions(
     // The same, each call right after a change (a session registered, then removed again), for
     // a daemon that reuses its answer while nothing changes.
     let (after_change, cpu_after_change) = list_after_change(w, &m, &project, 30).await;
+    let (gio_ping, gio_list) = gio_calls(w, 200);
     split.insert("list_sessions_1000_after_change".into(), cpu_after_change);
     raw.insert("cpu_us_per_call".into(), Value::Object(split));
     rows.push(Row::new(
@@ -165,6 +166,20 @@ pub async fn registered_sessions(
             p50(&after_change) / 1000.0,
         )
         .against(p50(&ls1000) / 1000.0, "unchanged state"),
+    );
+    rows.push(
+        Row::new(
+            2,
+            "ListSessions, 1,000 sessions, through a Gio client (p50)",
+            "ms",
+            p50(&gio_list) / 1000.0,
+        )
+        .against(p50(&gio_ping) / 1000.0, "Ping, same Gio client")
+        .ratio_target("≤ 10× Ping", 10.0, false),
+    );
+    raw.insert(
+        "gio_client_us".into(),
+        json!({ "ping": summary(&gio_ping), "list_sessions_1000": summary(&gio_list) }),
     );
     raw.insert(
         "list_sessions_us_1000_after_change".into(),
@@ -250,8 +265,32 @@ async fn list_after_change(
     (wall, split)
 }
 
+/// `rounds` of Ping and ListSessions, taking turns, from a GDBus client (python3-gi, as desktop
+/// clients are): sorted µs of each, timed until the client holds the reply as a GVariant.
+fn gio_calls(w: &World, rounds: usize) -> (Vec<f64>, Vec<f64>) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/harness/gio_calls.py");
+    let out = std::process::Command::new("/usr/bin/python3")
+        .arg(script)
+        .arg(&w.bus_addr)
+        .arg(rounds.to_string())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("/usr/bin/python3 with python3-gi runs (apt-get install python3-gi)");
+    assert!(
+        out.status.success(),
+        "the Gio client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let times: Value = serde_json::from_slice(&out.stdout).expect("the Gio client's JSON");
+    let column = |k: &str| -> Vec<f64> {
+        let v = times[k].as_array().expect("a list of µs");
+        sorted(v.iter().filter_map(Value::as_f64).collect())
+    };
+    (column("ping"), column("list"))
+}
+
 /// Registers sessions `from..to` (names r0000…), 8 calls in flight.
-async fn register(m: &ManagerProxy<'static>, project: &str, from: usize, to: usize) {
+pub async fn register(m: &ManagerProxy<'static>, project: &str, from: usize, to: usize) {
     let mut set = tokio::task::JoinSet::new();
     for i in from..to {
         if set.len() >= 8 {
@@ -270,7 +309,7 @@ async fn register(m: &ManagerProxy<'static>, project: &str, from: usize, to: usi
     }
 }
 
-fn reg_name(i: usize) -> String {
+pub fn reg_name(i: usize) -> String {
     format!("r{i:04}")
 }
 

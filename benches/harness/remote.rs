@@ -1,4 +1,4 @@
-//! Figure 11, remote hosts (issue 22): clients reaching the daemon through ssh and
+//! Figure 13, remote hosts (issue 22): clients reaching the daemon through ssh and
 //! `systemd-stdio-bridge`, against the transport's floor measured in the same run: `ssh lab
 //! true` over a ControlMaster connection, plus a Ping over a bridge connection made through it.
 //! The host is this machine seen through a private `sshd` on 127.0.0.1 at a free port (the
@@ -310,7 +310,7 @@ async fn answered(
     ms
 }
 
-/// Figure 11 against a daemon with a fresh state dir and one live session.
+/// Figure 13 against a daemon with a fresh state dir and one live session.
 pub async fn remote_hosts(
     w: &mut World,
     cfg: &Cfg,
@@ -382,7 +382,7 @@ pub async fn remote_hosts(
     );
     rows.push(
         Row::new(
-            11,
+            13,
             "`trusty-mpm --host lab list`, median of 40",
             "ms",
             med(&t_list),
@@ -407,7 +407,7 @@ pub async fn remote_hosts(
     let t_answer = sorted(t_answer);
     rows.push(
         Row::new(
-            11,
+            13,
             "remote permission request answered by `approve`, median of 20",
             "ms",
             med(&t_answer),
@@ -430,7 +430,7 @@ pub async fn remote_hosts(
     // Nothing runs in a follower at idle: both may be below what schedstat tells apart, so
     // under 1 ms in the window passes too (and a ratio of two zeros is not shown).
     let mut row = Row::new(
-        11,
+        13,
         format!("`watch` CPU with 5 hosts, idle {secs:.0} s"),
         "ms",
         five,

@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 /// One line of the report: a measured value beside the baseline measured in the same run.
 #[derive(Serialize)]
 pub struct Row {
-    /// Figure number: 1–8 of issue 6, then 9 (resource figures) and 10 (transcript reads).
+    /// Figure number: 1–8 of issue 6, then 9 (resource figures), 10 (transcript reads), 11
+    /// (a change as the registry grows) and 12 (StartSession beside tmux new-session).
     pub figure: u8,
     pub what: String,
     pub unit: &'static str,

@@ -231,6 +231,7 @@ pub async fn first_read_through_the_daemon(
         .to_string()
     };
     let (mut hook, mut empty, mut on_bus) = (Vec::new(), Vec::new(), Vec::new());
+    let mut missed = 0;
     for i in 0..5 {
         let nothing = w.dir.path().join(format!("empty-{i}.jsonl"));
         std::fs::write(&nothing, "").expect("an empty transcript");
@@ -243,16 +244,19 @@ pub async fn first_read_through_the_daemon(
         let (d, code, _) = run_relay(w, Some(&pane), &session_start(2 * i + 1, &link));
         assert_eq!(code, Some(0), "the hook failed");
         hook.push(d.as_secs_f64() * 1000.0);
-        tokio::time::timeout(Duration::from_secs(30), async {
+        let arrived = tokio::time::timeout(Duration::from_secs(30), async {
             while let Some(Ok(msg)) = changes.next().await {
                 if context_in(&msg) == Some(want) {
                     return;
                 }
             }
         })
-        .await
-        .expect("the figures on the bus within 30 s");
-        on_bus.push(t0.elapsed().as_secs_f64() * 1000.0);
+        .await;
+        match arrived {
+            Ok(()) => on_bus.push(t0.elapsed().as_secs_f64() * 1000.0),
+            // The relay fails open after 1 s: on a machine loaded enough, the event is lost.
+            Err(_) => missed += 1,
+        }
     }
     let harness = sorted((0..3).map(|_| first_read(&big).0).collect());
     let (hook, empty, on_bus) = (sorted(hook), sorted(empty), sorted(on_bus));
@@ -267,15 +271,23 @@ pub async fn first_read_through_the_daemon(
         .against(med(&empty), "naming an empty one")
         .ratio_target("≤ 1.5× (no wait for the read)", 1.5, false),
     );
-    rows.push(
-        Row::new(
-            10,
-            "SessionStart → its figures on the bus (median of 5)",
-            "ms",
-            med(&on_bus),
-        )
-        .against(med(&harness), "first read in the harness"),
-    );
+    let figures = Row::new(
+        10,
+        "SessionStart → its figures on the bus (median of 5)",
+        "ms",
+        if on_bus.is_empty() {
+            f64::NAN
+        } else {
+            med(&on_bus)
+        },
+    )
+    .against(med(&harness), "first read in the harness");
+    rows.push(match missed {
+        0 => figures,
+        n => figures.note(format!(
+            "{n} of 5 never reached the bus in 30 s (the hook gave up: the machine was too busy)"
+        )),
+    });
     raw.insert(
         "transcript_read_through_daemon_ms".into(),
         json!({"session_start_hook": hook, "session_start_hook_empty": empty,

@@ -65,6 +65,11 @@ pub fn kill_at_end(pid: u32) {
     remember(Undo::Kill(pid));
 }
 
+/// A tmux server on `sock` that something else starts, to kill if the run is cut short.
+pub fn remember_tmux_server(sock: &Path) {
+    remember(Undo::TmuxServer(sock.to_owned()));
+}
+
 pub fn signal(pid: u32, sig: Signal) {
     if let Some(pid) = Pid::from_raw(pid as i32) {
         let _ = kill_process(pid, sig);

@@ -1,7 +1,8 @@
 //! Property reads under the caller check. zbus answers Properties.Get and GetAll itself, with no
 //! hook before them, and a getter that checked the caller would not do: GetAll leaves a failing
 //! getter's property out instead of failing. `Guarded` wraps an interface, checks a client once
-//! per Get or GetAll, and hands everything else to the interface it wraps.
+//! per Get or GetAll, lets the interface answer a method itself (`Hooks::answer`), and hands
+//! everything else to the interface it wraps.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,11 +15,24 @@ use zbus::{BoxDBusError, Connection, ObjectServer, OwnedVariant, Variant, fdo};
 use super::Backend;
 use crate::error::{Error, Result};
 
-/// What an interface computes when a client reads it, done before Get or GetAll take their
-/// values: the getters then never await, so one reply's values are all of one instant.
+/// What `Guarded` runs around zbus's dispatch of an interface.
 #[async_trait::async_trait]
-pub trait BeforeRead {
+pub trait Hooks {
+    /// What the interface computes when a client reads it, done before Get or GetAll take
+    /// their values: the getters then never await, so one reply's values are all of one
+    /// instant.
     async fn before_read(&self) {}
+
+    /// A method call the interface answers with a reply it builds itself (instead of its
+    /// `#[interface]` handler, which zbus would run); `None` for the others.
+    fn answer<'c>(
+        &'c self,
+        _conn: &'c Connection,
+        _msg: &'c Message,
+        _name: &MemberName<'_>,
+    ) -> Option<DispatchResult<'c>> {
+        None
+    }
 }
 
 /// An interface whose properties only the daemon's own user may read.
@@ -43,7 +57,7 @@ impl<I> Guarded<I> {
 }
 
 #[async_trait::async_trait]
-impl<I: Interface + BeforeRead> Interface for Guarded<I> {
+impl<I: Interface + Hooks> Interface for Guarded<I> {
     fn name() -> InterfaceName<'static> {
         I::name()
     }
@@ -124,7 +138,10 @@ impl<I: Interface + BeforeRead> Interface for Guarded<I> {
         msg: &'call Message,
         name: MemberName<'call>,
     ) -> DispatchResult<'call> {
-        self.inner.call(server, conn, msg, name)
+        match self.inner.answer(conn, msg, &name) {
+            Some(answered) => answered,
+            None => self.inner.call(server, conn, msg, name),
+        }
     }
 
     fn call_mut<'call>(

@@ -4,9 +4,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use zbus::message::Header;
-use zbus::object_server::SignalEmitter;
-use zbus::{ObjectPath, OwnedObjectPath, OwnedVariant, interface};
+use zbus::message::{Flags, Header, Message};
+use zbus::names::MemberName;
+use zbus::object_server::{DispatchResult, SignalEmitter};
+use zbus::{Connection, ObjectPath, OwnedObjectPath, OwnedVariant, Type, interface};
 
 use super::options::{hook_context, start_options};
 use super::requests::{self, RequestRow};
@@ -35,8 +36,47 @@ impl Manager {
     }
 }
 
-/// The manager computes nothing when read.
-impl super::guarded::BeforeRead for Manager {}
+/// The manager computes nothing when read, and answers `ListSessions` with the body it keeps
+/// serialized: at 1,000 sessions, serializing the rows was most of the daemon's part of a call.
+impl super::guarded::Hooks for Manager {
+    fn answer<'c>(
+        &'c self,
+        conn: &'c Connection,
+        msg: &'c Message,
+        name: &MemberName<'_>,
+    ) -> Option<DispatchResult<'c>> {
+        // A call with arguments goes to the handler, which refuses them as zbus does.
+        if name.as_str() != "ListSessions" || !msg.body().is_empty() {
+            return None;
+        }
+        Some(DispatchResult::Async(Box::pin(async move {
+            let hdr = msg.header();
+            let look = || {
+                self.rows
+                    .body(self.backend.queue.reported(), &self.backend.svc)
+                    .map_err(|e| Error::internal("listing the sessions", e))
+            };
+            let body = self.backend.query(&hdr, look).await;
+            if hdr.primary().flags().contains(Flags::NO_REPLY_EXPECTED) {
+                return Ok(());
+            }
+            let sent = match body {
+                // SAFETY: the body is `Rows` serialized by zbus for this signature, in the byte
+                // order the builder writes, and carries no file descriptors.
+                Ok(body) => match unsafe {
+                    Message::method_return(&hdr).build_raw_body(&body, Rows::SIGNATURE, Vec::new())
+                } {
+                    Ok(reply) => conn.send(&reply).await,
+                    Err(e) => Err(e),
+                },
+                Err(e) => conn.reply_dbus_error(&hdr, e).await,
+            };
+            sent.map_err(|e| {
+                Box::new(zbus::fdo::Error::Failed(e.to_string())) as zbus::BoxDBusError
+            })
+        })))
+    }
+}
 
 /// Manages Claude Code sessions running in tmux.
 #[interface(name = "org.trusty.Mpm1")]

@@ -1,10 +1,13 @@
 //! The `ListSessions` answer, kept between calls: rebuilt only after a change, reusing the row
-//! of every session whose listed fields are the same, and serialized without copying the rows.
+//! of every session whose listed fields are the same, and serialized once per change (the
+//! reply's body, which the manager sends as it is; see `Manager::answer`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use zbus::OwnedObjectPath;
+use zbus::wire::serialized::{Context, Data};
+use zbus::wire::{NATIVE_ENDIAN, to_bytes};
 
 use super::session_path;
 use crate::lifecycle::SessionService;
@@ -49,6 +52,8 @@ struct Cached {
     at: Option<u64>,
     rows: Rows,
     by_id: HashMap<SessionId, Arc<SessionRow>>,
+    /// `rows` serialized as a message body, once asked for.
+    body: Option<Arc<Data<'static, 'static>>>,
 }
 
 impl RowCache {
@@ -68,8 +73,30 @@ impl RowCache {
             cache.rows = Rows(Arc::new(fresh.iter().map(|(_, r)| Arc::clone(r)).collect()));
             cache.by_id = fresh.into_iter().collect();
             cache.at = Some(reported);
+            cache.body = None;
         }
         cache.rows.clone()
+    }
+
+    /// `get` serialized as the body of a reply (in the byte order zbus writes messages in).
+    pub fn body(
+        &self,
+        reported: u64,
+        svc: &SessionService,
+    ) -> zbus::Result<Arc<Data<'static, 'static>>> {
+        let rows = self.get(reported, svc);
+        let mut cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(body) = &cache.body
+            && cache.at == Some(reported)
+        {
+            return Ok(Arc::clone(body));
+        }
+        // Bodies start 8-aligned in a message, so one serialized at position 0 fits any reply.
+        let body = Arc::new(to_bytes(Context::new(NATIVE_ENDIAN, 0), &rows)?);
+        if cache.at == Some(reported) {
+            cache.body = Some(Arc::clone(&body));
+        }
+        Ok(body)
     }
 }
 

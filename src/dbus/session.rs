@@ -65,7 +65,7 @@ impl SessionObject {
 }
 
 #[async_trait::async_trait]
-impl super::guarded::BeforeRead for SessionObject {
+impl super::guarded::Hooks for SessionObject {
     async fn before_read(&self) {
         self.refresh_figures().await;
     }

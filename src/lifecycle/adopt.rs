@@ -23,7 +23,14 @@ impl<T: Tmux> SessionService<T> {
             .await
             .unwrap_or_default();
         units::clear(&unit).await;
-        match units::move_into_scope(&unit, &self.cfg.slice, &pids).await {
+        let scope = units::Scope {
+            unit: &unit,
+            slice: &self.cfg.slice,
+            description: "Claude Code session adopted by trusty-mpm",
+            limits: Default::default(),
+            pids: &pids,
+        };
+        match units::start_scope(scope).await {
             Ok(()) => unit,
             Err(e) => {
                 tracing::warn!(session_name = %name, "{name}: adopted without a unit of its own: its processes could not be moved ({e})");

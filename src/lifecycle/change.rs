@@ -2,12 +2,11 @@
 //! lock, published as `DomainEvent`s in the order of the changes and marked for the next
 //! `persist` (see `update_entry`); records added, removed and put back; history appended.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use super::persist::Events;
 use super::{DomainEvent, Entry, Removed, SessionService, removed_meanwhile};
-use crate::config::EVENT_HISTORY;
 use crate::error::Result;
 use crate::model::{EventRecord, Session, SessionId, now_usec};
 use crate::store;
@@ -68,7 +67,7 @@ impl<T: Tmux> SessionService<T> {
         st.reserved.remove(&session.name);
         let text = log_text(session.name.as_str(), event, &summary);
         tracing::info!(session_id = %session.id, session_name = %session.name, "{text}");
-        let mut history = VecDeque::new();
+        let mut history = Events::default();
         self.push_event(&mut history, event, "", summary);
         self.emit(DomainEvent::Added(session.clone()));
         st.sessions.insert(session.id, Entry::new(session, history));
@@ -123,15 +122,12 @@ impl<T: Tmux> SessionService<T> {
     /// `persist` writes it) and so outlives the daemon.
     pub(super) fn push_event(
         &self,
-        history: &mut VecDeque<EventRecord>,
+        history: &mut Events,
         event: &str,
         tool: &str,
         summary: String,
     ) {
-        if history.len() == EVENT_HISTORY {
-            history.pop_front();
-        }
-        history.push_back(EventRecord {
+        history.push(EventRecord {
             at_usec: now_usec(),
             event: event.to_owned(),
             tool: tool.to_owned(),
@@ -146,7 +142,7 @@ impl<T: Tmux> SessionService<T> {
         let mut st = self.lock();
         for (id, entry) in st.sessions.iter_mut() {
             if let Some(h) = history.remove(id) {
-                entry.history = h;
+                entry.history = Events::saved(h);
             }
         }
     }

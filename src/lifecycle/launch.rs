@@ -48,6 +48,8 @@ struct LaunchPlan {
     command: String,
     /// The unit it runs in (empty: none).
     unit: String,
+    /// Where its launcher waits until the unit holds it (under systemd).
+    gate: Option<units::Gate>,
     /// The Claude Code session id the conversation will have.
     claude_id: String,
     summary: String,
@@ -60,22 +62,32 @@ impl<T: Tmux> SessionService<T> {
     /// Arguments reach claude as `"$@"`, never parsed by a shell. A new conversation gets a
     /// fresh `--session-id`, so it can be resumed even where no hook ever ran.
     ///
-    /// Under systemd the launcher runs in a transient scope of its own (`units::scoped`), with
-    /// the session's limits over config.toml's defaults; a unit of the same name that an
-    /// earlier launch left behind is stopped first.
+    /// Under systemd the launcher first waits at a gate (`units::Gate`), until `spawn_unit`
+    /// has put it in a transient scope of its own.
     async fn launch(&self, s: &Session, resume: Option<&str>) -> Result<LaunchPlan> {
-        let (name, limits, args) = (&s.name, &s.limits, &s.args);
+        let (name, args) = (&s.name, &s.args);
         let command = self.cfg.claude_command.clone();
         let claude = procwatch::blocking(move || resolve_claude(command.as_deref()))
             .await
             .ok_or_else(|| Error::internal("looking for claude", "the lookup task failed"))??;
+        let gate = match self.cfg.under_systemd {
+            true => Some(units::Gate::new(&self.cfg.state_dir)?),
+            false => None,
+        };
+        let script = match gate {
+            Some(_) => units::GATE_SCRIPT,
+            None => "\"$@\"; exit $?",
+        };
         let mut argv = vec![
             "sh".to_owned(),
             "-c".to_owned(),
-            "\"$@\"; exit $?".to_owned(),
+            script.to_owned(),
             "trusty-mpm-launch".to_owned(),
-            claude.clone(),
         ];
+        if let Some(gate) = &gate {
+            argv.push(gate.path().to_string_lossy().into_owned());
+        }
+        argv.push(claude.clone());
         argv.extend(args.iter().cloned());
         let (claude_id, summary) = match resume {
             Some(id) => {
@@ -88,22 +100,59 @@ impl<T: Tmux> SessionService<T> {
                 (id.clone(), format!("--session-id {id}"))
             }
         };
-        let (argv, unit) = if self.cfg.under_systemd {
-            let unit = units::unit_name(name);
-            units::clear(&unit).await;
-            let limits = limits.over(&self.cfg.default_limits);
-            (units::scoped(&unit, &self.cfg.slice, &limits, argv), unit)
-        } else {
-            (argv, String::new())
+        let unit = match gate {
+            Some(_) => units::unit_name(name),
+            None => String::new(),
         };
         Ok(LaunchPlan {
             argv,
             env: self.cfg.claude_environment(std::env::vars(), &s.env),
             command: claude,
             unit,
+            gate,
             claude_id,
             summary,
         })
+    }
+
+    /// Under systemd, puts the launcher of `s` (process `pid`, waiting at its gate) in a
+    /// transient scope with the session's limits over config.toml's defaults, then lets it
+    /// start claude; a unit of the same name that an earlier launch left behind is stopped
+    /// first. In the background, as the launch itself: the session is `starting` meanwhile.
+    /// When systemd refuses, the launcher prints why and exits without starting anything, and
+    /// the session stops saying so (see `launch_failed`).
+    fn spawn_unit(
+        self: &Arc<Self>,
+        gate: Option<units::Gate>,
+        unit: String,
+        s: &Session,
+        pid: u32,
+    ) {
+        let Some(gate) = gate else {
+            return;
+        };
+        let (svc, limits) = (Arc::clone(self), s.limits);
+        let (id, name) = (s.id, s.name.clone());
+        tokio::spawn(async move {
+            units::clear(&unit).await;
+            let scope = units::Scope {
+                unit: &unit,
+                slice: &svc.cfg.slice,
+                description: "Claude Code session run by trusty-mpm",
+                limits: limits.over(&svc.cfg.default_limits),
+                pids: &[pid],
+            };
+            let opened = match units::start_scope(scope).await {
+                Ok(()) => gate.open().await,
+                Err(e) => {
+                    tracing::error!(session_id = %id, session_name = %name, "{name}: {e}");
+                    gate.refuse(&format!("trusty-mpm: {e}")).await
+                }
+            };
+            if let Err(e) = opened {
+                tracing::error!(session_id = %id, session_name = %name, "{name}: {e}");
+            }
+        });
     }
 
     /// Limits are valid, and there is a unit to apply them to.
@@ -200,13 +249,15 @@ impl<T: Tmux> SessionService<T> {
         check_args(&opts.args)?;
         let env = check_env(opts.env)?;
         self.check_limits(&opts.limits)?;
+        // Asked even for a requested name: a tmux that does not answer then fails the start
+        // before a new-session is queued that it would carry out later, unmanaged.
         let tmux_names = self.tmux_names().await?;
         let reservation = self.reserve_name(requested, dir, &tmux_names)?;
         let mut session = Session::new(reservation.name.clone(), dir.to_owned(), true);
         session.limits = opts.limits;
         session.args = opts.args;
         session.env = env;
-        let launch = self.launch(&session, opts.resume.as_deref()).await?;
+        let mut launch = self.launch(&session, opts.resume.as_deref()).await?;
         let program = Program {
             dir,
             env: &launch.env,
@@ -218,6 +269,7 @@ impl<T: Tmux> SessionService<T> {
             .new_session(name, &program)
             .await
             .map_err(|e| duplicate_as_exists(e, name))?;
+        let gate = launch.gate.take();
         session.claude_session_id = launch.claude_id;
         session.claude_command = launch.command;
         session.unit = launch.unit;
@@ -229,6 +281,7 @@ impl<T: Tmux> SessionService<T> {
         );
         drop(reservation);
         self.commit_new(&session, true).await?;
+        self.spawn_unit(gate, session.unit.clone(), &session, pane.pid);
         self.spawn_detection(session.id);
         self.learn_version(session.id, session.claude_command.clone());
         Ok(session)
@@ -291,7 +344,7 @@ impl<T: Tmux> SessionService<T> {
         }
         let s = self.session(id)?;
         let resume = (!s.claude_session_id.is_empty()).then_some(s.claude_session_id.as_str());
-        let launch = self.launch(&s, resume).await?;
+        let mut launch = self.launch(&s, resume).await?;
         let program = Program {
             dir: &s.project_dir,
             env: &launch.env,
@@ -328,6 +381,7 @@ impl<T: Tmux> SessionService<T> {
             }
             (Some(_), None) => self.tmux.new_window(&s.name, &program).await?,
         };
+        let (gate, unit) = (launch.gate.take(), launch.unit.clone());
         let mut fresh = s.clone();
         self.set_pane(&mut fresh, &pane).await;
         self.update(id, Some(("restarted", launch.summary)), |s| {
@@ -345,6 +399,7 @@ impl<T: Tmux> SessionService<T> {
             Ok(())
         })?;
         self.persist().await?;
+        self.spawn_unit(gate, unit, &s, pane.pid);
         self.spawn_detection(id);
         self.learn_version(id, launch.command);
         Ok(())

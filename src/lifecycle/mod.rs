@@ -17,6 +17,7 @@ mod launch;
 mod on_hook;
 mod ops;
 mod permissions;
+mod persist;
 mod reconcile;
 pub mod summary;
 mod telemetry;
@@ -25,7 +26,7 @@ mod version;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -42,6 +43,7 @@ use crate::error::{Error, Result};
 use crate::model::{EventRecord, Session, SessionId, SessionName};
 use crate::store;
 use crate::tmux::{Tmux, TmuxDriver};
+use persist::{Events, Sessions};
 
 /// How many sessions there are and how many are active, for status lines.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -104,12 +106,12 @@ impl ChangeSink for () {
 /// A record taken out of the registry, kept until its removal is saved.
 struct Removed {
     session: Session,
-    history: VecDeque<EventRecord>,
+    history: Events,
 }
 
 struct Entry {
     session: Session,
-    history: VecDeque<EventRecord>,
+    history: Events,
     watcher: Option<AbortHandle>,
     /// Open permission requests, oldest first.
     requests: Vec<permissions::Request>,
@@ -124,7 +126,7 @@ struct Entry {
 }
 
 impl Entry {
-    fn new(session: Session, history: VecDeque<EventRecord>) -> Self {
+    fn new(session: Session, history: Events) -> Self {
         Entry {
             session,
             history,
@@ -139,7 +141,7 @@ impl Entry {
 
 #[derive(Default)]
 struct State {
-    sessions: HashMap<SessionId, Entry>,
+    sessions: Sessions,
     /// Names held by operations that are still creating their tmux session.
     reserved: HashSet<SessionName>,
     /// The exit watcher of the tmux server the sessions' panes live on, with its pid.
@@ -176,7 +178,8 @@ pub struct SessionService<T: Tmux = TmuxDriver> {
     /// Bumped by every mutation; compared with `persisted` to group-commit writes.
     generation: AtomicU64,
     persisted: AtomicU64,
-    write_lock: tokio::sync::Mutex<()>,
+    /// Held by the one save in progress (see `persist`).
+    saver: tokio::sync::Mutex<store::Saver>,
     counts: tokio_watch::Sender<Totals>,
     /// One operation at a time per session (see `exclusive`).
     op_locks: Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<()>>>>,
@@ -202,11 +205,12 @@ impl<T: Tmux> SessionService<T> {
         let state = State {
             sessions: sessions
                 .into_iter()
-                .map(|s| (s.id, Entry::new(s, VecDeque::new())))
+                .map(|s| (s.id, Entry::new(s, Events::default())))
                 .collect(),
             reserved: HashSet::new(),
             server_watcher: None,
         };
+        let saver = store::Saver::new(cfg.registry_path());
         let svc = Arc::new(SessionService {
             tmux,
             cfg,
@@ -214,7 +218,7 @@ impl<T: Tmux> SessionService<T> {
             changes,
             generation: AtomicU64::new(0),
             persisted: AtomicU64::new(0),
-            write_lock: tokio::sync::Mutex::new(()),
+            saver: tokio::sync::Mutex::new(saver),
             counts: tokio_watch::Sender::new(Totals::default()),
             op_locks: Mutex::new(HashMap::new()),
             versions: Default::default(),
@@ -285,35 +289,6 @@ impl<T: Tmux> SessionService<T> {
     /// Follows the session counts as they change.
     pub fn counts(&self) -> tokio_watch::Receiver<Totals> {
         self.counts.subscribe()
-    }
-
-    /// Writes the registry if it changed since the last write. Concurrent callers share one
-    /// write: whoever takes the lock writes the newest state, covering everyone waiting.
-    pub async fn persist(&self) -> Result<()> {
-        let wanted = self.generation.load(Ordering::SeqCst);
-        let _guard = self.write_lock.lock().await;
-        if self.persisted.load(Ordering::SeqCst) >= wanted {
-            return Ok(());
-        }
-        let (generation, bytes) = {
-            let st = self.lock();
-            let mut list: Vec<Session> = st.sessions.values().map(|e| e.session.clone()).collect();
-            list.sort_by_key(|s| s.created_at);
-            let history: store::History = st
-                .sessions
-                .iter()
-                .map(|(id, e)| (*id, e.history.clone()))
-                .collect();
-            let bytes = store::encode(list, &history);
-            (self.generation.load(Ordering::SeqCst), bytes)
-        };
-        let path = self.cfg.registry_path();
-        tokio::task::spawn_blocking(move || store::write_atomic(&path, &bytes))
-            .await
-            .map_err(|e| Error::internal("saving the registry", e))?
-            .map_err(|e| Error::internal("saving the registry", e))?;
-        self.persisted.store(generation, Ordering::SeqCst);
-        Ok(())
     }
 
     /// Resolves a key (UUID in either spelling, or a name) to a session id.

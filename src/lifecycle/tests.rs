@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use super::{SessionService, StartOptions};
 
+mod persist;
 mod reconcile;
 mod telemetry;
 use crate::config::Config;
@@ -399,7 +400,12 @@ async fn restart_refuses_a_starting_session_and_stops_a_running_one() {
 async fn a_start_that_cannot_be_saved_leaves_nothing() {
     let r = rig();
     let keep = r.start("keep").await;
-    std::fs::create_dir_all(r.dir.path().join("state/registry.json.tmp")).unwrap();
+    // Neither a journal record nor a new snapshot can be written: directories take the place of
+    // the journal and of the snapshot's temp file.
+    let state = r.dir.path().join("state");
+    std::fs::remove_file(state.join("registry.journal")).unwrap();
+    std::fs::create_dir_all(state.join("registry.journal")).unwrap();
+    std::fs::create_dir_all(state.join("registry.json.tmp")).unwrap();
     let e = r
         .svc
         .start(&r.project("new"), "new", StartOptions::default())

@@ -5,7 +5,7 @@
 //! runs; thawing continues the same processes, children first.
 
 use super::cgroup::processes;
-use super::systemctl;
+use super::systemd::{freeze_unit, thaw_unit};
 use crate::model::ProcIdentity;
 use crate::procwatch::{self, ProcHandle, Sig};
 
@@ -21,7 +21,7 @@ pub async fn freeze(
     unit: &str,
 ) -> std::io::Result<()> {
     if !unit.is_empty() {
-        match systemctl(&["freeze", unit]).await {
+        match freeze_unit(unit).await {
             Ok(()) => return Ok(()),
             Err(e) => tracing::debug!(
                 "{unit} is not frozen by systemd ({e}); stopping its processes instead"
@@ -38,7 +38,7 @@ pub async fn freeze(
 /// A session that is not frozen is left as it is.
 pub async fn thaw(claude: Option<ProcIdentity>, launcher: Option<ProcIdentity>, unit: &str) {
     if !unit.is_empty()
-        && let Err(e) = systemctl(&["thaw", unit]).await
+        && let Err(e) = thaw_unit(unit).await
     {
         tracing::debug!("{unit} not thawed by systemd: {e}");
     }

@@ -3,22 +3,17 @@
 use crate::limits::Limits;
 
 impl Limits {
-    /// The unit properties (`-p NAME=VALUE`) that apply these limits.
-    pub fn properties(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        if let Some(v) = self.memory_high {
-            out.push(format!("MemoryHigh={v}"));
-        }
-        if let Some(v) = self.memory_max {
-            out.push(format!("MemoryMax={v}"));
-        }
-        if let Some(v) = self.cpu_weight {
-            out.push(format!("CPUWeight={v}"));
-        }
-        if let Some(v) = self.tasks_max {
-            out.push(format!("TasksMax={v}"));
-        }
-        out
+    /// The unit properties that apply these limits (each a `t`, as systemd takes them).
+    pub fn properties(&self) -> Vec<(&'static str, u64)> {
+        [
+            ("MemoryHigh", self.memory_high),
+            ("MemoryMax", self.memory_max),
+            ("CPUWeight", self.cpu_weight.map(u64::from)),
+            ("TasksMax", self.tasks_max),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v?)))
+        .collect()
     }
 }
 
@@ -37,10 +32,10 @@ mod tests {
         assert_eq!(
             l.properties(),
             [
-                "MemoryHigh=1073741824",
-                "MemoryMax=2147483648",
-                "CPUWeight=50",
-                "TasksMax=512"
+                ("MemoryHigh", 1 << 30),
+                ("MemoryMax", 2 << 30),
+                ("CPUWeight", 50),
+                ("TasksMax", 512)
             ]
         );
     }

@@ -1,6 +1,7 @@
 //! End to end under a real, private `systemd --user` (its own runtime, config and data dirs):
 //! the installed unit reaches `active` only after READY, D-Bus activation starts it, each
-//! session runs in a scope of its own with its limits, a runaway meets its memory limit, a
+//! session runs in a scope of its own with its limits (or stops, saying why, when systemd
+//! refuses the scope), a runaway meets its memory limit, a
 //! session freezes whole, the watchdog restarts a frozen daemon, and restarts never touch tmux,
 //! claude or the sessions' units.
 
@@ -467,4 +468,32 @@ async fn unit_activation_watchdog_and_restarts_under_systemd_user() {
     // The session's unit outlived every daemon restart.
     let state = um.systemctl(&["show", "-p", "ActiveState", "--value", &unit]);
     assert_eq!(String::from_utf8_lossy(&state.stdout).trim(), "active");
+
+    // A scope systemd refuses (in a slice whose name it does not take): claude never starts,
+    // and the session stops saying why.
+    let config = um.path("refusing.toml");
+    std::fs::write(&config, "slice = \"trusty-.slice\"\n").unwrap();
+    um.ok(&[
+        "set-environment",
+        &format!("TRUSTY_MPM_CONFIG={}", config.display()),
+    ]);
+    um.ok(&["restart", "trusty-mpm.service"]);
+    let refused_dir = um.path("refused");
+    std::fs::create_dir_all(&refused_dir).unwrap();
+    let (_, _, refused) = m
+        .start_session(refused_dir.to_str().unwrap(), "refused", Default::default())
+        .await
+        .unwrap();
+    let refused = uncached(&conn, refused).await;
+    wait_for("the refused session stopped", || async {
+        refused.status().await.unwrap() == "stopped"
+    })
+    .await;
+    let why = refused.status_detail().await.unwrap();
+    assert!(
+        why.contains("before it started") && why.contains("trusty-mpm-session-refused.scope"),
+        "{why}"
+    );
+    assert_eq!(refused.pid().await.unwrap(), 0, "claude ran");
+    println!("a session systemd refused: {why}");
 }

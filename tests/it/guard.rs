@@ -345,12 +345,17 @@ async fn a_failed_save_changes_nothing() {
     let env = Env::new().await;
     let m = env.manager().await;
     env.start_active("keep").await;
-    // The temp file the registry is written through cannot be created. A directory can take
-    // its place only between two writes: the daemon may still be saving what the start did.
+    // Neither a journal record nor a new snapshot can be written: directories take the place of
+    // the journal and of the temp file a snapshot is written through (which exists only while
+    // the daemon writes one).
+    let journal = env.state_dir().join("registry.journal");
     let tmp = env.state_dir().join("registry.json.tmp");
     wait_for(
-        "a directory in place of the registry's temp file",
-        || async { std::fs::create_dir_all(&tmp).is_ok() },
+        "directories in place of the journal and the temp file",
+        || async {
+            let _ = std::fs::remove_file(&journal);
+            std::fs::create_dir_all(&journal).is_ok() && std::fs::create_dir_all(&tmp).is_ok()
+        },
     )
     .await;
 
@@ -370,6 +375,7 @@ async fn a_failed_save_changes_nothing() {
     );
 
     std::fs::remove_dir(&tmp).unwrap();
+    std::fs::remove_dir(&journal).unwrap();
     m.register_session(&env.project("reg"), "reg")
         .await
         .unwrap();

@@ -1,10 +1,11 @@
 //! The registry on disk: records the daemon cannot keep as they are (over their bounds, a claude
-//! session id that is not a UUID) are set aside at start and never keep it from serving, and the
-//! files it writes are its own, in a directory of its own.
+//! session id that is not a UUID) are set aside at start and never keep it from serving, the
+//! files it writes are its own, in a directory of its own, a registry of earlier builds is taken
+//! over, and a change the daemon acknowledged outlives a crash.
 
 use std::os::unix::fs::PermissionsExt;
 
-use trusty_mpm::model::{Session, SessionName};
+use trusty_mpm::model::{EventRecord, Session, SessionName};
 use trusty_mpm::store;
 
 use crate::harness::*;
@@ -51,6 +52,7 @@ async fn the_registry_is_written_as_a_new_file_in_a_private_dir() {
     let victim = env.dir.path().join("victim");
     std::fs::write(&victim, "precious").unwrap();
     std::os::unix::fs::symlink(&victim, state.join("registry.json.tmp")).unwrap();
+    std::os::unix::fs::symlink(&victim, state.join("registry.journal.tmp")).unwrap();
 
     env.start_daemon().await;
     let m = env.manager().await;
@@ -65,4 +67,68 @@ async fn the_registry_is_written_as_a_new_file_in_a_private_dir() {
     assert_eq!(names, ["saved"]);
     let mode = std::fs::metadata(&state).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o700, "the state dir is the daemon's alone");
+}
+
+#[tokio::test]
+async fn an_earlier_registry_is_taken_over_and_acknowledged_changes_outlive_a_crash() {
+    let mut env = Env::new().await;
+    assert!(env.stop_daemon().success());
+    let state = env.state_dir();
+    for f in ["registry.json", "registry.journal"] {
+        let _ = std::fs::remove_file(state.join(f));
+    }
+    // registry.json as earlier builds wrote it: no journal.
+    let old = Session::new(SessionName::new("old").unwrap(), env.project("old"), false);
+    let mut history = store::History::new();
+    history.insert(
+        old.id,
+        [EventRecord {
+            at_usec: 1,
+            event: "registered".into(),
+            tool: String::new(),
+            summary: "registered long ago".into(),
+        }]
+        .into(),
+    );
+    std::fs::write(
+        state.join("registry.json"),
+        store::encode(vec![old], &history),
+    )
+    .unwrap();
+
+    env.start_daemon().await;
+    let m = env.manager().await;
+    assert_eq!(session_names(&m).await, ["old"]);
+    let snapshot = std::fs::read(state.join("registry.json")).unwrap();
+    for name in ["a", "b", "c"] {
+        m.register_session(&env.project(name), name).await.unwrap();
+    }
+    m.remove_session("b", false).await.unwrap();
+    m.pause_session("old", "kept over a crash", false)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        std::fs::read(state.join("registry.json")).unwrap(),
+        snapshot,
+        "changes go to the journal, not into a new snapshot"
+    );
+
+    // A crash: nothing more is saved.
+    let mut daemon = env.daemon.take().unwrap();
+    signal(daemon.id(), "KILL");
+    daemon.wait().unwrap();
+    env.start_daemon().await;
+    let m = env.manager().await;
+    assert_eq!(session_names(&m).await, ["old", "a", "c"]);
+    let events: Vec<String> = m
+        .get_events("old", 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.3)
+        .collect();
+    assert_eq!(events[0], "registered long ago");
+    assert!(events.len() >= 2, "{events:?}");
+    let row = env.session(&m.get_session("old").await.unwrap()).await;
+    assert_eq!(row.pause_summary().await.unwrap(), "kept over a crash");
 }

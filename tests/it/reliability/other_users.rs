@@ -42,7 +42,9 @@ async fn observe(env: &Env) -> Observed {
             .await
             .unwrap(),
         screen: m.capture_output("acc-live", 100, "off").await.unwrap(),
-        registry: std::fs::read(env.state_dir().join("registry.json")).unwrap(),
+        registry: ["registry.json", "registry.journal"]
+            .map(|f| std::fs::read(env.state_dir().join(f)).unwrap())
+            .concat(),
         rows,
         session_props,
         events,
@@ -54,7 +56,7 @@ async fn observe(env: &Env) -> Observed {
 /// both interfaces (taken from the contract XML), each called with arguments that would
 /// succeed for the owner (a paused session to resume, a stopped one to restart, an unmanaged
 /// tmux session running claude to adopt, ...), and nothing observable changes: sessions,
-/// properties, events, the pane, tmux sessions and the registry file.
+/// properties, events, the pane, tmux sessions and the registry's files.
 #[tokio::test]
 async fn other_users_are_denied_every_method_and_change_nothing() {
     let env = Env::with_env(&[("RUST_LOG", "warn")]).await;

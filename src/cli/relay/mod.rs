@@ -6,20 +6,26 @@
 //! stopped daemon holds Claude Code no longer).
 //! Nothing but the decision JSON is ever written to stdout.
 //! It never starts the daemon (only the clients' calls D-Bus-activate it).
+//!
+//! It runs for every Claude Code event, so it is short: `main` comes here before parsing the
+//! command line, and the call is one blocking exchange with the bus (`wire`), without an async
+//! runtime.
+
+mod wire;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::process::ExitCode;
-use tokio::time::{Duration, Instant};
+use std::time::{Duration, Instant};
 
-use zbus::proxy::{self, CacheProperties, MethodFlags};
-use zbus::{Proxy, Variant};
+use zbus::Variant;
+use zbus::message::{Flags, Message};
 
-use super::bus::has_owner;
 use crate::config::config_file;
 use crate::config::file::permission_wait;
 use crate::contract::{ANSWERER_NAME, BUS_NAME, MANAGER_IFACE, MANAGER_PATH};
 use crate::hooks::payload::MAX_PAYLOAD;
+use wire::Bus;
 
 /// How long an ordinary event may take end to end.
 const CALL_LIMIT: Duration = Duration::from_secs(1);
@@ -42,13 +48,7 @@ pub fn run() -> ExitCode {
     };
     // A request: a permission request, or AskUserQuestion's question (at PreToolUse).
     let asks = payload.contains("\"PermissionRequest\"") || payload.contains("\"AskUserQuestion\"");
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
-        return ExitCode::SUCCESS;
-    };
-    let Some((stdout, code, stderr)) = rt.block_on(relay(&payload, asks)) else {
+    let Some((stdout, code, stderr)) = relay(&payload, asks) else {
         return ExitCode::SUCCESS;
     };
     if !stdout.is_empty() {
@@ -64,48 +64,40 @@ pub fn run() -> ExitCode {
     }
 }
 
-/// Hands the event to the daemon and returns its reply, or `None` when that takes too long.
-/// The daemon waits for an answer to a request only while an answering client (notify, the
-/// tray) owns `ANSWERER_NAME`: nobody else could answer, so Claude Code should not be held.
-async fn relay(payload: &str, asks: bool) -> Option<(String, i32, String)> {
+/// Hands the event to the daemon and returns its reply, or `None` when that fails or takes too
+/// long. The daemon waits for an answer to a request only while an answering client (notify,
+/// the tray) owns `ANSWERER_NAME`: nobody else could answer, so Claude Code should not be held.
+fn relay(payload: &str, asks: bool) -> Option<(String, i32, String)> {
     let start = Instant::now();
-    let call = tokio::time::timeout_at(start + CALL_LIMIT, async {
-        let conn = zbus::connection::Builder::session().build().await?;
-        let answerer = asks && has_owner(&conn, ANSWERER_NAME).await?;
-        zbus::Result::Ok((conn, answerer))
-    });
-    let (conn, answerer) = call.await.ok()?.ok()?;
+    let mut bus = Bus::connect().ok()?;
+    let answerer = asks && has_owner(&mut bus, ANSWERER_NAME, start + CALL_LIMIT)?;
     let limit = match answerer {
         true => permission_wait(&config_file()) + PERMISSION_MARGIN,
         false => CALL_LIMIT,
     };
-    let reply = tokio::time::timeout_at(start + limit, forward(&conn, payload, answerer));
-    reply.await.ok()?.ok()
-}
-
-async fn forward(
-    conn: &zbus::Connection,
-    payload: &str,
-    answerer: bool,
-) -> zbus::Result<(String, i32, String)> {
     let pane = std::env::var("TMUX_PANE").unwrap_or_default();
     let tmux = std::env::var("TMUX").unwrap_or_default();
     let mut ctx: HashMap<&str, Variant<'_>> = HashMap::new();
     ctx.insert("tmux_pane", Variant::from(pane.as_str()));
     ctx.insert("tmux", Variant::from(tmux.as_str()));
     ctx.insert("answerer", Variant::from(answerer));
-    // An uncached proxy costs no round trip; it is what sends a call with flags.
-    let manager: Proxy<'_> = proxy::Builder::new(conn)
-        .destination(BUS_NAME)
-        .path(MANAGER_PATH)
-        .interface(MANAGER_IFACE)
-        .cache_properties(CacheProperties::No)
-        .build()
-        .await?;
     // Never D-Bus-activate the daemon: after `systemctl --user stop trusty-mpm` the hooks of the
     // claudes that exit next would start it again. Without a daemon the relay fails open.
-    manager
-        .call_with_flags("HandleHook", MethodFlags::NO_AUTO_START, &(payload, ctx))
-        .await?
-        .ok_or(zbus::Error::InvalidReply)
+    let call = Message::method_call(MANAGER_PATH, "HandleHook")
+        .destination(BUS_NAME)
+        .interface(MANAGER_IFACE)
+        .with_flags(Flags::NO_AUTO_START)
+        .build(&(payload, ctx))
+        .ok()?;
+    bus.call(&call, start + limit).ok()
+}
+
+/// Whether a client owns `name` on the bus.
+fn has_owner(bus: &mut Bus, name: &str, deadline: Instant) -> Option<bool> {
+    let call = Message::method_call("/org/freedesktop/DBus", "NameHasOwner")
+        .destination("org.freedesktop.DBus")
+        .interface("org.freedesktop.DBus")
+        .build(&(name,))
+        .ok()?;
+    bus.call(&call, deadline).ok()
 }
