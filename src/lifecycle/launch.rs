@@ -249,12 +249,7 @@ impl<T: Tmux> SessionService<T> {
         check_args(&opts.args)?;
         let env = check_env(opts.env)?;
         self.check_limits(&opts.limits)?;
-        // tmux itself refuses a requested name it has (`duplicate_as_exists`); the list is
-        // needed only to find a free one.
-        let tmux_names = match requested {
-            Some(_) => Vec::new(),
-            None => self.tmux_names().await?,
-        };
+        let tmux_names = self.tmux_names().await?;
         let reservation = self.reserve_name(requested, dir, &tmux_names)?;
         let mut session = Session::new(reservation.name.clone(), dir.to_owned(), true);
         session.limits = opts.limits;
