@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use zbus::message::{Flags, Header, Message};
+use zbus::message::{Header, Message};
 use zbus::names::MemberName;
 use zbus::object_server::{DispatchResult, SignalEmitter};
-use zbus::{Connection, ObjectPath, OwnedObjectPath, OwnedVariant, Type, interface};
+use zbus::{Connection, ObjectPath, OwnedObjectPath, OwnedVariant, interface};
 
 use super::requests::{self, RequestRow};
 use super::rows::{RowCache, Rows};
@@ -37,7 +37,7 @@ impl Manager {
 }
 
 /// The manager computes nothing when read, and answers `ListSessions` with the body it keeps
-/// serialized: at 1,000 sessions, serializing the rows was most of the daemon's part of a call.
+/// serialized (see `rows`).
 impl super::guarded::Hooks for Manager {
     fn answer<'c>(
         &'c self,
@@ -46,35 +46,8 @@ impl super::guarded::Hooks for Manager {
         name: &MemberName<'_>,
     ) -> Option<DispatchResult<'c>> {
         // A call with arguments goes to the handler, which refuses them as zbus does.
-        if name.as_str() != "ListSessions" || !msg.body().is_empty() {
-            return None;
-        }
-        Some(DispatchResult::Async(Box::pin(async move {
-            let hdr = msg.header();
-            let look = || {
-                self.rows
-                    .body(self.ctx.queue.reported(), &self.ctx.svc)
-                    .map_err(|e| Error::internal("listing the sessions", e))
-            };
-            let body = self.ctx.query(conn, &hdr, look).await;
-            if hdr.primary().flags().contains(Flags::NO_REPLY_EXPECTED) {
-                return Ok(());
-            }
-            let sent = match body {
-                // SAFETY: the body is `Rows` serialized by zbus for this signature, in the byte
-                // order the builder writes, and carries no file descriptors.
-                Ok(body) => match unsafe {
-                    Message::method_return(&hdr).build_raw_body(&body, Rows::SIGNATURE, Vec::new())
-                } {
-                    Ok(reply) => conn.send(&reply).await,
-                    Err(e) => Err(e),
-                },
-                Err(e) => conn.reply_dbus_error(&hdr, e).await,
-            };
-            sent.map_err(|e| {
-                Box::new(zbus::fdo::Error::Failed(e.to_string())) as zbus::BoxDBusError
-            })
-        })))
+        (name.as_str() == "ListSessions" && msg.body().is_empty())
+            .then(|| self.rows.answer(&self.ctx, conn, msg))
     }
 }
 
