@@ -1,8 +1,8 @@
 //! `make bench` (`cargo bench --bench harness`): the performance figures of issue 6 and the ones
 //! added since (9: resource figures, 10: transcript reads, 11: a change as the registry grows,
-//! 12: StartSession beside `tmux new-session`), each beside a baseline measured in
-//! the same run against the same private world (a dbus-daemon, a tmux server on its own socket
-//! and the release daemon). Prints a table and writes
+//! 12: StartSession beside `tmux new-session`, 13: remote hosts), each beside a baseline
+//! measured in the same run against the same private world (a dbus-daemon, a tmux server on its
+//! own socket and the release daemon). Prints a table and writes
 //! `target/bench/report.json` (and `report.md`). See docs/performance.md.
 //!
 //! Knobs: BENCH_IDLE_SECS (idle window, default 60), BENCH_CALLS (latency calls per method,
@@ -16,8 +16,8 @@
 //!
 //! Here: the run (knobs, clean-up on Ctrl-C, the report). In `harness/`: `registered`
 //! (figures 1, 2, 3, 7, 8), `live` (4 and 9, with `idle` for 6, `hook_relay` for 5 and the
-//! daemon's part of 10), `telemetry` (10, transcript reads), `growth` (11) and `start` (12)
-//! measure;
+//! daemon's part of 10), `telemetry` (10, transcript reads), `growth` (11), `start` (12) and
+//! `remote` (13) measure;
 //! `calls` times method calls; `cpu` reads processes' CPU and memory and `machine` the run's
 //! conditions; `world` is the private bus, tmux server and daemon; `report` the table and JSON.
 
@@ -37,6 +37,8 @@ mod live;
 mod machine;
 #[path = "harness/registered.rs"]
 mod registered;
+#[path = "harness/remote.rs"]
+mod remote;
 #[path = "harness/report.rs"]
 mod report;
 #[path = "harness/start.rs"]
@@ -195,6 +197,9 @@ async fn run() {
     }
     if cfg.runs("start") {
         start::start_latency(&mut w, &mut rows, &mut raw).await;
+    }
+    if cfg.runs("remote") {
+        remote::remote_hosts(&mut w, &cfg, &mut rows, &mut raw).await;
     }
 
     let table = report::table(&rows);

@@ -2,13 +2,19 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use trusty_mpm::cli::args::{Cli, Command, HooksAction};
-use trusty_mpm::cli::{client, complete, config, hooks, man};
+use clap::{CommandFactory, FromArgMatches};
+use trusty_mpm::cli::args::{self, Cli, Command, HooksAction};
+use trusty_mpm::cli::{client, complete, config, hook_setup, man};
 
 fn failed(e: &dyn std::fmt::Display) -> ExitCode {
     eprintln!("trusty-mpm: {e}");
     ExitCode::FAILURE
+}
+
+/// A command line that parses but does not hold together: exit code 2, as clap's own.
+fn misused(e: &str) -> ExitCode {
+    eprintln!("trusty-mpm: {e}");
+    ExitCode::from(2)
 }
 
 fn runtime() -> Option<tokio::runtime::Runtime> {
@@ -31,7 +37,12 @@ fn main() -> ExitCode {
         return trusty_mpm::cli::relay::run();
     }
     complete::answer_if_asked();
-    let cli = Cli::parse();
+    // The matches too: `--host`, which every client subcommand takes, is read from them.
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if cli.host.is_some() && !matches!(cli.command, Command::Client(_)) {
+        return misused("--host goes with the client subcommands (list, start, watch, …)");
+    }
     match cli.command {
         Command::Hook => trusty_mpm::cli::relay::run(),
         Command::Daemon => {
@@ -46,11 +57,11 @@ fn main() -> ExitCode {
         }
         Command::Config => config::run(),
         Command::Hooks { action } => match action {
-            HooksAction::Install(a) => hooks::install(hooks::scope(a.project)),
-            HooksAction::Uninstall(a) if a.everywhere => hooks::uninstall_everywhere(),
-            HooksAction::Uninstall(a) => hooks::uninstall(hooks::scope(a.scope.project)),
-            HooksAction::Status => hooks::status(),
-            HooksAction::Check => hooks::check(),
+            HooksAction::Install(a) => hook_setup::install(hook_setup::scope(a.project)),
+            HooksAction::Uninstall(a) if a.everywhere => hook_setup::uninstall_everywhere(),
+            HooksAction::Uninstall(a) => hook_setup::uninstall(hook_setup::scope(a.scope.project)),
+            HooksAction::Status => hook_setup::status(),
+            HooksAction::Check => hook_setup::check(),
         },
         Command::Completions { shell } => {
             match complete::script(shell, &mut std::io::stdout().lock()) {
@@ -72,7 +83,13 @@ fn main() -> ExitCode {
             let Some(rt) = runtime() else {
                 return ExitCode::FAILURE;
             };
-            rt.block_on(client::run(cmd))
+            let host = match (cli.host, args::host(&matches)) {
+                (Some(a), Some(b)) if a != b => {
+                    return misused(&format!("--host {a} and --host {b}: give one"));
+                }
+                (a, b) => a.or(b),
+            };
+            rt.block_on(client::run(cmd, host))
         }
     }
 }

@@ -148,7 +148,7 @@ mod tests {
     fn counts_read_as_every_view_says_them() {
         assert_eq!(count(1, "task"), "1 task");
         assert_eq!(count(0, "session"), "0 sessions");
-        let status = |total, active| crate::lifecycle::Counts { total, active }.to_string();
+        let status = |total, active| crate::lifecycle::Totals { total, active }.to_string();
         // systemctl status shows the same words as list and the status bar.
         assert_eq!(status(0, 0), "No sessions");
         assert_eq!(status(1, 1), "1 session, 1 active");

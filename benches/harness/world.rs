@@ -60,6 +60,11 @@ pub fn cleanup_all() {
     }
 }
 
+/// Kills `pid` when the run ends (a process this run caused but did not spawn itself).
+pub fn kill_at_end(pid: u32) {
+    remember(Undo::Kill(pid));
+}
+
 /// A tmux server on `sock` that something else starts, to kill if the run is cut short.
 pub fn remember_tmux_server(sock: &Path) {
     remember(Undo::TmuxServer(sock.to_owned()));

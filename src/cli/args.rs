@@ -15,21 +15,25 @@ use crate::limits::parse_size;
 /// from their table) and what a KEY is.
 fn exit_codes() -> String {
     let mut text = "Exit codes:\n  0   success\n  1   other failure\n  2   bad command line\n  \
-                    3   the daemon is not running (or the session bus is unreachable)\n"
+                    3   the daemon is not running (or the session bus or a host is unreachable)\n"
         .to_owned();
     for (i, k) in KINDS.iter().enumerate() {
         let code = FIRST_EXIT_CODE + i as u8;
         text += &format!("  {code:<3} {:<17} {}\n", k.name, k.meaning);
     }
-    text + "\nA KEY is a session's UUID (hyphenated or 32 hex digits) or its name."
+    text + "\nA KEY is a session's UUID (hyphenated or 32 hex digits) or its name; KEY@HOST is a \
+            session on a host of the config file ([hosts.HOST])."
 }
 
 /// Run and watch many Claude Code agents in tmux, over D-Bus (org.trusty.Mpm1).
 #[derive(Parser)]
-#[command(name = "trusty-mpm", version, about, after_help = exit_codes())]
+#[command(name = "trusty-mpm", version, about, after_help = exit_codes(), mut_subcommands(with_host))]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// The daemon a client subcommand asks, as its own --host says (either place will do).
+    #[arg(long = HOST, value_name = "NAME", add = ArgValueCandidates::new(super::hosts::candidates))]
+    pub host: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -65,10 +69,36 @@ pub enum Command {
     Client(ClientCommand),
 }
 
+/// The id of `--host`, which every client subcommand takes (`host` reads it).
+const HOST: &str = "host";
+
+/// Gives a client subcommand its `--host NAME`.
+fn with_host(cmd: clap::Command) -> clap::Command {
+    if !<ClientCommand as Subcommand>::has_subcommand(cmd.get_name()) {
+        return cmd;
+    }
+    cmd.arg(
+        clap::Arg::new(HOST)
+            .long(HOST)
+            .value_name("NAME")
+            .help(
+                "The daemon to ask: `local` (this login's) or a host of the config file \
+                 ([hosts.NAME]). Default: local, or for list, status and watch every host.",
+            )
+            .add(ArgValueCandidates::new(super::hosts::candidates)),
+    )
+}
+
+/// The `--host` given after a client subcommand, if any (`Cli::host` holds one given before).
+pub fn host(matches: &clap::ArgMatches) -> Option<String> {
+    let (_, sub) = matches.subcommand()?;
+    sub.try_get_one::<String>(HOST).ok().flatten().cloned()
+}
+
 /// A session's UUID or name, completed with the daemon's session names.
 #[derive(Args, Clone)]
 pub struct Key {
-    /// The session: its UUID (hyphenated or 32 hex digits) or its name.
+    /// The session: its UUID (hyphenated or 32 hex digits) or its name; NAME@HOST on a host.
     #[arg(value_name = "KEY", add = ArgValueCandidates::new(session_names))]
     pub key: String,
 }
@@ -304,6 +334,34 @@ pub enum ClientCommand {
     /// Stop, or Restart and Remove, and the answers of its waiting requests), Start session,
     /// Open list in terminal and Quit.
     Tray,
+    /// The hosts of the config file: whether each is reached, its daemon's version and its
+    /// sessions.
+    #[command(mut_arg("json", |a| a.long_help(HOSTS_JSON)))]
+    Hosts(Json),
+}
+
+impl ClientCommand {
+    /// The session key the command is about, if it is about one.
+    pub fn key_mut(&mut self) -> Option<&mut String> {
+        use ClientCommand::*;
+        match self {
+            Status { key, .. }
+            | Attach { key }
+            | Pause { key, .. }
+            | Resume { key }
+            | Stop { key, .. }
+            | Restart { key }
+            | Rm { key, .. }
+            | Send { key, .. }
+            | Keys { key, .. }
+            | Capture { key, .. }
+            | Events { key, .. }
+            | Approve { key, .. }
+            | Answer { key, .. }
+            | Deny { key, .. } => Some(&mut key.key),
+            _ => None,
+        }
+    }
 }
 
 const LIST_JSON: &str = "Print a JSON array of sessions, oldest first: {id, name, project_dir, \
@@ -311,7 +369,8 @@ status, status_detail, activity, activity_detail, pid, claude_session_id, transc
 created_at, last_seen, paused_at, pause_summary, frozen, unit, memory_bytes, cpu_usec, tasks, \
 tmux_session, model, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, \
 context_tokens, args, claude_command, claude_version, permission_mode, path} (times in microseconds since the epoch, 0 = unset; pid, memory, CPU and tasks \
-0 = unknown; token counts 0 until the transcript was read).";
+0 = unknown; token counts 0 until the transcript was read). With hosts in the config file, each \
+starts with host (local or the host's name).";
 
 const REQUESTS_JSON: &str = "Print a JSON array of requests, oldest first: {session_id, name, \
 request_id, kind (permission or question), tool, detail, created_usec, expires_usec (0: answered \
@@ -321,7 +380,13 @@ header, multi_select, options}]}.";
 const WATCH_JSON: &str = "Print one JSON object per event: {event, at_usec, id, name} and, by \
 event, path (SessionNew, SessionRemoved), status (StatusChanged), activity and detail \
 (ActivityChanged), request_id, tool and detail (PermissionRequested), request_id and outcome \
-(PermissionResolved), pid (ClaudeExited).";
+(PermissionResolved), pid (ClaudeExited). With hosts in the config file, each has host too, and \
+{event: HostUnreachable, host, at_usec, error} and {event: HostReachable, host, at_usec} say when \
+a host is lost and back.";
+
+const HOSTS_JSON: &str = "Print a JSON array, this machine first: {host, ssh (empty for local), \
+reachable, error (why not), running (the daemon), hostname, version, sessions, working, \
+needs_input}.";
 
 #[derive(Args, Clone, Copy)]
 pub struct Json {

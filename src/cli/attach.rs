@@ -1,7 +1,9 @@
 //! `trusty-mpm attach KEY`: puts this terminal on a session's tmux session, found through the
 //! contract's `TmuxSocket` and `TmuxSession` as any applet would: `tmux -S SOCKET attach -t
 //! =NAME:` from a plain terminal, `switch-client` from inside a client of that same tmux
-//! server, and a nested attach (TMUX unset) from inside another tmux server.
+//! server, and a nested attach (TMUX unset) from inside another tmux server. A session on a
+//! host is shown through `ssh -t` running that same tmux attach there (only tmux is needed on
+//! the host, which is on the PATH of any ssh command, unlike ~/.local/bin).
 
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -11,6 +13,7 @@ use zbus::Connection;
 use zbus::proxy::CacheProperties;
 
 use super::bus::manager;
+use super::hosts::{Place, shell_quote, ssh_program};
 use super::proxy::SessionProxy;
 use crate::error::Error;
 
@@ -40,8 +43,21 @@ fn same_server(tmux_env: &str, socket: &str) -> bool {
     canon(theirs) == canon(socket)
 }
 
-/// Replaces this process with tmux showing the session; returns only when that fails.
-pub async fn run(conn: &Connection, key: &str) -> zbus::Result<ExitCode> {
+/// The ssh command line that shows `session` of the tmux server at `socket` on the host at
+/// ssh destination `dest`, in this terminal.
+pub fn remote_command(dest: &str, socket: &str, session: &str) -> Vec<String> {
+    let (tmux, _) = command(socket, session, "");
+    let words: Vec<String> = std::iter::once("tmux".to_owned())
+        .chain(tmux.iter().map(|w| shell_quote(w)))
+        .collect();
+    let mut argv = ssh_program();
+    argv.extend(["-t".to_owned(), dest.to_owned(), words.join(" ")]);
+    argv
+}
+
+/// Replaces this process with tmux (or ssh, for a session on a host) showing the session;
+/// returns only when that fails.
+pub async fn run(conn: &Connection, key: &str, place: &Place) -> zbus::Result<ExitCode> {
     let m = manager(conn).await?;
     let path = m.get_session(key).await?;
     let proxy = SessionProxy::builder(conn)
@@ -62,6 +78,12 @@ pub async fn run(conn: &Connection, key: &str) -> zbus::Result<ExitCode> {
         return Ok(ExitCode::from(11));
     }
     let socket = m.tmux_socket().await?;
+    if let Place::Remote(host) = place {
+        let argv = remote_command(&host.ssh, &socket, &session);
+        let err = std::process::Command::new(&argv[0]).args(&argv[1..]).exec();
+        eprintln!("trusty-mpm: cannot run {}: {err}", argv[0]);
+        return Ok(ExitCode::FAILURE);
+    }
     let (argv, unset_tmux) = command(
         &socket,
         &session,
@@ -101,5 +123,18 @@ mod tests {
         );
         let other = "/tmp/tmux-1/default,4242,0";
         assert_eq!(command(sock, "my-proj", other), want("attach", true));
+    }
+
+    #[test]
+    fn a_session_on_a_host_is_attached_through_ssh() {
+        let argv = remote_command("me@lab", "/run/user/1000/trusty mpm.sock", "api");
+        assert_eq!(
+            argv[argv.len() - 3..],
+            [
+                "-t",
+                "me@lab",
+                "tmux -S '/run/user/1000/trusty mpm.sock' attach -t =api:"
+            ]
+        );
     }
 }

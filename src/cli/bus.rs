@@ -55,13 +55,19 @@ pub async fn sessions(conn: &Connection) -> zbus::Result<Vec<SessionInfo>> {
     Ok(out)
 }
 
-/// The manager's signals, from whichever daemon currently serves them.
-pub async fn manager_signals(conn: &Connection) -> zbus::Result<MessageStream> {
-    let rule = MatchRule::builder()
+/// The match rule of the manager's signals, from whichever daemon serves them.
+pub fn manager_rule() -> MatchRule<'static> {
+    MatchRule::builder()
         .msg_type(Type::Signal)
         .interface(MANAGER_IFACE)
         .path(MANAGER_PATH)
-        .build()?;
+        .build()
+        .expect("the contract's names are valid")
+}
+
+/// The manager's signals, from whichever daemon currently serves them.
+pub async fn manager_signals(conn: &Connection) -> zbus::Result<MessageStream> {
+    let rule = manager_rule();
     MessageStream::for_match_rule(rule, conn, Some(64.try_into().expect("non-zero"))).await
 }
 

@@ -1,52 +1,97 @@
 //! The client subcommands: each is one or two calls of the public contract, printed for a
 //! person or, with --json, in the stable shapes the README documents. What the daemon sent is
 //! printed through `output::visible` (or `output::json`), so it cannot act on the terminal.
+//! Each goes to the daemon of one place (`--host`, `KEY@HOST`, else this login's); list,
+//! status, watch, notify and hosts span every host (`across`, `watch`, `notify`).
 
 use std::collections::HashMap;
 use std::process::ExitCode;
 
 use serde_json::json;
-use zbus::proxy::CacheProperties;
 use zbus::{Connection, Variant};
 
+use super::across::{self, report_at};
 use super::args::{ClientCommand as Command, Compress, Key};
 use super::bus::{clock, manager, sessions};
 use super::guards;
-use super::output::{self, SessionInfo, visible, visible_lines};
+use super::hosts::{Hosts, LOCAL, Place, split_key};
+use super::output::{self, visible, visible_lines};
+use super::remote::connect;
 use super::requests::{RequestInfo, answer};
-use crate::contract::{BUS_NAME, SESSION_IFACE};
+use super::status::session;
 
-/// Runs a client subcommand against the session bus.
-pub async fn run(cmd: Command) -> ExitCode {
-    let conn = match Connection::session().await {
-        Ok(c) => c,
+fn usage(e: &str) -> ExitCode {
+    eprintln!("trusty-mpm: {e}.");
+    ExitCode::from(2)
+}
+
+/// Runs a client subcommand against the daemon of the place it names (`host`: `--host`).
+pub async fn run(mut cmd: Command, host: Option<String>) -> ExitCode {
+    let hosts = match Hosts::load() {
+        Ok(h) => h,
         Err(e) => {
-            eprintln!(
-                "trusty-mpm: cannot reach the session bus ({e}); is DBUS_SESSION_BUS_ADDRESS right?"
-            );
+            eprintln!("trusty-mpm: the config file is broken: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let labelled = hosts.configured();
+    let mut of_key = None;
+    if let Some(key) = cmd.key_mut()
+        && let (k, Some(h)) = split_key(key)
+    {
+        (of_key, *key) = (Some(h.to_owned()), k.to_owned());
+    }
+    let place = match hosts.target(host.as_deref(), of_key.as_deref()) {
+        Ok(p) => p,
+        Err(e) => return usage(&e),
+    };
+    // Without a place named, these span every host.
+    let places = match host.is_none() && of_key.is_none() {
+        true => hosts.all(),
+        false => vec![place.clone()],
+    };
+    match &cmd {
+        Command::List(j) => return across::list(&places, labelled, j.json).await,
+        Command::Status { key, json } => {
+            return across::status(&places, labelled, &key.key, json.json).await;
+        }
+        Command::Watch { json, waybar } => {
+            return super::watch::run(places, labelled, json.json, *waybar).await;
+        }
+        Command::Hosts(j) => return across::hosts(&places, j.json).await,
+        Command::Notify { min_work_secs } => {
+            let min_work = std::time::Duration::from_secs(*min_work_secs);
+            return super::notify::run(places, labelled, min_work).await;
+        }
+        Command::Start { dir, .. } | Command::Register { dir, .. }
+            if place != Place::Local && !dir.is_absolute() =>
+        {
+            return usage(&format!(
+                "DIR must be an absolute path on host {}",
+                place.name()
+            ));
+        }
+        _ => {}
+    }
+    // The tray shows on this login's desktop, whatever it follows.
+    let tray = matches!(cmd, Command::Tray);
+    let link = match connect(if tray { &Place::Local } else { &place }).await {
+        Ok(l) => l,
+        Err(u) => {
+            eprintln!("trusty-mpm: {u}");
             return ExitCode::from(3);
         }
     };
-    match exec(&conn, cmd).await {
-        Ok(code) => code,
-        Err(e) => output::report(&e),
+    if tray && labelled {
+        return match super::tray::run(&link.conn, Some(places)).await {
+            Ok(code) => code,
+            Err(e) => report_at(LOCAL, false, &e),
+        };
     }
-}
-
-async fn session(conn: &Connection, key: &str) -> zbus::Result<SessionInfo> {
-    let path = manager(conn).await?.get_session(key).await?;
-    let props = zbus::fdo::PropertiesProxy::builder(conn)
-        .destination(BUS_NAME)
-        .path(path.clone())
-        .cache_properties(CacheProperties::No)
-        .build()
-        .await?
-        .get_all(zbus::names::InterfaceName::from_static_str_unchecked(
-            SESSION_IFACE,
-        ))
-        .await?;
-    let props: HashMap<String, zbus::OwnedVariant> = props.into_iter().collect();
-    Ok(SessionInfo::from_props(path.as_str(), &props))
+    match exec(&link.conn, cmd, &place).await {
+        Ok(code) => code,
+        Err(e) => report_at(place.name(), place != Place::Local, &e),
+    }
 }
 
 fn print_json(v: &impl serde::Serialize) {
@@ -65,104 +110,9 @@ fn absolute(dir: &std::path::Path) -> String {
         .into_owned()
 }
 
-async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
+async fn exec(conn: &Connection, cmd: Command, place: &Place) -> zbus::Result<ExitCode> {
     let m = manager(conn).await?;
     match cmd {
-        Command::List(j) => {
-            let all = sessions(conn).await?;
-            if j.json {
-                print_json(&all);
-            } else if all.is_empty() {
-                println!("No sessions. Start one with `trusty-mpm start DIR`.");
-            } else {
-                let home = std::env::var("HOME").ok();
-                let width = output::terminal_width();
-                print!(
-                    "{}",
-                    output::table(&all, output::colour(), width, home.as_deref())
-                );
-            }
-        }
-        Command::Status {
-            key: Key { key },
-            json,
-        } => {
-            let s = session(conn, &key).await?;
-            if json.json {
-                print_json(&s);
-            } else {
-                let tmux = match s.tmux_session.as_str() {
-                    "" => String::new(),
-                    t => format!("={t}: on {}", m.tmux_socket().await?),
-                };
-                let rows = [
-                    ("Name", s.name.clone()),
-                    ("Id", s.id.clone()),
-                    ("Project", s.project_dir.clone()),
-                    (
-                        "Status",
-                        s.status.clone() + if s.frozen { " (frozen)" } else { "" },
-                    ),
-                    ("Why", s.status_detail.clone()),
-                    (
-                        "Activity",
-                        match s.activity_detail.as_str() {
-                            "" => s.activity.clone(),
-                            d => format!("{} ({d})", s.activity),
-                        },
-                    ),
-                    (
-                        "Pid",
-                        if s.pid == 0 {
-                            "-".into()
-                        } else {
-                            s.pid.to_string()
-                        },
-                    ),
-                    ("Unit", s.unit.clone()),
-                    (
-                        "Resources",
-                        format!(
-                            "memory {}, CPU {:.1} s, {}",
-                            output::bytes(s.memory_bytes),
-                            s.cpu_usec as f64 / 1e6,
-                            output::count(s.tasks as usize, "task")
-                        ),
-                    ),
-                    ("Age", output::age(s.created_at)),
-                    ("Last seen", format!("{} ago", output::age(s.last_seen))),
-                    ("Tmux", tmux),
-                    ("Claude", claude_line(&s)),
-                    ("Args", s.args.join(" ")),
-                    ("Mode", s.permission_mode.clone()),
-                    ("Claude id", s.claude_session_id.clone()),
-                    ("Transcript", s.transcript_path.clone()),
-                    (
-                        "Paused",
-                        if s.paused_at == 0 {
-                            "-".into()
-                        } else {
-                            format!("{} ago", output::age(s.paused_at))
-                        },
-                    ),
-                    ("Summary", s.pause_summary.clone()),
-                    ("Model", s.model.clone()),
-                ];
-                let [context, totals] = output::token_lines(&s);
-                let rows = rows
-                    .into_iter()
-                    .chain([context, totals, ("Object", s.path.clone())]);
-                for (k, v) in rows.filter(|(_, v)| !v.is_empty()) {
-                    // Only the pause summary is meant to span lines.
-                    let v = match k {
-                        "Summary" => visible_lines(&v),
-                        _ => visible(&v),
-                    };
-                    // A value's further lines start under its first one.
-                    println!("{k:>10}: {}", v.replace('\n', &format!("\n{:12}", "")));
-                }
-            }
-        }
         Command::Start {
             dir,
             name,
@@ -399,21 +349,16 @@ async fn exec(conn: &Connection, cmd: Command) -> zbus::Result<ExitCode> {
                 ),
             }
         }
-        Command::Attach { key: Key { key } } => return super::attach::run(conn, &key).await,
-        Command::Watch { json, waybar } => return super::watch::run(conn, json.json, waybar).await,
-        Command::Notify { min_work_secs } => {
-            return super::notify::run(conn, std::time::Duration::from_secs(min_work_secs)).await;
+        Command::Attach { key: Key { key } } => {
+            return super::attach::run(conn, &key, place).await;
         }
-        Command::Tray => return super::tray::run(conn).await,
+        Command::Tray => return super::tray::run(conn, None).await,
+        // Spanning places, they never come here.
+        Command::List(_)
+        | Command::Status { .. }
+        | Command::Watch { .. }
+        | Command::Hosts(_)
+        | Command::Notify { .. } => unreachable!("run() handles them"),
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Which claude a session runs: its version, and where from.
-fn claude_line(s: &output::SessionInfo) -> String {
-    match (s.claude_version.as_str(), s.claude_command.as_str()) {
-        ("", command) => command.to_owned(),
-        (version, "") => version.to_owned(),
-        (version, command) => format!("{version} ({command})"),
-    }
 }

@@ -23,7 +23,8 @@ struct Note {
 const DAEMON_SIDE: &[&str] = &["", "daemon"];
 /// What the daemon reads and `config` shows.
 const SHOWN_BY_CONFIG: &[&str] = &["", "daemon", "config"];
-const CONFIG_READERS: &[&str] = &["", "daemon", "config", "hooks check", "notify", "tray"];
+/// Every client reads the config file's hosts; notify and the tray more of it.
+const CONFIG_READERS: &[&str] = &["", "daemon", "config", "hooks check", "client"];
 
 const ENVIRONMENT: &[Note] = &[
     Note {
@@ -68,6 +69,12 @@ const ENVIRONMENT: &[Note] = &[
         pages: CONFIG_READERS,
     },
     Note {
+        tag: "TRUSTY_MPM_SSH",
+        text: "The ssh program and its first arguments, words split on spaces, that reach the \
+               hosts of config.toml (default ssh).",
+        pages: &["", "client"],
+    },
+    Note {
         tag: "RUST_LOG",
         text: "The log filter (default info).",
         pages: SHOWN_BY_CONFIG,
@@ -105,7 +112,8 @@ const FILES: &[Note] = &[
         tag: "$XDG_CONFIG_HOME/trusty-mpm/config.toml",
         text: "Optional settings: permission_wait_secs, auto_adopt, claude_command, \
                restore_on_start, memory_high, memory_max, cpu_weight, tasks_max, slice, \
-               slice_memory_max, terminal_command, [[deny]] rules.",
+               slice_memory_max, terminal_command, [[deny]] rules; and the hosts the clients \
+               reach over ssh, [hosts.NAME] with ssh (the destination) and bridge.",
         pages: CONFIG_READERS,
     },
     Note {
@@ -188,7 +196,7 @@ const EXIT_STATUS: &[Note] = &[
     },
     Note {
         tag: "3",
-        text: "The daemon is not running, or the session bus is unreachable.",
+        text: "The daemon is not running, or the session bus or a host is unreachable.",
         pages: &["", "client"],
     },
     Note {

@@ -65,6 +65,9 @@ struct File {
     pass_env: Option<Vec<String>>,
     #[serde(default)]
     env: std::collections::BTreeMap<String, String>,
+    /// The clients' hosts (`cli::hosts` reads them).
+    #[serde(default, rename = "hosts")]
+    _hosts: serde::de::IgnoredAny,
 }
 
 /// A size: bytes, or a string like "8G".
@@ -302,6 +305,12 @@ mod tests {
                 "{text:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_clients_hosts_are_left_to_them() {
+        let p = ConfigFile::parse("[hosts.lab]\nssh = \"me@lab\"\n").unwrap();
+        assert!(p.deny.is_empty());
     }
 
     #[test]

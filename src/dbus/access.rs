@@ -20,23 +20,25 @@ struct Caller {
     pid: u32,
 }
 
-/// The caller check shared by every object.
+/// The caller check shared by every object, asking the bus the daemon's calls come through.
 pub struct Access {
+    conn: Connection,
     own_uid: u32,
     known: Mutex<HashMap<String, Caller>>,
 }
 
 impl Access {
-    pub fn new() -> Self {
+    pub fn new(conn: Connection) -> Self {
         Access {
+            conn,
             own_uid: rustix::process::getuid().as_raw(),
             known: Mutex::new(HashMap::new()),
         }
     }
 
     /// `AccessDenied` unless the message came from the daemon's own uid.
-    pub async fn check(&self, conn: &Connection, hdr: &Header<'_>) -> Result<()> {
-        let uid = self.caller(conn, hdr).await?.uid;
+    pub async fn check(&self, hdr: &Header<'_>) -> Result<()> {
+        let uid = self.caller(hdr).await?.uid;
         if uid == self.own_uid {
             Ok(())
         } else {
@@ -48,11 +50,11 @@ impl Access {
     }
 
     /// The pid of an admitted caller's process, as the bus knows it (0 when it does not).
-    pub async fn caller_pid(&self, conn: &Connection, hdr: &Header<'_>) -> Result<u32> {
-        Ok(self.caller(conn, hdr).await?.pid)
+    pub async fn caller_pid(&self, hdr: &Header<'_>) -> Result<u32> {
+        Ok(self.caller(hdr).await?.pid)
     }
 
-    async fn caller(&self, conn: &Connection, hdr: &Header<'_>) -> Result<Caller> {
+    async fn caller(&self, hdr: &Header<'_>) -> Result<Caller> {
         let Some(sender) = hdr.sender() else {
             // A peer-to-peer connection: the socket itself tells.
             return Err(Error::AccessDenied(
@@ -63,7 +65,7 @@ impl Access {
             return Ok(known);
         }
         const ASKING: &str = "asking the bus for the caller";
-        let creds = DBusProxy::new(conn)
+        let creds = DBusProxy::new(&self.conn)
             .await
             .map_err(|e| Error::internal(ASKING, e))?
             .get_connection_credentials(BusName::Unique(sender.to_owned()))
@@ -88,11 +90,5 @@ impl Access {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Caller>> {
         self.known.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-impl Default for Access {
-    fn default() -> Self {
-        Self::new()
     }
 }

@@ -38,19 +38,19 @@ pub trait Hooks {
 /// An interface whose properties only the daemon's own user may read.
 pub struct Guarded<I> {
     inner: I,
-    ctx: Arc<Backend>,
+    backend: Arc<Backend>,
 }
 
 impl<I> Guarded<I> {
-    pub(super) fn new(inner: I, ctx: Arc<Backend>) -> Self {
-        Guarded { inner, ctx }
+    pub(super) fn new(inner: I, backend: Arc<Backend>) -> Self {
+        Guarded { inner, backend }
     }
 
     /// Checks a client's read. The daemon's own reads (for PropertiesChanged and
     /// InterfacesAdded) come without a message header and pass.
-    async fn admit(&self, conn: &Connection, hdr: Option<&Header<'_>>) -> Result<()> {
+    async fn admit(&self, hdr: Option<&Header<'_>>) -> Result<()> {
         match hdr {
-            Some(hdr) => self.ctx.access.check(conn, hdr).await,
+            Some(hdr) => self.backend.access.check(hdr).await,
             None => Ok(()),
         }
     }
@@ -74,7 +74,7 @@ impl<I: Interface + Hooks> Interface for Guarded<I> {
         hdr: Option<&Header<'_>>,
         emitter: &SignalEmitter<'_>,
     ) -> Option<std::result::Result<OwnedVariant, BoxDBusError>> {
-        if let Err(e) = self.admit(conn, hdr).await {
+        if let Err(e) = self.admit(hdr).await {
             return Some(Err(Box::new(e)));
         }
         if hdr.is_some() {
@@ -94,7 +94,7 @@ impl<I: Interface + Hooks> Interface for Guarded<I> {
     ) -> fdo::Result<HashMap<String, OwnedVariant>> {
         // zbus's GetAll can only fail with an org.freedesktop.DBus.Error, so a refusal is
         // org.freedesktop.DBus.Error.AccessDenied here, not the contract's AccessDenied.
-        self.admit(conn, hdr).await.map_err(|e| match e {
+        self.admit(hdr).await.map_err(|e| match e {
             Error::AccessDenied(m) => fdo::Error::AccessDenied(m),
             e => fdo::Error::Failed(e.to_string()),
         })?;

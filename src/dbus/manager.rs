@@ -4,40 +4,40 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use zbus::message::{Header, Message};
+use zbus::message::{Flags, Header, Message};
 use zbus::names::MemberName;
 use zbus::object_server::{DispatchResult, SignalEmitter};
-use zbus::{Connection, ObjectPath, OwnedObjectPath, OwnedVariant, interface};
+use zbus::{Connection, ObjectPath, OwnedObjectPath, OwnedVariant, Type, interface};
 
+use super::options::{hook_context, start_options};
 use super::requests::{self, RequestRow};
 use super::rows::{RowCache, Rows};
 use super::{Backend, session_path};
 use crate::error::Error;
-use crate::hooks::HookContext;
-use crate::lifecycle::StartOptions;
 
 /// The manager object.
 pub struct Manager {
-    ctx: Arc<Backend>,
+    backend: Arc<Backend>,
     rows: RowCache,
 }
 
 impl Manager {
-    pub(super) fn new(ctx: Arc<Backend>) -> Self {
+    pub(super) fn new(backend: Arc<Backend>) -> Self {
         Manager {
             rows: RowCache::default(),
-            ctx,
+            backend,
         }
     }
 
     /// `ListSessions` rows, rebuilt only after a change.
     fn rows(&self) -> Rows {
-        self.rows.get(self.ctx.queue.reported(), &self.ctx.svc)
+        self.rows
+            .get(self.backend.queue.reported(), &self.backend.svc)
     }
 }
 
 /// The manager computes nothing when read, and answers `ListSessions` with the body it keeps
-/// serialized (see `rows`).
+/// serialized: at 1,000 sessions, serializing the rows was most of the daemon's part of a call.
 impl super::guarded::Hooks for Manager {
     fn answer<'c>(
         &'c self,
@@ -46,73 +46,36 @@ impl super::guarded::Hooks for Manager {
         name: &MemberName<'_>,
     ) -> Option<DispatchResult<'c>> {
         // A call with arguments goes to the handler, which refuses them as zbus does.
-        (name.as_str() == "ListSessions" && msg.body().is_empty())
-            .then(|| self.rows.answer(&self.ctx, conn, msg))
-    }
-}
-
-/// Reads `StartSession`'s options, refusing unknown keys and wrong types.
-fn start_options(options: HashMap<String, OwnedVariant>) -> Result<StartOptions, Error> {
-    let mut out = StartOptions::default();
-    for (key, value) in options {
-        match key.as_str() {
-            "args" => {
-                out.args = Vec::<String>::try_from(value).map_err(|_| {
-                    Error::invalid("Option 'args' must be an array of strings (as).")
-                })?;
-            }
-            "resume" => {
-                out.resume = Some(
-                    String::try_from(value)
-                        .map_err(|_| Error::invalid("Option 'resume' must be a string (s)."))?,
-                );
-            }
-            "memory_high" | "memory_max" | "tasks_max" => {
-                let v = u64::try_from(value).map_err(|_| {
-                    Error::invalid(format!("Option '{key}' must be a number of type t."))
-                })?;
-                let slot = match key.as_str() {
-                    "memory_high" => &mut out.limits.memory_high,
-                    "memory_max" => &mut out.limits.memory_max,
-                    _ => &mut out.limits.tasks_max,
-                };
-                *slot = Some(v);
-            }
-            "env" => {
-                let env = HashMap::<String, String>::try_from(value).map_err(|_| {
-                    Error::invalid("Option 'env' must be a dictionary of strings (a{ss}).")
-                })?;
-                out.env = env.into_iter().collect();
-            }
-            "cpu_weight" => {
-                out.limits.cpu_weight = Some(u32::try_from(value).map_err(|_| {
-                    Error::invalid("Option 'cpu_weight' must be a number of type u.")
-                })?);
-            }
-            other => {
-                return Err(Error::invalid(format!(
-                    "Unknown option '{}'; StartSession takes args, resume, env, memory_high, memory_max, cpu_weight and tasks_max.",
-                    crate::lifecycle::printable(other)
-                )));
-            }
+        if name.as_str() != "ListSessions" || !msg.body().is_empty() {
+            return None;
         }
+        Some(DispatchResult::Async(Box::pin(async move {
+            let hdr = msg.header();
+            let look = || {
+                self.rows
+                    .body(self.backend.queue.reported(), &self.backend.svc)
+                    .map_err(|e| Error::internal("listing the sessions", e))
+            };
+            let body = self.backend.query(&hdr, look).await;
+            if hdr.primary().flags().contains(Flags::NO_REPLY_EXPECTED) {
+                return Ok(());
+            }
+            let sent = match body {
+                // SAFETY: the body is `Rows` serialized by zbus for this signature, in the byte
+                // order the builder writes, and carries no file descriptors.
+                Ok(body) => match unsafe {
+                    Message::method_return(&hdr).build_raw_body(&body, Rows::SIGNATURE, Vec::new())
+                } {
+                    Ok(reply) => conn.send(&reply).await,
+                    Err(e) => Err(e),
+                },
+                Err(e) => conn.reply_dbus_error(&hdr, e).await,
+            };
+            sent.map_err(|e| {
+                Box::new(zbus::fdo::Error::Failed(e.to_string())) as zbus::BoxDBusError
+            })
+        })))
     }
-    Ok(out)
-}
-
-/// Reads `HandleHook`'s context; unknown keys are ignored so newer relays keep working.
-fn hook_context(context: HashMap<String, OwnedVariant>) -> Result<HookContext, Error> {
-    let mut ctx = HookContext::default();
-    for (key, value) in context {
-        let bad = || Error::invalid(format!("Hook context '{key}' has the wrong type."));
-        match key.as_str() {
-            "tmux_pane" => ctx.tmux_pane = String::try_from(value).map_err(|_| bad())?,
-            "tmux" => ctx.tmux = String::try_from(value).map_err(|_| bad())?,
-            "answerer" => ctx.answerer = bool::try_from(value).map_err(|_| bad())?,
-            _ => {}
-        }
-    }
-    Ok(ctx)
 }
 
 /// Manages Claude Code sessions running in tmux.
@@ -120,25 +83,20 @@ fn hook_context(context: HashMap<String, OwnedVariant>) -> Result<HookContext, E
 impl Manager {
     /// All managed sessions, oldest first: id, name, project_dir, status, activity, pid, path.
     #[zbus(out_args("sessions"))]
-    async fn list_sessions(
-        &self,
-        #[zbus(connection)] conn: &Connection,
-        #[zbus(header)] hdr: Header<'_>,
-    ) -> Result<Rows, Error> {
-        self.ctx.query(conn, &hdr, || Ok(self.rows())).await
+    async fn list_sessions(&self, #[zbus(header)] hdr: Header<'_>) -> Result<Rows, Error> {
+        self.backend.query(&hdr, || Ok(self.rows())).await
     }
 
     /// The object path of the session matching key (a UUID in either spelling, or a name).
     #[zbus(out_args("path"))]
     async fn get_session(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
     ) -> Result<OwnedObjectPath, Error> {
-        self.ctx
-            .call(conn, &hdr, || async {
-                Ok(session_path(self.ctx.svc.resolve(key)?))
+        self.backend
+            .call(&hdr, || async {
+                Ok(session_path(self.backend.svc.resolve(key)?))
             })
             .await
     }
@@ -156,16 +114,15 @@ impl Manager {
     #[zbus(out_args("id", "name", "path"))]
     async fn start_session(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         project_dir: &str,
         name: &str,
         options: HashMap<String, OwnedVariant>,
     ) -> Result<(String, String, OwnedObjectPath), Error> {
-        self.ctx
-            .call(conn, &hdr, || async {
+        self.backend
+            .call(&hdr, || async {
                 let opts = start_options(options)?;
-                let s = self.ctx.svc.start(project_dir, name, opts).await?;
+                let s = self.backend.svc.start(project_dir, name, opts).await?;
                 Ok((s.id.to_string(), s.name.to_string(), session_path(s.id)))
             })
             .await
@@ -175,14 +132,13 @@ impl Manager {
     #[zbus(out_args("id", "name", "path"))]
     async fn register_session(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         project_dir: &str,
         name: &str,
     ) -> Result<(String, String, OwnedObjectPath), Error> {
-        self.ctx
-            .call(conn, &hdr, || async {
-                let s = self.ctx.svc.register(project_dir, name).await?;
+        self.backend
+            .call(&hdr, || async {
+                let s = self.backend.svc.register(project_dir, name).await?;
                 Ok((s.id.to_string(), s.name.to_string(), session_path(s.id)))
             })
             .await
@@ -192,13 +148,12 @@ impl Manager {
     #[zbus(out_args("id", "path"))]
     async fn adopt_session(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         tmux_name: &str,
     ) -> Result<(String, OwnedObjectPath), Error> {
-        self.ctx
-            .call(conn, &hdr, || async {
-                let s = self.ctx.svc.adopt(tmux_name).await?;
+        self.backend
+            .call(&hdr, || async {
+                let s = self.backend.svc.adopt(tmux_name).await?;
                 Ok((s.id.to_string(), session_path(s.id)))
             })
             .await
@@ -209,10 +164,11 @@ impl Manager {
     #[zbus(out_args("names"))]
     async fn discover_sessions(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
     ) -> Result<Vec<String>, Error> {
-        self.ctx.call(conn, &hdr, || self.ctx.svc.discover()).await
+        self.backend
+            .call(&hdr, || self.backend.svc.discover())
+            .await
     }
 
     /// Pauses a starting or active session. The summary is the note, or when the note is empty
@@ -221,26 +177,24 @@ impl Manager {
     #[zbus(out_args("summary"))]
     async fn pause_session(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
         note: &str,
         freeze: bool,
     ) -> Result<String, Error> {
-        self.ctx
-            .call_key(conn, &hdr, key, |id| self.ctx.svc.pause(id, note, freeze))
+        self.backend
+            .call_key(&hdr, key, |id| self.backend.svc.pause(id, note, freeze))
             .await
     }
 
     /// Resumes a paused session (continuing a frozen claude process).
     async fn resume_session(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
     ) -> Result<(), Error> {
-        self.ctx
-            .call_key(conn, &hdr, key, |id| self.ctx.svc.resume(id))
+        self.backend
+            .call_key(&hdr, key, |id| self.backend.svc.resume(id))
             .await
     }
 
@@ -248,13 +202,12 @@ impl Manager {
     /// Force: SIGTERM at once. The record stays, stopped; stopping a stopped session is a no-op.
     async fn stop_session(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
         force: bool,
     ) -> Result<(), Error> {
-        self.ctx
-            .call_key(conn, &hdr, key, |id| self.ctx.svc.stop(id, force))
+        self.backend
+            .call_key(&hdr, key, |id| self.backend.svc.stop(id, force))
             .await
     }
 
@@ -263,25 +216,23 @@ impl Manager {
     /// directory. Claude Code's conversation is resumed when its session id is known.
     async fn restart_session(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
     ) -> Result<(), Error> {
-        self.ctx
-            .call_key(conn, &hdr, key, |id| self.ctx.svc.restart(id))
+        self.backend
+            .call_key(&hdr, key, |id| self.backend.svc.restart(id))
             .await
     }
 
     /// Forgets a session; kills its tmux session only when kill_tmux is true.
     async fn remove_session(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
         kill_tmux: bool,
     ) -> Result<(), Error> {
-        self.ctx
-            .call_key(conn, &hdr, key, |id| self.ctx.svc.remove(id, kill_tmux))
+        self.backend
+            .call_key(&hdr, key, |id| self.backend.svc.remove(id, kill_tmux))
             .await
     }
 
@@ -293,13 +244,12 @@ impl Manager {
     /// is not taken the input line is cleared and the call is Timeout.
     async fn send_command(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
         text: &str,
     ) -> Result<(), Error> {
-        self.ctx
-            .call_key(conn, &hdr, key, |id| self.ctx.svc.send_command(id, text))
+        self.backend
+            .call_key(&hdr, key, |id| self.backend.svc.send_command(id, text))
             .await
     }
 
@@ -307,13 +257,12 @@ impl Manager {
     /// printable characters (typed literally).
     async fn send_keys(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
         keys: Vec<String>,
     ) -> Result<(), Error> {
-        self.ctx
-            .call_key(conn, &hdr, key, |id| self.ctx.svc.send_keys(id, &keys))
+        self.backend
+            .call_key(&hdr, key, |id| self.backend.svc.send_keys(id, &keys))
             .await
     }
 
@@ -323,15 +272,14 @@ impl Manager {
     #[zbus(out_args("text"))]
     async fn capture_output(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
         lines: u32,
         compression: &str,
     ) -> Result<String, Error> {
-        self.ctx
-            .call_key(conn, &hdr, key, |id| {
-                self.ctx.svc.capture(id, lines, compression)
+        self.backend
+            .call_key(&hdr, key, |id| {
+                self.backend.svc.capture(id, lines, compression)
             })
             .await
     }
@@ -341,23 +289,21 @@ impl Manager {
     #[zbus(out_args("reaped", "names", "stopped"))]
     async fn reap_dead_sessions(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
     ) -> Result<(u32, Vec<String>, u32), Error> {
-        self.ctx.call(conn, &hdr, || self.ctx.svc.reap()).await
+        self.backend.call(&hdr, || self.backend.svc.reap()).await
     }
 
     /// Names the claude process of a session: a running process in the session's tmux panes (or,
     /// without tmux, of the same user in its project directory). The session becomes active.
     async fn set_session_pid(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
         pid: u32,
     ) -> Result<(), Error> {
-        self.ctx
-            .call_key(conn, &hdr, key, |id| self.ctx.svc.set_pid(id, pid))
+        self.backend
+            .call_key(&hdr, key, |id| self.backend.svc.set_pid(id, pid))
             .await
     }
 
@@ -366,14 +312,13 @@ impl Manager {
     #[zbus(out_args("events"))]
     async fn get_events(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
         limit: u32,
     ) -> Result<Vec<(u64, String, String, String)>, Error> {
-        self.ctx
-            .call_key(conn, &hdr, key, |id| async move {
-                super::session::events(&self.ctx, id, limit)
+        self.backend
+            .call_key(&hdr, key, |id| async move {
+                super::session::events(&self.backend, id, limit)
             })
             .await
     }
@@ -384,16 +329,15 @@ impl Manager {
     /// permission_wait_secs is 0) is InvalidState.
     async fn answer_permission(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
         request_id: &str,
         allow: bool,
         reason: &str,
     ) -> Result<(), Error> {
-        self.ctx
-            .call_key(conn, &hdr, key, |id| async move {
-                self.ctx
+        self.backend
+            .call_key(&hdr, key, |id| async move {
+                self.backend
                     .svc
                     .answer_permission(id, request_id, allow, reason)
                     .await
@@ -409,13 +353,12 @@ impl Manager {
     #[zbus(out_args("requests"))]
     async fn list_requests(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
     ) -> Result<Vec<RequestRow>, Error> {
-        self.ctx
-            .query(conn, &hdr, || {
+        self.backend
+            .query(&hdr, || {
                 Ok(self
-                    .ctx
+                    .backend
                     .svc
                     .requests()
                     .into_iter()
@@ -435,16 +378,15 @@ impl Manager {
     /// settings file that cannot be changed, is InvalidState.
     async fn answer_request(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
         request_id: &str,
         answer: HashMap<String, OwnedVariant>,
     ) -> Result<(), Error> {
-        self.ctx
-            .call_key(conn, &hdr, key, |id| async move {
+        self.backend
+            .call_key(&hdr, key, |id| async move {
                 let reply = requests::reply(answer)?;
-                self.ctx.svc.answer_request(id, request_id, reply).await
+                self.backend.svc.answer_request(id, request_id, reply).await
             })
             .await
     }
@@ -468,16 +410,15 @@ impl Manager {
     #[zbus(out_args("stdout", "exit_code", "stderr"))]
     async fn handle_hook(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         payload_json: &str,
         context: HashMap<String, OwnedVariant>,
     ) -> Result<(String, i32, String), Error> {
-        self.ctx
-            .call(conn, &hdr, || async {
+        self.backend
+            .call(&hdr, || async {
                 let mut ctx = hook_context(context)?;
-                ctx.caller_pid = self.ctx.access.caller_pid(conn, &hdr).await?;
-                let r = self.ctx.hooks.handle(payload_json, &ctx).await?;
+                ctx.caller_pid = self.backend.access.caller_pid(&hdr).await?;
+                let r = self.backend.hooks.handle(payload_json, &ctx).await?;
                 Ok((r.stdout, r.exit_code, r.stderr))
             })
             .await
@@ -492,7 +433,7 @@ impl Manager {
     /// How many sessions are managed.
     #[zbus(property)]
     fn session_count(&self) -> u32 {
-        self.ctx.published_count()
+        self.backend.published_count()
     }
 
     /// The machine the daemon runs on (its host name), for clients that show several.
@@ -508,7 +449,11 @@ impl Manager {
     /// default server (TMUX_TMPDIR or /tmp, then tmux-UID/default). Never empty.
     #[zbus(property(emits_changed_signal = "const"))]
     fn tmux_socket(&self) -> String {
-        self.ctx.svc.tmux_socket().to_string_lossy().into_owned()
+        self.backend
+            .svc
+            .tmux_socket()
+            .to_string_lossy()
+            .into_owned()
     }
 
     /// A session was added.

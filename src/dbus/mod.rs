@@ -5,9 +5,11 @@
 
 mod access;
 mod events;
+mod figures;
 mod guarded;
 mod manager;
 mod object_manager;
+mod options;
 mod publisher;
 mod requests;
 mod rows;
@@ -66,17 +68,12 @@ impl Backend {
 
     /// Runs one call for an admitted caller, then waits until the signals of what it changed
     /// are out, so a client never sees a reply before the change it caused.
-    async fn call<T, F, Fut>(
-        &self,
-        conn: &Connection,
-        hdr: &zbus::message::Header<'_>,
-        f: F,
-    ) -> Result<T>
+    async fn call<T, F, Fut>(&self, hdr: &zbus::message::Header<'_>, f: F) -> Result<T>
     where
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
-        self.access.check(conn, hdr).await?;
+        self.access.check(hdr).await?;
         let out = f().await;
         self.queue.caught_up().await;
         out
@@ -88,18 +85,16 @@ impl Backend {
     /// Caching proxies (zbus, GDBusProxy) keep such a value forever.
     async fn query<T>(
         &self,
-        conn: &Connection,
         hdr: &zbus::message::Header<'_>,
         look: impl FnOnce() -> Result<T>,
     ) -> Result<T> {
-        self.access.check(conn, hdr).await?;
+        self.access.check(hdr).await?;
         look()
     }
 
     /// `call` for a method that takes a session key: the key is resolved first.
     async fn call_key<T, F, Fut>(
         &self,
-        conn: &Connection,
         hdr: &zbus::message::Header<'_>,
         key: &str,
         f: F,
@@ -108,7 +103,7 @@ impl Backend {
         F: FnOnce(SessionId) -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
-        self.call(conn, hdr, || async { f(self.svc.resolve(key)?).await })
+        self.call(hdr, || async { f(self.svc.resolve(key)?).await })
             .await
     }
 }
@@ -131,11 +126,11 @@ pub async fn serve(
             Queued::Change(_) => queue.published_one(),
         }
     }
-    let ctx = Arc::new(Backend {
+    let backend = Arc::new(Backend {
         svc: svc.clone(),
         hooks,
         queue,
-        access: Access::new(),
+        access: Access::new(conn.clone()),
         objects: Default::default(),
         published: Default::default(),
     });
@@ -144,18 +139,18 @@ pub async fn serve(
     server
         .at(
             MANAGER_PATH,
-            Guarded::new(Manager::new(ctx.clone()), ctx.clone()),
+            Guarded::new(Manager::new(backend.clone()), backend.clone()),
         )
         .await
         .map_err(internal)?;
     server
         .at(
             MANAGER_PATH,
-            object_manager::ObjectManager::new(ctx.clone()),
+            object_manager::ObjectManager::new(backend.clone()),
         )
         .await
         .map_err(internal)?;
-    let mut publisher = publisher::Publisher::new(conn.clone(), ctx.clone());
+    let mut publisher = publisher::Publisher::new(conn.clone(), backend.clone());
     publisher.publish_existing().await.map_err(internal)?;
     tokio::spawn(publisher.run(events));
 

@@ -12,7 +12,8 @@ use zbus::names::{InterfaceName, OwnedInterfaceName};
 use zbus::object_server::SignalEmitter;
 use zbus::{Connection, ObjectPath, OwnedVariant, Variant, interface};
 
-use super::session::{COMPUTED, Published, properties, read_figures};
+use super::figures::{COMPUTED, read_figures};
+use super::session::{Published, properties};
 use super::{Backend, SESSION_IFACE, session_path};
 use crate::error::Error;
 use crate::model::SessionId;
@@ -20,17 +21,17 @@ use crate::units::Figures;
 
 /// The ObjectManager of the session objects.
 pub struct ObjectManager {
-    ctx: Arc<Backend>,
+    backend: Arc<Backend>,
 }
 
 impl ObjectManager {
-    pub(super) fn new(ctx: Arc<Backend>) -> Self {
-        ObjectManager { ctx }
+    pub(super) fn new(backend: Arc<Backend>) -> Self {
+        ObjectManager { backend }
     }
 
     /// The session objects as they are now.
     async fn shown(&self) -> Vec<(SessionId, Published)> {
-        let objects = self.ctx.objects.lock().await;
+        let objects = self.backend.objects.lock().await;
         objects.iter().map(|(id, s)| (*id, s.clone())).collect()
     }
 }
@@ -46,7 +47,7 @@ impl ObjectManager {
         #[zbus(header)] hdr: Header<'_>,
     ) -> Result<ManagedObjects, Error> {
         const WHAT: &str = "listing the session objects";
-        self.ctx.access.check(conn, &hdr).await?;
+        self.backend.access.check(&hdr).await?;
         // The figures are read first, each off the executor; every other value is then taken
         // at one instant, after the last await (see `Backend::query`).
         let mut figures = HashMap::new();
@@ -57,7 +58,7 @@ impl ObjectManager {
             };
             figures.insert(id, (pid, read_figures(pid, unit).await));
         }
-        let objects = self.ctx.objects.lock().await;
+        let objects = self.backend.objects.lock().await;
         let iface =
             OwnedInterfaceName::from(InterfaceName::from_static_str_unchecked(SESSION_IFACE));
         let mut out = ManagedObjects::with_capacity(objects.len());
@@ -70,7 +71,7 @@ impl ObjectManager {
             };
             // What zbus puts in InterfacesAdded: the same get_all, as the daemon's read. Its
             // getters never await, so it is ready at once and nothing runs in between.
-            let mut props = properties(session, &self.ctx, conn)
+            let mut props = properties(session, &self.backend, conn)
                 .await
                 .map_err(|e| Error::internal(WHAT, e))?;
             // Computed for this call: the daemon's own read leaves them 0.

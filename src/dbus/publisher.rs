@@ -24,12 +24,12 @@ use crate::model::Session;
 
 pub(super) struct Publisher {
     conn: Connection,
-    ctx: Arc<Backend>,
+    backend: Arc<Backend>,
 }
 
 impl Publisher {
-    pub(super) fn new(conn: Connection, ctx: Arc<Backend>) -> Self {
-        Publisher { conn, ctx }
+    pub(super) fn new(conn: Connection, backend: Arc<Backend>) -> Self {
+        Publisher { conn, backend }
     }
 
     fn manager(&self) -> SignalEmitter<'static> {
@@ -40,7 +40,7 @@ impl Publisher {
 
     /// Serves an object for every session the service holds at start.
     pub(super) async fn publish_existing(&mut self) -> zbus::Result<()> {
-        for s in self.ctx.svc.list() {
+        for s in self.backend.svc.list() {
             self.add_object(s).await?;
         }
         Ok(())
@@ -49,19 +49,19 @@ impl Publisher {
     async fn add_object(&mut self, s: Session) -> zbus::Result<()> {
         let (id, path) = (s.id, session_path(s.id));
         let shown: Published = Arc::new(Mutex::new(s));
-        let mut objects = self.ctx.objects.lock().await;
+        let mut objects = self.backend.objects.lock().await;
         self.conn
             .object_server()
             .at(
                 &path,
                 Guarded::new(
-                    SessionObject::new(id, shown.clone(), self.ctx.clone()),
-                    self.ctx.clone(),
+                    SessionObject::new(id, shown.clone(), self.backend.clone()),
+                    self.backend.clone(),
                 ),
             )
             .await?;
         objects.insert(id, shown);
-        self.ctx
+        self.backend
             .published
             .store(objects.len() as u32, Ordering::SeqCst);
         Ok(())
@@ -77,7 +77,7 @@ impl Publisher {
                     if let Err(e) = self.handle(ev).await {
                         tracing::warn!("could not publish a change on the bus: {e}");
                     }
-                    self.ctx.queue.published_one();
+                    self.backend.queue.published_one();
                 }
             }
         }
@@ -95,13 +95,13 @@ impl Publisher {
             }
             DomainEvent::Removed(s) => {
                 let path = session_path(s.id);
-                let mut objects = self.ctx.objects.lock().await;
+                let mut objects = self.backend.objects.lock().await;
                 self.conn
                     .object_server()
                     .remove::<Guarded<SessionObject>, _>(&path)
                     .await?;
                 objects.remove(&s.id);
-                self.ctx
+                self.backend
                     .published
                     .store(objects.len() as u32, Ordering::SeqCst);
                 drop(objects);
@@ -110,7 +110,7 @@ impl Publisher {
                 self.count_changed(&mgr).await?;
             }
             DomainEvent::Changed(s) => {
-                let Some(shown) = self.ctx.objects.lock().await.get(&s.id).cloned() else {
+                let Some(shown) = self.backend.objects.lock().await.get(&s.id).cloned() else {
                     return Ok(()); // removed meanwhile
                 };
                 // The object shows the new values before the signals announce them.
@@ -118,8 +118,8 @@ impl Publisher {
                     let mut shown = shown.lock().unwrap_or_else(|p| p.into_inner());
                     std::mem::replace(&mut *shown, s.clone())
                 };
-                let old = properties(before.clone(), &self.ctx, &self.conn).await?;
-                let new = properties(s.clone(), &self.ctx, &self.conn).await?;
+                let old = properties(before.clone(), &self.backend, &self.conn).await?;
+                let new = properties(s.clone(), &self.backend, &self.conn).await?;
                 let changed: HashMap<&str, Variant<'_>> = new
                     .iter()
                     .filter(|(k, v)| old.get(*k) != Some(*v))
@@ -193,7 +193,7 @@ impl Publisher {
 
     async fn count_changed(&self, mgr: &SignalEmitter<'_>) -> zbus::Result<()> {
         let mut m = HashMap::new();
-        let count = self.ctx.published_count();
+        let count = self.backend.published_count();
         m.insert("SessionCount", Variant::from(count));
         Properties::properties_changed(
             mgr,

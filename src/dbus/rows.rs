@@ -5,14 +5,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use zbus::message::{Flags, Message};
-use zbus::object_server::DispatchResult;
+use zbus::OwnedObjectPath;
 use zbus::wire::serialized::{Context, Data};
 use zbus::wire::{NATIVE_ENDIAN, to_bytes};
-use zbus::{Connection, OwnedObjectPath, Type};
 
-use super::{Backend, session_path};
-use crate::error::Error;
+use super::session_path;
 use crate::lifecycle::SessionService;
 use crate::model::{Session, SessionId};
 
@@ -100,43 +97,6 @@ impl RowCache {
             cache.body = Some(Arc::clone(&body));
         }
         Ok(body)
-    }
-
-    /// Answers the ListSessions call `msg` with a reply around the serialized body, as the
-    /// generated handler would: the caller check, one look at the state after the last await,
-    /// an error reply, nothing when no reply is expected. At 1,000 sessions, serializing the
-    /// rows again was most of the daemon's part of a call.
-    pub fn answer<'c>(
-        &'c self,
-        ctx: &'c Backend,
-        conn: &'c Connection,
-        msg: &'c Message,
-    ) -> DispatchResult<'c> {
-        DispatchResult::Async(Box::pin(async move {
-            let hdr = msg.header();
-            let look = || {
-                self.body(ctx.queue.reported(), &ctx.svc)
-                    .map_err(|e| Error::internal("listing the sessions", e))
-            };
-            let body = ctx.query(conn, &hdr, look).await;
-            if hdr.primary().flags().contains(Flags::NO_REPLY_EXPECTED) {
-                return Ok(());
-            }
-            let sent = match body {
-                // SAFETY: the body is `Rows` serialized by zbus for this signature, in the byte
-                // order the builder writes, and carries no file descriptors.
-                Ok(body) => match unsafe {
-                    Message::method_return(&hdr).build_raw_body(&body, Rows::SIGNATURE, Vec::new())
-                } {
-                    Ok(reply) => conn.send(&reply).await,
-                    Err(e) => Err(e),
-                },
-                Err(e) => conn.reply_dbus_error(&hdr, e).await,
-            };
-            sent.map_err(|e| {
-                Box::new(zbus::fdo::Error::Failed(e.to_string())) as zbus::BoxDBusError
-            })
-        }))
     }
 }
 

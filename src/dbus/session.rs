@@ -3,16 +3,16 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
 
 use zbus::message::Header;
 use zbus::object_server::{Interface, SignalEmitter};
 use zbus::{Connection, OwnedVariant, interface};
 
 use super::Backend;
+use super::figures::LastReading;
 use crate::error::{Error, Result as CoreResult};
 use crate::model::{Session, SessionId};
-use crate::units::{self, Figures};
+use crate::units::Figures;
 
 /// What a session object shows: the session as last published. The publisher replaces it
 /// before it signals a change, so properties and PropertiesChanged always agree, and the
@@ -23,34 +23,19 @@ pub type Published = Arc<Mutex<Session>>;
 /// The object of one session.
 pub struct SessionObject {
     id: SessionId,
-    ctx: Arc<Backend>,
+    backend: Arc<Backend>,
     shown: Published,
-    /// The last resource figures, when and for which claude they were read: one GetAll reads
-    /// them once.
-    figures: Mutex<Option<(Instant, u32, Figures)>>,
-}
-
-/// The properties computed when a client reads them, never signalled.
-pub(super) const COMPUTED: [&str; 3] = ["MemoryCurrent", "CpuUsageNSec", "TasksCurrent"];
-
-/// How long one reading of the figures answers for (the properties of one GetAll).
-const FIGURES_FRESH: Duration = Duration::from_millis(100);
-
-/// The resource figures of a session's claude `pid` and `unit`: read from the unit or the
-/// process tree, off the executor.
-pub(super) async fn read_figures(pid: u32, unit: String) -> Figures {
-    crate::procwatch::blocking(move || units::figures(pid, &unit))
-        .await
-        .unwrap_or_default()
+    /// The last resource figures: one GetAll reads them once.
+    figures: LastReading,
 }
 
 impl SessionObject {
-    pub(super) fn new(id: SessionId, shown: Published, ctx: Arc<Backend>) -> Self {
+    pub(super) fn new(id: SessionId, shown: Published, backend: Arc<Backend>) -> Self {
         SessionObject {
             id,
-            ctx,
+            backend,
             shown,
-            figures: Mutex::new(None),
+            figures: LastReading::default(),
         }
     }
 
@@ -62,12 +47,7 @@ impl SessionObject {
             let s = self.published();
             (s.pid(), s.unit.clone())
         };
-        let cached = *self.figures.lock().unwrap_or_else(|p| p.into_inner());
-        if cached.is_some_and(|(at, of, _)| of == pid && at.elapsed() < FIGURES_FRESH) {
-            return;
-        }
-        let f = read_figures(pid, unit).await;
-        *self.figures.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), pid, f));
+        self.figures.refresh(pid, unit).await;
     }
 
     /// The figures last read for the claude now published (0 when none is); 0 for the daemon's
@@ -76,11 +56,7 @@ impl SessionObject {
         if hdr.is_none() {
             return Figures::default();
         }
-        let pid = self.published().pid();
-        match *self.figures.lock().unwrap_or_else(|p| p.into_inner()) {
-            Some((_, of, f)) if of == pid => f,
-            _ => Figures::default(),
-        }
+        self.figures.of(self.published().pid())
     }
 
     fn published(&self) -> MutexGuard<'_, Session> {
@@ -100,12 +76,12 @@ impl super::guarded::Hooks for SessionObject {
 /// publisher's PropertiesChanged all come from here).
 pub(super) async fn properties(
     session: Session,
-    ctx: &Arc<Backend>,
+    backend: &Arc<Backend>,
     conn: &Connection,
 ) -> zbus::Result<HashMap<String, OwnedVariant>> {
     let id = session.id;
     let emitter = SignalEmitter::new(conn, super::session_path(id))?;
-    let object = SessionObject::new(id, Arc::new(Mutex::new(session)), ctx.clone());
+    let object = SessionObject::new(id, Arc::new(Mutex::new(session)), backend.clone());
     Ok(object
         .get_all(conn.object_server(), conn, None, &emitter)
         .await?)
@@ -113,11 +89,11 @@ pub(super) async fn properties(
 
 /// A session's history in wire form.
 pub(super) fn events(
-    ctx: &Backend,
+    backend: &Backend,
     id: SessionId,
     limit: u32,
 ) -> CoreResult<Vec<(u64, String, String, String)>> {
-    Ok(ctx
+    Ok(backend
         .svc
         .events(id, limit)?
         .into_iter()
@@ -132,83 +108,58 @@ impl SessionObject {
     #[zbus(out_args("summary"))]
     async fn pause(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         note: &str,
         freeze: bool,
     ) -> Result<String, Error> {
-        self.ctx
-            .call(conn, &hdr, || self.ctx.svc.pause(self.id, note, freeze))
+        self.backend
+            .call(&hdr, || self.backend.svc.pause(self.id, note, freeze))
             .await
     }
 
     /// Resumes the session; see ResumeSession.
-    async fn resume(
-        &self,
-        #[zbus(connection)] conn: &Connection,
-        #[zbus(header)] hdr: Header<'_>,
-    ) -> Result<(), Error> {
-        self.ctx
-            .call(conn, &hdr, || self.ctx.svc.resume(self.id))
+    async fn resume(&self, #[zbus(header)] hdr: Header<'_>) -> Result<(), Error> {
+        self.backend
+            .call(&hdr, || self.backend.svc.resume(self.id))
             .await
     }
 
     /// Stops claude; see StopSession.
-    async fn stop(
-        &self,
-        #[zbus(connection)] conn: &Connection,
-        #[zbus(header)] hdr: Header<'_>,
-        force: bool,
-    ) -> Result<(), Error> {
-        self.ctx
-            .call(conn, &hdr, || self.ctx.svc.stop(self.id, force))
+    async fn stop(&self, #[zbus(header)] hdr: Header<'_>, force: bool) -> Result<(), Error> {
+        self.backend
+            .call(&hdr, || self.backend.svc.stop(self.id, force))
             .await
     }
 
     /// Relaunches claude; see RestartSession.
-    async fn restart(
-        &self,
-        #[zbus(connection)] conn: &Connection,
-        #[zbus(header)] hdr: Header<'_>,
-    ) -> Result<(), Error> {
-        self.ctx
-            .call(conn, &hdr, || self.ctx.svc.restart(self.id))
+    async fn restart(&self, #[zbus(header)] hdr: Header<'_>) -> Result<(), Error> {
+        self.backend
+            .call(&hdr, || self.backend.svc.restart(self.id))
             .await
     }
 
     /// Forgets the session; see RemoveSession.
-    async fn remove(
-        &self,
-        #[zbus(connection)] conn: &Connection,
-        #[zbus(header)] hdr: Header<'_>,
-        kill_tmux: bool,
-    ) -> Result<(), Error> {
-        self.ctx
-            .call(conn, &hdr, || self.ctx.svc.remove(self.id, kill_tmux))
+    async fn remove(&self, #[zbus(header)] hdr: Header<'_>, kill_tmux: bool) -> Result<(), Error> {
+        self.backend
+            .call(&hdr, || self.backend.svc.remove(self.id, kill_tmux))
             .await
     }
 
     /// Types text, then Enter; see SendCommand.
-    async fn send_command(
-        &self,
-        #[zbus(connection)] conn: &Connection,
-        #[zbus(header)] hdr: Header<'_>,
-        text: &str,
-    ) -> Result<(), Error> {
-        self.ctx
-            .call(conn, &hdr, || self.ctx.svc.send_command(self.id, text))
+    async fn send_command(&self, #[zbus(header)] hdr: Header<'_>, text: &str) -> Result<(), Error> {
+        self.backend
+            .call(&hdr, || self.backend.svc.send_command(self.id, text))
             .await
     }
 
     /// Presses allow-listed keys; see SendKeys.
     async fn send_keys(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         keys: Vec<String>,
     ) -> Result<(), Error> {
-        self.ctx
-            .call(conn, &hdr, || self.ctx.svc.send_keys(self.id, &keys))
+        self.backend
+            .call(&hdr, || self.backend.svc.send_keys(self.id, &keys))
             .await
     }
 
@@ -216,14 +167,13 @@ impl SessionObject {
     #[zbus(out_args("text"))]
     async fn capture_output(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         lines: u32,
         compression: &str,
     ) -> Result<String, Error> {
-        self.ctx
-            .call(conn, &hdr, || {
-                self.ctx.svc.capture(self.id, lines, compression)
+        self.backend
+            .call(&hdr, || {
+                self.backend.svc.capture(self.id, lines, compression)
             })
             .await
     }
@@ -232,27 +182,25 @@ impl SessionObject {
     #[zbus(out_args("events"))]
     async fn get_events(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         limit: u32,
     ) -> Result<Vec<(u64, String, String, String)>, Error> {
-        self.ctx
-            .call(conn, &hdr, || async { events(&self.ctx, self.id, limit) })
+        self.backend
+            .call(&hdr, || async { events(&self.backend, self.id, limit) })
             .await
     }
 
     /// Answers a waiting permission request; see AnswerPermission.
     async fn answer_permission(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         request_id: &str,
         allow: bool,
         reason: &str,
     ) -> Result<(), Error> {
-        self.ctx
-            .call(conn, &hdr, || async {
-                self.ctx
+        self.backend
+            .call(&hdr, || async {
+                self.backend
                     .svc
                     .answer_permission(self.id, request_id, allow, reason)
                     .await
@@ -263,15 +211,14 @@ impl SessionObject {
     /// Answers a waiting request; see AnswerRequest.
     async fn answer_request(
         &self,
-        #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         request_id: &str,
         answer: HashMap<String, OwnedVariant>,
     ) -> Result<(), Error> {
-        self.ctx
-            .call(conn, &hdr, || async {
+        self.backend
+            .call(&hdr, || async {
                 let reply = super::requests::reply(answer)?;
-                self.ctx
+                self.backend
                     .svc
                     .answer_request(self.id, request_id, reply)
                     .await

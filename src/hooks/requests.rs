@@ -3,11 +3,10 @@
 //! good); a PreToolUse of AskUserQuestion carries the questions. The shapes are Claude Code's
 //! (see the contract, "Requests").
 
-use std::path::{Path, PathBuf};
-
 use serde_json::{Map, Value, json};
 
 use super::payload::Payload;
+use crate::claude_settings::{label, str_of};
 use crate::config::MAX_NOTE_BYTES;
 use crate::lifecycle::{Answer, Ask, Kind, Question, Suggestion};
 use crate::text;
@@ -69,84 +68,6 @@ fn suggestions(v: &Value) -> Vec<Suggestion> {
         .collect()
 }
 
-/// What remembering a suggestion does, in words: "Always allow Bash(npm test:*) in this project".
-pub fn label(entry: &Value) -> String {
-    let place = match str_of(entry, "destination") {
-        "localSettings" => "in this project".to_owned(),
-        "projectSettings" => "in this project, for everyone".to_owned(),
-        "userSettings" => "in every project".to_owned(),
-        "session" => "for this session".to_owned(),
-        "cliArg" => "for this run".to_owned(),
-        other => format!("in {other}"),
-    };
-    let list = |key: &str, item: &dyn Fn(&Value) -> String| {
-        let items = entry.get(key).and_then(Value::as_array);
-        let items: Vec<String> = items.into_iter().flatten().map(item).collect();
-        items.join(", ")
-    };
-    match str_of(entry, "type") {
-        "addRules" | "replaceRules" => {
-            let verb = match str_of(entry, "behavior") {
-                "deny" => "Always deny",
-                "ask" => "Always ask before",
-                _ => "Always allow",
-            };
-            format!("{verb} {} {place}", rules(entry).join(", "))
-        }
-        "addDirectories" => {
-            let dirs = list("directories", &|d| d.as_str().unwrap_or("").to_owned());
-            format!("Allow access to {dirs} {place}")
-        }
-        "setMode" => format!("Switch to {} mode {place}", str_of(entry, "mode")),
-        other => format!("Apply {other} {place}"),
-    }
-}
-
-/// A suggestion turned into the rule that denies what it would allow: the same rules at the
-/// same place, with behavior "deny". Claude Code applies `updatedPermissions` only with an
-/// allow (2.1.332's hook output takes a deny's message and interrupt alone), so the daemon
-/// writes this rule into the settings file itself: only rules (`addRules`) kept in a settings
-/// file can be denied so, not a suggestion for this session or run, a mode or directories.
-pub fn deny_rule(entry: &Value) -> Result<Value, String> {
-    if !matches!(str_of(entry, "type"), "addRules" | "replaceRules") || rules(entry).is_empty() {
-        return Err(format!("'{}' names no rule to deny", label(entry)));
-    }
-    if settings_file(str_of(entry, "destination"), Path::new("/")).is_none() {
-        return Err(format!(
-            "'{}' lasts only while claude runs; a rule kept in a settings file can be denied",
-            label(entry)
-        ));
-    }
-    let mut rule = entry.clone();
-    rule["type"] = json!("addRules");
-    rule["behavior"] = json!("deny");
-    Ok(rule)
-}
-
-/// An `addRules` entry's rules as settings files spell them: `Bash(npm test:*)`, `Read`.
-pub fn rules(entry: &Value) -> Vec<String> {
-    let all = entry.get("rules").and_then(Value::as_array);
-    all.into_iter()
-        .flatten()
-        .filter(|r| !str_of(r, "toolName").is_empty())
-        .map(|r| match str_of(r, "ruleContent") {
-            "" => str_of(r, "toolName").to_owned(),
-            content => format!("{}({content})", str_of(r, "toolName")),
-        })
-        .collect()
-}
-
-/// The settings file a suggestion's destination names for a claude working in `project`;
-/// `None` for one that lives only while claude runs (`session`, `cliArg`).
-pub fn settings_file(destination: &str, project: &Path) -> Option<PathBuf> {
-    match destination {
-        "localSettings" => Some(project.join(".claude/settings.local.json")),
-        "projectSettings" => Some(project.join(".claude/settings.json")),
-        "userSettings" => Some(crate::config::home().join(".claude/settings.json")),
-        _ => None,
-    }
-}
-
 /// AskUserQuestion's questions with their option labels.
 fn questions(input: &Value) -> Vec<Question> {
     let all = input.get("questions").and_then(Value::as_array);
@@ -169,10 +90,6 @@ fn questions(input: &Value) -> Vec<Question> {
                 .collect(),
         })
         .collect()
-}
-
-fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or("")
 }
 
 /// Claude Code's decision for the event `p` from an answer: a PermissionRequest's `decision`,

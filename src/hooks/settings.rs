@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 
 use super::requests::ASK_USER_QUESTION;
-use crate::store::write_atomic;
+use crate::claude_settings::{read, write};
 
 /// The events the relay is installed for.
 pub const EVENTS: [&str; 12] = [
@@ -70,34 +70,6 @@ pub fn relay_command(bin: &Path) -> String {
 pub fn is_ours(command: &str) -> bool {
     let c = command.trim();
     c.ends_with("trusty-mpm hook") || c.ends_with("trusty-mpm' hook")
-}
-
-fn read(path: &Path) -> Result<Map<String, Value>, String> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Map::new()),
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
-    };
-    if text.trim().is_empty() {
-        return Ok(Map::new());
-    }
-    match serde_json::from_str(&text) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(format!(
-            "{} is not a JSON object; not touching it",
-            path.display()
-        )),
-        Err(e) => Err(format!(
-            "{} is not valid JSON ({e}); not touching it",
-            path.display()
-        )),
-    }
-}
-
-fn write(path: &Path, root: &Map<String, Value>) -> Result<(), String> {
-    let mut bytes = serde_json::to_vec_pretty(root).expect("JSON serializes");
-    bytes.push(b'\n');
-    write_atomic(path, &bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 fn hooks_of(root: &mut Map<String, Value>) -> Result<&mut Map<String, Value>, String> {
@@ -250,37 +222,6 @@ pub fn uninstall(path: &Path) -> Result<usize, String> {
     Ok(removed)
 }
 
-/// Adds permission rules (`permissions.<behavior>`, e.g. `deny`: `["Bash(npm test:*)"]`) to a
-/// settings file as Claude Code would, keeping every other key; a rule already there is not
-/// added twice. Returns how many were added.
-pub fn add_rules(path: &Path, behavior: &str, rules: &[String]) -> Result<usize, String> {
-    let mut root = read(path)?;
-    let permissions = match root.entry("permissions").or_insert_with(|| json!({})) {
-        Value::Object(m) => m,
-        _ => return Err("its \"permissions\" is not an object; not touching it".into()),
-    };
-    let Some(list) = permissions
-        .entry(behavior)
-        .or_insert_with(|| json!([]))
-        .as_array_mut()
-    else {
-        return Err(format!(
-            "its permissions.{behavior} is not a list; not touching it"
-        ));
-    };
-    let mut added = 0;
-    for rule in rules {
-        if !list.iter().any(|r| r == rule.as_str()) {
-            list.push(json!(rule));
-            added += 1;
-        }
-    }
-    if added > 0 {
-        write(path, &root)?;
-    }
-    Ok(added)
-}
-
 /// Our installed entries: (event, command).
 pub fn status(path: &Path) -> Result<Vec<(String, String)>, String> {
     let root = read(path)?;
@@ -367,38 +308,6 @@ mod tests {
         let pre = v["hooks"]["PreToolUse"].as_array().unwrap();
         assert_eq!(pre.len(), 2, "{pre:?}");
         assert_eq!(pre[1]["hooks"][0]["statusMessage"], WAITING_FOR_DESKTOP);
-    }
-
-    #[test]
-    fn rules_join_the_permissions_beside_everything_else() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(".claude/settings.local.json");
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(
-            &path,
-            r#"{"permissions": {"allow": ["Bash(ls)"]}, "model": "opus"}"#,
-        )
-        .unwrap();
-        let rules = ["Bash(rm -rf:*)".to_owned(), "WebFetch".to_owned()];
-        assert_eq!(add_rules(&path, "deny", &rules).unwrap(), 2);
-        assert_eq!(
-            add_rules(&path, "deny", &rules[..1]).unwrap(),
-            0,
-            "no twice"
-        );
-        let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        assert_eq!(
-            v,
-            json!({"permissions": {"allow": ["Bash(ls)"], "deny": ["Bash(rm -rf:*)", "WebFetch"]}, "model": "opus"})
-        );
-        let fresh = dir.path().join("new/.claude/settings.json");
-        assert_eq!(add_rules(&fresh, "deny", &rules[1..]).unwrap(), 1);
-        std::fs::write(&path, r#"{"permissions": []}"#).unwrap();
-        assert!(
-            add_rules(&path, "deny", &rules)
-                .unwrap_err()
-                .contains("not touching it")
-        );
     }
 
     #[test]

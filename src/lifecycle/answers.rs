@@ -5,12 +5,11 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::permissions::{Answer, Ask, Kind, Outcome, Question, Reply};
+use super::asks::{Answer, Ask, Kind, Outcome, Question, Reply};
 use super::printable;
+use crate::claude_settings::{add_rules, deny_rule, label, rules, settings_file};
 use crate::config::MAX_NOTE_BYTES;
 use crate::error::{Error, Result};
-use crate::hooks::requests::{deny_rule, label, rules, settings_file};
-use crate::hooks::settings::add_rules;
 use crate::text;
 
 /// Writes the rule a denial remembers (from `deny_rule`) into the settings file its

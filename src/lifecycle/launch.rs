@@ -40,7 +40,7 @@ impl<T: Tmux> Drop for Reservation<'_, T> {
 }
 
 /// How claude is launched in a pane.
-struct Launch {
+struct LaunchPlan {
     argv: Vec<String>,
     /// The pane's own environment for claude (`Config::claude_environment`).
     env: Vec<(String, String)>,
@@ -64,7 +64,7 @@ impl<T: Tmux> SessionService<T> {
     ///
     /// Under systemd the launcher first waits at a gate (`units::Gate`), until `spawn_unit`
     /// has put it in a transient scope of its own.
-    async fn launch(&self, s: &Session, resume: Option<&str>) -> Result<Launch> {
+    async fn launch(&self, s: &Session, resume: Option<&str>) -> Result<LaunchPlan> {
         let (name, args) = (&s.name, &s.args);
         let command = self.cfg.claude_command.clone();
         let claude = procwatch::blocking(move || resolve_claude(command.as_deref()))
@@ -104,7 +104,7 @@ impl<T: Tmux> SessionService<T> {
             Some(_) => units::unit_name(name),
             None => String::new(),
         };
-        Ok(Launch {
+        Ok(LaunchPlan {
             argv,
             env: self.cfg.claude_environment(std::env::vars(), &s.env),
             command: claude,
@@ -249,6 +249,8 @@ impl<T: Tmux> SessionService<T> {
         check_args(&opts.args)?;
         let env = check_env(opts.env)?;
         self.check_limits(&opts.limits)?;
+        // Asked even for a requested name: a tmux that does not answer then fails the start
+        // before a new-session is queued that it would carry out later, unmanaged.
         let tmux_names = self.tmux_names().await?;
         let reservation = self.reserve_name(requested, dir, &tmux_names)?;
         let mut session = Session::new(reservation.name.clone(), dir.to_owned(), true);

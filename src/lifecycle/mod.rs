@@ -7,12 +7,14 @@
 
 mod adopt;
 mod answers;
+mod asks;
 mod change;
 mod checks;
 mod dialog;
-mod hooks;
+mod exits;
 mod input;
 mod launch;
+mod on_hook;
 mod ops;
 mod permissions;
 mod persist;
@@ -20,7 +22,6 @@ mod reconcile;
 pub mod summary;
 mod telemetry;
 mod version;
-mod watch;
 
 #[cfg(test)]
 mod tests;
@@ -32,10 +33,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch as tokio_watch;
 use tokio::task::AbortHandle;
 
+pub use asks::{Answer, Ask, Kind, Outcome, Question, Reply, Suggestion, Waiting};
 pub use checks::resolve_claude;
-pub use hooks::{HookCaller, HookEffect, HookEvent, Speaker};
 pub use launch::StartOptions;
-pub use permissions::{Answer, Ask, Kind, Outcome, Question, Reply, Suggestion, Waiting};
+pub use on_hook::{HookCaller, HookEffect, HookEvent, Speaker};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -46,12 +47,12 @@ use persist::{Events, Sessions};
 
 /// How many sessions there are and how many are active, for status lines.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
+pub struct Totals {
     pub total: usize,
     pub active: usize,
 }
 
-impl std::fmt::Display for Counts {
+impl std::fmt::Display for Totals {
     /// "No sessions", "1 session, 1 active": the words every client view uses.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.total {
@@ -179,7 +180,7 @@ pub struct SessionService<T: Tmux = TmuxDriver> {
     persisted: AtomicU64,
     /// Held by the one save in progress (see `persist`).
     saver: tokio::sync::Mutex<store::Saver>,
-    counts: tokio_watch::Sender<Counts>,
+    counts: tokio_watch::Sender<Totals>,
     /// One operation at a time per session (see `exclusive`).
     op_locks: Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<()>>>>,
     /// What each claude executable said with `--version`.
@@ -218,7 +219,7 @@ impl<T: Tmux> SessionService<T> {
             generation: AtomicU64::new(0),
             persisted: AtomicU64::new(0),
             saver: tokio::sync::Mutex::new(saver),
-            counts: tokio_watch::Sender::new(Counts::default()),
+            counts: tokio_watch::Sender::new(Totals::default()),
             op_locks: Mutex::new(HashMap::new()),
             versions: Default::default(),
             prompted: tokio::sync::Notify::new(),
@@ -250,7 +251,7 @@ impl<T: Tmux> SessionService<T> {
     /// Marks the state dirty (call `persist` before answering) and refreshes the counts.
     fn mark_changed(&self, st: &State) {
         self.generation.fetch_add(1, Ordering::SeqCst);
-        let counts = Counts {
+        let counts = Totals {
             total: st.sessions.len(),
             active: st
                 .sessions
@@ -286,7 +287,7 @@ impl<T: Tmux> SessionService<T> {
     }
 
     /// Follows the session counts as they change.
-    pub fn counts(&self) -> tokio_watch::Receiver<Counts> {
+    pub fn counts(&self) -> tokio_watch::Receiver<Totals> {
         self.counts.subscribe()
     }
 

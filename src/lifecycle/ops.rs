@@ -14,7 +14,7 @@ use crate::config::{
 };
 use crate::error::{Error, Result};
 use crate::model::{Activity, ProcIdentity, Session, SessionId, Status, now_usec};
-use crate::procwatch::{self, Launch, ProcHandle, Sig};
+use crate::procwatch::{self, LauncherState, ProcHandle, Sig};
 use crate::tmux::{Tmux, TmuxError};
 use crate::units;
 
@@ -209,12 +209,12 @@ impl<T: Tmux> SessionService<T> {
                 let deadline = tokio::time::Instant::now() + CLAUDE_DETECT_WINDOW;
                 loop {
                     match procwatch::blocking(move || procwatch::launched(launcher)).await {
-                        Some(Launch::Running(ident)) => break Some(ident),
-                        Some(Launch::Gone) | None => break None,
-                        Some(Launch::Pending) if tokio::time::Instant::now() >= deadline => {
+                        Some(LauncherState::Running(ident)) => break Some(ident),
+                        Some(LauncherState::Gone) | None => break None,
+                        Some(LauncherState::Pending) if tokio::time::Instant::now() >= deadline => {
                             break None;
                         }
-                        Some(Launch::Pending) => tokio::time::sleep(FIND_STEP).await,
+                        Some(LauncherState::Pending) => tokio::time::sleep(FIND_STEP).await,
                     }
                 }
             }

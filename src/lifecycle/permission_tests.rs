@@ -82,7 +82,7 @@ impl Rig {
         &self,
         request: &str,
         wait: bool,
-    ) -> Option<tokio::sync::oneshot::Receiver<super::Answer>> {
+    ) -> Option<tokio::sync::oneshot::Receiver<super::super::Answer>> {
         self.ask_suggesting(request, wait, Vec::new())
     }
 
@@ -90,8 +90,8 @@ impl Rig {
         &self,
         request: &str,
         wait: bool,
-        suggestions: Vec<super::Suggestion>,
-    ) -> Option<tokio::sync::oneshot::Receiver<super::Answer>> {
+        suggestions: Vec<super::super::Suggestion>,
+    ) -> Option<tokio::sync::oneshot::Receiver<super::super::Answer>> {
         self.svc
             .apply_hook(
                 self.id,
@@ -101,8 +101,8 @@ impl Rig {
                 &needs_input(),
             )
             .unwrap();
-        let ask = super::Ask {
-            kind: super::Kind::Permission,
+        let ask = super::super::Ask {
+            kind: super::super::Kind::Permission,
             tool: "Bash".into(),
             summary: "Bash: ls".into(),
             detail: "ls".into(),
@@ -130,8 +130,8 @@ async fn answers_reach_the_waiting_call_once_and_the_agent_works_on() {
             .unwrap();
         let answer = rx.await.expect("the waiting call gets the answer");
         let want = match allow {
-            true => super::Answer::Allow { remember: None },
-            false => super::Answer::Deny {
+            true => super::super::Answer::Allow { remember: None },
+            false => super::super::Answer::Deny {
                 reason: reason.into(),
                 remember: None,
             },
@@ -241,13 +241,13 @@ async fn a_removed_session_withdraws_before_it_goes() {
 }
 
 /// Claude Code's suggestions as it sends them, numbered as `requests` shows them.
-fn suggestions(entries: &[serde_json::Value]) -> Vec<super::Suggestion> {
+fn suggestions(entries: &[serde_json::Value]) -> Vec<super::super::Suggestion> {
     entries
         .iter()
         .enumerate()
-        .map(|(i, e)| super::Suggestion {
+        .map(|(i, e)| super::super::Suggestion {
             id: (i + 1).to_string(),
-            label: crate::hooks::requests::label(e),
+            label: crate::claude_settings::label(e),
             destination: e["destination"].as_str().unwrap_or("").into(),
             entry: e.clone(),
         })
@@ -311,7 +311,7 @@ async fn a_denial_remembers_its_rule_in_the_settings_file_before_claude_hears() 
     denied["behavior"] = json!("deny");
     assert_eq!(
         rx.await.unwrap(),
-        super::Answer::Deny {
+        super::super::Answer::Deny {
             reason: "not this".into(),
             remember: Some(denied)
         }

@@ -153,7 +153,7 @@ pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static)
 
 /// What a launcher the daemon started has done so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Launch {
+pub enum LauncherState {
     /// Its child runs: that is the session's claude (its identity survives the exec).
     Running(ProcIdentity),
     /// It runs but has not forked yet.
@@ -163,9 +163,9 @@ pub enum Launch {
 }
 
 /// The state of a launcher: the child it forked, if any.
-pub fn launched(launcher: ProcIdentity) -> Launch {
+pub fn launched(launcher: ProcIdentity) -> LauncherState {
     if !is_alive(launcher) {
-        return Launch::Gone;
+        return LauncherState::Gone;
     }
     // The kernel's list of the launcher's children (CONFIG_PROC_CHILDREN, as on every distro
     // kernel); the launcher only ever forks claude.
@@ -176,9 +176,9 @@ pub fn launched(launcher: ProcIdentity) -> Launch {
         .filter_map(|p| identity(p.parse().ok()?))
         .min_by_key(|id| id.starttime);
     match child {
-        Some(id) if is_alive(launcher) => Launch::Running(id),
-        Some(_) => Launch::Gone,
-        None => Launch::Pending,
+        Some(id) if is_alive(launcher) => LauncherState::Running(id),
+        Some(_) => LauncherState::Gone,
+        None => LauncherState::Pending,
     }
 }
 

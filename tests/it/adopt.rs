@@ -13,8 +13,13 @@ async fn names(m: &ManagerProxy<'_>) -> Vec<String> {
     v
 }
 
-fn event_names(events: &[(u64, String, String, String)]) -> Vec<&str> {
-    events.iter().map(|e| e.1.as_str()).collect()
+/// The event names of session `key`'s history.
+async fn event_names(m: &ManagerProxy<'_>, key: &str) -> Vec<String> {
+    events_of(m, key)
+        .await
+        .into_iter()
+        .map(|e| e.event)
+        .collect()
 }
 
 #[tokio::test]
@@ -71,10 +76,7 @@ async fn register_session_is_bookkeeping_only() {
     );
     assert_eq!(m.session_count().await.unwrap(), 4);
     assert_eq!(env.tmux_sessions(), ["beta-3"], "no tmux session created");
-    assert_eq!(
-        event_names(&m.get_events("beta", 0).await.unwrap()),
-        ["registered"]
-    );
+    assert_eq!(event_names(&m, "beta").await, ["registered"]);
 }
 
 #[tokio::test]
@@ -104,8 +106,10 @@ async fn set_session_pid_makes_active_and_exit_stops() {
     })
     .await;
     assert_eq!(s.pid().await.unwrap(), 0);
-    let events = m.get_events("manual", 0).await.unwrap();
-    assert_eq!(event_names(&events), ["registered", "pid", "exited"]);
+    assert_eq!(
+        event_names(&m, "manual").await,
+        ["registered", "pid", "exited"]
+    );
 
     // A stopped session can be given a new process.
     let mut again = Command::new("sleep")
@@ -139,10 +143,7 @@ async fn adopt_session_finds_claude() {
     assert_eq!(s.status().await.unwrap(), "active");
     assert_eq!(s.pid().await.unwrap(), claude);
     assert_eq!(s.project_dir().await.unwrap(), dir);
-    assert_eq!(
-        event_names(&m.get_events("adoptme", 0).await.unwrap()),
-        ["adopted"]
-    );
+    assert_eq!(event_names(&m, "adoptme").await, ["adopted"]);
 
     // It is driven like a started session.
     m.send_command("adoptme", "adopted and alive")
@@ -316,7 +317,10 @@ async fn session_object_mirrors_the_manager() {
 
     let events = s.get_events(0).await.unwrap();
     assert_eq!(events, m.get_events("mirror", 0).await.unwrap());
-    assert_eq!(event_names(&events), ["started", "keys", "command"]);
+    assert_eq!(
+        event_names(&m, "mirror").await,
+        ["started", "keys", "command"]
+    );
     assert_eq!(events[1].3, "h i Enter");
     assert_eq!(events[2].3, "there");
     assert!(events.windows(2).all(|w| w[0].0 <= w[1].0), "newest last");

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 #[path = "../support/private_bus.rs"]
-mod private_bus;
+pub mod private_bus;
 #[path = "../support/tools.rs"]
 mod tools;
 pub use tools::require;
@@ -523,6 +523,28 @@ pub const HOOK_EVENTS: [&str; 11] = [
     "SubagentStop",
     "PreCompact",
 ];
+
+/// One record of a session's history (`GetEvents`), by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub at_usec: u64,
+    pub event: String,
+    pub tool: String,
+    pub summary: String,
+}
+
+/// The history of session `key`, oldest first.
+pub async fn events_of(m: &ManagerProxy<'_>, key: &str) -> Vec<Event> {
+    let rows = m.get_events(key, 0).await.unwrap();
+    rows.into_iter()
+        .map(|(at_usec, event, tool, summary)| Event {
+            at_usec,
+            event,
+            tool,
+            summary,
+        })
+        .collect()
+}
 
 /// The names of the managed sessions, in `ListSessions` order.
 pub async fn session_names(m: &ManagerProxy<'_>) -> Vec<String> {

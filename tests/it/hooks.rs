@@ -100,12 +100,10 @@ async fn activity_follows_hooks_without_flicker() {
         "flicker: an extra ActivityChanged"
     );
     assert_eq!(s.activity().await.unwrap(), "ready");
-    let summaries: Vec<String> = m
-        .get_events("act", 0)
+    let summaries: Vec<String> = events_of(&m, "act")
         .await
-        .unwrap()
         .into_iter()
-        .map(|e| e.3)
+        .map(|e| e.summary)
         .collect();
     for want in [
         "Bash: cargo test",
@@ -359,11 +357,11 @@ async fn deny_rules_block_matching_tool_calls() {
     )
     .await;
     assert_eq!((ok.code, ok.stdout.as_str()), (0, ""));
-    let events = env.manager().await.get_events("deny", 0).await.unwrap();
+    let events = events_of(&env.manager().await, "deny").await;
     assert!(
         events
             .iter()
-            .any(|e| e.1 == "Denied" && e.3 == "Bash: Never wipe the root.")
+            .any(|e| e.event == "Denied" && e.summary == "Bash: Never wipe the root.")
     );
 }
 
@@ -553,11 +551,11 @@ async fn newer_events_and_fields_are_understood() {
         );
     }
     assert_eq!(s.permission_mode().await.unwrap(), "auto");
-    let events = m.get_events("new", 0).await.unwrap();
+    let events = events_of(&m, "new").await;
     assert!(
         events
             .iter()
-            .any(|e| e.1 == "PermissionDenied" && e.3 == "Bash: rm -rf build"),
+            .any(|e| e.event == "PermissionDenied" && e.summary == "Bash: rm -rf build"),
         "{events:?}"
     );
     let fork = format!(

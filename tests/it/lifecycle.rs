@@ -89,12 +89,10 @@ async fn start_send_capture_pause_resume_stop_restart_remove() {
     assert!(!alive(pid2));
     assert_eq!(s.status().await.unwrap(), "stopped");
 
-    let events: Vec<String> = m
-        .get_events("alpha", 0)
+    let events: Vec<String> = events_of(&m, "alpha")
         .await
-        .unwrap()
         .into_iter()
-        .map(|e| e.1)
+        .map(|e| e.event)
         .collect();
     for want in [
         "started",

@@ -28,6 +28,7 @@ mod real_claude;
 mod real_life;
 mod registry;
 mod reliability;
+mod remote;
 mod replies;
 mod requests;
 mod signals;

@@ -180,11 +180,11 @@ async fn a_permission_request_is_listed_with_its_suggestions_and_remembered() {
 
 /// The PermissionResolved summaries in the history of session "req".
 async fn outcomes(m: &trusty_mpm::cli::proxy::ManagerProxy<'_>) -> Vec<String> {
-    let events = m.get_events("req", 0).await.unwrap();
-    events
+    events_of(m, "req")
+        .await
         .into_iter()
-        .filter(|e| e.1 == "PermissionResolved")
-        .map(|e| e.3)
+        .filter(|e| e.event == "PermissionResolved")
+        .map(|e| e.summary)
         .collect()
 }
 

@@ -343,8 +343,8 @@ async fn a_transcript_behind_a_link_is_not_read() {
     through_link.hook(&env, &pane, "Stop", json!({})).await;
     // The real file, named as such, is read: the reads ran, and left the link unread.
     let m = env.manager().await;
-    let events = m.get_events("link", 0).await.unwrap();
-    assert!(events.iter().any(|e| e.1 == "Stop"), "{events:?}");
+    let events = events_of(&m, "link").await;
+    assert!(events.iter().any(|e| e.event == "Stop"), "{events:?}");
     assert_eq!(s.output_tokens().await.unwrap(), 0, "read through a link");
     c.hook(&env, &pane, "SessionStart", json!({"source": "resume"}))
         .await;

@@ -72,9 +72,9 @@ async fn a_nested_claude_is_a_sub_agent_and_a_restart_resumes_the_session_s_own(
         "a nested claude took the session over"
     );
     let m = env.manager().await;
-    let events = m.get_events("main", 50).await.unwrap();
+    let events = events_of(&m, "main").await;
     assert!(
-        events.iter().any(|e| e.1 == "SubAgent"),
+        events.iter().any(|e| e.event == "SubAgent"),
         "the sub-agent's events are in the history: {events:?}"
     );
 

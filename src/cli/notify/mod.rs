@@ -5,9 +5,13 @@
 //! answer it when the daemon waits for answers, and clicking the body opens the session in a
 //! terminal (it never denies). A session that worked long enough and became ready gets a
 //! "finished" note, whose Open does the same. It follows the daemon's signals across daemon
-//! restarts. `notes` is what the notifications say.
+//! restarts and, with hosts configured, every host's (`places`): a host's requests show on
+//! this desktop as NAME@HOST's and are answered on that host; a host that cannot be reached
+//! is said on stderr and tried again, never holding up the others. `notes` is what the
+//! notifications say.
 
 mod notes;
+mod places;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -18,21 +22,27 @@ use futures_util::StreamExt;
 use zbus::message::Type;
 use zbus::{Connection, MatchRule, MessageStream};
 
-use super::bus::{
-    manager, manager_signals, offer_answers, owner_appeared, owner_changes, signal_json,
-};
+use super::across::report_at;
+use super::bus::{manager, manager_rule, offer_answers, signal_json};
 use super::desktop::{Desktop, Note, open_session};
 use super::draft::Draft;
+use super::follow::{Follower, Heard};
+use super::hosts::{LOCAL, Place};
 use super::output::{message, visible};
+use super::remote::connect;
 use super::requests::{Choice, RequestInfo, answer};
 use crate::config::Config;
 use crate::config::file::ConfigFile;
-use crate::contract::BUS_NAME;
 use notes::Text;
+use places::{Places, drop_requests, heard_signal, show_waiting};
 
 /// A notification on screen, with what its actions do.
 struct Asked {
+    /// The place (an index of the follower's places) whose daemon its actions answer.
+    place: usize,
+    /// The session's id on that place.
     session: String,
+    /// The session's name as a command names it (NAME@HOST on a host).
     name: String,
     /// The request its actions answer; empty for a note that only opens the session.
     request_id: String,
@@ -53,8 +63,9 @@ struct Steps {
 
 impl Asked {
     /// A note that answers nothing: Open is all it does.
-    fn opener(session: String, name: String) -> Asked {
+    fn opener(place: usize, session: String, name: String) -> Asked {
         Asked {
+            place,
             session,
             name,
             request_id: String::new(),
@@ -63,14 +74,6 @@ impl Asked {
             detail: String::new(),
         }
     }
-}
-
-/// The request `request_id` as the daemon lists it now, if it still waits.
-async fn listed(conn: &Connection, request_id: &str) -> Option<RequestInfo> {
-    let rows = manager(conn).await.ok()?.list_requests().await.ok()?;
-    rows.into_iter()
-        .map(RequestInfo::from_row)
-        .find(|r| r.request_id == request_id)
 }
 
 /// What notify takes from config.toml: whether requests wait for answers at all (else notify
@@ -112,7 +115,7 @@ const REQUEST: &str = "x-trusty-mpm.permission.request";
 
 /// Shows a request's notification (its first question, when it is answered step by step);
 /// its id and what its actions do.
-async fn show(desktop: &mut Desktop, r: RequestInfo) -> Option<(u32, Asked)> {
+async fn show(desktop: &mut Desktop, place: usize, r: RequestInfo) -> Option<(u32, Asked)> {
     let caps = desktop.capabilities().await?;
     let (text, choices, steps) = match caps.actions && r.stepwise() {
         true => {
@@ -135,6 +138,7 @@ async fn show(desktop: &mut Desktop, r: RequestInfo) -> Option<(u32, Asked)> {
     };
     let id = put(desktop, &text, true, "dialog-question", REQUEST).await?;
     let asked = Asked {
+        place,
         choices,
         steps,
         detail: notes::about(&r),
@@ -143,22 +147,6 @@ async fn show(desktop: &mut Desktop, r: RequestInfo) -> Option<(u32, Asked)> {
         request_id: r.request_id,
     };
     Some((id, asked))
-}
-
-/// Shows every waiting request not on screen yet (at start, and when the daemon is back).
-async fn show_waiting(conn: &Connection, desktop: &mut Desktop, asked: &mut HashMap<u32, Asked>) {
-    let Ok(m) = manager(conn).await else { return };
-    let Ok(rows) = m.list_requests().await else {
-        return;
-    };
-    for r in rows.into_iter().map(RequestInfo::from_row) {
-        if asked.values().any(|a| a.request_id == r.request_id) {
-            continue;
-        }
-        if let Some((id, a)) = show(desktop, r).await {
-            asked.insert(id, a);
-        }
-    }
 }
 
 /// Where notify keeps the ids of the notifications it shows, so that the next notify can close
@@ -203,24 +191,29 @@ async fn server_signals(conn: &Connection) -> zbus::Result<MessageStream> {
     MessageStream::for_match_rule(rule, conn, None).await
 }
 
-/// Sends AnswerRequest; a failure is said on stderr.
-async fn reply(
-    conn: &Connection,
-    a: &Asked,
-    reply: zbus::Result<HashMap<String, zbus::OwnedVariant>>,
-) {
-    let answered = match (manager(conn).await, reply) {
-        (Ok(m), Ok(reply)) => m.answer_request(&a.session, &a.request_id, reply).await,
-        (Err(e), _) | (_, Err(e)) => Err(e),
-    };
-    // On success PermissionResolved closes the notification.
-    if let Err(e) = answered {
-        eprintln!(
-            "trusty-mpm notify: could not answer {}'s request: {}",
-            visible(&a.name),
-            message(&e)
-        );
-    }
+/// Sends AnswerRequest in the background (a slow host holds up no other notification); a
+/// failure is said on stderr.
+fn reply(conn: &Connection, a: &Asked, reply: zbus::Result<HashMap<String, zbus::OwnedVariant>>) {
+    let (conn, session, request, name) = (
+        conn.clone(),
+        a.session.clone(),
+        a.request_id.clone(),
+        a.name.clone(),
+    );
+    tokio::spawn(async move {
+        let answered = match (manager(&conn).await, reply) {
+            (Ok(m), Ok(reply)) => m.answer_request(&session, &request, reply).await,
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
+        // On success PermissionResolved closes the notification.
+        if let Err(e) = answered {
+            eprintln!(
+                "trusty-mpm notify: could not answer {}'s request: {}",
+                visible(&name),
+                message(&e)
+            );
+        }
+    });
 }
 
 /// A click on action `key` of a question shown step by step: picks the option, then shows
@@ -252,7 +245,7 @@ async fn stepped(
     };
     if advance && s.at + 1 == s.request.questions.len() {
         let answers = s.draft.answers(&s.request);
-        reply(conn, &a, answer([("answers", answers.into())])).await;
+        reply(conn, &a, answer([("answers", answers.into())]));
         asked.insert(id, a);
         return;
     }
@@ -267,92 +260,109 @@ async fn stepped(
     }
 }
 
-pub async fn run(conn: &Connection, min_work: Duration) -> zbus::Result<ExitCode> {
+/// Follows `places` (`labelled`: hosts are configured, and notes name their host) and shows
+/// their requests on this login's desktop until its bus connection closes.
+pub async fn run(places: Vec<Place>, labelled: bool, min_work: Duration) -> ExitCode {
     let policy = settings();
-    offer_answers(conn, policy.permission_wait).await?;
-    let mut desktop = Desktop::new(conn).await?;
-    let mut server = server_signals(conn).await?;
-    let mut signals = manager_signals(conn).await?;
-    let mut owners = owner_changes(conn, BUS_NAME).await?;
+    let here = match connect(&Place::Local).await {
+        Ok(link) => link.conn,
+        Err(e) => {
+            eprintln!("trusty-mpm: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    let started =
+        async { Ok::<_, zbus::Error>((Desktop::new(&here).await?, server_signals(&here).await?)) };
+    let (mut desktop, mut server) = match started.await {
+        Ok(s) => s,
+        Err(e) => return report_at(LOCAL, false, &e),
+    };
+    let mut at = Places {
+        names: places.iter().map(|p| p.name().to_owned()).collect(),
+        reached: vec![None; places.len()],
+    };
+    let say = |at: &Places, i: usize, text: &str| match labelled {
+        true => eprintln!("trusty-mpm notify: {}: {text}", at.names[i]),
+        false => eprintln!("trusty-mpm notify: {text}"),
+    };
+    let mut lost = vec![false; places.len()];
+    let mut follower = Follower::start(places, vec![manager_rule()]);
     let mut asked: HashMap<u32, Asked> = HashMap::new();
-    let mut working_since: HashMap<String, Instant> = HashMap::new();
+    let mut working_since: HashMap<(usize, String), Instant> = HashMap::new();
     for id in left_behind() {
         desktop.close_left(id).await;
     }
-    // After subscribing, so a request announced meanwhile is not missed (nor shown twice).
-    show_waiting(conn, &mut desktop, &mut asked).await;
-    let mut kept: Vec<u32> = asked.keys().copied().collect();
-    kept.sort_unstable();
+    let mut kept: Vec<u32> = Vec::new();
     keep_ids(&kept);
     loop {
         tokio::select! {
-            msg = signals.next() => {
-                let Some(msg) = msg else { break };
-                let Some(v) = msg.ok().as_ref().and_then(signal_json) else { continue };
-                let s = |k: &str| v[k].as_str().unwrap_or("").to_owned();
-                match v["event"].as_str().unwrap_or("") {
-                    "PermissionRequested" => {
-                        // Ended already when it is not listed: its PermissionResolved follows.
-                        let Some(r) = listed(conn, &s("request_id")).await else { continue };
-                        if let Some((id, a)) = show(&mut desktop, r).await {
-                            asked.insert(id, a);
+            heard = follower.next() => {
+                let Some(heard) = heard else { break };
+                match heard {
+                    Heard::Reached { place, conn, running } => {
+                        if let Err(e) = offer_answers(&conn, policy.permission_wait).await {
+                            say(&at, place, &format!("cannot offer to answer requests: {}", message(&e)));
+                        }
+                        at.reached[place] = Some(conn);
+                        if std::mem::take(&mut lost[place]) {
+                            say(&at, place, "reached again.");
+                        }
+                        // After subscribing, so a request announced meanwhile is not missed
+                        // (nor shown twice).
+                        if running {
+                            show_waiting(&at, place, &mut desktop, &mut asked).await;
                         }
                     }
-                    "PermissionResolved" => {
-                        let request = s("request_id");
-                        let shown: Vec<u32> = asked.iter().filter(|(_, a)| a.request_id == request).map(|(id, _)| *id).collect();
-                        for id in shown {
-                            let Some(gone) = asked.remove(&id) else { continue };
-                            desktop.close(id).await;
-                            // Nobody answered in time: Claude Code asks in its terminal now.
-                            if s("outcome") != "expired" {
-                                continue;
-                            }
-                            let text = notes::moved(&gone.name, &gone.detail);
-                            if let Some(id) = put(&mut desktop, &text, false, "dialog-question", REQUEST).await {
-                                asked.insert(id, Asked::opener(gone.session, gone.name));
-                            }
+                    Heard::Lost { place, why } => {
+                        if !labelled {
+                            // This login's own bus: nothing to wait for.
+                            break;
+                        }
+                        at.reached[place] = None;
+                        lost[place] = true;
+                        drop_requests(place, &mut desktop, &mut asked).await;
+                        say(&at, place, &format!("unreachable: {why}; trying again."));
+                    }
+                    // The daemon went away or came back: the requests it held are gone with
+                    // it, and a daemon that is back may hold new ones.
+                    Heard::Daemon { place, running } => {
+                        drop_requests(place, &mut desktop, &mut asked).await;
+                        if running {
+                            show_waiting(&at, place, &mut desktop, &mut asked).await;
                         }
                     }
-                    "ActivityChanged" => {
-                        let id = s("id");
-                        match s("activity").as_str() {
-                            "working" => {
-                                working_since.entry(id).or_insert_with(Instant::now);
-                            }
-                            "ready" => {
-                                let Some(t) = working_since.remove(&id).filter(|t| t.elapsed() >= min_work) else { continue };
-                                let text = notes::finished(&s("name"), t.elapsed().as_secs());
-                                let category = "x-trusty-mpm.session.finished";
-                                if let Some(note) = put(&mut desktop, &text, false, "dialog-information", category).await {
-                                    asked.insert(note, Asked::opener(id, s("name")));
-                                }
-                            }
-                            _ => {
-                                working_since.remove(&id);
-                            }
-                        }
+                    Heard::Message { place, msg } => {
+                        let Some(v) = signal_json(&msg) else { continue };
+                        let Some(conn) = at.reached[place].clone() else { continue };
+                        heard_signal(&at, place, &conn, &v, &mut desktop, &mut asked, &mut working_since, min_work).await;
                     }
-                    _ => {}
                 }
             }
-            Some(msg) = server.next() => {
-                let Ok(msg) = msg else { continue };
+            msg = server.next() => {
+                let msg = match msg {
+                    None => break,
+                    Some(Err(_)) => continue,
+                    Some(Ok(msg)) => msg,
+                };
                 let member = msg.header().member().map(|m| m.to_string()).unwrap_or_default();
                 match member.as_str() {
                     "ActionInvoked" => {
                         let Ok((id, key)) = msg.body().deserialize::<(u32, String)>() else { continue };
                         let Some(a) = asked.get(&id) else { continue };
                         if key == "default" {
-                            if let Err(e) = open_session(&policy.terminal_command, &a.session) {
+                            if let Err(e) = open_session(&policy.terminal_command, &at.key(a.place, &a.session)) {
                                 eprintln!("trusty-mpm notify: {e}");
                             }
-                        } else if a.steps.is_some() {
+                            continue;
+                        }
+                        // A lost place's requests are closed: this one is being closed.
+                        let Some(conn) = at.reached[a.place].clone() else { continue };
+                        if a.steps.is_some() {
                             if let Some(a) = asked.remove(&id) {
-                                stepped(conn, &mut desktop, id, a, &key, &mut asked).await;
+                                stepped(&conn, &mut desktop, id, a, &key, &mut asked).await;
                             }
                         } else if let Some((_, choice)) = a.choices.iter().find(|(k, _)| *k == key) {
-                            reply(conn, a, choice.answer("Denied from the desktop notification.")).await;
+                            reply(&conn, a, choice.answer("Denied from the desktop notification."));
                         }
                     }
                     "NotificationClosed" => {
@@ -361,18 +371,6 @@ pub async fn run(conn: &Connection, min_work: Duration) -> zbus::Result<ExitCode
                         }
                     }
                     _ => {}
-                }
-            }
-            // The daemon went away or came back: the requests it held are gone with it, and a
-            // daemon that is back may hold new ones. Notes that only open a session stay.
-            Some(change) = owners.next() => {
-                let requests: Vec<u32> = asked.iter().filter(|(_, a)| !a.request_id.is_empty()).map(|(id, _)| *id).collect();
-                for id in requests {
-                    asked.remove(&id);
-                    desktop.close(id).await;
-                }
-                if change.ok().as_ref().is_some_and(owner_appeared) {
-                    show_waiting(conn, &mut desktop, &mut asked).await;
                 }
             }
         }
@@ -384,5 +382,5 @@ pub async fn run(conn: &Connection, min_work: Duration) -> zbus::Result<ExitCode
         }
     }
     eprintln!("trusty-mpm notify: the bus connection closed.");
-    Ok(ExitCode::FAILURE)
+    ExitCode::FAILURE
 }

@@ -5,17 +5,17 @@ use super::count;
 /// Sessions counted by activity, the live ones (not stopped) only, as the status bar and the
 /// tray's tooltip summarise them.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
-pub struct Counts {
+pub struct ActivityCounts {
     pub sessions: usize,
     pub working: usize,
     pub needs_input: usize,
     pub ready: usize,
 }
 
-impl Counts {
-    /// Counts `(status, activity)` pairs.
-    pub fn of<'a>(sessions: impl IntoIterator<Item = (&'a str, &'a str)>) -> Counts {
-        let mut c = Counts::default();
+impl ActivityCounts {
+    /// ActivityCounts `(status, activity)` pairs.
+    pub fn of<'a>(sessions: impl IntoIterator<Item = (&'a str, &'a str)>) -> ActivityCounts {
+        let mut c = ActivityCounts::default();
         for (status, activity) in sessions {
             c.sessions += 1;
             if status == "stopped" {
@@ -59,9 +59,12 @@ mod tests {
 
     #[test]
     fn counts_say_one_session_and_skip_stopped_ones() {
-        assert_eq!(Counts::of([("active", "unknown")]).text(), "1 session");
-        assert_eq!(Counts::of([]).text(), "No sessions");
-        let c = Counts::of([
+        assert_eq!(
+            ActivityCounts::of([("active", "unknown")]).text(),
+            "1 session"
+        );
+        assert_eq!(ActivityCounts::of([]).text(), "No sessions");
+        let c = ActivityCounts::of([
             ("active", "working"),
             ("paused", "needs-input"),
             ("active", "working"),

@@ -37,7 +37,7 @@ pub fn message(e: &zbus::Error) -> String {
 }
 
 /// The D-Bus error name and message of a failed call, when the peer answered with an error.
-fn error_name(e: &zbus::Error) -> Option<(String, String)> {
+pub fn error_name(e: &zbus::Error) -> Option<(String, String)> {
     use zbus::DBusError;
     match e {
         zbus::Error::MethodError(name, msg, _) => {
@@ -54,6 +54,11 @@ fn error_name(e: &zbus::Error) -> Option<(String, String)> {
 /// Prints a failed call the way a person wants to read it and picks the exit code.
 pub fn report(e: &zbus::Error) -> ExitCode {
     eprintln!("trusty-mpm: {}", message(e));
+    exit_code(e)
+}
+
+/// The exit code of a failed call.
+pub fn exit_code(e: &zbus::Error) -> ExitCode {
     match error_name(e) {
         Some((name, _)) => ExitCode::from(exit_code_for(&name)),
         None => ExitCode::FAILURE,

@@ -12,8 +12,8 @@ mod session;
 mod table;
 
 pub use colour::{activity_colour, colour, paint, status_colour};
-pub use counts::Counts;
-pub use errors::{exit_code_for, message, report};
+pub use counts::ActivityCounts;
+pub use errors::{error_name, exit_code, exit_code_for, message, report};
 pub use format::{age, bytes, count, grouped, token_lines, tokens};
 pub use inert::{json, visible, visible_lines};
 pub use session::SessionInfo;

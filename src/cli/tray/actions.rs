@@ -14,8 +14,9 @@ use crate::cli::desktop::{Desktop, Note, open_list, open_session};
 use crate::cli::output::message;
 use crate::cli::requests::answer;
 
-/// Runs one menu action (Pick, Send and Quit are the loop's own).
-pub async fn run(conn: &Connection, action: &Action) -> zbus::fdo::Result<()> {
+/// Runs one menu action (Pick, Send and Quit are the loop's own) through `conn`, the
+/// connection of the place it acts on; a failure is shown on `here`, this login's bus.
+pub async fn run(here: &Connection, conn: &Connection, action: &Action) -> zbus::fdo::Result<()> {
     if let Action::StartSession = action {
         // The chooser waits for a person: the host's call returns now.
         let conn = conn.clone();
@@ -25,7 +26,7 @@ pub async fn run(conn: &Connection, action: &Action) -> zbus::fdo::Result<()> {
     match call(conn, action).await {
         Ok(()) => Ok(()),
         Err(e) => Err(zbus::fdo::Error::Failed(
-            failed(conn, &format!("{}: {}", what(action), message(&e))).await,
+            failed(here, &format!("{}: {}", what(action), message(&e))).await,
         )),
     }
 }
@@ -49,6 +50,7 @@ fn what(action: &Action) -> String {
         }
         Action::Send { name, .. } => format!("Cannot send the answers to {name}'s questions"),
         Action::OpenList => "Cannot open the list in a terminal".into(),
+        Action::At { action, .. } => what(action),
         Action::Pick { .. } | Action::StartSession | Action::Quit => "Cannot do that".into(),
     }
 }
@@ -74,12 +76,18 @@ async fn call(conn: &Connection, action: &Action) -> zbus::Result<()> {
             m().await?.answer_request(id, request_id, answer).await
         }
         Action::OpenList => open_list(&terminal()).map_err(zbus::Error::Failure),
-        Action::Pick { .. } | Action::Send { .. } | Action::StartSession | Action::Quit => Ok(()),
+        Action::Pick { .. }
+        | Action::Send { .. }
+        | Action::StartSession
+        | Action::Quit
+        | Action::At { .. } => Ok(()),
     }
 }
 
-/// Sends the answers picked for a request's questions.
+/// Sends the answers picked for a request's questions (through `conn`, failures shown on
+/// `here` as for `run`).
 pub async fn send(
+    here: &Connection,
     conn: &Connection,
     action: &Action,
     answers: HashMap<String, String>,
@@ -97,7 +105,7 @@ pub async fn send(
     match sent.await {
         Ok(()) => Ok(()),
         Err(e) => Err(zbus::fdo::Error::Failed(
-            failed(conn, &format!("{}: {}", what(action), message(&e))).await,
+            failed(here, &format!("{}: {}", what(action), message(&e))).await,
         )),
     }
 }

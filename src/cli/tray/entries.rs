@@ -38,7 +38,7 @@ pub enum Entry {
 }
 
 impl Entry {
-    fn item(label: impl Into<String>, action: Option<Action>) -> Entry {
+    pub fn item(label: impl Into<String>, action: Option<Action>) -> Entry {
         Entry::Item {
             label: label.into(),
             action,
@@ -54,7 +54,7 @@ impl Entry {
         self
     }
 
-    fn submenu(label: impl Into<String>, children: Vec<Entry>) -> Entry {
+    pub fn submenu(label: impl Into<String>, children: Vec<Entry>) -> Entry {
         Entry::Item {
             label: label.into(),
             action: None,
@@ -72,23 +72,41 @@ fn cut(label: &str) -> String {
 /// The whole menu. No icons: themes draw menu icons in clashing styles and sizes, or not at
 /// all (GTK's default), and a menu where only some entries have one looks ragged.
 pub fn menu(st: &State) -> Vec<Entry> {
+    let mut out = title(st);
+    let sessions = sessions(st);
+    if !sessions.is_empty() {
+        out.extend(sessions);
+        out.push(Entry::Separator);
+    }
+    out.extend(footer(st.can_choose));
+    out
+}
+
+/// The title, which sums up the sessions, and its separator.
+pub fn title(st: &State) -> Vec<Entry> {
     let title = match st.daemon {
         true => format!("trusty-mpm — {}", st.summary()),
         false => "trusty-mpm — not running".to_owned(),
     };
-    let mut out = vec![Entry::item(title, None), Entry::Separator];
-    if !st.sessions.is_empty() {
-        out.extend(st.sessions.iter().map(|x| session(st, x)));
-        out.push(Entry::Separator);
-    }
-    out.push(match st.can_choose {
-        true => Entry::item("Start session…", Some(Action::StartSession)),
-        false => Entry::item("Start session… (needs xdg-desktop-portal or zenity)", None),
-    });
-    out.push(Entry::item("Open list in terminal", Some(Action::OpenList)));
-    out.push(Entry::Separator);
-    out.push(Entry::item("Quit", Some(Action::Quit)));
-    out
+    vec![Entry::item(title, None), Entry::Separator]
+}
+
+/// A submenu per session.
+pub fn sessions(st: &State) -> Vec<Entry> {
+    st.sessions.iter().map(|x| session(st, x)).collect()
+}
+
+/// Start session…, Open list in terminal and Quit.
+pub fn footer(can_choose: bool) -> Vec<Entry> {
+    vec![
+        match can_choose {
+            true => Entry::item("Start session…", Some(Action::StartSession)),
+            false => Entry::item("Start session… (needs xdg-desktop-portal or zenity)", None),
+        },
+        Entry::item("Open list in terminal", Some(Action::OpenList)),
+        Entry::Separator,
+        Entry::item("Quit", Some(Action::Quit)),
+    ]
 }
 
 /// A session's submenu: Restart and Remove when it is stopped; else Attach, Pause or Resume,

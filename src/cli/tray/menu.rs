@@ -171,7 +171,7 @@ fn unknown(id: i32) -> zbus::fdo::Error {
 /// The `com.canonical.dbusmenu` object.
 pub struct Menu {
     pub layout: Arc<Mutex<Layout>>,
-    /// Clicks on what the tray's loop does itself (picks, Send, Quit).
+    /// Clicks on what the tray's loop does itself (picks, Send, Quit, a place's actions).
     pub local: tokio::sync::mpsc::UnboundedSender<Action>,
 }
 
@@ -193,12 +193,14 @@ impl Menu {
             }
         };
         match action {
-            Some(a @ (Action::Pick { .. } | Action::Send { .. } | Action::Quit)) => {
+            Some(
+                a @ (Action::Pick { .. } | Action::Send { .. } | Action::Quit | Action::At { .. }),
+            ) => {
                 // The loop has gone only when the tray is ending anyway.
                 let _ = self.local.send(a);
                 Ok(())
             }
-            Some(a) => actions::run(conn, &a).await,
+            Some(a) => actions::run(conn, conn, &a).await,
             None => Ok(()),
         }
     }

@@ -6,9 +6,13 @@
 //! host's watcher (re)appears. It ends only on Quit (with success, so that its user service
 //! stays stopped) or when the bus goes away.
 //!
-//! `state` is what the tray knows, `icon` its icons, `item` the icon object, `entries` the
-//! menu it shows, `menu` the menu object, `actions` what the menu's entries do, `chooser` the
-//! folder chooser of Start session….
+//! With hosts configured it follows every place instead (`follow::Follower`): a submenu per
+//! place, whose actions go to that place's own connection; a place that cannot be reached
+//! is shown so in its submenu, tried again in the background, and holds up no other.
+//!
+//! `state` is what the tray knows, `places` what it knows per place, `icon` its icons, `item`
+//! the icon object, `entries` the menu it shows, `menu` the menu object, `actions` what the
+//! menu's entries do, `chooser` the folder chooser of Start session….
 
 mod actions;
 mod chooser;
@@ -16,6 +20,7 @@ mod entries;
 mod icon;
 mod item;
 mod menu;
+mod places;
 mod state;
 
 use std::process::ExitCode;
@@ -26,9 +31,11 @@ use zbus::Connection;
 use zbus::object_server::SignalEmitter;
 
 use super::bus::{
-    has_owner, manager, manager_signals, offer_answers, owner_appeared, owner_changes, sessions,
-    signal_json,
+    has_owner, manager, manager_rule, manager_signals, offer_answers, owner_appeared,
+    owner_changes, sessions, signal_json,
 };
+use super::follow::{Follower, Heard};
+use super::hosts::{Place, join_key};
 use super::output::message;
 use super::requests::RequestInfo;
 use crate::config::config_file;
@@ -36,7 +43,8 @@ use crate::config::file::permission_wait;
 use crate::contract::BUS_NAME;
 use item::{ITEM_PATH, Item, Look, Theme, WATCHER, WatcherProxy};
 use menu::{Layout, MENU_PATH, Menu};
-use state::{Action, Effect, State};
+use places::Places;
+use state::{Action, Effect, State, Verb};
 
 /// What the two exported objects show, shared with them.
 struct Shown {
@@ -44,7 +52,8 @@ struct Shown {
     layout: Arc<Mutex<Layout>>,
 }
 
-pub async fn run(conn: &Connection) -> zbus::Result<ExitCode> {
+/// Shows the tray on `conn`'s bus; `places`: every place to follow, when hosts are configured.
+pub async fn run(conn: &Connection, places: Option<Vec<Place>>) -> zbus::Result<ExitCode> {
     let theme = Theme::find();
     let shown = Shown {
         look: Arc::default(),
@@ -73,6 +82,9 @@ pub async fn run(conn: &Connection) -> zbus::Result<ExitCode> {
     let name = format!("org.kde.StatusNotifierItem-{}-1", std::process::id());
     conn.request_name(name.as_str()).await?;
 
+    if let Some(places) = places {
+        return follow(conn, &shown, &name, places, clicks).await;
+    }
     // Subscribed before the first snapshot, so that nothing between the two is lost.
     let mut signals = manager_signals(conn).await?;
     let mut daemons = owner_changes(conn, BUS_NAME).await?;
@@ -88,7 +100,7 @@ pub async fn run(conn: &Connection) -> zbus::Result<ExitCode> {
     } else {
         eprintln!("trusty-mpm tray: the daemon is not running; waiting for it to start.");
     }
-    publish(conn, &shown, &st).await?;
+    publish(conn, &shown, &st, entries::menu(&st)).await?;
     register(conn, &name).await;
 
     loop {
@@ -124,7 +136,7 @@ pub async fn run(conn: &Connection) -> zbus::Result<ExitCode> {
                 Action::Send { ref request_id, .. } => {
                     // On success PermissionResolved takes the request off the menu.
                     if let Some(answers) = st.picked(request_id) {
-                        let _ = actions::send(conn, &click, answers).await;
+                        let _ = actions::send(conn, conn, &click, answers).await;
                     }
                     continue;
                 }
@@ -135,7 +147,7 @@ pub async fn run(conn: &Connection) -> zbus::Result<ExitCode> {
                 _ => continue,
             },
         }
-        publish(conn, &shown, &st).await?;
+        publish(conn, &shown, &st, entries::menu(&st)).await?;
     }
     eprintln!("trusty-mpm tray: the bus connection closed.");
     Ok(ExitCode::FAILURE)
@@ -174,8 +186,14 @@ async fn register(conn: &Connection, name: &str) {
     }
 }
 
-/// Shows the state: updates what the objects answer and emits the signals of what changed.
-async fn publish(conn: &Connection, shown: &Shown, st: &State) -> zbus::Result<()> {
+/// Shows the state (its icon and tooltip) and `menu`: updates what the objects answer and
+/// emits the signals of what changed.
+async fn publish(
+    conn: &Connection,
+    shown: &Shown,
+    st: &State,
+    menu: Vec<entries::Entry>,
+) -> zbus::Result<()> {
     let look = Look {
         mood: st.mood(),
         tooltip: st.tooltip(),
@@ -188,7 +206,7 @@ async fn publish(conn: &Connection, shown: &Shown, st: &State) -> zbus::Result<(
         .layout
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .set(entries::menu(st));
+        .set(menu);
     let item = SignalEmitter::new(conn, ITEM_PATH)?;
     if before.status() != look.status() {
         Item::new_status(&item, look.status()).await?;
@@ -203,4 +221,106 @@ async fn publish(conn: &Connection, shown: &Shown, st: &State) -> zbus::Result<(
         Menu::layout_updated(&SignalEmitter::new(conn, MENU_PATH)?, revision, 0).await?;
     }
     Ok(())
+}
+
+/// The tray following every place (hosts configured) until Quit or until this login's bus
+/// goes away.
+async fn follow(
+    here: &Connection,
+    shown: &Shown,
+    name: &str,
+    places: Vec<Place>,
+    mut clicks: tokio::sync::mpsc::UnboundedReceiver<Action>,
+) -> zbus::Result<ExitCode> {
+    let mut watchers = owner_changes(here, WATCHER).await?;
+    let wait = permission_wait(&config_file());
+    let can_choose = chooser::available(here).await;
+    let mut at = Places::new(places.iter().map(|p| p.name().to_owned()).collect());
+    let mut follower = Follower::start(places, vec![manager_rule()]);
+    let show =
+        async |at: &Places| publish(here, shown, &at.merged(can_choose), at.menu(can_choose)).await;
+    show(&at).await?;
+    register(here, name).await;
+    loop {
+        tokio::select! {
+            heard = follower.next() => {
+                let Some(heard) = heard else { break };
+                match heard {
+                    Heard::Reached { place, conn, running } => {
+                        if let Err(e) = offer_answers(&conn, wait).await {
+                            eprintln!("trusty-mpm tray: {}: cannot offer to answer requests: {}", at.0[place].name, message(&e));
+                        }
+                        let p = &mut at.0[place];
+                        (p.conn, p.reached, p.lost) = (Some(conn), true, false);
+                        match running {
+                            true => at.reload(place).await,
+                            false => at.0[place].st.daemon_gone(),
+                        }
+                    }
+                    Heard::Lost { place, why } => {
+                        let p = &mut at.0[place];
+                        eprintln!("trusty-mpm tray: {}: unreachable: {why}; trying again.", p.name);
+                        (p.conn, p.reached, p.lost) = (None, false, true);
+                        p.st.daemon_gone();
+                    }
+                    Heard::Daemon { place, running: true } => at.reload(place).await,
+                    Heard::Daemon { place, running: false } => at.0[place].st.daemon_gone(),
+                    Heard::Message { place, msg } => {
+                        let Some(v) = signal_json(&msg) else { continue };
+                        match at.0[place].st.apply(&v) {
+                            Effect::None => continue,
+                            Effect::Changed => {}
+                            Effect::Reload => at.reload(place).await,
+                        }
+                    }
+                }
+            }
+            change = watchers.next() => {
+                let Some(change) = change else { break };
+                if change.ok().as_ref().is_some_and(owner_appeared) {
+                    register(here, name).await;
+                }
+                continue;
+            }
+            Some(click) = clicks.recv() => match click {
+                Action::Quit => {
+                    eprintln!("trusty-mpm tray: quit from its menu.");
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Action::At { place, action } => {
+                    let p = &mut at.0[place];
+                    // A lost place's entries are gone from the menu: a late click does nothing.
+                    let Some(conn) = p.conn.clone() else { continue };
+                    match *action {
+                        Action::Pick { request_id, question, label } => {
+                            if !p.st.pick(&request_id, question, &label) {
+                                continue;
+                            }
+                        }
+                        Action::Send { ref request_id, .. } => {
+                            if let Some(answers) = p.st.picked(request_id) {
+                                let here = here.clone();
+                                tokio::spawn(async move { actions::send(&here, &conn, &action, answers).await });
+                            }
+                            continue;
+                        }
+                        mut action => {
+                            // Attach opens `trusty-mpm attach ID@HOST`, which goes by ssh.
+                            if let Action::Session { verb: Verb::Attach, id, .. } = &mut action {
+                                *id = join_key(id, &p.name);
+                            }
+                            // In the background: a slow place holds up nothing else.
+                            let here = here.clone();
+                            tokio::spawn(async move { actions::run(&here, &conn, &action).await });
+                            continue;
+                        }
+                    }
+                }
+                _ => continue,
+            },
+        }
+        show(&at).await?;
+    }
+    eprintln!("trusty-mpm tray: the bus connection closed.");
+    Ok(ExitCode::FAILURE)
 }

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::icon::Mood;
 use crate::cli::desktop::escape_markup;
 use crate::cli::draft::Draft;
-use crate::cli::output::{Counts, SessionInfo, count};
+use crate::cli::output::{ActivityCounts, SessionInfo, count};
 use crate::cli::requests::{Choice, RequestInfo};
 
 /// What a session's menu entry does to it.
@@ -58,6 +58,11 @@ pub enum Action {
     /// `trusty-mpm list`, then `watch`, in a terminal.
     OpenList,
     Quit,
+    /// An action of the place at this index of the places followed (hosts configured).
+    At {
+        place: usize,
+        action: Box<Action>,
+    },
 }
 
 /// What the tray's loop must do after a signal.
@@ -173,8 +178,8 @@ impl State {
         Some(d.answers(r))
     }
 
-    fn counts(&self) -> Counts {
-        Counts::of(
+    fn counts(&self) -> ActivityCounts {
+        ActivityCounts::of(
             self.sessions
                 .iter()
                 .map(|x| (x.status.as_str(), x.activity.as_str())),

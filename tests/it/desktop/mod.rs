@@ -130,6 +130,15 @@ pub async fn serve_notifications(
     (server, log, caps)
 }
 
+/// The person clicks `action` of notification `id` of the stand-in server (`server`: its
+/// connection, from `serve_notifications`).
+pub async fn click(server: &Connection, id: u32, action: &str) {
+    let emitter = SignalEmitter::new(server, "/org/freedesktop/Notifications").unwrap();
+    NotifyServer::action_invoked(&emitter, id, action)
+        .await
+        .unwrap();
+}
+
 /// A daemon reading `config`, the stand-in server, a listening `trusty-mpm notify` and an
 /// active session "n" whose pane the relay speaks for.
 pub struct Desk {
@@ -254,10 +263,7 @@ impl Desk {
 
     /// The person clicks `action` of notification `id`.
     pub async fn click(&self, id: u32, action: &str) {
-        let emitter = SignalEmitter::new(&self.server, "/org/freedesktop/Notifications").unwrap();
-        NotifyServer::action_invoked(&emitter, id, action)
-            .await
-            .unwrap();
+        click(&self.server, id, action).await;
     }
 
     /// The person clicks `action` of notification `id` on a server that closes a notification

@@ -214,10 +214,10 @@ pub async fn the_pane_says_what_waits_for_the_desktop(version: Version) {
     let allow = HashMap::from([("allow".to_owned(), OwnedVariant::from(true))]);
     m.answer_request("pane", &request, allow).await.unwrap();
     w.turns("pane", 3).await;
-    let asked_once = m.get_events("pane", 0).await.unwrap();
+    let asked_once = crate::harness::events_of(&m, "pane").await;
     let questions = asked_once
         .iter()
-        .filter(|e| e.1 == "PreToolUse" && e.2 == "AskUserQuestion")
+        .filter(|e| e.event == "PreToolUse" && e.tool == "AskUserQuestion")
         .count();
     assert_eq!(questions, 1, "the relay ran once for the question");
 }

@@ -30,7 +30,7 @@ impl Watcher {
     }
 }
 
-async fn serve_watcher(env: &Env) -> (Connection, Arc<Mutex<Vec<String>>>) {
+pub async fn serve_watcher(env: &Env) -> (Connection, Arc<Mutex<Vec<String>>>) {
     let w = Watcher::default();
     let items = w.items.clone();
     let conn = zbus::connection::Builder::address(env.bus.address.as_str())
@@ -81,11 +81,11 @@ trait DbusMenu {
 
 /// One menu entry as a host reads it.
 #[derive(Debug, Clone)]
-struct Shown {
-    id: i32,
+pub struct Shown {
+    pub id: i32,
     /// "parent/child" for an entry of a submenu (dbusmenu's `_` escapes kept).
-    path: String,
-    enabled: bool,
+    pub path: String,
+    pub enabled: bool,
     /// `[x]`/`[ ]` for a checkmark, `(x)`/`( )` for a radio item, else empty.
     toggle: &'static str,
 }
@@ -118,7 +118,7 @@ impl<'a> Setup<'a> {
 }
 
 /// A running tray and proxies of its objects.
-struct Tray {
+pub struct Tray {
     child: tokio::process::Child,
     item: ItemProxy<'static>,
     menu: DbusMenuProxy<'static>,
@@ -136,6 +136,16 @@ impl Tray {
             .kill_on_drop(true)
             .spawn()
             .unwrap();
+        Tray::spawned(env, items, before, child).await
+    }
+
+    /// The tray `child`, once it registered (after the `before` items already there).
+    pub async fn spawned(
+        env: &Env,
+        items: &Arc<Mutex<Vec<String>>>,
+        before: usize,
+        child: tokio::process::Child,
+    ) -> Tray {
         wait_for("the tray registers", || async {
             items.lock().unwrap().len() > before
         })
@@ -177,7 +187,7 @@ impl Tray {
     }
 
     /// Every menu entry, depth first.
-    async fn entries(&self) -> Vec<Shown> {
+    pub async fn entries(&self) -> Vec<Shown> {
         fn prop<T: TryFrom<OwnedVariant>>(node: &Node, key: &str) -> Option<T> {
             T::try_from(node.1.get(key)?.try_clone().unwrap()).ok()
         }
@@ -242,7 +252,7 @@ impl Tray {
         self.click_id(entry.id).await
     }
 
-    async fn click_id(&self, id: i32) -> zbus::Result<()> {
+    pub async fn click_id(&self, id: i32) -> zbus::Result<()> {
         self.menu
             .event(id, "clicked", &zbus::Variant::from(0i32), 0)
             .await

@@ -9,7 +9,7 @@ use super::{DomainEvent, SessionService, printable};
 use crate::config::CLAUDE_DETECT_WINDOW;
 use crate::error::Error;
 use crate::model::{ProcIdentity, Session, SessionId, Status, now_usec};
-use crate::procwatch::{self, Launch, ProcHandle};
+use crate::procwatch::{self, LauncherState, ProcHandle};
 use crate::tmux::Tmux;
 
 const DETECT_STEP: Duration = Duration::from_millis(20);
@@ -235,10 +235,10 @@ impl<T: Tmux> SessionService<T> {
                 }
                 let launch = match s.launcher {
                     Some(l) => procwatch::blocking(move || procwatch::launched(l)).await,
-                    None => Some(Launch::Gone),
+                    None => Some(LauncherState::Gone),
                 };
                 match launch {
-                    Some(Launch::Running(ident)) => {
+                    Some(LauncherState::Running(ident)) => {
                         if svc.detected(id, ident) {
                             svc.spawn_dialog_look(id);
                             if let Err(e) = svc.persist().await {
@@ -247,7 +247,7 @@ impl<T: Tmux> SessionService<T> {
                         }
                         return;
                     }
-                    Some(Launch::Gone) => {
+                    Some(LauncherState::Gone) => {
                         svc.launch_failed(id).await;
                         return;
                     }
@@ -290,10 +290,10 @@ impl<T: Tmux> SessionService<T> {
         let Some(s) = self.get(id) else { return };
         if let Some(l) = s.launcher {
             match procwatch::blocking(move || procwatch::launched(l)).await {
-                Some(Launch::Running(ident)) => {
+                Some(LauncherState::Running(ident)) => {
                     self.detected(id, ident);
                 }
-                Some(Launch::Gone) => self.launch_failed(id).await,
+                Some(LauncherState::Gone) => self.launch_failed(id).await,
                 _ => {}
             }
             return;

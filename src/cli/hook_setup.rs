@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use super::hosts::Hosts;
 use crate::config::Config;
 use crate::config::file::ConfigFile;
 use crate::hooks::settings::{self, EVENTS, Scope};
@@ -186,8 +187,9 @@ pub fn status() -> ExitCode {
 pub fn check() -> ExitCode {
     let cfg = Config::from_env();
     let path = &cfg.config_file;
-    match ConfigFile::load(path) {
-        Ok(p) if !path.exists() => {
+    let loaded = ConfigFile::load(path).and_then(|p| Ok((p, Hosts::load_from(path)?)));
+    match loaded {
+        Ok((p, _)) if !path.exists() => {
             println!(
                 "No config file at {}; defaults apply (no deny rules, permission_wait_secs = {}).",
                 path.display(),
@@ -195,13 +197,14 @@ pub fn check() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Ok(p) => {
+        Ok((p, hosts)) => {
             println!(
-                "{} is valid: {} deny rules, permission_wait_secs = {}, auto_adopt = {}.",
+                "{} is valid: {} deny rules, permission_wait_secs = {}, auto_adopt = {}, {}.",
                 path.display(),
                 p.deny.len(),
                 p.permission_wait.as_secs(),
-                p.auto_adopt
+                p.auto_adopt,
+                super::output::count(hosts.remote.len(), "host")
             );
             ExitCode::SUCCESS
         }
