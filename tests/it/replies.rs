@@ -103,13 +103,14 @@ async fn caching_proxies_made_right_after_start_never_stick() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     writeln!(gio_in.lock().unwrap(), "report").unwrap();
-    let (mut gio_shown, mut stale) = (BTreeMap::new(), Vec::new());
+    let (mut gio_shown, mut stale, mut rules) = (BTreeMap::new(), Vec::new(), 0);
     loop {
         line.clear();
         assert_ne!(gio_out.read_line(&mut line).unwrap(), 0, "the script died");
         let words: Vec<&str> = line.split_whitespace().collect();
         match words[..] {
             ["stale", ..] => stale.push(line.trim().to_owned()),
+            ["rules", n] => rules = n.parse().unwrap(),
             [path, cached, after] => {
                 gio_shown.insert(path.to_owned(), (cached.to_owned(), after.to_owned()));
             }
@@ -117,6 +118,14 @@ async fn caching_proxies_made_right_after_start_never_stick() {
         }
     }
     let _ = gio.wait();
+    // Two per GDBusProxy (PropertiesChanged, the interface's signals): a bus that refused some
+    // would leave those proxies deaf, and the comparison below would blame the daemon.
+    assert!(
+        rules >= 2 * SESSIONS,
+        "the bus holds {rules} match rules for the GDBusProxy client, fewer than the {} its {SESSIONS} \
+         proxies asked for",
+        2 * SESSIONS
+    );
     // A GDBusProxy whose cache disagrees is the daemon's doing unless the daemon's newer
     // PropertiesChanged reached the connection after the proxy's GetAll reply: then GLib
     // dropped it (its proxy ignores PropertiesChanged until its own init completes).

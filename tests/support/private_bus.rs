@@ -1,7 +1,10 @@
 //! A private dbus-daemon, shared by the integration tests and the benchmark harness: a session
 //! bus configuration on a socket in `dir` that admits every user (so a test can call as another
 //! uid), activates the services whose files are in `dir/services`, and reports its address on
-//! stdout.
+//! stdout. Its limits are those of the session bus a desktop runs (Debian's session.conf), not
+//! dbus-daemon's built-in ones: those allow a connection only 512 match rules and 128 pending
+//! replies, and a client with hundreds of GDBusProxies (two rules each) silently lost the
+//! signals of the ones past the 512th rule.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -22,6 +25,15 @@ pub fn command(dir: &Path) -> Command {
   <listen>unix:path={}</listen>
   <servicedir>{}</servicedir>
   <auth>EXTERNAL</auth>
+  <limit name="max_incoming_bytes">1000000000</limit>
+  <limit name="max_outgoing_bytes">1000000000</limit>
+  <limit name="max_message_size">1000000000</limit>
+  <limit name="max_completed_connections">100000</limit>
+  <limit name="max_incomplete_connections">10000</limit>
+  <limit name="max_connections_per_user">100000</limit>
+  <limit name="max_names_per_connection">50000</limit>
+  <limit name="max_match_rules_per_connection">50000</limit>
+  <limit name="max_replies_per_connection">50000</limit>
   <policy context="default">
     <allow user="*"/>
     <allow send_destination="*" eavesdrop="true"/>
