@@ -16,7 +16,8 @@ const DETECT_STEP: Duration = Duration::from_millis(20);
 const DETECT_SLOW_STEP: Duration = Duration::from_millis(500);
 /// How long tmux may take to mark a pane dead after its program exited: on a loaded machine
 /// (a build beside a busy tmux server) this took more than 3 s. Only the StatusDetail of a
-/// failed claude waits for it, in the background.
+/// failed claude waits for it, in the background; the exit status comes from tmux, or from the
+/// pane's unreaped program while tmux has not reaped it.
 const PANE_DEATH_WAIT: Duration = Duration::from_secs(10);
 /// How much of a dead pane's last lines a StatusDetail quotes.
 const DETAIL_CHARS: usize = 200;
@@ -157,7 +158,7 @@ impl<T: Tmux> SessionService<T> {
             return None;
         }
         let deadline = tokio::time::Instant::now() + PANE_DEATH_WAIT;
-        let pane = loop {
+        let (pane, status) = loop {
             let pane = self
                 .tmux
                 .panes(&s.name)
@@ -165,12 +166,19 @@ impl<T: Tmux> SessionService<T> {
                 .ok()?
                 .into_iter()
                 .find(|p| p.id == s.pane && p.server_pid == s.pane_server)?;
-            if pane.dead || tokio::time::Instant::now() >= deadline {
-                break pane;
+            // tmux calls a pane dead once its terminal closes, but learns the exit status only
+            // when it reaps the program: a moment later, or (seen under load) not until another
+            // child of tmux exits. A program exited and not reaped yet tells it through /proc.
+            let status = match pane.dead_status {
+                Some(st) if pane.dead => Some(st),
+                _ => procwatch::zombie_status(pane.pid),
+            };
+            if status.is_some() || tokio::time::Instant::now() >= deadline {
+                break (pane, status);
             }
             tokio::time::sleep(DETECT_STEP).await;
         };
-        let status = pane.dead_status.filter(|st| pane.dead && *st != 0)?;
+        let status = status.filter(|st| *st != 0)?;
         let memory_limit = s.limits.over(&self.cfg.default_limits).memory_max;
         let hint = match (status, memory_limit) {
             (127, _) => " (command not found)".to_owned(),

@@ -22,6 +22,17 @@ pub fn identity(pid: u32) -> Option<ProcIdentity> {
     })
 }
 
+/// The exit status of a process that exited and is not reaped yet (a zombie), as a shell gives
+/// it (128 + N for signal N); `None` for a live process or one already reaped.
+pub fn zombie_status(pid: u32) -> Option<i32> {
+    let stat = Process::new(pid as i32).ok()?.stat().ok()?;
+    let status = stat.exit_code.filter(|_| stat.state == 'Z')?;
+    Some(match status & 0x7f {
+        0 => (status >> 8) & 0xff,
+        signal => 128 + signal,
+    })
+}
+
 /// The parent pid of a process.
 pub fn parent(pid: u32) -> Option<u32> {
     let ppid = Process::new(pid as i32).ok()?.stat().ok()?.ppid;
@@ -309,6 +320,40 @@ mod tests {
 
     fn argv(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// A child that exited, left unreaped until its zombie tells the status.
+    fn zombie(script: &str) -> (std::process::Child, Option<i32>) {
+        let child = std::process::Command::new("sh")
+            .args(["-c", script])
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while state(pid) != Some('Z') {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "pid {pid} never exited"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        (child, zombie_status(pid))
+    }
+
+    #[test]
+    fn an_unreaped_exit_tells_its_status_as_a_shell_would() {
+        let (mut exited, status) = zombie("exit 3");
+        assert_eq!(status, Some(3));
+        exited.wait().unwrap();
+        assert_eq!(zombie_status(exited.id()), None, "reaped: nothing to tell");
+        let (mut killed, status) = zombie("kill -9 $$");
+        assert_eq!(status, Some(137));
+        killed.wait().unwrap();
+        assert_eq!(
+            zombie_status(std::process::id()),
+            None,
+            "alive: nothing to tell"
+        );
     }
 
     #[test]
