@@ -303,6 +303,15 @@ async fn unit_activation_watchdog_and_restarts_under_systemd_user() {
     );
     // The key the service was given (a drop-in, the systemd way) reaches claude, although its
     // tmux server is a unit of the user manager, which never had it.
+    // claude-with-tool execs the stand-in claude; while an exec is under way the kernel shows
+    // an empty environ, so the check waits for the stand-in to be claude.
+    wait_for("the stand-in execs claude", || async {
+        std::fs::read(format!("/proc/{claude}/cmdline"))
+            .unwrap()
+            .windows(b"/fixtures/claude\0".len())
+            .any(|w| w == b"/fixtures/claude\0")
+    })
+    .await;
     let environ = |pid: u32| std::fs::read(format!("/proc/{pid}/environ")).unwrap();
     let has_key = |pid| {
         environ(pid)
@@ -489,11 +498,13 @@ async fn unit_activation_watchdog_and_restarts_under_systemd_user() {
         refused.status().await.unwrap() == "stopped"
     })
     .await;
-    // The reason itself is in the pane's last lines, which the detail quotes only when tmux
-    // has the launcher's exit status: here tmux sometimes leaves a pane's exited process
-    // unreaped (a zombie, with systemd-run in the pane as well), and then knows none.
+    // The reason is in the pane's last lines, quoted once the launcher's exit status is known
+    // (from tmux, or from the launcher tmux has not reaped yet).
     let why = refused.status_detail().await.unwrap();
-    assert!(why.contains("before it started"), "{why}");
+    assert!(
+        why.contains("before it started") && why.contains("trusty-mpm-session-refused.scope"),
+        "{why}"
+    );
     assert_eq!(refused.pid().await.unwrap(), 0, "claude ran");
     println!("a session systemd refused: {why}");
 }
