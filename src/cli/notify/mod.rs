@@ -23,7 +23,7 @@ use zbus::message::Type;
 use zbus::{Connection, MatchRule, MessageStream};
 
 use super::across::report_at;
-use super::bus::{manager, manager_rule, offer_answers, signal_json};
+use super::bus::{manager, manager_rule, offer_answers};
 use super::desktop::{Desktop, Note, open_session};
 use super::draft::Draft;
 use super::follow::{Follower, Heard};
@@ -31,6 +31,7 @@ use super::hosts::{LOCAL, Place};
 use super::output::{message, visible};
 use super::remote::connect;
 use super::requests::{Choice, RequestInfo, answer};
+use super::signals::ManagerSignal;
 use crate::config::Config;
 use crate::config::file::ConfigFile;
 use notes::Text;
@@ -332,9 +333,9 @@ pub async fn run(places: Vec<Place>, labelled: bool, min_work: Duration) -> Exit
                         }
                     }
                     Heard::Message { place, msg } => {
-                        let Some(v) = signal_json(&msg) else { continue };
+                        let Some(signal) = ManagerSignal::decode(&msg) else { continue };
                         let Some(conn) = at.reached[place].clone() else { continue };
-                        heard_signal(&at, place, &conn, &v, &mut desktop, &mut asked, &mut working_since, min_work).await;
+                        heard_signal(&at, place, &conn, &signal, &mut desktop, &mut asked, &mut working_since, min_work).await;
                     }
                 }
             }
