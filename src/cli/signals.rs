@@ -117,20 +117,6 @@ impl ManagerSignal {
         })
     }
 
-    /// The session's id.
-    pub fn id(&self) -> &str {
-        use ManagerSignal::*;
-        match self {
-            SessionNew { id, .. }
-            | SessionRemoved { id, .. }
-            | StatusChanged { id, .. }
-            | ActivityChanged { id, .. }
-            | PermissionRequested { id, .. }
-            | PermissionResolved { id, .. }
-            | ClaudeExited { id, .. } => id,
-        }
-    }
-
     /// The session's name.
     pub fn name(&self) -> &str {
         use ManagerSignal::*;
@@ -195,7 +181,7 @@ mod tests {
         ];
         for (msg, json) in cases {
             let got = ManagerSignal::decode(&msg).expect("a manager signal");
-            assert_eq!((got.id(), got.name()), ("1f", "api"));
+            assert_eq!(got.name(), "api");
             assert_eq!(serde_json::to_string(&got).unwrap(), json);
         }
     }
