@@ -201,7 +201,7 @@ pub async fn run(places: Vec<Place>, labelled: bool, json: bool, waybar: bool) -
         // The status bar follows everything that may change its counts.
         let line = match waybar {
             true => {
-                let bar = output::json(&waybar_line(&w).await, false);
+                let bar = output::json(&waybar_line(&w.names, &w.reached).await, false);
                 if bar == shown {
                     continue;
                 }

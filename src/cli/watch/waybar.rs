@@ -8,9 +8,9 @@ use tokio::task::JoinSet;
 use zbus::message::Type;
 use zbus::{Connection, MatchRule, Message};
 
-use super::Watch;
 use crate::cli::bus::sessions;
 use crate::cli::follow::QUICK;
+use crate::cli::hosts::join_key;
 use crate::cli::output::{self, ActivityCounts, tokens};
 use crate::contract::{MANAGER_PATH, SESSION_IFACE};
 
@@ -30,10 +30,11 @@ async fn everyone(reached: &[Option<Connection>]) -> Vec<Option<Vec<output::Sess
     out
 }
 
-/// The waybar/i3status line: counts by activity over every place, one tooltip line per
-/// session (with its context when known) and per place that does not answer.
-pub(super) async fn waybar_line(w: &Watch) -> Value {
-    let answers = everyone(&w.reached).await;
+/// The waybar/i3status line of the places `names` (`reached`: each one's connection, when
+/// reached): counts by activity over every place, one tooltip line per session (with its
+/// context when known) and per place that does not answer.
+pub(super) async fn waybar_line(names: &[String], reached: &[Option<Connection>]) -> Value {
+    let answers = everyone(reached).await;
     if answers.iter().all(Option::is_none) {
         return json!({"text": "", "tooltip": "trusty-mpm is not running", "class": "off"});
     }
@@ -41,8 +42,8 @@ pub(super) async fn waybar_line(w: &Watch) -> Value {
     let mut silent = Vec::new();
     for (i, answer) in answers.into_iter().enumerate() {
         match answer {
-            Some(list) => all.extend(list.into_iter().map(|s| (w.key(i, &s.name), s))),
-            None => silent.push(format!("{}: not reached", w.names[i])),
+            Some(list) => all.extend(list.into_iter().map(|s| (join_key(&s.name, &names[i]), s))),
+            None => silent.push(format!("{}: not reached", names[i])),
         }
     }
     let counts = ActivityCounts::of(
