@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use zbus::Connection;
 
-use super::{Asked, REQUEST, notes, put, show};
+use super::notes;
+use super::shown::{Asked, REQUEST, put, show};
 use crate::cli::bus::manager;
 use crate::cli::desktop::Desktop;
 use crate::cli::follow::QUICK;
