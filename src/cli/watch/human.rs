@@ -161,4 +161,47 @@ mod tests {
         let plain = Human::new(false, std::iter::empty()).line(&status, 0, "a", false);
         assert!(!plain.contains('\x1b'), "{plain:?}");
     }
+
+    #[test]
+    fn requests_say_the_command_that_answers_them_and_exits_their_pid() {
+        let mut h = Human::new(false, std::iter::empty());
+        let asks = ManagerSignal::PermissionRequested {
+            id: "1".into(),
+            name: "api".into(),
+            request_id: "r7".into(),
+            tool: "Bash".into(),
+            detail: "make\x1b[2J deploy".into(),
+        };
+        let line = h.line(&asks, 0, "api@lab", true);
+        assert!(
+            line.ends_with("asks permission: make\\x1b[2J deploy (trusty-mpm approve api@lab r7)"),
+            "{line:?}"
+        );
+        let line = h.line(&asks, 0, "api@lab", false);
+        assert!(
+            line.ends_with(
+                "asks: make\\x1b[2J deploy (answer in its terminal: trusty-mpm attach api@lab)"
+            ),
+            "{line:?}"
+        );
+        let resolved = ManagerSignal::PermissionResolved {
+            id: "1".into(),
+            name: "api".into(),
+            request_id: "r7".into(),
+            outcome: "expired".into(),
+        };
+        assert!(
+            h.line(&resolved, 0, "api", false)
+                .ends_with("  api  permission expired (r7)")
+        );
+        let exited = ManagerSignal::ClaudeExited {
+            id: "1".into(),
+            name: "api".into(),
+            pid: 4242,
+        };
+        assert!(
+            h.line(&exited, 0, "api", false)
+                .ends_with("  api  claude exited (pid 4242)")
+        );
+    }
 }
