@@ -1,11 +1,10 @@
 //! What every client subcommand shares: the manager proxy, all sessions in one call (and their
-//! names for shell completion), the manager's signals (from whichever daemon serves them) in
-//! the JSON shape of `watch --json`, and times for people in their own time zone.
+//! names for shell completion), the manager's signals (from whichever daemon serves them;
+//! `signals` decodes them), and times for people in their own time zone.
 
 use std::time::Duration;
 
 use clap_complete::CompletionCandidate;
-use serde_json::{Value, json};
 use zbus::message::Type;
 use zbus::proxy::CacheProperties;
 use zbus::{Connection, MatchRule, Message, MessageStream};
@@ -13,7 +12,6 @@ use zbus::{Connection, MatchRule, Message, MessageStream};
 use super::output::SessionInfo;
 use super::proxy::ManagerProxy;
 use crate::contract::{ANSWERER_NAME, BUS_NAME, MANAGER_IFACE, MANAGER_PATH, SESSION_IFACE};
-use crate::model::now_usec;
 
 /// Offers to answer requests when config.toml lets them wait at all (`wait` > 0): owns
 /// `ANSWERER_NAME` while the connection lives, queued behind another answering client, so the
@@ -96,46 +94,6 @@ pub async fn has_owner(conn: &Connection, name: &str) -> zbus::Result<bool> {
         .await?
         .name_has_owner(name)
         .await?)
-}
-
-/// One signal as the stable JSON shape of `watch --json`.
-pub fn signal_json(msg: &Message) -> Option<Value> {
-    let member = msg.header().member()?.to_string();
-    let body = msg.body();
-    let mut v = match member.as_str() {
-        "SessionNew" | "SessionRemoved" => {
-            let (id, name, path): (String, String, zbus::OwnedObjectPath) =
-                body.deserialize().ok()?;
-            json!({"id": id, "name": name, "path": path.as_str()})
-        }
-        "StatusChanged" => {
-            let (id, name, status): (String, String, String) = body.deserialize().ok()?;
-            json!({"id": id, "name": name, "status": status})
-        }
-        "ActivityChanged" => {
-            let (id, name, activity, detail): (String, String, String, String) =
-                body.deserialize().ok()?;
-            json!({"id": id, "name": name, "activity": activity, "detail": detail})
-        }
-        "PermissionRequested" => {
-            let (id, name, request_id, tool, detail): (String, String, String, String, String) =
-                body.deserialize().ok()?;
-            json!({"id": id, "name": name, "request_id": request_id, "tool": tool, "detail": detail})
-        }
-        "PermissionResolved" => {
-            let (id, name, request_id, outcome): (String, String, String, String) =
-                body.deserialize().ok()?;
-            json!({"id": id, "name": name, "request_id": request_id, "outcome": outcome})
-        }
-        "ClaudeExited" => {
-            let (id, name, pid): (String, String, u32) = body.deserialize().ok()?;
-            json!({"id": id, "name": name, "pid": pid})
-        }
-        _ => return None,
-    };
-    v["event"] = json!(member);
-    v["at_usec"] = json!(now_usec());
-    Some(v)
 }
 
 /// "HH:MM:SS" of a microsecond timestamp in the user's time zone (UTC when it is unknown).

@@ -23,6 +23,7 @@ pub mod proxy;
 pub mod relay;
 pub mod remote;
 pub mod requests;
+pub mod signals;
 pub mod status;
 pub mod tray;
 pub mod watch;

@@ -8,10 +8,11 @@
 //! restarts and, with hosts configured, every host's (`places`): a host's requests show on
 //! this desktop as NAME@HOST's and are answered on that host; a host that cannot be reached
 //! is said on stderr and tried again, never holding up the others. `notes` is what the
-//! notifications say.
+//! notifications say, `shown` what is on screen, `places` what the places followed say.
 
 mod notes;
 mod places;
+mod shown;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -23,58 +24,18 @@ use zbus::message::Type;
 use zbus::{Connection, MatchRule, MessageStream};
 
 use super::across::report_at;
-use super::bus::{manager, manager_rule, offer_answers, signal_json};
-use super::desktop::{Desktop, Note, open_session};
-use super::draft::Draft;
+use super::bus::{manager, manager_rule, offer_answers};
+use super::desktop::{Desktop, open_session};
 use super::follow::{Follower, Heard};
 use super::hosts::{LOCAL, Place};
 use super::output::{message, visible};
 use super::remote::connect;
-use super::requests::{Choice, RequestInfo, answer};
+use super::requests::answer;
+use super::signals::ManagerSignal;
 use crate::config::Config;
 use crate::config::file::ConfigFile;
-use notes::Text;
 use places::{Places, drop_requests, heard_signal, show_waiting};
-
-/// A notification on screen, with what its actions do.
-struct Asked {
-    /// The place (an index of the follower's places) whose daemon its actions answer.
-    place: usize,
-    /// The session's id on that place.
-    session: String,
-    /// The session's name as a command names it (NAME@HOST on a host).
-    name: String,
-    /// The request its actions answer; empty for a note that only opens the session.
-    request_id: String,
-    /// Each one-click answer's action key and what it answers.
-    choices: Vec<(String, Choice)>,
-    /// A question answered one notification per question.
-    steps: Option<Steps>,
-    /// What the request is about, for the note that replaces it when its wait runs out.
-    detail: String,
-}
-
-/// A question request answered step by step: the options picked so far, the question shown.
-struct Steps {
-    request: RequestInfo,
-    draft: Draft,
-    at: usize,
-}
-
-impl Asked {
-    /// A note that answers nothing: Open is all it does.
-    fn opener(place: usize, session: String, name: String) -> Asked {
-        Asked {
-            place,
-            session,
-            name,
-            request_id: String::new(),
-            choices: Vec::new(),
-            steps: None,
-            detail: String::new(),
-        }
-    }
-}
+use shown::{Asked, REQUEST, put};
 
 /// What notify takes from config.toml: whether requests wait for answers at all (else notify
 /// does not offer to answer them) and the terminal to open sessions in.
@@ -84,69 +45,6 @@ fn settings() -> ConfigFile {
         eprintln!("trusty-mpm notify: the config file is broken ({e}); using the defaults.");
         ConfigFile::default()
     })
-}
-
-/// Shows `text`; its id, `None` when no server showed it.
-async fn put(
-    desktop: &mut Desktop,
-    text: &Text,
-    critical: bool,
-    icon: &str,
-    category: &str,
-) -> Option<u32> {
-    let caps = desktop.capabilities().await?;
-    let actions: Vec<(&str, &str)> = text
-        .actions
-        .iter()
-        .map(|(k, l)| (k.as_str(), l.as_str()))
-        .collect();
-    let note = Note {
-        icon,
-        summary: &text.summary,
-        body: &text.body,
-        actions: &actions,
-        category,
-        critical,
-    };
-    desktop.show(&note, caps).await
-}
-
-const REQUEST: &str = "x-trusty-mpm.permission.request";
-
-/// Shows a request's notification (its first question, when it is answered step by step);
-/// its id and what its actions do.
-async fn show(desktop: &mut Desktop, place: usize, r: RequestInfo) -> Option<(u32, Asked)> {
-    let caps = desktop.capabilities().await?;
-    let (text, choices, steps) = match caps.actions && r.stepwise() {
-        true => {
-            let draft = Draft::new(&r);
-            let text = notes::step(&r, &draft, 0);
-            (
-                text,
-                Vec::new(),
-                Some(Steps {
-                    request: r.clone(),
-                    draft,
-                    at: 0,
-                }),
-            )
-        }
-        false => {
-            let (text, choices) = notes::request(&r, caps);
-            (text, choices, None)
-        }
-    };
-    let id = put(desktop, &text, true, "dialog-question", REQUEST).await?;
-    let asked = Asked {
-        place,
-        choices,
-        steps,
-        detail: notes::about(&r),
-        session: r.session_id,
-        name: r.name,
-        request_id: r.request_id,
-    };
-    Some((id, asked))
 }
 
 /// Where notify keeps the ids of the notifications it shows, so that the next notify can close
@@ -332,9 +230,9 @@ pub async fn run(places: Vec<Place>, labelled: bool, min_work: Duration) -> Exit
                         }
                     }
                     Heard::Message { place, msg } => {
-                        let Some(v) = signal_json(&msg) else { continue };
+                        let Some(signal) = ManagerSignal::decode(&msg) else { continue };
                         let Some(conn) = at.reached[place].clone() else { continue };
-                        heard_signal(&at, place, &conn, &v, &mut desktop, &mut asked, &mut working_since, min_work).await;
+                        heard_signal(&at, place, &conn, &signal, &mut desktop, &mut asked, &mut working_since, min_work).await;
                     }
                 }
             }

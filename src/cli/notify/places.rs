@@ -8,12 +8,14 @@ use std::time::{Duration, Instant};
 
 use zbus::Connection;
 
-use super::{Asked, REQUEST, notes, put, show};
+use super::notes;
+use super::shown::{Asked, REQUEST, put, show};
 use crate::cli::bus::manager;
 use crate::cli::desktop::Desktop;
 use crate::cli::follow::QUICK;
 use crate::cli::hosts::join_key;
 use crate::cli::requests::RequestInfo;
+use crate::cli::signals::ManagerSignal;
 
 /// The request `request_id` as the daemon lists it now, if it still waits.
 async fn listed(conn: &Connection, request_id: &str) -> Option<RequestInfo> {
@@ -78,24 +80,23 @@ impl Places {
     }
 }
 
-/// A manager signal `v` of `place` (reached through `conn`): a request to show, one that
-/// ended, or a session that finished its work.
+/// A manager signal of `place` (reached through `conn`): a request to show, one that ended,
+/// or a session that finished its work.
 #[allow(clippy::too_many_arguments)]
 pub async fn heard_signal(
     at: &Places,
     place: usize,
     conn: &Connection,
-    v: &serde_json::Value,
+    signal: &ManagerSignal,
     desktop: &mut Desktop,
     asked: &mut HashMap<u32, Asked>,
     working_since: &mut HashMap<(usize, String), Instant>,
     min_work: Duration,
 ) {
-    let s = |k: &str| v[k].as_str().unwrap_or("").to_owned();
-    match v["event"].as_str().unwrap_or("") {
-        "PermissionRequested" => {
+    match signal {
+        ManagerSignal::PermissionRequested { request_id, .. } => {
             // Ended already when it is not listed: its PermissionResolved follows.
-            let Some(mut r) = listed(conn, &s("request_id")).await else {
+            let Some(mut r) = listed(conn, request_id).await else {
                 return;
             };
             r.name = at.key(place, &r.name);
@@ -103,11 +104,14 @@ pub async fn heard_signal(
                 asked.insert(id, a);
             }
         }
-        "PermissionResolved" => {
-            let request = s("request_id");
+        ManagerSignal::PermissionResolved {
+            request_id,
+            outcome,
+            ..
+        } => {
             let shown: Vec<u32> = asked
                 .iter()
-                .filter(|(_, a)| a.place == place && a.request_id == request)
+                .filter(|(_, a)| a.place == place && &a.request_id == request_id)
                 .map(|(id, _)| *id)
                 .collect();
             for id in shown {
@@ -116,7 +120,7 @@ pub async fn heard_signal(
                 };
                 desktop.close(id).await;
                 // Nobody answered in time: Claude Code asks in its terminal now.
-                if s("outcome") != "expired" {
+                if outcome != "expired" {
                     continue;
                 }
                 let text = notes::moved(&gone.name, &gone.detail);
@@ -125,9 +129,11 @@ pub async fn heard_signal(
                 }
             }
         }
-        "ActivityChanged" => {
-            let id = s("id");
-            match s("activity").as_str() {
+        ManagerSignal::ActivityChanged {
+            id, name, activity, ..
+        } => {
+            let id = id.clone();
+            match activity.as_str() {
                 "working" => {
                     working_since
                         .entry((place, id))
@@ -140,7 +146,7 @@ pub async fn heard_signal(
                     else {
                         return;
                     };
-                    let name = at.key(place, &s("name"));
+                    let name = at.key(place, name);
                     let text = notes::finished(&name, t.elapsed().as_secs());
                     let category = "x-trusty-mpm.session.finished";
                     if let Some(note) =

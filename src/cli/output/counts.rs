@@ -1,6 +1,6 @@
 //! Sessions counted by activity, as the status bar and the tray's tooltip summarise them.
 
-use super::count;
+use super::format::count;
 
 /// Sessions counted by activity, the live ones (not stopped) only, as the status bar and the
 /// tray's tooltip summarise them.

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use super::visible;
+use super::inert::visible;
 
 /// Exit code for a D-Bus error name (see `--help`): the contract's kinds have theirs
 /// (`crate::error::KINDS`), 3 when the daemon is not running, 1 for anything else.

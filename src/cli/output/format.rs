@@ -1,6 +1,6 @@
 //! Figures for people: ages, byte and token counts, thousands separators, plurals.
 
-use super::SessionInfo;
+use super::session::SessionInfo;
 use crate::model::now_usec;
 pub use crate::text::count;
 

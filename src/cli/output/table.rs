@@ -1,8 +1,10 @@
 //! The `list` table: columns aligned and coloured, projects with `~`, and cut in the middle to
 //! fit the terminal.
 
-use super::{SessionInfo, age, bytes, paint, tokens, visible};
-use super::{activity_colour, status_colour};
+use super::colour::{activity_colour, paint, status_colour};
+use super::format::{age, bytes, tokens};
+use super::inert::visible;
+use super::session::SessionInfo;
 
 /// The columns that give way when the table is wider than the terminal, first PROJECT, then
 /// NAME, with the fewest characters each keeps.

@@ -32,12 +32,13 @@ use zbus::object_server::SignalEmitter;
 
 use super::bus::{
     has_owner, manager, manager_rule, manager_signals, offer_answers, owner_appeared,
-    owner_changes, sessions, signal_json,
+    owner_changes, sessions,
 };
 use super::follow::{Follower, Heard};
 use super::hosts::{Place, join_key};
 use super::output::message;
 use super::requests::RequestInfo;
+use super::signals::ManagerSignal;
 use crate::config::config_file;
 use crate::config::file::permission_wait;
 use crate::contract::BUS_NAME;
@@ -107,8 +108,8 @@ pub async fn run(conn: &Connection, places: Option<Vec<Place>>) -> zbus::Result<
         tokio::select! {
             msg = signals.next() => {
                 let Some(msg) = msg else { break };
-                let Some(v) = msg.ok().as_ref().and_then(signal_json) else { continue };
-                match st.apply(&v) {
+                let Some(signal) = msg.ok().as_ref().and_then(ManagerSignal::decode) else { continue };
+                match st.apply(&signal) {
                     Effect::None => continue,
                     Effect::Changed => {}
                     Effect::Reload => reload(conn, &mut st).await,
@@ -266,8 +267,8 @@ async fn follow(
                     Heard::Daemon { place, running: true } => at.reload(place).await,
                     Heard::Daemon { place, running: false } => at.0[place].st.daemon_gone(),
                     Heard::Message { place, msg } => {
-                        let Some(v) = signal_json(&msg) else { continue };
-                        match at.0[place].st.apply(&v) {
+                        let Some(signal) = ManagerSignal::decode(&msg) else { continue };
+                        match at.0[place].st.apply(&signal) {
                             Effect::None => continue,
                             Effect::Changed => {}
                             Effect::Reload => at.reload(place).await,

@@ -7,13 +7,12 @@
 
 use std::collections::HashMap;
 
-use serde_json::Value;
-
 use super::icon::Mood;
 use crate::cli::desktop::escape_markup;
 use crate::cli::draft::Draft;
 use crate::cli::output::{ActivityCounts, SessionInfo, count};
 use crate::cli::requests::{Choice, RequestInfo};
+use crate::cli::signals::ManagerSignal;
 
 /// What a session's menu entry does to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,34 +122,35 @@ impl State {
         }
     }
 
-    /// Applies one of the manager's signals, in the JSON shape of `watch --json`.
-    pub fn apply(&mut self, v: &Value) -> Effect {
-        let s = |k: &str| v[k].as_str().unwrap_or("").to_owned();
-        let id = s("id");
-        match v["event"].as_str().unwrap_or("") {
+    /// Applies one of the manager's signals.
+    pub fn apply(&mut self, signal: &ManagerSignal) -> Effect {
+        use ManagerSignal::*;
+        match signal {
             // A snapshot brings the request whole: its suggestions, questions, answerability.
-            "SessionNew" | "PermissionRequested" => return Effect::Reload,
-            "SessionRemoved" => {
-                self.sessions.retain(|x| x.id != id);
-                self.requests.retain(|r| r.session_id != id);
+            SessionNew { .. } | PermissionRequested { .. } => return Effect::Reload,
+            SessionRemoved { id, .. } => {
+                self.sessions.retain(|x| &x.id != id);
+                self.requests.retain(|r| &r.session_id != id);
             }
-            "StatusChanged" => {
-                let status = s("status");
-                self.update(&id, |x| x.status = status);
+            StatusChanged { id, status, .. } => {
+                self.update(id, |x| x.status = status.clone());
             }
-            "ActivityChanged" => {
-                let (activity, detail) = (s("activity"), s("detail"));
-                self.update(&id, |x| {
-                    x.activity = activity;
-                    x.activity_detail = detail;
+            ActivityChanged {
+                id,
+                activity,
+                detail,
+                ..
+            } => {
+                self.update(id, |x| {
+                    x.activity = activity.clone();
+                    x.activity_detail = detail.clone();
                 });
             }
             // Every request ends with exactly one of these, whatever answered it.
-            "PermissionResolved" => {
-                let request_id = s("request_id");
-                self.requests.retain(|r| r.request_id != request_id);
+            PermissionResolved { request_id, .. } => {
+                self.requests.retain(|r| &r.request_id != request_id);
             }
-            _ => return Effect::None,
+            ClaudeExited { .. } => return Effect::None,
         }
         self.keep_drafts();
         Effect::Changed
@@ -245,7 +245,6 @@ impl State {
 #[cfg(test)]
 pub mod tests {
     use super::*;
-    use serde_json::json;
 
     pub fn session(id: &str, status: &str, activity: &str) -> SessionInfo {
         SessionInfo {
@@ -258,9 +257,21 @@ pub mod tests {
         }
     }
 
-    fn resolved(id: &str, request: &str) -> Value {
-        json!({"event": "PermissionResolved", "id": id, "name": "n", "request_id": request,
-               "outcome": "allowed"})
+    fn resolved(id: &str, request: &str) -> ManagerSignal {
+        ManagerSignal::PermissionResolved {
+            id: id.into(),
+            name: format!("n{id}"),
+            request_id: request.into(),
+            outcome: "allowed".into(),
+        }
+    }
+
+    fn removed(id: &str) -> ManagerSignal {
+        ManagerSignal::SessionRemoved {
+            id: id.into(),
+            name: format!("n{id}"),
+            path: format!("/org/trusty/Mpm1/session/{id}"),
+        }
     }
 
     /// A waiting request of session `id`, as ListRequests shows it.
@@ -299,7 +310,13 @@ pub mod tests {
         assert_eq!(st.mood(), Mood::Running);
         assert_eq!(st.tooltip(), "1 session: 1 working");
         assert_eq!(
-            st.apply(&json!({"event": "PermissionRequested", "id": "1"})),
+            st.apply(&ManagerSignal::PermissionRequested {
+                id: "1".into(),
+                name: "n1".into(),
+                request_id: "r1".into(),
+                tool: "Bash".into(),
+                detail: "make deploy".into(),
+            }),
             Effect::Reload
         );
         st.load(
@@ -318,11 +335,20 @@ pub mod tests {
         assert_eq!((st.requests.len(), st.mood()), (1, Mood::Attention));
         st.apply(&resolved("1", "r2"));
         assert_eq!(st.mood(), Mood::Running);
-        st.apply(&json!({"event": "ActivityChanged", "id": "1", "activity": "needs-input", "detail": ""}));
+        st.apply(&ManagerSignal::ActivityChanged {
+            id: "1".into(),
+            name: "n1".into(),
+            activity: "needs-input".into(),
+            detail: String::new(),
+        });
         assert_eq!(st.mood(), Mood::Attention, "a session needs input");
-        st.apply(&json!({"event": "StatusChanged", "id": "1", "status": "stopped"}));
+        st.apply(&ManagerSignal::StatusChanged {
+            id: "1".into(),
+            name: "n1".into(),
+            status: "stopped".into(),
+        });
         assert_eq!(st.mood(), Mood::Idle, "a stopped session needs nobody");
-        st.apply(&json!({"event": "SessionRemoved", "id": "1"}));
+        st.apply(&removed("1"));
         assert_eq!(st.mood(), Mood::Idle);
         st.daemon_gone();
         assert_eq!(st.mood(), Mood::Down);
@@ -380,7 +406,7 @@ pub mod tests {
         assert!(st.picked("r1").is_none());
         assert!(st.pick("r1", 0, "B") && !st.pick("r1", 0, "C") && !st.pick("r2", 0, "B"));
         assert_eq!(st.picked("r1").unwrap()["Which?"], "B");
-        st.apply(&json!({"event": "SessionRemoved", "id": "1"}));
+        st.apply(&removed("1"));
         assert_eq!((st.requests.len(), st.drafts.len()), (1, 0));
         st.daemon_gone();
         assert!(st.requests.is_empty() && st.sessions.is_empty() && !st.daemon);

@@ -1,99 +1,15 @@
-//! The command line, as clap definitions: shared by `main` (parsing), the shell completions and
-//! the man pages (`trusty-mpm completions SHELL`, `trusty-mpm man`). Every argument has a help
-//! line: it is what `--help`, the man pages and the completions show.
+//! The client subcommands (`ClientCommand`: every subcommand that is a D-Bus client of a
+//! daemon) and the arguments they share: a session KEY (completed with the daemon's session
+//! names), the resource limits of `start`, `capture`'s compression.
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
+use clap::{Args, Subcommand, ValueEnum, ValueHint};
 use clap_complete::ArgValueCandidates;
 
-use super::bus::session_names;
-use crate::error::{FIRST_EXIT_CODE, KINDS};
+use super::json_help::{HOSTS_JSON, Json, LIST_JSON, REQUESTS_JSON, WATCH_JSON};
+use crate::cli::bus::session_names;
 use crate::limits::parse_size;
-
-/// What `--help` says after the options: the exit codes (those of the contract's error kinds
-/// from their table) and what a KEY is.
-fn exit_codes() -> String {
-    let mut text = "Exit codes:\n  0   success\n  1   other failure\n  2   bad command line\n  \
-                    3   the daemon is not running (or the session bus or a host is unreachable)\n"
-        .to_owned();
-    for (i, k) in KINDS.iter().enumerate() {
-        let code = FIRST_EXIT_CODE + i as u8;
-        text += &format!("  {code:<3} {:<17} {}\n", k.name, k.meaning);
-    }
-    text + "\nA KEY is a session's UUID (hyphenated or 32 hex digits) or its name; KEY@HOST is a \
-            session on a host of the config file ([hosts.HOST])."
-}
-
-/// Run and watch many Claude Code agents in tmux, over D-Bus (org.trusty.Mpm1).
-#[derive(Parser)]
-#[command(name = "trusty-mpm", version, about, after_help = exit_codes(), mut_subcommands(with_host))]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-    /// The daemon a client subcommand asks, as its own --host says (either place will do).
-    #[arg(long = HOST, value_name = "NAME", add = ArgValueCandidates::new(super::hosts::candidates))]
-    pub host: Option<String>,
-}
-
-#[derive(Subcommand)]
-pub enum Command {
-    /// Run the service: own org.trusty.Mpm1 on the session bus and manage sessions.
-    Daemon,
-    /// The Claude Code hook relay: reads one hook event on stdin and forwards it to the daemon.
-    Hook,
-    /// Install, remove or inspect the relay in Claude Code's settings, or check the config.
-    Hooks {
-        #[command(subcommand)]
-        action: HooksAction,
-    },
-    /// Show every setting (waits, claude, limits, environment, deny rules and more), its
-    /// value and where it comes from: a variable, config.toml or the default.
-    Config,
-    /// Print the shell completion script (it asks `trusty-mpm` on PATH at each TAB).
-    Completions {
-        /// The shell to complete in.
-        shell: clap_complete::Shell,
-    },
-    /// Print a man page (roff), or write them all to a directory.
-    Man {
-        /// The subcommand whose page to print, e.g. `list` or `hooks install` (default: the
-        /// main page).
-        #[arg(conflicts_with = "dir")]
-        command: Vec<String>,
-        /// Write every page (trusty-mpm.1, trusty-mpm-list.1 and so on) into DIR.
-        #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
-        dir: Option<PathBuf>,
-    },
-    #[command(flatten)]
-    Client(ClientCommand),
-}
-
-/// The id of `--host`, which every client subcommand takes (`host` reads it).
-const HOST: &str = "host";
-
-/// Gives a client subcommand its `--host NAME`.
-fn with_host(cmd: clap::Command) -> clap::Command {
-    if !<ClientCommand as Subcommand>::has_subcommand(cmd.get_name()) {
-        return cmd;
-    }
-    cmd.arg(
-        clap::Arg::new(HOST)
-            .long(HOST)
-            .value_name("NAME")
-            .help(
-                "The daemon to ask: `local` (this login's) or a host of the config file \
-                 ([hosts.NAME]). Default: local, or for list, status and watch every host.",
-            )
-            .add(ArgValueCandidates::new(super::hosts::candidates)),
-    )
-}
-
-/// The `--host` given after a client subcommand, if any (`Cli::host` holds one given before).
-pub fn host(matches: &clap::ArgMatches) -> Option<String> {
-    let (_, sub) = matches.subcommand()?;
-    sub.try_get_one::<String>(HOST).ok().flatten().cloned()
-}
 
 /// A session's UUID or name, completed with the daemon's session names.
 #[derive(Args, Clone)]
@@ -125,7 +41,6 @@ fn env_var(s: &str) -> Result<(String, String), String> {
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .ok_or_else(|| format!("'{s}' is not NAME=VALUE"))
 }
-
 /// The subcommands that are D-Bus clients of the daemon.
 #[derive(Subcommand)]
 pub enum ClientCommand {
@@ -363,112 +278,10 @@ impl ClientCommand {
         }
     }
 }
-
-const LIST_JSON: &str = "Print a JSON array of sessions, oldest first: {id, name, project_dir, \
-status, status_detail, activity, activity_detail, pid, claude_session_id, transcript_path, \
-created_at, last_seen, paused_at, pause_summary, frozen, unit, memory_bytes, cpu_usec, tasks, \
-tmux_session, model, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, \
-context_tokens, args, claude_command, claude_version, permission_mode, path} (times in microseconds since the epoch, 0 = unset; pid, memory, CPU and tasks \
-0 = unknown; token counts 0 until the transcript was read). With hosts in the config file, each \
-starts with host (local or the host's name).";
-
-const REQUESTS_JSON: &str = "Print a JSON array of requests, oldest first: {session_id, name, \
-request_id, kind (permission or question), tool, detail, created_usec, expires_usec (0: answered \
-in the terminal), answerable, suggestions: [{id, label, destination}], questions: [{question, \
-header, multi_select, options}]}.";
-
-const WATCH_JSON: &str = "Print one JSON object per event: {event, at_usec, id, name} and, by \
-event, path (SessionNew, SessionRemoved), status (StatusChanged), activity and detail \
-(ActivityChanged), request_id, tool and detail (PermissionRequested), request_id and outcome \
-(PermissionResolved), pid (ClaudeExited). With hosts in the config file, each has host too, and \
-{event: HostUnreachable, host, at_usec, error} and {event: HostReachable, host, at_usec} say when \
-a host is lost and back.";
-
-const HOSTS_JSON: &str = "Print a JSON array, this machine first: {host, ssh (empty for local), \
-reachable, error (why not), running (the daemon), hostname, version, sessions, working, \
-needs_input}.";
-
-#[derive(Args, Clone, Copy)]
-pub struct Json {
-    /// Print JSON instead of text (`--help` says its shape).
-    #[arg(long)]
-    pub json: bool,
-}
-
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Compress {
     /// Terminal escapes, trailing spaces and runs of blank lines removed.
     Trim,
     /// Also the frames the TUI draws, and only the last part of what is left.
     Summarise,
-}
-
-#[derive(Subcommand)]
-pub enum HooksAction {
-    /// Add the relay for every hook event to a settings.json (idempotent).
-    Install(ScopeArgs),
-    /// Remove exactly the relay's entries from a settings.json (--everywhere: from every
-    /// settings file `hooks install` wrote, as `make uninstall` does).
-    Uninstall(UninstallArgs),
-    /// Show where the relay is installed (user settings and the current project).
-    Status,
-    /// Check the config file (deny rules, permission wait); exit 1 when it is broken.
-    Check,
-}
-
-#[derive(Args)]
-pub struct UninstallArgs {
-    #[command(flatten)]
-    pub scope: ScopeArgs,
-    /// Every settings file `hooks install` wrote (it keeps a list in the state dir), and the
-    /// user's.
-    #[arg(long, conflicts_with_all = ["project", "user"])]
-    pub everywhere: bool,
-}
-
-#[derive(Args)]
-#[group(multiple = false)]
-pub struct ScopeArgs {
-    /// The project's .claude/settings.json in DIR.
-    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
-    pub project: Option<PathBuf>,
-    /// The user's ~/.claude/settings.json (the default).
-    #[arg(long)]
-    pub user: bool,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::CommandFactory;
-
-    #[test]
-    fn every_argument_has_a_help_line() {
-        fn check(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
-            for a in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
-                if a.get_help().is_none() && a.get_long_help().is_none() {
-                    missing.push(format!("{path} {}", a.get_id()));
-                }
-            }
-            for sub in cmd.get_subcommands() {
-                check(sub, &format!("{path} {}", sub.get_name()), missing);
-            }
-        }
-        let mut missing = Vec::new();
-        check(&Cli::command(), "trusty-mpm", &mut missing);
-        assert!(missing.is_empty(), "arguments without help: {missing:?}");
-    }
-
-    #[test]
-    fn list_json_help_names_every_field() {
-        let v = serde_json::to_value(crate::cli::output::SessionInfo::default()).unwrap();
-        for key in v.as_object().unwrap().keys() {
-            let word = format!("{key},");
-            let last = format!("{key}}}");
-            assert!(
-                LIST_JSON.contains(&word) || LIST_JSON.contains(&last),
-                "--json's help does not name {key}"
-            );
-        }
-    }
 }

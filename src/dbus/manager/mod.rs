@@ -1,16 +1,22 @@
 //! The `org.trusty.Mpm1` interface at `/org/trusty/Mpm1`: session lifecycle by key, and the
-//! manager's signals.
+//! manager's signals. The interface's doc comments are its introspection (the shipped XML), so
+//! its methods stay here with them; a body of more than a call lives in the room of its theme:
+//! `new_sessions` (StartSession, RegisterSession, AdoptSession), `listing` (ListSessions,
+//! ListRequests), `answers` (AnswerPermission, AnswerRequest), `hook_call` (HandleHook).
+
+mod answers;
+mod hook_call;
+mod listing;
+mod new_sessions;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use zbus::message::{Flags, Header, Message};
-use zbus::names::MemberName;
-use zbus::object_server::{DispatchResult, SignalEmitter};
-use zbus::{Connection, ObjectPath, OwnedObjectPath, OwnedVariant, Type, interface};
+use zbus::message::Header;
+use zbus::object_server::SignalEmitter;
+use zbus::{ObjectPath, OwnedObjectPath, OwnedVariant, interface};
 
-use super::options::{hook_context, start_options};
-use super::requests::{self, RequestRow};
+use super::requests::RequestRow;
 use super::rows::{RowCache, Rows};
 use super::{Backend, session_path};
 use crate::error::Error;
@@ -27,54 +33,6 @@ impl Manager {
             rows: RowCache::default(),
             backend,
         }
-    }
-
-    /// `ListSessions` rows, rebuilt only after a change.
-    fn rows(&self) -> Rows {
-        self.rows
-            .get(self.backend.queue.reported(), &self.backend.svc)
-    }
-}
-
-/// The manager computes nothing when read, and answers `ListSessions` with the body it keeps
-/// serialized: at 1,000 sessions, serializing the rows was most of the daemon's part of a call.
-impl super::guarded::Hooks for Manager {
-    fn answer<'c>(
-        &'c self,
-        conn: &'c Connection,
-        msg: &'c Message,
-        name: &MemberName<'_>,
-    ) -> Option<DispatchResult<'c>> {
-        // A call with arguments goes to the handler, which refuses them as zbus does.
-        if name.as_str() != "ListSessions" || !msg.body().is_empty() {
-            return None;
-        }
-        Some(DispatchResult::Async(Box::pin(async move {
-            let hdr = msg.header();
-            let look = || {
-                self.rows
-                    .body(self.backend.queue.reported(), &self.backend.svc)
-                    .map_err(|e| Error::internal("listing the sessions", e))
-            };
-            let body = self.backend.query(&hdr, look).await;
-            if hdr.primary().flags().contains(Flags::NO_REPLY_EXPECTED) {
-                return Ok(());
-            }
-            let sent = match body {
-                // SAFETY: the body is `Rows` serialized by zbus for this signature, in the byte
-                // order the builder writes, and carries no file descriptors.
-                Ok(body) => match unsafe {
-                    Message::method_return(&hdr).build_raw_body(&body, Rows::SIGNATURE, Vec::new())
-                } {
-                    Ok(reply) => conn.send(&reply).await,
-                    Err(e) => Err(e),
-                },
-                Err(e) => conn.reply_dbus_error(&hdr, e).await,
-            };
-            sent.map_err(|e| {
-                Box::new(zbus::fdo::Error::Failed(e.to_string())) as zbus::BoxDBusError
-            })
-        })))
     }
 }
 
@@ -119,13 +77,7 @@ impl Manager {
         name: &str,
         options: HashMap<String, OwnedVariant>,
     ) -> Result<(String, String, OwnedObjectPath), Error> {
-        self.backend
-            .call(&hdr, || async {
-                let opts = start_options(options)?;
-                let s = self.backend.svc.start(project_dir, name, opts).await?;
-                Ok((s.id.to_string(), s.name.to_string(), session_path(s.id)))
-            })
-            .await
+        self.start(&hdr, project_dir, name, options).await
     }
 
     /// Records a session for bookkeeping only; no tmux session is created.
@@ -136,12 +88,7 @@ impl Manager {
         project_dir: &str,
         name: &str,
     ) -> Result<(String, String, OwnedObjectPath), Error> {
-        self.backend
-            .call(&hdr, || async {
-                let s = self.backend.svc.register(project_dir, name).await?;
-                Ok((s.id.to_string(), s.name.to_string(), session_path(s.id)))
-            })
-            .await
+        self.register(&hdr, project_dir, name).await
     }
 
     /// Manages an existing tmux session, finding claude in its panes.
@@ -151,12 +98,7 @@ impl Manager {
         #[zbus(header)] hdr: Header<'_>,
         tmux_name: &str,
     ) -> Result<(String, OwnedObjectPath), Error> {
-        self.backend
-            .call(&hdr, || async {
-                let s = self.backend.svc.adopt(tmux_name).await?;
-                Ok((s.id.to_string(), session_path(s.id)))
-            })
-            .await
+        self.adopt(&hdr, tmux_name).await
     }
 
     /// Adopts every unmanaged tmux session with claude running in one of its panes; returns
@@ -335,13 +277,7 @@ impl Manager {
         allow: bool,
         reason: &str,
     ) -> Result<(), Error> {
-        self.backend
-            .call_key(&hdr, key, |id| async move {
-                self.backend
-                    .svc
-                    .answer_permission(id, request_id, allow, reason)
-                    .await
-            })
+        self.allow_or_deny(&hdr, key, request_id, allow, reason)
             .await
     }
 
@@ -355,17 +291,7 @@ impl Manager {
         &self,
         #[zbus(header)] hdr: Header<'_>,
     ) -> Result<Vec<RequestRow>, Error> {
-        self.backend
-            .query(&hdr, || {
-                Ok(self
-                    .backend
-                    .svc
-                    .requests()
-                    .into_iter()
-                    .map(requests::row)
-                    .collect())
-            })
-            .await
+        self.requests(&hdr).await
     }
 
     /// Answers a waiting request: allow b, reason s (shown to Claude on deny), remember s (the
@@ -383,12 +309,7 @@ impl Manager {
         request_id: &str,
         answer: HashMap<String, OwnedVariant>,
     ) -> Result<(), Error> {
-        self.backend
-            .call_key(&hdr, key, |id| async move {
-                let reply = requests::reply(answer)?;
-                self.backend.svc.answer_request(id, request_id, reply).await
-            })
-            .await
+        self.answer(&hdr, key, request_id, answer).await
     }
 
     // HandleHook stays the last method because its last argument is an out argument: busctl
@@ -414,14 +335,7 @@ impl Manager {
         payload_json: &str,
         context: HashMap<String, OwnedVariant>,
     ) -> Result<(String, i32, String), Error> {
-        self.backend
-            .call(&hdr, || async {
-                let mut ctx = hook_context(context)?;
-                ctx.caller_pid = self.backend.access.caller_pid(&hdr).await?;
-                let r = self.backend.hooks.handle(payload_json, &ctx).await?;
-                Ok((r.stdout, r.exit_code, r.stderr))
-            })
-            .await
+        self.relay_hook(&hdr, payload_json, context).await
     }
 
     /// The daemon's version.
