@@ -137,22 +137,6 @@ async fn a_frozen_tmux_server_types_nothing_half() {
 }
 
 #[tokio::test]
-async fn control_characters_in_text_are_refused() {
-    let env = Env::new().await;
-    let m = env.manager().await;
-    let (_, path, pid) = env.start_active("ctl").await;
-    for bad in ["stop\x03", "\x1b:q", "a\rb", "x\x7f"] {
-        let msg = assert_error(m.send_command("ctl", bad).await, "InvalidArgument");
-        assert!(msg.contains("control character"), "{msg:?}");
-    }
-    // Time for a C-c that got through to end claude, before asserting that none did.
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    assert!(alive(pid), "C-c reached claude");
-    assert_eq!(env.session(&path).await.status().await.unwrap(), "active");
-    assert!(input_of(&env.project("ctl")).is_empty());
-}
-
-#[tokio::test]
 async fn names_that_extend_managed_ones_are_never_targeted() {
     let env = Env::new().await;
     let m = env.manager().await;
@@ -380,30 +364,6 @@ async fn a_failed_save_changes_nothing() {
         .await
         .unwrap();
     assert_eq!(session_names(&m).await, ["keep", "reg"]);
-}
-
-#[tokio::test]
-async fn overlong_arguments_are_invalid() {
-    let env = Env::new().await;
-    let m = env.manager().await;
-    let dir = env.project("long");
-    let huge = "x".repeat(100 * 1024);
-    assert_error(
-        m.start_session(&dir, "long", args(&[&huge])).await,
-        "InvalidArgument",
-    );
-    let many: Vec<&str> = vec!["-v"; 5000];
-    assert_error(
-        m.start_session(&dir, "long", args(&many)).await,
-        "InvalidArgument",
-    );
-    let deep = format!("/{}", "d".repeat(5000));
-    assert_error(
-        m.start_session(&deep, "long", HashMap::new()).await,
-        "InvalidArgument",
-    );
-    assert!(m.list_sessions().await.unwrap().is_empty());
-    assert!(env.tmux_sessions().is_empty());
 }
 
 #[tokio::test]
