@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::{SessionService, StartOptions};
 
+mod permissions;
 mod persist;
 mod reconcile;
 mod telemetry;
