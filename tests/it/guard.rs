@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use zbus::Variant;
@@ -195,12 +196,13 @@ async fn pane_ids_of_a_later_tmux_server_reach_nothing() {
     );
     assert_error(m.send_keys("old", &["C-c"]).await, "InvalidState");
     assert_error(m.capture_output("old", 5, "off").await, "InvalidState");
-    // Time for text that got through to reach the foreign claude, before asserting none did.
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    assert!(
-        input_of(&foreign_dir).is_empty(),
-        "typed into a foreign pane"
-    );
+    // Text that got through would reach the foreign claude within this window.
+    stays_for(
+        Duration::from_millis(200),
+        "nothing typed into a foreign pane",
+        || async { input_of(&foreign_dir).is_empty() },
+    )
+    .await;
     // A hook from the foreign pane is not taken for the old session.
     let payload = r#"{"hook_event_name":"UserPromptSubmit","session_id":"f00"}"#;
     let server = env.tmux(&["display-message", "-p", "#{pid}"]);
@@ -233,14 +235,14 @@ async fn concurrent_restarts_run_one_claude() {
     }
     let s = env.session_uncached(&path).await;
     wait_for("active", || async { s.status().await.unwrap() == "active" }).await;
-    // Time for a second claude, had a losing restart launched one, to show up.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let running = claudes_of(&env, "race");
-    assert_eq!(
-        running,
-        [s.pid().await.unwrap()],
-        "claude processes of the session"
-    );
+    // A second claude, had a losing restart launched one, would show up within this window.
+    let pid = s.pid().await.unwrap();
+    stays_for(
+        Duration::from_millis(300),
+        "one claude process in the session",
+        || async { claudes_of(&env, "race") == [pid] },
+    )
+    .await;
 }
 
 /// The claude processes running in a tmux session's panes.
@@ -272,15 +274,18 @@ async fn a_stop_right_after_start_ends_claude() {
     m.stop_session("quick", true).await.unwrap();
     let s = env.session_uncached(&path).await;
     assert_eq!(s.status().await.unwrap(), "stopped");
-    // Time for a claude launched by the start, had the stop missed it, to show up.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert!(claudes_of(&env, "quick").is_empty(), "claude still runs");
-    assert_eq!(
-        s.status().await.unwrap(),
-        "stopped",
-        "detection attached later"
-    );
-    assert_eq!(s.pid().await.unwrap(), 0);
+    // A claude launched by the start, had the stop missed it, would show up (and detection
+    // attach to it) within this window.
+    stays_for(
+        Duration::from_millis(500),
+        "no claude runs and the session stays stopped",
+        || async {
+            claudes_of(&env, "quick").is_empty()
+                && s.status().await.unwrap() == "stopped"
+                && s.pid().await.unwrap() == 0
+        },
+    )
+    .await;
 }
 
 #[tokio::test]

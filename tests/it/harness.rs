@@ -377,6 +377,28 @@ pub fn wait_child(child: &mut Child, limit: Duration) -> Option<std::process::Ex
     }
 }
 
+/// Checks that `holds` stays true throughout `window`, polling it, and fails at the first look
+/// that finds it false: a "nothing happened" check that watches the whole window instead of
+/// sleeping through it and looking once.
+pub async fn stays_for<F, Fut>(window: Duration, what: &str, mut holds: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    loop {
+        assert!(
+            holds().await,
+            "no longer true after {:?}: {what}",
+            started.elapsed()
+        );
+        if started.elapsed() >= window {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Polls `cond` until it holds, failing the test after 30 s.
 pub async fn wait_for<F, Fut>(what: &str, mut cond: F)
 where
