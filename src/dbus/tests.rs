@@ -21,6 +21,7 @@ use crate::tmux::memory::MemoryTmux;
 
 mod arguments;
 mod errors;
+mod objects;
 
 /// What a failed call must look like (shared with tests/it).
 #[path = "../../tests/support/wire_errors.rs"]

@@ -260,3 +260,47 @@ async fn invalid_argument_for_a_pid_that_does_not_run() {
     assert_eq!(s.pid().await.unwrap(), 0);
     assert_eq!(m.get_events("reg", 0).await.unwrap(), events);
 }
+
+#[tokio::test]
+async fn bad_environment_is_refused_before_anything_is_created() {
+    let r = Rig::new().await;
+    let m = r.manager().await;
+    for (name, value) in [("1BAD", "x"), ("A=B", "x"), ("", "x")] {
+        let options = HashMap::from([("env", Variant::from(HashMap::from([(name, value)])))]);
+        assert_error(
+            m.start_session(&r.project("e"), "e", options).await,
+            "InvalidArgument",
+        );
+    }
+    assert!(m.list_sessions().await.unwrap().is_empty());
+    assert!(r.tmux_sessions().is_empty());
+}
+
+/// Limits out of range are refused, and any limit without systemd (the rig's daemon does not
+/// run under it) is refused saying so.
+#[tokio::test]
+async fn limits_are_checked_and_need_systemd() {
+    let r = Rig::new().await;
+    let m = r.manager().await;
+    let dir = r.project("limited");
+    let opt = |k: &'static str, v: Variant<'static>| HashMap::from([(k, v)]);
+    for bad in [
+        opt("cpu_weight", Variant::from(0u32)),
+        opt("cpu_weight", Variant::from(10_001u32)),
+        opt("memory_max", Variant::from(0u64)),
+        opt("memory_max", Variant::from("8G")),
+    ] {
+        assert_error(
+            m.start_session(&dir, "limited", bad).await,
+            "InvalidArgument",
+        );
+    }
+    let one_gib = opt("memory_max", Variant::from(1u64 << 30));
+    let msg = assert_error(
+        m.start_session(&dir, "limited", one_gib).await,
+        "InvalidArgument",
+    );
+    assert!(msg.contains("systemd"), "{msg:?}");
+    assert!(m.list_sessions().await.unwrap().is_empty());
+    assert!(r.tmux_sessions().is_empty());
+}
