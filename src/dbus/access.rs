@@ -83,7 +83,7 @@ impl Access {
             return vouched(creds);
         }
         let Some(sender) = hdr.sender() else {
-            // A peer-to-peer connection: the socket itself tells.
+            // No sender: a peer-to-peer message, and the daemon serves only the bus.
             return Err(Error::AccessDenied(
                 "Calls must come through the bus, which vouches for the caller.".into(),
             ));
