@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::config::Config;
 use crate::config::file::ConfigFile;
@@ -15,6 +15,15 @@ use crate::{dbus, store, systemd};
 
 /// Runs the daemon until it is told to stop or loses the bus.
 pub async fn run() -> ExitCode {
+    // Before the bus name is claimed: from then on anyone may stop the daemon, and a SIGTERM
+    // that came before the handlers would end it at once, failed and without the final save.
+    let (Ok(term), Ok(int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        eprintln!("trusty-mpm: cannot install signal handlers");
+        return ExitCode::FAILURE;
+    };
     let mut cfg = Config::from_env();
     // Bus first: a second daemon must leave before it touches the registry.
     let conn = match zbus::connection::Builder::session().build().await {
@@ -128,7 +137,7 @@ pub async fn run() -> ExitCode {
         dbus::BUS_NAME
     );
 
-    wait_for_end(&conn, &svc).await
+    wait_for_end(&conn, &svc, term, int).await
 }
 
 #[cfg(feature = "test-faults")]
@@ -146,14 +155,12 @@ fn arm_test_faults(svc: &Arc<SessionService>) {
     });
 }
 
-async fn wait_for_end(conn: &zbus::Connection, svc: &Arc<SessionService>) -> ExitCode {
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        eprintln!("trusty-mpm: cannot install signal handlers");
-        return ExitCode::FAILURE;
-    };
+async fn wait_for_end(
+    conn: &zbus::Connection,
+    svc: &Arc<SessionService>,
+    mut term: Signal,
+    mut int: Signal,
+) -> ExitCode {
     let code = tokio::select! {
         _ = term.recv() => ExitCode::SUCCESS,
         _ = int.recv() => ExitCode::SUCCESS,

@@ -14,6 +14,8 @@ mod publisher;
 mod requests;
 mod rows;
 mod session;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -115,7 +117,28 @@ pub async fn serve(
     svc: Arc<SessionService>,
     hooks: Arc<HookService>,
     queue: Arc<EventQueue>,
+    events: UnboundedReceiver<Queued>,
+) -> Result<()> {
+    let access = Access::bus(conn.clone());
+    publish(conn, svc, hooks, queue, events, access).await?;
+    match conn
+        .request_name_with_flags(BUS_NAME, RequestNameFlags::DO_NOT_QUEUE)
+        .await
+    {
+        Ok(RequestNameReply::PrimaryOwner | RequestNameReply::AlreadyOwner) => Ok(()),
+        Ok(_) | Err(zbus::Error::NameTaken) => Err(name_taken()),
+        Err(e) => Err(Error::internal("publishing the D-Bus objects", e)),
+    }
+}
+
+/// Puts the objects on `conn`, every call checked by `access`, and starts publishing changes.
+async fn publish(
+    conn: &Connection,
+    svc: Arc<SessionService>,
+    hooks: Arc<HookService>,
+    queue: Arc<EventQueue>,
     mut events: UnboundedReceiver<Queued>,
+    access: Access,
 ) -> Result<()> {
     // Changes from reconciliation describe the state the objects are built from; drop them.
     while let Ok(queued) = events.try_recv() {
@@ -127,10 +150,10 @@ pub async fn serve(
         }
     }
     let backend = Arc::new(Backend {
-        svc: svc.clone(),
+        svc,
         hooks,
         queue,
-        access: Access::new(conn.clone()),
+        access,
         objects: Default::default(),
         published: Default::default(),
     });
@@ -153,15 +176,7 @@ pub async fn serve(
     let mut publisher = publisher::Publisher::new(conn.clone(), backend.clone());
     publisher.publish_existing().await.map_err(internal)?;
     tokio::spawn(publisher.run(events));
-
-    match conn
-        .request_name_with_flags(BUS_NAME, RequestNameFlags::DO_NOT_QUEUE)
-        .await
-    {
-        Ok(RequestNameReply::PrimaryOwner | RequestNameReply::AlreadyOwner) => Ok(()),
-        Ok(_) | Err(zbus::Error::NameTaken) => Err(name_taken()),
-        Err(e) => Err(internal(e)),
-    }
+    Ok(())
 }
 
 fn name_taken() -> Error {

@@ -24,7 +24,7 @@ mod telemetry;
 mod version;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,7 +42,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::{EventRecord, Session, SessionId, SessionName};
 use crate::store;
-use crate::tmux::{Tmux, TmuxDriver};
+use crate::tmux::{DaemonTmux, Tmux, TmuxDriver};
 use persist::{Events, Sessions};
 
 /// How many sessions there are and how many are active, for status lines.
@@ -164,13 +164,15 @@ impl State {
 impl SessionService {
     /// The daemon's service: the real tmux driver for the configured server.
     pub fn new(cfg: Config, sessions: Vec<Session>, changes: Arc<dyn ChangeSink>) -> Arc<Self> {
-        let tmux = TmuxDriver::new(&cfg);
+        // The identity outside unit tests, where `DaemonTmux` is `TmuxDriver`.
+        #[cfg_attr(not(test), allow(clippy::useless_conversion))]
+        let tmux = TmuxDriver::new(&cfg).into();
         Self::with_tmux(cfg, tmux, sessions, changes)
     }
 }
 
 /// Owner of all sessions, driving tmux through `T` (the real `TmuxDriver` in the daemon).
-pub struct SessionService<T: Tmux = TmuxDriver> {
+pub struct SessionService<T: Tmux = DaemonTmux> {
     cfg: Config,
     tmux: T,
     state: Mutex<State>,

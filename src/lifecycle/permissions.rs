@@ -237,7 +237,3 @@ impl<T: Tmux> SessionService<T> {
         });
     }
 }
-
-#[cfg(test)]
-#[path = "permission_tests.rs"]
-mod tests;

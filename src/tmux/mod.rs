@@ -5,6 +5,8 @@
 //! becomes a core error in one place.
 
 mod argv;
+#[cfg(test)]
+pub mod memory;
 mod parse;
 
 use std::path::{Path, PathBuf};
@@ -61,11 +63,18 @@ impl From<TmuxError> for Error {
     }
 }
 
+/// The tmux behind the daemon's service and its D-Bus face: the real driver; in unit tests also
+/// the in-memory tmux (`memory`), so that the face can be tested in-process.
+#[cfg(not(test))]
+pub type DaemonTmux = TmuxDriver;
+#[cfg(test)]
+pub use memory::DaemonTmux;
+
 /// The outcome of a tmux call.
 pub type Result<T, E = TmuxError> = std::result::Result<T, E>;
 
-/// What the session rules ask of tmux. `TmuxDriver` is the real one; the lifecycle's unit
-/// tests put an in-memory tmux behind the same seam.
+/// What the session rules ask of tmux. `TmuxDriver` is the real one; unit tests put an
+/// in-memory tmux (`memory`) behind the same seam.
 pub trait Tmux: Send + Sync + 'static {
     fn list_sessions(&self) -> impl Future<Output = Result<Vec<String>>> + Send;
     fn pane_owner(&self, pane: &str) -> impl Future<Output = Result<Option<PaneOwner>>> + Send;

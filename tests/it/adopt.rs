@@ -23,63 +23,6 @@ async fn event_names(m: &ManagerProxy<'_>, key: &str) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn register_session_is_bookkeeping_only() {
-    let env = Env::new().await;
-    let m = env.manager().await;
-    let dir = env.project("beta");
-
-    let (id, name, path) = m.register_session(&dir, "").await.unwrap();
-    assert_eq!(name, "beta", "name derived from the folder");
-    assert_eq!(m.get_session(&id).await.unwrap(), path);
-    assert_eq!(m.get_session("beta").await.unwrap(), path);
-    let s = env.session_uncached(&path).await;
-    assert_eq!(s.id().await.unwrap(), id);
-    assert_eq!(s.name().await.unwrap(), "beta");
-    assert_eq!(s.status().await.unwrap(), "starting");
-    assert_eq!(s.activity().await.unwrap(), "unknown");
-    assert_eq!(s.pid().await.unwrap(), 0);
-    assert_eq!(s.project_dir().await.unwrap(), dir);
-    assert_ne!(s.created_at().await.unwrap(), 0);
-    assert_eq!(s.paused_at().await.unwrap(), 0);
-    assert!(!s.frozen().await.unwrap());
-    assert!(
-        !env.tmux(&["list-sessions"]).status.success(),
-        "no tmux server was started"
-    );
-
-    // A second derivation from the same folder gets a suffix.
-    let (id2, name2, _) = m.register_session(&dir, "").await.unwrap();
-    assert_eq!(name2, "beta-2");
-    assert_ne!(id2, id);
-    // Names of unmanaged tmux sessions are skipped too.
-    let out = env.tmux(&["new-session", "-d", "-s", "beta-3", "sleep", "1000"]);
-    assert!(out.status.success());
-    let (_, name3, _) = m.register_session(&dir, "").await.unwrap();
-    assert_eq!(name3, "beta-4");
-    let (_, custom, _) = m.register_session(&dir, "custom").await.unwrap();
-    assert_eq!(custom, "custom");
-
-    let rows = m.list_sessions().await.unwrap();
-    let listed: Vec<(&str, &str, &str, u32)> = rows
-        .iter()
-        .map(|r| (r.1.as_str(), r.3.as_str(), r.2.as_str(), r.5))
-        .collect();
-    assert_eq!(
-        listed,
-        [
-            ("beta", "starting", dir.as_str(), 0),
-            ("beta-2", "starting", dir.as_str(), 0),
-            ("beta-4", "starting", dir.as_str(), 0),
-            ("custom", "starting", dir.as_str(), 0),
-        ],
-        "oldest first"
-    );
-    assert_eq!(m.session_count().await.unwrap(), 4);
-    assert_eq!(env.tmux_sessions(), ["beta-3"], "no tmux session created");
-    assert_eq!(event_names(&m, "beta").await, ["registered"]);
-}
-
-#[tokio::test]
 async fn set_session_pid_makes_active_and_exit_stops() {
     let env = Env::new().await;
     let m = env.manager().await;

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use zbus::Variant;
@@ -137,22 +138,6 @@ async fn a_frozen_tmux_server_types_nothing_half() {
 }
 
 #[tokio::test]
-async fn control_characters_in_text_are_refused() {
-    let env = Env::new().await;
-    let m = env.manager().await;
-    let (_, path, pid) = env.start_active("ctl").await;
-    for bad in ["stop\x03", "\x1b:q", "a\rb", "x\x7f"] {
-        let msg = assert_error(m.send_command("ctl", bad).await, "InvalidArgument");
-        assert!(msg.contains("control character"), "{msg:?}");
-    }
-    // Time for a C-c that got through to end claude, before asserting that none did.
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    assert!(alive(pid), "C-c reached claude");
-    assert_eq!(env.session(&path).await.status().await.unwrap(), "active");
-    assert!(input_of(&env.project("ctl")).is_empty());
-}
-
-#[tokio::test]
 async fn names_that_extend_managed_ones_are_never_targeted() {
     let env = Env::new().await;
     let m = env.manager().await;
@@ -211,12 +196,13 @@ async fn pane_ids_of_a_later_tmux_server_reach_nothing() {
     );
     assert_error(m.send_keys("old", &["C-c"]).await, "InvalidState");
     assert_error(m.capture_output("old", 5, "off").await, "InvalidState");
-    // Time for text that got through to reach the foreign claude, before asserting none did.
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    assert!(
-        input_of(&foreign_dir).is_empty(),
-        "typed into a foreign pane"
-    );
+    // Text that got through would reach the foreign claude within this window.
+    stays_for(
+        Duration::from_millis(200),
+        "nothing typed into a foreign pane",
+        || async { input_of(&foreign_dir).is_empty() },
+    )
+    .await;
     // A hook from the foreign pane is not taken for the old session.
     let payload = r#"{"hook_event_name":"UserPromptSubmit","session_id":"f00"}"#;
     let server = env.tmux(&["display-message", "-p", "#{pid}"]);
@@ -249,14 +235,14 @@ async fn concurrent_restarts_run_one_claude() {
     }
     let s = env.session_uncached(&path).await;
     wait_for("active", || async { s.status().await.unwrap() == "active" }).await;
-    // Time for a second claude, had a losing restart launched one, to show up.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let running = claudes_of(&env, "race");
-    assert_eq!(
-        running,
-        [s.pid().await.unwrap()],
-        "claude processes of the session"
-    );
+    // A second claude, had a losing restart launched one, would show up within this window.
+    let pid = s.pid().await.unwrap();
+    stays_for(
+        Duration::from_millis(300),
+        "one claude process in the session",
+        || async { claudes_of(&env, "race") == [pid] },
+    )
+    .await;
 }
 
 /// The claude processes running in a tmux session's panes.
@@ -288,15 +274,18 @@ async fn a_stop_right_after_start_ends_claude() {
     m.stop_session("quick", true).await.unwrap();
     let s = env.session_uncached(&path).await;
     assert_eq!(s.status().await.unwrap(), "stopped");
-    // Time for a claude launched by the start, had the stop missed it, to show up.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert!(claudes_of(&env, "quick").is_empty(), "claude still runs");
-    assert_eq!(
-        s.status().await.unwrap(),
-        "stopped",
-        "detection attached later"
-    );
-    assert_eq!(s.pid().await.unwrap(), 0);
+    // A claude launched by the start, had the stop missed it, would show up (and detection
+    // attach to it) within this window.
+    stays_for(
+        Duration::from_millis(500),
+        "no claude runs and the session stays stopped",
+        || async {
+            claudes_of(&env, "quick").is_empty()
+                && s.status().await.unwrap() == "stopped"
+                && s.pid().await.unwrap() == 0
+        },
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -380,30 +369,6 @@ async fn a_failed_save_changes_nothing() {
         .await
         .unwrap();
     assert_eq!(session_names(&m).await, ["keep", "reg"]);
-}
-
-#[tokio::test]
-async fn overlong_arguments_are_invalid() {
-    let env = Env::new().await;
-    let m = env.manager().await;
-    let dir = env.project("long");
-    let huge = "x".repeat(100 * 1024);
-    assert_error(
-        m.start_session(&dir, "long", args(&[&huge])).await,
-        "InvalidArgument",
-    );
-    let many: Vec<&str> = vec!["-v"; 5000];
-    assert_error(
-        m.start_session(&dir, "long", args(&many)).await,
-        "InvalidArgument",
-    );
-    let deep = format!("/{}", "d".repeat(5000));
-    assert_error(
-        m.start_session(&deep, "long", HashMap::new()).await,
-        "InvalidArgument",
-    );
-    assert!(m.list_sessions().await.unwrap().is_empty());
-    assert!(env.tmux_sessions().is_empty());
 }
 
 #[tokio::test]

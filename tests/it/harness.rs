@@ -13,6 +13,9 @@ pub mod private_bus;
 #[path = "../support/tools.rs"]
 mod tools;
 pub use tools::require;
+#[path = "../support/wire_errors.rs"]
+mod wire_errors;
+pub use wire_errors::{assert_error, error_name};
 
 mod nobody;
 mod relay;
@@ -374,6 +377,28 @@ pub fn wait_child(child: &mut Child, limit: Duration) -> Option<std::process::Ex
     }
 }
 
+/// Checks that `holds` stays true throughout `window`, polling it, and fails at the first look
+/// that finds it false: a "nothing happened" check that watches the whole window instead of
+/// sleeping through it and looking once.
+pub async fn stays_for<F, Fut>(window: Duration, what: &str, mut holds: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    loop {
+        assert!(
+            holds().await,
+            "no longer true after {:?}: {what}",
+            started.elapsed()
+        );
+        if started.elapsed() >= window {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Polls `cond` until it holds, failing the test after 30 s.
 pub async fn wait_for<F, Fut>(what: &str, mut cond: F)
 where
@@ -386,36 +411,6 @@ where
         assert!(Instant::now() < deadline, "timed out waiting for: {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-/// The D-Bus error name of a failed call.
-pub fn error_name(e: &zbus::Error) -> String {
-    match e {
-        zbus::Error::MethodError(name, _, _) => name.to_string(),
-        other => panic!("not a method error: {other:?}"),
-    }
-}
-
-/// Asserts a call failed with `org.trusty.Mpm1.Error.<name>` and a one-sentence message.
-pub fn assert_error<T: std::fmt::Debug>(r: zbus::Result<T>, name: &str) -> String {
-    let e = r.expect_err(&format!("expected {name}"));
-    assert_eq!(
-        error_name(&e),
-        format!("org.trusty.Mpm1.Error.{name}"),
-        "{e:?}"
-    );
-    let zbus::Error::MethodError(_, Some(msg), _) = &e else {
-        panic!("{name} without a message")
-    };
-    assert!(
-        !msg.contains('\n') && msg.ends_with('.'),
-        "not one sentence: {msg:?}"
-    );
-    assert!(
-        !msg.contains("Error(") && !msg.contains("{ "),
-        "debug output on the wire: {msg:?}"
-    );
-    msg.clone()
 }
 
 impl Env {

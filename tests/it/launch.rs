@@ -89,22 +89,6 @@ async fn arguments_and_environment_survive_restarts_and_api_variables_reach_clau
 }
 
 #[tokio::test]
-async fn bad_environment_is_refused_before_anything_is_created() {
-    let env = Env::new().await;
-    let m = env.manager().await;
-    for (name, value) in [("1BAD", "x"), ("A=B", "x"), ("", "x")] {
-        let mut options: HashMap<&str, Variant<'_>> = HashMap::new();
-        options.insert("env", Variant::from(HashMap::from([(name, value)])));
-        assert_error(
-            m.start_session(&env.project("e"), "e", options).await,
-            "InvalidArgument",
-        );
-    }
-    assert!(session_names(&m).await.is_empty());
-    assert!(env.tmux_sessions().is_empty());
-}
-
-#[tokio::test]
 async fn a_session_says_which_claude_it_runs_and_in_which_mode() {
     let env = Env::new().await;
     let (_, path, _) = env.start_active("which").await;

@@ -226,11 +226,12 @@ async fn a_graceful_stop_waits_until_the_transcript_holds_the_ended_turn() {
             .unwrap_or_default()
     };
     let writes = async {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        assert!(
-            !typed().contains("/exit") && crate::procs::alive(pid),
-            "/exit was typed before the transcript held the turn"
-        );
+        stays_for(
+            Duration::from_millis(500),
+            "no /exit typed before the transcript holds the turn",
+            || async { !typed().contains("/exit") && crate::procs::alive(pid) },
+        )
+        .await;
         c.append(&prompt_with_id(&c.id, asked, "fix the test"));
         c.append(&reply(&c.id, "msg_01W", MODEL, tokens(3, 0, 0, 9), 1));
     };

@@ -1,13 +1,10 @@
 //! A session as a whole, without systemd (`make run` on a bare bus): claude, the tool it
 //! started and what a tool left running in the pane's session are frozen and thawed together
 //! (and nothing outside the session), a daemon restart keeps them frozen, the resource figures
-//! come from the process tree, and limits are refused where no unit can apply them. The same
-//! under a real `systemd --user` is in `e2e_systemd.rs`.
+//! come from the process tree. The same under a real `systemd --user` is in `e2e_systemd.rs`;
+//! limits refused where no unit can apply them are checked in-process (src/dbus/tests/).
 
-use std::collections::HashMap;
 use std::path::Path;
-
-use zbus::Variant;
 
 use crate::harness::*;
 use crate::procs::descends_from;
@@ -164,35 +161,4 @@ async fn figures_come_from_the_process_tree_when_read() {
         "{rows}"
     );
     assert!(rows[0]["tasks"].as_u64().unwrap() >= 2, "{rows}");
-}
-
-#[tokio::test]
-async fn limits_are_checked_and_need_systemd() {
-    let env = Env::new().await;
-    let m = env.manager().await;
-    let dir = env.project("limited");
-    let opt = |k: &'static str, v: Variant<'static>| HashMap::from([(k, v)]);
-    for bad in [
-        opt("cpu_weight", Variant::from(0u32)),
-        opt("cpu_weight", Variant::from(10_001u32)),
-        opt("memory_max", Variant::from(0u64)),
-        opt("memory_max", Variant::from("8G")),
-    ] {
-        assert_error(
-            m.start_session(&dir, "limited", bad).await,
-            "InvalidArgument",
-        );
-    }
-    let msg = assert_error(
-        m.start_session(
-            &dir,
-            "limited",
-            opt("memory_max", Variant::from(1u64 << 30)),
-        )
-        .await,
-        "InvalidArgument",
-    );
-    assert!(msg.contains("systemd"), "{msg:?}");
-    assert!(m.list_sessions().await.unwrap().is_empty());
-    assert!(env.tmux_sessions().is_empty());
 }

@@ -2,9 +2,10 @@
 //! explicit reap forgets it), an unreachable tmux decides nothing, and after a reboot the
 //! sessions that ran are stopped and listed for restoring.
 
-use super::{FakeTmux, rig, rig_with};
+use super::{rig, rig_with};
 use crate::model::{Session, SessionName, Status};
 use crate::tmux::Tmux;
+use crate::tmux::memory::MemoryTmux;
 
 #[tokio::test]
 async fn gone_tmux_sessions_stop_and_only_an_explicit_reap_forgets() {
@@ -44,7 +45,7 @@ async fn after_a_reboot_lost_sessions_are_stopped_and_listed() {
     running.pane = "%3".into();
     let mut idle = Session::new(SessionName::new("idle").unwrap(), "/".into(), true);
     idle.status = Status::Stopped;
-    let r = rig_with(vec![running.clone(), idle.clone()], FakeTmux::default());
+    let r = rig_with(vec![running.clone(), idle.clone()], MemoryTmux::default());
     let lost = r.svc.reconcile().await.unwrap();
     assert_eq!(lost, [running.id], "only what was running is restored");
     for s in [&running, &idle] {

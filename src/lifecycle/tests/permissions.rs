@@ -5,9 +5,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::super::{ChangeSink, DomainEvent, HookEffect, SessionService};
 use crate::config::Config;
 use crate::error::Error;
+use crate::lifecycle::{ChangeSink, DomainEvent, HookEffect, SessionService};
 use crate::model::{Activity, Session, SessionId, SessionName, Status};
 
 /// What the service announced about permission requests, as "REQUEST requested|OUTCOME", and
@@ -82,7 +82,7 @@ impl Rig {
         &self,
         request: &str,
         wait: bool,
-    ) -> Option<tokio::sync::oneshot::Receiver<super::super::Answer>> {
+    ) -> Option<tokio::sync::oneshot::Receiver<crate::lifecycle::Answer>> {
         self.ask_suggesting(request, wait, Vec::new())
     }
 
@@ -90,8 +90,8 @@ impl Rig {
         &self,
         request: &str,
         wait: bool,
-        suggestions: Vec<super::super::Suggestion>,
-    ) -> Option<tokio::sync::oneshot::Receiver<super::super::Answer>> {
+        suggestions: Vec<crate::lifecycle::Suggestion>,
+    ) -> Option<tokio::sync::oneshot::Receiver<crate::lifecycle::Answer>> {
         self.svc
             .apply_hook(
                 self.id,
@@ -101,8 +101,8 @@ impl Rig {
                 &needs_input(),
             )
             .unwrap();
-        let ask = super::super::Ask {
-            kind: super::super::Kind::Permission,
+        let ask = crate::lifecycle::Ask {
+            kind: crate::lifecycle::Kind::Permission,
             tool: "Bash".into(),
             summary: "Bash: ls".into(),
             detail: "ls".into(),
@@ -130,8 +130,8 @@ async fn answers_reach_the_waiting_call_once_and_the_agent_works_on() {
             .unwrap();
         let answer = rx.await.expect("the waiting call gets the answer");
         let want = match allow {
-            true => super::super::Answer::Allow { remember: None },
-            false => super::super::Answer::Deny {
+            true => crate::lifecycle::Answer::Allow { remember: None },
+            false => crate::lifecycle::Answer::Deny {
                 reason: reason.into(),
                 remember: None,
             },
@@ -241,11 +241,11 @@ async fn a_removed_session_withdraws_before_it_goes() {
 }
 
 /// Claude Code's suggestions as it sends them, numbered as `requests` shows them.
-fn suggestions(entries: &[serde_json::Value]) -> Vec<super::super::Suggestion> {
+fn suggestions(entries: &[serde_json::Value]) -> Vec<crate::lifecycle::Suggestion> {
     entries
         .iter()
         .enumerate()
-        .map(|(i, e)| super::super::Suggestion {
+        .map(|(i, e)| crate::lifecycle::Suggestion {
             id: (i + 1).to_string(),
             label: crate::claude_settings::label(e),
             destination: e["destination"].as_str().unwrap_or("").into(),
@@ -268,7 +268,7 @@ async fn a_denial_remembers_its_rule_in_the_settings_file_before_claude_hears() 
         json!({"type": "setMode", "mode": "acceptEdits", "destination": "session"}),
     ]);
     let rx = r.ask_suggesting("r1", true, offered).unwrap();
-    let deny = |remember: &str| super::Reply {
+    let deny = |remember: &str| crate::lifecycle::Reply {
         allow: Some(false),
         reason: "not this".into(),
         remember: Some(remember.into()),
@@ -311,7 +311,7 @@ async fn a_denial_remembers_its_rule_in_the_settings_file_before_claude_hears() 
     denied["behavior"] = json!("deny");
     assert_eq!(
         rx.await.unwrap(),
-        super::super::Answer::Deny {
+        crate::lifecycle::Answer::Deny {
             reason: "not this".into(),
             remember: Some(denied)
         }
