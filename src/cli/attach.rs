@@ -10,11 +10,9 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use zbus::Connection;
-use zbus::proxy::CacheProperties;
 
-use super::bus::manager;
+use super::bus::{manager, session_proxy};
 use super::hosts::{Place, shell_quote, ssh_program};
-use super::proxy::SessionProxy;
 use crate::error::Error;
 
 /// The tmux command line that shows `session` of the server at `socket` in this terminal,
@@ -60,11 +58,7 @@ pub fn remote_command(dest: &str, socket: &str, session: &str) -> Vec<String> {
 pub async fn run(conn: &Connection, key: &str, place: &Place) -> zbus::Result<ExitCode> {
     let m = manager(conn).await?;
     let path = m.get_session(key).await?;
-    let proxy = SessionProxy::builder(conn)
-        .path(path)
-        .cache_properties(CacheProperties::No)
-        .build()
-        .await?;
+    let proxy = session_proxy(conn, path).await?;
     let session = proxy.tmux_session().await?;
     if session.is_empty() {
         eprintln!(

@@ -10,7 +10,7 @@ use zbus::proxy::CacheProperties;
 use zbus::{Connection, MatchRule, Message, MessageStream};
 
 use super::output::SessionInfo;
-use super::proxy::ManagerProxy;
+use super::proxy::{ManagerProxy, SessionProxy};
 use crate::contract::{ANSWERER_NAME, BUS_NAME, MANAGER_IFACE, MANAGER_PATH, SESSION_IFACE};
 
 /// Offers to answer requests when config.toml lets them wait at all (`wait` > 0): owns
@@ -27,6 +27,18 @@ pub async fn offer_answers(conn: &Connection, wait: std::time::Duration) -> zbus
 /// The manager, every property read asked of the daemon.
 pub async fn manager(conn: &Connection) -> zbus::Result<ManagerProxy<'static>> {
     ManagerProxy::builder(conn)
+        .cache_properties(CacheProperties::No)
+        .build()
+        .await
+}
+
+/// The session object at `path`, every property read asked of the daemon.
+pub async fn session_proxy(
+    conn: &Connection,
+    path: zbus::OwnedObjectPath,
+) -> zbus::Result<SessionProxy<'static>> {
+    SessionProxy::builder(conn)
+        .path(path)
         .cache_properties(CacheProperties::No)
         .build()
         .await

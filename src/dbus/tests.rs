@@ -86,10 +86,7 @@ impl Rig {
 
     /// A session proxy that asks the daemon for every property read (no cache).
     pub async fn session_uncached(&self, path: &OwnedObjectPath) -> SessionProxy<'static> {
-        SessionProxy::builder(&self.conn)
-            .path(path.clone())
-            .cache_properties(zbus::proxy::CacheProperties::No)
-            .build()
+        crate::cli::bus::session_proxy(&self.conn, path.clone())
             .await
             .unwrap()
     }

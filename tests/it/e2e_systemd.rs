@@ -223,10 +223,7 @@ impl Drop for UserManager {
 
 /// A session proxy that asks the daemon for every property read.
 async fn uncached(conn: &zbus::Connection, path: zbus::OwnedObjectPath) -> SessionProxy<'static> {
-    SessionProxy::builder(conn)
-        .path(path)
-        .cache_properties(zbus::proxy::CacheProperties::No)
-        .build()
+    trusty_mpm::cli::bus::session_proxy(conn, path)
         .await
         .unwrap()
 }

@@ -28,6 +28,7 @@ pub use crate::procs::{alive, find_descendant, proc_state};
 
 use tempfile::TempDir;
 use tokio::io::AsyncWriteExt;
+use trusty_mpm::cli::bus::session_proxy;
 use trusty_mpm::cli::proxy::{ManagerProxy, SessionProxy};
 use zbus::{Connection, OwnedObjectPath};
 
@@ -485,12 +486,7 @@ impl Env {
 
     /// A session proxy that asks the daemon for every property read (no cache).
     pub async fn session_uncached(&self, path: &OwnedObjectPath) -> SessionProxy<'static> {
-        SessionProxy::builder(&self.conn)
-            .path(path.clone())
-            .cache_properties(zbus::proxy::CacheProperties::No)
-            .build()
-            .await
-            .unwrap()
+        session_proxy(&self.conn, path.clone()).await.unwrap()
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use trusty_mpm::cli::proxy::{ManagerProxy, SessionProxy};
+use trusty_mpm::cli::proxy::ManagerProxy;
 
 use super::api::{ClaudeApi, Reply, Usage};
 use super::{API_KEY, Version, claude_env, count_events, install, path_str, write_home};
@@ -50,10 +50,7 @@ pub async fn the_service_s_key_reaches_claude(version: Version) {
         .start_session(&path_str(&project), "keyed", HashMap::new())
         .await
         .expect("StartSession");
-    let s = SessionProxy::builder(&conn)
-        .path(path)
-        .cache_properties(zbus::proxy::CacheProperties::No)
-        .build()
+    let s = trusty_mpm::cli::bus::session_proxy(&conn, path)
         .await
         .unwrap();
     wait_for("claude's SessionStart", || async {
