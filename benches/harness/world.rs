@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use rustix::process::{Pid, Signal, kill_process};
 use tempfile::TempDir;
 
+// Shared with the integration tests (tests/support/): one target cannot import another's
+// modules, so the file is included by path.
 #[path = "../../tests/support/private_bus.rs"]
 mod private_bus;
 #[path = "../../tests/support/tools.rs"]
