@@ -45,7 +45,19 @@ pub struct Call<'a> {
     pub args: &'a [Arg<'a>],
 }
 
-impl Call<'_> {
+impl<'a> Call<'a> {
+    /// A call to the bus itself (`org.freedesktop.DBus`).
+    pub fn to_bus(member: &'a str, args: &'a [Arg<'a>]) -> Call<'a> {
+        Call {
+            flags: 0,
+            path: "/org/freedesktop/DBus",
+            destination: "org.freedesktop.DBus",
+            interface: "org.freedesktop.DBus",
+            member,
+            args,
+        }
+    }
+
     /// The message's bytes, with `serial`; strings holding a NUL (which D-Bus forbids) are an
     /// error.
     pub fn encode(&self, serial: u32) -> Result<Vec<u8>> {

@@ -106,13 +106,7 @@ fn relay(payload: &str, asks: bool) -> Option<(String, i32, String)> {
 
 /// Whether a client owns `name` on the bus.
 fn has_owner(bus: &mut Bus, name: &str, deadline: Instant) -> Option<bool> {
-    let call = Call {
-        flags: 0,
-        path: "/org/freedesktop/DBus",
-        destination: "org.freedesktop.DBus",
-        interface: "org.freedesktop.DBus",
-        member: "NameHasOwner",
-        args: &[Arg::Str(name)],
-    };
+    let args = [Arg::Str(name)];
+    let call = Call::to_bus("NameHasOwner", &args);
     bus.call(&call, deadline).ok()?.bool().ok()
 }

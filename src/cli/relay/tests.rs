@@ -50,16 +50,7 @@ fn zbus_reads_the_calls_the_relay_writes() {
 
 #[test]
 fn a_call_without_arguments_has_no_signature() {
-    let bytes = Call {
-        flags: 0,
-        path: "/org/freedesktop/DBus",
-        destination: "org.freedesktop.DBus",
-        interface: "org.freedesktop.DBus",
-        member: "Hello",
-        args: &[],
-    }
-    .encode(1)
-    .unwrap();
+    let bytes = Call::to_bus("Hello", &[]).encode(1).unwrap();
     let msg = parsed(bytes);
     assert_eq!(msg.header().member().unwrap().as_str(), "Hello");
     assert_eq!(msg.header().signature().to_string(), "");

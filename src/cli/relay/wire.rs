@@ -87,14 +87,7 @@ impl Bus {
         sock.set_nonblocking(false)?;
         let uid = rustix::process::getuid().as_raw().to_string();
         let hex: String = uid.bytes().map(|b| format!("{b:02x}")).collect();
-        let hello = Call {
-            flags: 0,
-            path: "/org/freedesktop/DBus",
-            destination: "org.freedesktop.DBus",
-            interface: "org.freedesktop.DBus",
-            member: "Hello",
-            args: &[],
-        };
+        let hello = Call::to_bus("Hello", &[]);
         let mut unsent = format!("\0AUTH EXTERNAL {hex}\r\nBEGIN\r\n").into_bytes();
         unsent.extend_from_slice(&hello.encode(1)?);
         Ok(Bus {
