@@ -18,8 +18,10 @@ FISHCOMPDIR ?= $(DATADIR)/fish/vendor_completions.d
 APPDIR ?= $(DATADIR)/applications
 ICONDIR ?= $(DATADIR)/icons/hicolor/scalable/apps
 STATUSICONDIR ?= $(DATADIR)/icons/hicolor/scalable/status
-# The binary to install; the default is built in release mode first.
+# The binary to install; the default is built in release mode first. HOOK_BIN is the relay's
+# own small executable, which `trusty-mpm hooks install` writes into Claude Code's settings.
 BIN ?= target/release/trusty-mpm
+HOOK_BIN ?= $(dir $(BIN))trusty-mpm-hook
 
 run:
 	scripts/run-daemon.sh
@@ -51,6 +53,7 @@ SLICE = trusty-mpm.slice
 install:
 	@if [ "$(BIN)" = target/release/trusty-mpm ]; then cargo build --release; fi
 	install -Dm755 "$(BIN)" "$(DESTDIR)$(BINDIR)/trusty-mpm"
+	install -m755 "$(HOOK_BIN)" "$(DESTDIR)$(BINDIR)/trusty-mpm-hook"
 	install -d "$(DESTDIR)$(UNITDIR)" "$(DESTDIR)$(DBUSDIR)" "$(DESTDIR)$(IFACEDIR)" \
 		"$(DESTDIR)$(MANDIR)" "$(DESTDIR)$(BASHCOMPDIR)" "$(DESTDIR)$(ZSHCOMPDIR)" "$(DESTDIR)$(FISHCOMPDIR)" \
 		"$(DESTDIR)$(APPDIR)" "$(DESTDIR)$(ICONDIR)" "$(DESTDIR)$(STATUSICONDIR)"
@@ -103,7 +106,7 @@ ifeq ($(DESTDIR),)
 	-systemctl --user stop $(SLICE) 'trusty-mpm-session-*.scope'
 	-systemctl --user disable $(SLICE)
 endif
-	rm -f "$(DESTDIR)$(BINDIR)/trusty-mpm" $(foreach u,$(UNITS) $(SLICE),"$(DESTDIR)$(UNITDIR)/$(u)") \
+	rm -f "$(DESTDIR)$(BINDIR)/trusty-mpm" "$(DESTDIR)$(BINDIR)/trusty-mpm-hook" $(foreach u,$(UNITS) $(SLICE),"$(DESTDIR)$(UNITDIR)/$(u)") \
 		"$(DESTDIR)$(DBUSDIR)/org.trusty.Mpm1.service" "$(DESTDIR)$(IFACEDIR)/org.trusty.Mpm1.xml" \
 		"$(DESTDIR)$(MANDIR)/trusty-mpm.1" "$(DESTDIR)$(MANDIR)"/trusty-mpm-*.1 \
 		"$(DESTDIR)$(BASHCOMPDIR)/trusty-mpm" \

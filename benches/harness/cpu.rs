@@ -6,6 +6,8 @@ use std::collections::HashMap;
 
 use procfs::process::Process;
 
+// Shared with the integration tests (tests/support/): one target cannot import another's
+// modules, so the file is included by path.
 #[path = "../../tests/support/procs.rs"]
 mod procs;
 pub use procs::cpu_ticks;

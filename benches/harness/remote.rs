@@ -277,7 +277,7 @@ async fn answered(
     let out = dir.join(format!("relay{round}"));
     let line = format!(
         "!hook {} {} {} {}",
-        w.bin.display(),
+        w.relay.display(),
         w.bus_addr,
         input.display(),
         out.display()

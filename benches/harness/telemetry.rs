@@ -21,6 +21,8 @@ use crate::log;
 use crate::report::{Row, percentile, sorted, summary};
 use crate::world::World;
 
+// Shared with the integration tests (tests/support/): one target cannot import another's
+// modules, so the file is included by path.
 #[path = "../../tests/support/transcript.rs"]
 mod shape;
 use shape::{MODEL, Tokens, prompt, reply, tool_result};

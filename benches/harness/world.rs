@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use rustix::process::{Pid, Signal, kill_process};
 use tempfile::TempDir;
 
+// Shared with the integration tests (tests/support/): one target cannot import another's
+// modules, so the file is included by path.
 #[path = "../../tests/support/private_bus.rs"]
 mod private_bus;
 #[path = "../../tests/support/tools.rs"]
@@ -131,6 +133,8 @@ pub struct World {
     pub dir: TempDir,
     /// The daemon binary (a private copy of the release build).
     pub bin: PathBuf,
+    /// The hook relay's own executable, `trusty-mpm-hook` (a private copy, beside `bin`).
+    pub relay: PathBuf,
     pub claude: PathBuf,
     bus: Owned,
     pub bus_addr: String,
@@ -153,6 +157,12 @@ impl World {
         remember(Undo::RemoveDir(dir.path().to_owned()));
         let copy = dir.path().join("trusty-mpm");
         std::fs::copy(bin, &copy).unwrap_or_else(|e| panic!("copy {}: {e}", bin.display()));
+        let (relay_bin, relay) = (
+            bin.with_file_name("trusty-mpm-hook"),
+            dir.path().join("trusty-mpm-hook"),
+        );
+        std::fs::copy(&relay_bin, &relay)
+            .unwrap_or_else(|e| panic!("copy {}: {e}", relay_bin.display()));
         remember(Undo::TmuxServer(dir.path().join("tmux.sock")));
 
         let mut bus = Owned::spawn(&mut private_bus::command(dir.path()));
@@ -164,6 +174,7 @@ impl World {
         let log = dir.path().join("daemon.log");
         World {
             bin: copy,
+            relay,
             claude: claude.to_owned(),
             bus,
             bus_addr,

@@ -54,22 +54,43 @@ impl Scope {
     }
 }
 
-/// The hook command for a relay binary, quoted for the shell Claude Code runs it with.
+/// The relay's own executable, installed beside `trusty-mpm` (`make install` puts both there).
+pub const RELAY_BIN: &str = "trusty-mpm-hook";
+
+/// The hook command for the relay of the `trusty-mpm` at `bin`, quoted for the shell Claude
+/// Code runs it with: `trusty-mpm-hook` beside it when that is there (a small executable that
+/// starts in a fraction of the time, for every event), else `trusty-mpm hook`.
 pub fn relay_command(bin: &Path) -> String {
+    let small = bin.with_file_name(RELAY_BIN);
+    match small.is_file() {
+        true => quoted(&small),
+        false => format!("{} hook", quoted(bin)),
+    }
+}
+
+fn quoted(bin: &Path) -> String {
     let s = bin.to_string_lossy();
     if s.chars()
         .all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c))
     {
-        format!("{s} hook")
+        s.into_owned()
     } else {
-        format!("'{}' hook", s.replace('\'', r"'\''"))
+        format!("'{}'", s.replace('\'', r"'\''"))
     }
 }
 
-/// Whether a hook command is one of ours (any install path).
+/// Whether a hook command is one of ours (any install path, either form).
 pub fn is_ours(command: &str) -> bool {
     let c = command.trim();
-    c.ends_with("trusty-mpm hook") || c.ends_with("trusty-mpm' hook")
+    [
+        "trusty-mpm hook",
+        "trusty-mpm' hook",
+        "/trusty-mpm-hook",
+        "/trusty-mpm-hook'",
+    ]
+    .iter()
+    .any(|end| c.ends_with(end))
+        || c == RELAY_BIN
 }
 
 fn hooks_of(root: &mut Map<String, Value>) -> Result<&mut Map<String, Value>, String> {
@@ -337,5 +358,37 @@ mod tests {
         );
         assert!(is_ours("'/my dir/trusty-mpm' hook"));
         assert!(!is_ours("trusty-mpm hooks"));
+    }
+
+    /// Settings get the relay's own executable when it is installed beside `trusty-mpm`, and an
+    /// install made with either form is replaced by the other in place.
+    #[test]
+    fn the_small_relay_is_preferred_when_installed_beside() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("my bin/trusty-mpm");
+        std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
+        let alias = relay_command(&bin);
+        assert_eq!(alias, format!("'{}' hook", bin.display()));
+        std::fs::write(bin.with_file_name(RELAY_BIN), "").unwrap();
+        let small = relay_command(&bin);
+        assert_eq!(
+            small,
+            format!("'{}'", bin.with_file_name(RELAY_BIN).display())
+        );
+        for c in [
+            &alias,
+            &small,
+            "/usr/bin/trusty-mpm-hook",
+            "trusty-mpm-hook",
+        ] {
+            assert!(is_ours(c), "{c}");
+        }
+        assert!(!is_ours("/usr/bin/not-trusty-mpm-hook"));
+
+        let path = dir.path().join("settings.json");
+        install(&path, &alias).unwrap();
+        assert_eq!(install(&path, &small).unwrap().len(), EVENTS.len());
+        assert!(status(&path).unwrap().iter().all(|(_, c)| *c == small));
+        assert_eq!(uninstall(&path).unwrap(), EVENTS.len() + 1);
     }
 }

@@ -282,15 +282,6 @@ impl TmuxDriver {
             Err(parse::classify_failure(&stderr))
         }
     }
-
-    /// Whether a server answers on the socket.
-    pub async fn server_running(&self) -> Result<bool> {
-        match self.list_sessions().await {
-            Ok(_) => Ok(true),
-            Err(TmuxError::NoServer(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
 }
 
 impl Tmux for TmuxDriver {
@@ -361,9 +352,18 @@ impl Tmux for TmuxDriver {
             program,
             Some(name),
         );
-        if self.under_systemd && !self.server_running().await? {
-            self.run_as_service(&commands).await?;
-            return first_pane(self.panes(name).await?);
+        if self.under_systemd {
+            // `-N`: a server this client started would live in the daemon's cgroup. Where
+            // none runs, the service starts it; asking first would cost one more tmux run.
+            let mut cmd = Command::new(&self.bin);
+            cmd.arg("-N");
+            match self.exec(&mut cmd, &commands, None).await {
+                Err(TmuxError::NoServer(_)) => {
+                    self.run_as_service(&commands).await?;
+                    return first_pane(self.panes(name).await?);
+                }
+                out => return first_pane(parse_panes(&out?)),
+            }
         }
         first_pane(parse_panes(&self.run_list(&commands, None).await?))
     }

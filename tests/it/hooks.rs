@@ -1,6 +1,7 @@
 //! The real relay binary driven with recorded Claude Code payloads against a daemon on a
 //! private bus and tmux server, with TMUX_PANE set as Claude Code's hook processes have it.
 
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -347,6 +348,19 @@ async fn deny_rules_block_matching_tool_calls() {
         v["hookSpecificOutput"]["permissionDecisionReason"],
         "Never wipe the root."
     );
+    // `trusty-mpm hook`, the contract's name for the relay, decides the same.
+    let alias = relay_by_alias(
+        &env,
+        &event(
+            "PreToolUse",
+            r#","tool_name":"Bash","tool_input":{"command":"rm -rf /"}"#,
+        ),
+        &pane,
+    )
+    .await;
+    assert_eq!(alias.code, 0);
+    let a: serde_json::Value = serde_json::from_str(&alias.stdout).unwrap();
+    assert_eq!(a["hookSpecificOutput"], v["hookSpecificOutput"]);
     let ok = relay(
         &env,
         &event(
@@ -480,8 +494,13 @@ fn hooks_install_status_uninstall_in_settings_json() {
     let stop = v["hooks"]["Stop"].as_array().unwrap();
     assert_eq!(stop.len(), 2);
     let ours = stop[1]["hooks"][0]["command"].as_str().unwrap();
-    assert!(
-        ours.starts_with('/') && ours.ends_with("trusty-mpm hook"),
+    // The relay's own executable, beside the `trusty-mpm` that installed it.
+    assert_eq!(
+        Path::new(ours),
+        Path::new(DAEMON)
+            .with_file_name("trusty-mpm-hook")
+            .canonicalize()
+            .unwrap(),
         "{ours}"
     );
     let status = String::from_utf8_lossy(&run(&["hooks", "status"]).stdout).into_owned();

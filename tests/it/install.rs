@@ -179,8 +179,14 @@ async fn uninstall_takes_the_hooks_and_the_sessions_units_then_purge_the_rest() 
         .args(["hooks", "install", "--project"])
         .arg(&project));
     let user_settings = home.join(".claude/settings.json");
+    // The settings point at the relay's own executable, which `make install` put beside.
+    let relay = prefix.join("bin/trusty-mpm-hook");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&relay.metadata().unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o755, "{}", relay.display());
     for file in [&user_settings, &project_settings] {
-        assert!(std::fs::read_to_string(file).unwrap().contains(" hook"));
+        let text = std::fs::read_to_string(file).unwrap();
+        let command = format!("\"command\": \"{}\"", relay.display());
+        assert!(text.contains(&command), "{command} not in {text}");
     }
     let config = um.path("config/trusty-mpm/config.toml");
     std::fs::create_dir_all(config.parent().unwrap()).unwrap();

@@ -47,7 +47,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the service: own org.trusty.Mpm1 on the session bus and manage sessions.
     Daemon,
-    /// The Claude Code hook relay: reads one hook event on stdin and forwards it to the daemon.
+    /// The Claude Code hook relay: reads one hook event on stdin and forwards it to the daemon
+    /// (the same as trusty-mpm-hook, the small executable `hooks install` writes into settings).
     Hook,
     /// Install, remove or inspect the relay in Claude Code's settings, or check the config.
     Hooks {
@@ -104,7 +105,8 @@ pub fn host(matches: &clap::ArgMatches) -> Option<String> {
 
 #[derive(Subcommand)]
 pub enum HooksAction {
-    /// Add the relay for every hook event to a settings.json (idempotent).
+    /// Add the relay (trusty-mpm-hook when it is installed beside, else `trusty-mpm hook`)
+    /// for every hook event to a settings.json (idempotent).
     Install(ScopeArgs),
     /// Remove exactly the relay's entries from a settings.json (--everywhere: from every
     /// settings file `hooks install` wrote, as `make uninstall` does).

@@ -7,19 +7,22 @@
 //! Nothing but the decision JSON is ever written to stdout.
 //! It never starts the daemon (only the clients' calls D-Bus-activate it).
 //!
-//! It runs for every Claude Code event, so it is short: `main` comes here before parsing the
-//! command line, and the call is one blocking exchange with the bus (`wire`), without an async
-//! runtime.
+//! It runs for every Claude Code event, so it is short: the call is one blocking exchange with
+//! the bus (`wire`, with messages `marshal` writes by hand), without an async runtime, and it
+//! uses nothing but std, rustix and the config file's reader, so that `trusty-mpm-hook`, the
+//! relay's own small executable, starts about as fast as any process can (`trusty-mpm hook`
+//! runs the same code, after `main` saw its argument).
 
+mod marshal;
+#[cfg(test)]
+mod tests;
 mod wire;
 
-use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use zbus::Variant;
-use zbus::message::{Flags, Message};
+use marshal::{Arg, Call, NO_AUTO_START, Value};
 
 use crate::config::config_file;
 use crate::config::file::permission_wait;
@@ -35,21 +38,27 @@ const PERMISSION_MARGIN: Duration = Duration::from_secs(5);
 
 /// Runs the relay; the exit code is Claude Code's (0, or 2 to block).
 pub fn run() -> ExitCode {
+    ExitCode::from(relay_event())
+}
+
+/// The relay's work; its exit code (0, or 2 to block). Everything it writes to stdout is
+/// flushed before it returns.
+pub fn relay_event() -> u8 {
     let mut input = Vec::with_capacity(4096);
     let read = std::io::stdin()
         .lock()
         .take(MAX_PAYLOAD as u64 + 1)
         .read_to_end(&mut input);
     if read.is_err() || input.len() > MAX_PAYLOAD {
-        return ExitCode::SUCCESS;
+        return 0;
     }
     let Ok(payload) = String::from_utf8(input) else {
-        return ExitCode::SUCCESS;
+        return 0;
     };
     // A request: a permission request, or AskUserQuestion's question (at PreToolUse).
     let asks = payload.contains("\"PermissionRequest\"") || payload.contains("\"AskUserQuestion\"");
     let Some((stdout, code, stderr)) = relay(&payload, asks) else {
-        return ExitCode::SUCCESS;
+        return 0;
     };
     if !stdout.is_empty() {
         let mut out = std::io::stdout().lock();
@@ -59,8 +68,8 @@ pub fn run() -> ExitCode {
         let _ = std::io::stderr().write_all(stderr.as_bytes());
     }
     match code {
-        2 => ExitCode::from(2),
-        _ => ExitCode::SUCCESS,
+        2 => 2,
+        _ => 0,
     }
 }
 
@@ -77,27 +86,27 @@ fn relay(payload: &str, asks: bool) -> Option<(String, i32, String)> {
     };
     let pane = std::env::var("TMUX_PANE").unwrap_or_default();
     let tmux = std::env::var("TMUX").unwrap_or_default();
-    let mut ctx: HashMap<&str, Variant<'_>> = HashMap::new();
-    ctx.insert("tmux_pane", Variant::from(pane.as_str()));
-    ctx.insert("tmux", Variant::from(tmux.as_str()));
-    ctx.insert("answerer", Variant::from(answerer));
+    let ctx = [
+        ("tmux_pane", Value::Str(&pane)),
+        ("tmux", Value::Str(&tmux)),
+        ("answerer", Value::Bool(answerer)),
+    ];
     // Never D-Bus-activate the daemon: after `systemctl --user stop trusty-mpm` the hooks of the
     // claudes that exit next would start it again. Without a daemon the relay fails open.
-    let call = Message::method_call(MANAGER_PATH, "HandleHook")
-        .destination(BUS_NAME)
-        .interface(MANAGER_IFACE)
-        .with_flags(Flags::NO_AUTO_START)
-        .build(&(payload, ctx))
-        .ok()?;
-    bus.call(&call, start + limit).ok()
+    let call = Call {
+        flags: NO_AUTO_START,
+        path: MANAGER_PATH,
+        destination: BUS_NAME,
+        interface: MANAGER_IFACE,
+        member: "HandleHook",
+        args: &[Arg::Str(payload), Arg::Dict(&ctx)],
+    };
+    bus.call(&call, start + limit).ok()?.str_int_str().ok()
 }
 
 /// Whether a client owns `name` on the bus.
 fn has_owner(bus: &mut Bus, name: &str, deadline: Instant) -> Option<bool> {
-    let call = Message::method_call("/org/freedesktop/DBus", "NameHasOwner")
-        .destination("org.freedesktop.DBus")
-        .interface("org.freedesktop.DBus")
-        .build(&(name,))
-        .ok()?;
-    bus.call(&call, deadline).ok()
+    let args = [Arg::Str(name)];
+    let call = Call::to_bus("NameHasOwner", &args);
+    bus.call(&call, deadline).ok()?.bool().ok()
 }

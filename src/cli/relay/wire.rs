@@ -2,25 +2,20 @@
 //! to the bus's unix socket, authenticates (EXTERNAL, the caller's uid), says Hello and makes
 //! method calls, each within a deadline. Authentication, Hello and the first call go out in
 //! one write (the bus reads what follows BEGIN as messages), so a call costs one round trip.
-//! Messages are built and read with zbus's own (de)serializer; no runtime, no background
-//! task, no match rule. Anything it cannot do (a bus that is not on a unix socket, a reply it
-//! does not expect) is an error, and the relay fails open.
+//! Messages are written and read by `marshal`; no runtime, no background task, no match rule.
+//! Anything it cannot do (a bus that is not on a unix socket, a reply it does not expect) is an
+//! error, and the relay fails open.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::Instant;
 
-use serde::de::DeserializeOwned;
-use zbus::address::transport::{Transport, UnixSocket};
-use zbus::message::{Message, Type};
-use zbus::wire::{BE, LE, serialized};
-use zbus::{OwnedVariant, Variant};
+use rustix::net::SocketAddrUnix;
+
+use super::marshal::{Call, FIXED, METHOD_RETURN, Reply, message_len};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-/// The fixed part of a message header: endianness, type, flags, version, body length, serial,
-/// length of the header fields.
-const FIXED: usize = 16;
 /// Messages larger than this are not ours to read (the D-Bus limit is 128 MiB; the relay's
 /// replies are a few KB).
 const MAX_MESSAGE: usize = 4 << 20;
@@ -34,23 +29,51 @@ pub struct Bus {
     unsent: Vec<u8>,
     /// Whether the bus's answer to the authentication was read.
     authenticated: bool,
+    /// The serial of the last message sent.
+    serial: u32,
+}
+
+/// The session bus's socket, as zbus finds it (so the relay reaches the bus the clients do):
+/// `DBUS_SESSION_BUS_ADDRESS`, else `unix:path=$XDG_RUNTIME_DIR/bus` (or
+/// `/run/user/<euid>/bus`). Of an address, the `unix` transport with `path` or `abstract`
+/// is taken, its value as written (zbus decodes no `%` escapes in either).
+fn session_socket() -> Result<SocketAddrUnix> {
+    let address = match std::env::var("DBUS_SESSION_BUS_ADDRESS") {
+        Ok(address) => address,
+        Err(_) => {
+            let dir = std::env::var("XDG_RUNTIME_DIR")
+                .unwrap_or_else(|_| format!("/run/user/{}", rustix::process::geteuid().as_raw()));
+            format!("unix:path={dir}/bus")
+        }
+    };
+    socket_of(&address)
+}
+
+/// The socket a D-Bus address names (see `session_socket`).
+fn socket_of(address: &str) -> Result<SocketAddrUnix> {
+    let Some(("unix", options)) = address.split_once(':') else {
+        return Err("the session bus is not on a unix socket".into());
+    };
+    let (mut path, mut name) = (None, None);
+    for option in options.split(',') {
+        match option.split_once('=') {
+            Some(("path", v)) if !v.is_empty() => path = Some(v),
+            Some(("abstract", v)) if !v.is_empty() => name = Some(v),
+            Some((key, v)) if !key.is_empty() && !v.is_empty() => {}
+            _ => return Err("the session bus address is not valid".into()),
+        }
+    }
+    Ok(match (path, name) {
+        (Some(path), None) => SocketAddrUnix::new(path)?,
+        (None, Some(name)) => SocketAddrUnix::new_abstract_name(name.as_bytes())?,
+        _ => return Err("the session bus address names no socket".into()),
+    })
 }
 
 impl Bus {
-    /// Connects to the session bus (as zbus finds it: `DBUS_SESSION_BUS_ADDRESS`, else
-    /// `$XDG_RUNTIME_DIR/bus`). The authentication and Hello go out with the first call.
+    /// Connects to the session bus. The authentication and Hello go out with the first call.
     pub fn connect() -> Result<Bus> {
-        let address = zbus::Address::session()?;
-        let Transport::Unix(unix) = address.transport() else {
-            return Err("the session bus is not on a unix socket".into());
-        };
-        let addr = match unix.path() {
-            UnixSocket::File(path) => rustix::net::SocketAddrUnix::new(path.as_path())?,
-            UnixSocket::Abstract(name) => {
-                rustix::net::SocketAddrUnix::new_abstract_name(name.as_encoded_bytes())?
-            }
-            _ => return Err("the session bus address names no socket".into()),
-        };
+        let addr = session_socket()?;
         // Never blocks: a bus whose backlog is full refuses at once, as an async client's
         // connect would.
         let fd = rustix::net::socket_with(
@@ -64,42 +87,37 @@ impl Bus {
         sock.set_nonblocking(false)?;
         let uid = rustix::process::getuid().as_raw().to_string();
         let hex: String = uid.bytes().map(|b| format!("{b:02x}")).collect();
+        let hello = Call::to_bus("Hello", &[]);
         let mut unsent = format!("\0AUTH EXTERNAL {hex}\r\nBEGIN\r\n").into_bytes();
-        let hello = Message::method_call("/org/freedesktop/DBus", "Hello")
-            .destination("org.freedesktop.DBus")
-            .interface("org.freedesktop.DBus")
-            .build(&())?;
-        unsent.extend_from_slice(hello.data());
+        unsent.extend_from_slice(&hello.encode(1)?);
         Ok(Bus {
             sock,
             buf: Vec::with_capacity(4096),
             unsent,
             authenticated: false,
+            serial: 1,
         })
     }
 
-    /// Calls `msg` and returns its reply's body; an error reply is an error.
-    pub fn call<R: DeserializeOwned + zbus::Type>(
-        &mut self,
-        msg: &Message,
-        deadline: Instant,
-    ) -> Result<R> {
+    /// Makes the call and returns its reply; an error reply is an error.
+    pub fn call(&mut self, call: &Call<'_>, deadline: Instant) -> Result<Reply> {
+        self.serial += 1;
+        let serial = self.serial;
         let mut out = std::mem::take(&mut self.unsent);
-        out.extend_from_slice(msg.data());
+        out.extend_from_slice(&call.encode(serial)?);
         self.write(&out, deadline)?;
         if !self.authenticated {
             self.read_auth_answer(deadline)?;
             self.authenticated = true;
         }
-        let serial = msg.primary_header().serial_num().get();
         loop {
-            let (reply_to, kind, body) = self.next_message(deadline)?;
-            if reply_to != Some(serial) {
+            let reply = self.next_message(deadline)?;
+            if reply.reply_to != Some(serial) {
                 // Hello's reply (its name is of no use here), or a signal such as NameAcquired.
                 continue;
             }
-            return match kind {
-                Type::MethodReturn => Ok(body.deserialize::<R>()?.0),
+            return match reply.kind {
+                METHOD_RETURN => Ok(reply),
                 _ => Err("the call failed".into()),
             };
         }
@@ -140,56 +158,18 @@ impl Bus {
         }
     }
 
-    /// The next whole message: the serial it replies to, its type and its body.
-    fn next_message(
-        &mut self,
-        deadline: Instant,
-    ) -> Result<(Option<u32>, Type, serialized::Data<'static, 'static>)> {
+    /// The next whole message.
+    fn next_message(&mut self, deadline: Instant) -> Result<Reply> {
         while self.buf.len() < FIXED {
             self.fill(deadline)?;
         }
-        let endian = match self.buf[0] {
-            b'l' => LE,
-            b'B' => BE,
-            _ => return Err("not a D-Bus message".into()),
-        };
-        let u32_at = |b: &[u8], at: usize| {
-            let raw = [b[at], b[at + 1], b[at + 2], b[at + 3]];
-            match self.buf[0] {
-                b'l' => u32::from_le_bytes(raw),
-                _ => u32::from_be_bytes(raw),
-            }
-        };
-        let (body_len, fields_len) = (
-            u32_at(&self.buf, 4) as usize,
-            u32_at(&self.buf, 12) as usize,
-        );
-        let body_at = (FIXED + fields_len).next_multiple_of(8);
-        let total = body_at + body_len;
-        if total > MAX_MESSAGE {
-            return Err("a message too large for the relay".into());
-        }
+        let total = message_len(&self.buf[..FIXED], MAX_MESSAGE)?;
         while self.buf.len() < total {
             self.fill(deadline)?;
         }
-        let msg: Vec<u8> = self.buf.drain(..total).collect();
-        let kind = match msg[1] {
-            2 => Type::MethodReturn,
-            3 => Type::Error,
-            4 => Type::Signal,
-            _ => Type::MethodCall,
-        };
-        let ctxt = serialized::Context::new(endian, 0);
-        let header = serialized::Data::new(msg[..FIXED + fields_len].to_vec(), ctxt);
-        type Fields = (u8, u8, u8, u8, u32, u32, Vec<(u8, OwnedVariant)>);
-        let (fields, _) = header.deserialize::<Fields>()?;
-        // Header field 5 is the serial of the call this message replies to.
-        let reply_to = fields.6.iter().find_map(|(code, v)| match (code, &**v) {
-            (5, Variant::U32(serial)) => Some(*serial),
-            _ => None,
-        });
-        let body = serialized::Data::new(msg[body_at..].to_vec(), ctxt);
-        Ok((reply_to, kind, body))
+        let reply = Reply::decode(&self.buf[..total])?;
+        self.buf.drain(..total);
+        Ok(reply)
     }
 }
 
@@ -200,4 +180,28 @@ fn remaining(deadline: Instant) -> Result<std::time::Duration> {
         return Err("out of time".into());
     }
     Ok(left)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unix_addresses_name_their_socket_and_others_are_refused() {
+        let path = socket_of("unix:path=/run/user/1000/bus").unwrap();
+        assert_eq!(path.path().unwrap().to_str(), Ok("/run/user/1000/bus"));
+        let named = socket_of("unix:abstract=/tmp/dbus-x1,guid=0123456789abcdef").unwrap();
+        assert_eq!(named.abstract_name(), Some(&b"/tmp/dbus-x1"[..]));
+        for bad in [
+            "",
+            "unix:",
+            "tcp:host=localhost,port=1",
+            "unix:dir=/tmp",
+            "unix:path=/a,abstract=b",
+            "unix:path=",
+            "unix:path=/a,guid",
+        ] {
+            assert!(socket_of(bad).is_err(), "{bad:?}");
+        }
+    }
 }

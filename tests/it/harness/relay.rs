@@ -1,5 +1,6 @@
-//! The hook relay as Claude Code runs it: `trusty-mpm hook` with a payload, from a pane's
-//! claude (its child), from a nested claude, or from outside every session.
+//! The hook relay as Claude Code runs it: `trusty-mpm-hook` (what `hooks install` writes into
+//! the settings) with a payload, from a pane's claude (its child), from a nested claude, or from
+//! outside every session; and `trusty-mpm hook`, the same relay under the contract's name.
 
 use super::*;
 
@@ -9,7 +10,10 @@ pub struct Relay {
     pub code: i32,
 }
 
-/// Runs `trusty-mpm hook` with `payload` on stdin as a hook process of `pane` would (an empty
+/// The relay's own executable.
+pub const RELAY: &str = env!("CARGO_BIN_EXE_trusty-mpm-hook");
+
+/// Runs `trusty-mpm-hook` with `payload` on stdin as a hook process of `pane` would (an empty
 /// pane: a hook process outside tmux).
 pub async fn relay(env: &Env, payload: &str, pane: &str) -> Relay {
     relay_with(
@@ -34,10 +38,9 @@ pub async fn relay_from(bus: &str, tmux: &str, payload: &str, pane: &str) -> Rel
     let socket = tmux.split(',').next().unwrap_or("");
     let claude = pane_pid(socket, pane).and_then(|pid| find_descendant(pid, "claude"));
     if !pane.is_empty() && claude.is_some() {
-        return relay_in_claude(bus, socket, payload, pane, "!hook", "").await;
+        return relay_in_claude(RELAY, bus, socket, payload, pane, "!hook", "").await;
     }
-    let mut child = tokio::process::Command::new(DAEMON)
-        .arg("hook")
+    let mut child = tokio::process::Command::new(RELAY)
         .env("DBUS_SESSION_BUS_ADDRESS", bus)
         .env("TMUX_PANE", pane)
         .env("TMUX", tmux)
@@ -78,18 +81,43 @@ fn pane_pid(socket: &str, pane: &str) -> Option<u32> {
 /// `relay` run by a nested claude (`claude -p`, as a tool of the agent in `pane` would run it).
 pub async fn relay_nested(env: &Env, payload: &str, pane: &str) -> Relay {
     let socket = env.tmux_socket().to_string_lossy().into_owned();
-    relay_in_claude(&env.bus.address, &socket, payload, pane, "!sub", "").await
+    relay_in_claude(RELAY, &env.bus.address, &socket, payload, pane, "!sub", "").await
 }
 
 /// `relay` run by the claude in `pane` with `TMUX_PANE` set to `claimed`, another pane.
 pub async fn relay_claiming(env: &Env, payload: &str, pane: &str, claimed: &str) -> Relay {
     let socket = env.tmux_socket().to_string_lossy().into_owned();
-    relay_in_claude(&env.bus.address, &socket, payload, pane, "!hook", claimed).await
+    relay_in_claude(
+        RELAY,
+        &env.bus.address,
+        &socket,
+        payload,
+        pane,
+        "!hook",
+        claimed,
+    )
+    .await
 }
 
-/// Has the stand-in claude in `pane` run the relay as its child (its `verb` line, `!hook` or
-/// `!sub`), with `TMUX_PANE` set to `claimed` when it is not empty.
+/// `relay` as `trusty-mpm hook`, run by the claude in `pane`.
+pub async fn relay_by_alias(env: &Env, payload: &str, pane: &str) -> Relay {
+    let socket = env.tmux_socket().to_string_lossy().into_owned();
+    relay_in_claude(
+        DAEMON,
+        &env.bus.address,
+        &socket,
+        payload,
+        pane,
+        "!hook",
+        "",
+    )
+    .await
+}
+
+/// Has the stand-in claude in `pane` run the relay `bin` as its child (its `verb` line, `!hook`
+/// or `!sub`), with `TMUX_PANE` set to `claimed` when it is not empty.
 async fn relay_in_claude(
+    bin: &str,
     bus: &str,
     socket: &str,
     payload: &str,
@@ -105,7 +133,7 @@ async fn relay_in_claude(
     std::fs::write(&input, payload).unwrap();
     let out = dir.path().join("relay");
     let (input, out_path) = (input.display(), out.display());
-    let line = format!("{verb} {DAEMON} {bus} {input} {out_path} {claimed}");
+    let line = format!("{verb} {bin} {bus} {input} {out_path} {claimed}");
     let typed = Command::new("tmux")
         .args(["-S", socket, "send-keys", "-t", pane, "-l", &line])
         .status()

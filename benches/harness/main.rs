@@ -14,38 +14,25 @@
 //! The binary re-executes itself as the pane-polling monitor of figure 6
 //! (`--poll-monitor SOCKET SECS NAME…`), so that monitor's CPU is a process of its own.
 //!
-//! Here: the run (knobs, clean-up on Ctrl-C, the report). In `harness/`: `registered`
+//! Here: the run (knobs, clean-up on Ctrl-C, the report). Beside it: `registered`
 //! (figures 1, 2, 3, 7, 8), `live` (4 and 9, with `idle` for 6, `hook_relay` for 5 and the
 //! daemon's part of 10), `telemetry` (10, transcript reads), `growth` (11), `start` (12) and
 //! `remote` (13) measure;
 //! `calls` times method calls; `cpu` reads processes' CPU and memory and `machine` the run's
 //! conditions; `world` is the private bus, tmux server and daemon; `report` the table and JSON.
 
-#[path = "harness/calls.rs"]
 mod calls;
-#[path = "harness/cpu.rs"]
 mod cpu;
-#[path = "harness/growth.rs"]
 mod growth;
-#[path = "harness/hook_relay.rs"]
 mod hook_relay;
-#[path = "harness/idle.rs"]
 mod idle;
-#[path = "harness/live.rs"]
 mod live;
-#[path = "harness/machine.rs"]
 mod machine;
-#[path = "harness/registered.rs"]
 mod registered;
-#[path = "harness/remote.rs"]
 mod remote;
-#[path = "harness/report.rs"]
 mod report;
-#[path = "harness/start.rs"]
 mod start;
-#[path = "harness/telemetry.rs"]
 mod telemetry;
-#[path = "harness/world.rs"]
 mod world;
 
 use std::path::Path;
