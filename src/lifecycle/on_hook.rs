@@ -197,7 +197,7 @@ impl<T: Tmux> SessionService<T> {
             return None;
         }
         // Any claude between the caller and the session's claude is a sub-agent of it.
-        Some(match chain[..k].iter().any(|a| a.claude) {
+        Some(match chain[..k].iter().any(Ancestor::is_claude) {
             true => Speaker::SubAgent(id),
             false => Speaker::Own(id),
         })
@@ -236,7 +236,7 @@ impl<T: Tmux> SessionService<T> {
             },
             None => return false,
         };
-        let Some(claude) = chain[..=k].iter().rev().find(|a| a.claude) else {
+        let Some(claude) = chain[..=k].iter().rev().find(|a| a.is_claude()) else {
             return false;
         };
         self.get(id).is_some_and(|s| s.process.is_none()) && self.detected(id, claude.id)

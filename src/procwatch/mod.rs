@@ -209,22 +209,31 @@ pub fn in_tree(pid: u32, roots: &[u32]) -> bool {
     false
 }
 
-/// One process of a lineage: who it is, and whether it looks like Claude Code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One process of a lineage: who it is, and its command name.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ancestor {
     pub id: ProcIdentity,
-    pub claude: bool,
+    comm: String,
 }
 
-/// `pid` and its live ancestors, nearest first, at most `depth` of them, each read once.
+impl Ancestor {
+    /// Whether it looks like Claude Code. Asked only of the few ancestors a decision needs:
+    /// reading every ancestor's exe and command line was most of what a hook event from no
+    /// session cost the daemon.
+    pub fn is_claude(&self) -> bool {
+        match Process::new(self.id.pid as i32) {
+            Ok(p) if is_alive(self.id) => process_is_claude(&p, &self.comm),
+            _ => false,
+        }
+    }
+}
+
+/// `pid` and its live ancestors, nearest first, at most `depth` of them (their stat only).
 pub fn lineage(pid: u32, depth: usize) -> Vec<Ancestor> {
     let mut out = Vec::new();
     let mut cur = pid;
     while out.len() < depth && cur > 1 {
-        let Some((proc, stat)) = Process::new(cur as i32)
-            .ok()
-            .and_then(|p| p.stat().ok().map(|s| (p, s)))
-        else {
+        let Some(stat) = Process::new(cur as i32).ok().and_then(|p| p.stat().ok()) else {
             break;
         };
         if stat.state == 'Z' {
@@ -235,7 +244,7 @@ pub fn lineage(pid: u32, depth: usize) -> Vec<Ancestor> {
                 pid: cur,
                 starttime: stat.starttime,
             },
-            claude: process_is_claude(&proc, &stat.comm),
+            comm: stat.comm,
         });
         match u32::try_from(stat.ppid) {
             Ok(p) => cur = p,
