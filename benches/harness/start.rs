@@ -15,6 +15,10 @@ use crate::log;
 use crate::report::{Row, percentile, sorted};
 use crate::world::{Owned, World, remember_tmux_server, require, signal, tmux_cmd};
 
+// The private user manager is the e2e tests' own.
+#[path = "../../tests/support/user_manager.rs"]
+mod user_manager;
+
 /// Starts timed per kind, after `WARM_UP` untimed ones.
 const STARTS: usize = 20;
 const WARM_UP: usize = 3;
@@ -159,48 +163,14 @@ impl UserManager {
         for tool in ["systemd", "systemctl", "systemd-run"] {
             require(tool);
         }
-        assert!(
-            Path::new("/run/systemd/system").is_dir(),
-            "systemd --user needs /run/systemd/system (`make test` creates it when run as root)"
-        );
-        let path = std::env::temp_dir().join("trusty-mpm-test-user-manager.lock");
-        let turn = std::fs::File::create(&path).expect("create the user manager lock");
         log("waiting for the machine's one private user manager turn");
-        rustix::fs::flock(&turn, rustix::fs::FlockOperation::LockExclusive)
-            .expect("lock the user manager lock");
-        for sub in ["rt", "config", "data", "state"] {
-            std::fs::create_dir_all(dir.join(sub)).expect("user manager dirs");
-        }
-        std::fs::set_permissions(
-            dir.join("rt"),
-            std::os::unix::fs::PermissionsExt::from_mode(0o700),
-        )
-        .expect("private runtime dir");
-        let log_file = std::fs::File::create(dir.join("systemd.log")).expect("systemd log");
-        let mut cmd = Command::new("systemd");
-        cmd.arg("--user")
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().expect("log"))
-            .stderr(log_file);
-        env(&dir, &mut cmd);
-        let um = UserManager {
-            child: Some(Owned::spawn(&mut cmd)),
+        let turn = user_manager::wait_for_turn();
+        let child = Owned::own(user_manager::spawn(&dir));
+        remember_tmux_server(&dir.join("tmux.sock"));
+        UserManager {
+            child: Some(child),
             dir,
             _turn: turn,
-        };
-        remember_tmux_server(&um.tmux_socket());
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let out = um.systemctl(&["is-system-running"]);
-            let state = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-            if state == "running" || state == "degraded" {
-                return um;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "systemd --user did not come up ({state})"
-            );
-            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
@@ -209,13 +179,11 @@ impl UserManager {
     }
 
     fn bus_address(&self) -> String {
-        format!("unix:path={}", self.dir.join("rt/bus").display())
+        user_manager::bus_address(&self.dir)
     }
 
     fn systemctl(&self, args: &[&str]) -> std::process::Output {
-        let mut cmd = Command::new("systemctl");
-        cmd.arg("--user").args(args).stdin(Stdio::null());
-        env(&self.dir, &mut cmd).output().expect("systemctl runs")
+        user_manager::systemctl(&self.dir, args)
     }
 
     /// Runs the daemon as a notify service of this manager; returns once it is ready.
@@ -247,7 +215,9 @@ impl UserManager {
             .arg(bin)
             .arg("daemon")
             .stdin(Stdio::null());
-        let out = env(&self.dir, &mut cmd).output().expect("systemd-run runs");
+        let out = user_manager::env(&self.dir, &mut cmd)
+            .output()
+            .expect("systemd-run runs");
         assert!(
             out.status.success(),
             "the daemon did not start under systemd --user: {}\n{}",
@@ -255,21 +225,6 @@ impl UserManager {
             std::fs::read_to_string(self.dir.join("daemon.log")).unwrap_or_default()
         );
     }
-}
-
-/// The environment that points a command at the manager in `dir`.
-fn env<'c>(dir: &Path, cmd: &'c mut Command) -> &'c mut Command {
-    cmd.env("XDG_RUNTIME_DIR", dir.join("rt"))
-        .env("XDG_CONFIG_HOME", dir.join("config"))
-        .env("XDG_DATA_HOME", dir.join("data"))
-        .env("XDG_STATE_HOME", dir.join("state"))
-        .env(
-            "DBUS_SESSION_BUS_ADDRESS",
-            format!("unix:path={}", dir.join("rt/bus").display()),
-        )
-        .env_remove("NOTIFY_SOCKET")
-        .env_remove("TMUX")
-        .env_remove("TMUX_PANE")
 }
 
 impl Drop for UserManager {

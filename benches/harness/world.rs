@@ -96,7 +96,11 @@ pub struct Owned(pub Child);
 
 impl Owned {
     pub fn spawn(cmd: &mut Command) -> Owned {
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+        Owned::own(cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}")))
+    }
+
+    /// Takes a started child in hand: killed when the harness is interrupted.
+    pub fn own(child: Child) -> Owned {
         remember(Undo::Kill(child.id()));
         Owned(child)
     }

@@ -5,25 +5,15 @@
 //! session freezes whole, the watchdog restarts a frozen daemon, and restarts never touch tmux,
 //! claude or the sessions' units.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 use trusty_mpm::cli::proxy::{ManagerProxy, SessionProxy};
 
+use crate::harness::user_manager;
 use crate::harness::*;
-
-/// One private user manager at a time on this machine, whichever test run starts it: they all
-/// run in the machine's one cgroup tree, where two would manage the same cgroups (and stop each
-/// other's units). An exclusive flock on this file is the turn.
-fn wait_for_turn() -> std::fs::File {
-    let path = std::env::temp_dir().join("trusty-mpm-test-user-manager.lock");
-    let file = std::fs::File::create(&path).expect("create the user manager lock");
-    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
-        .expect("lock the user manager lock");
-    file
-}
 
 /// A private user manager; everything it runs is stopped with it.
 pub struct UserManager {
@@ -35,7 +25,7 @@ pub struct UserManager {
 
 impl UserManager {
     pub fn start() -> UserManager {
-        let turn = wait_for_turn();
+        let turn = user_manager::wait_for_turn();
         for tool in [
             "systemd",
             "systemctl",
@@ -45,66 +35,15 @@ impl UserManager {
         ] {
             require(tool);
         }
-        assert!(
-            Path::new("/run/systemd/system").is_dir(),
-            "systemd --user needs /run/systemd/system; run the suite with `make test`"
-        );
         let dir = tempfile::Builder::new()
             .prefix("trusty-mpm-e2e")
             .tempdir()
             .unwrap();
-        for sub in ["rt", "config", "data", "state"] {
-            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
-        }
-        std::fs::set_permissions(
-            dir.path().join("rt"),
-            std::os::unix::fs::PermissionsExt::from_mode(0o700),
-        )
-        .unwrap();
-        let log = std::fs::File::create(dir.path().join("systemd.log")).unwrap();
-        let mut cmd = Command::new("systemd");
-        cmd.arg("--user")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log);
-        let child = Self::env(dir.path(), &mut cmd)
-            .spawn()
-            .expect("systemd --user starts");
-        let um = UserManager {
-            child,
+        UserManager {
+            child: user_manager::spawn(dir.path()),
             dir,
             _turn: turn,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let out = um.systemctl(&["is-system-running"]);
-            let state = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-            if state == "running" || state == "degraded" {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "systemd --user did not come up ({state}); log: {}",
-                std::fs::read_to_string(um.dir.path().join("systemd.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(100));
         }
-        um
-    }
-
-    /// The environment that points a command at this manager and its directories.
-    fn env<'c>(dir: &Path, cmd: &'c mut Command) -> &'c mut Command {
-        cmd.env("XDG_RUNTIME_DIR", dir.join("rt"))
-            .env("XDG_CONFIG_HOME", dir.join("config"))
-            .env("XDG_DATA_HOME", dir.join("data"))
-            .env("XDG_STATE_HOME", dir.join("state"))
-            .env(
-                "DBUS_SESSION_BUS_ADDRESS",
-                format!("unix:path={}", dir.join("rt/bus").display()),
-            )
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("TMUX")
-            .env_remove("TMUX_PANE")
     }
 
     /// `make install` of the binary under test into this manager's directories (`prefix`,
@@ -157,7 +96,7 @@ impl UserManager {
 
     /// A connection to this manager's session bus.
     pub async fn bus(&self) -> zbus::Connection {
-        let address = format!("unix:path={}", self.path("rt/bus").display());
+        let address = user_manager::bus_address(self.dir.path());
         zbus::connection::Builder::address(address.as_str())
             .build()
             .await
@@ -176,14 +115,12 @@ impl UserManager {
     pub fn command(&self, program: &str) -> Command {
         let mut cmd = Command::new(program);
         cmd.stdin(Stdio::null());
-        Self::env(self.dir.path(), &mut cmd);
+        user_manager::env(self.dir.path(), &mut cmd);
         cmd
     }
 
     pub fn systemctl(&self, args: &[&str]) -> Output {
-        let mut all = vec!["--user"];
-        all.extend_from_slice(args);
-        self.run("systemctl", &all)
+        user_manager::systemctl(self.dir.path(), args)
     }
 
     pub fn ok(&self, args: &[&str]) {
@@ -205,7 +142,9 @@ impl UserManager {
         all.extend_from_slice(args);
         let mut cmd = Command::new("tmux");
         cmd.args(&all).current_dir(self.dir.path());
-        Self::env(self.dir.path(), &mut cmd).output().unwrap()
+        user_manager::env(self.dir.path(), &mut cmd)
+            .output()
+            .unwrap()
     }
 }
 

@@ -13,6 +13,8 @@ pub mod private_bus;
 #[path = "../support/tools.rs"]
 mod tools;
 pub use tools::require;
+#[path = "../support/user_manager.rs"]
+pub mod user_manager;
 #[path = "../support/wire_errors.rs"]
 mod wire_errors;
 pub use wire_errors::{assert_error, error_name};
