@@ -548,3 +548,36 @@ pub async fn session_names(m: &ManagerProxy<'_>) -> Vec<String> {
         .map(|r| r.1)
         .collect()
 }
+
+/// A terminal of the test's own for a client to run in: a pane of a private tmux server at
+/// this socket, whose server is killed on drop.
+pub struct Terminal(pub PathBuf);
+
+impl Terminal {
+    /// `tmux new-session` of a detached 100x30 pane running the arguments added after this.
+    pub fn open(&self) -> Command {
+        let mut cmd = Command::new("tmux");
+        cmd.arg("-S").arg(&self.0).args([
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-x",
+            "100",
+            "-y",
+            "30",
+            "--",
+        ]);
+        cmd
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.0)
+            .arg("kill-server")
+            .output();
+    }
+}

@@ -6,7 +6,6 @@
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 
-use super::notifications::KillServer;
 use super::*;
 
 /// The sessions the clients of the test's tmux server show.
@@ -24,23 +23,11 @@ async fn attach_from_a_terminal_then_switch_from_inside_tmux() {
     env.start_active("a").await;
     env.start_active("b").await;
     let outer = env.dir.path().join("outer.sock");
-    let _outer = KillServer(outer.clone());
+    let terminal = Terminal(outer.clone());
     let bus = format!("DBUS_SESSION_BUS_ADDRESS={}", env.bus.address);
-    let out = Command::new("tmux")
-        .arg("-S")
-        .arg(&outer)
+    let out = terminal
+        .open()
         .args([
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-x",
-            "100",
-            "-y",
-            "30",
-        ])
-        .args([
-            "--",
             "env",
             "-u",
             "TMUX",

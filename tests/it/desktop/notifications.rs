@@ -78,7 +78,7 @@ async fn clicking_the_body_opens_the_session_in_a_terminal_and_never_denies() {
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&term, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let _outer = KillServer(outer.clone());
+    let _outer = Terminal(outer.clone());
     let config = format!(
         "permission_wait_secs = 30\nterminal_command = \"{}\"\n",
         term.display()
@@ -170,17 +170,4 @@ async fn finished_notes_and_one_warning_while_no_server_answers() {
         1,
         "{stderr}"
     );
-}
-
-/// Kills the tmux server at this socket when dropped.
-pub struct KillServer(pub std::path::PathBuf);
-
-impl Drop for KillServer {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("tmux")
-            .arg("-S")
-            .arg(&self.0)
-            .arg("kill-server")
-            .output();
-    }
 }

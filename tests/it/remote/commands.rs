@@ -150,22 +150,9 @@ async fn attach_shows_a_remote_session_through_ssh() {
     let two = Two::new("").await;
     two.start_remote("api").await;
     // A terminal for the client: a pane of a tmux server of this test's own.
-    let outer = OuterTmux(two.env.dir.path().join("outer.sock"));
-    let mut cmd = std::process::Command::new("tmux");
-    cmd.arg("-S")
-        .arg(&outer.0)
-        .args([
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-x",
-            "100",
-            "-y",
-            "30",
-        ])
-        .arg("--")
-        .arg("env");
+    let outer = Terminal(two.env.dir.path().join("outer.sock"));
+    let mut cmd = outer.open();
+    cmd.arg("env");
     for (k, v) in two.command(&[]).get_envs() {
         if let Some(v) = v {
             cmd.arg(format!("{}={}", k.to_string_lossy(), v.to_string_lossy()));
@@ -191,19 +178,6 @@ async fn attach_shows_a_remote_session_through_ssh() {
         clients().is_empty()
     })
     .await;
-}
-
-/// A tmux server of the test's own (the client's terminal), killed on drop.
-struct OuterTmux(std::path::PathBuf);
-
-impl Drop for OuterTmux {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("tmux")
-            .arg("-S")
-            .arg(&self.0)
-            .arg("kill-server")
-            .output();
-    }
 }
 
 /// The README's block about hosts runs as written, the reader's home on lab being the remote
