@@ -221,10 +221,14 @@ impl Ancestor {
     /// reading every ancestor's exe and command line was most of what a hook event from no
     /// session cost the daemon.
     pub fn is_claude(&self) -> bool {
-        match Process::new(self.id.pid as i32) {
-            Ok(p) if is_alive(self.id) => process_is_claude(&p, &self.comm),
-            _ => false,
-        }
+        let Ok(p) = Process::new(self.id.pid as i32) else {
+            return false;
+        };
+        // Still the same process (a pid can be reused since the lineage was read).
+        let same = p
+            .stat()
+            .is_ok_and(|s| s.state != 'Z' && s.starttime == self.id.starttime);
+        same && process_is_claude(&p, &self.comm)
     }
 }
 
