@@ -7,15 +7,22 @@ use std::collections::{HashMap, VecDeque};
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
-use procfs::process::{Process, all_processes};
+use procfs::FromRead;
+use procfs::process::{Process, Stat, all_processes};
 use rustix::process::{Pid, PidfdFlags, Signal, pidfd_open, pidfd_send_signal};
 use tokio::io::unix::AsyncFd;
 
 use crate::model::ProcIdentity;
 
+/// `/proc/<pid>/stat`, opened by its path (`Process::new(..).stat()` opens the process's
+/// directory, then the file: a hook event reads one for each ancestor of its relay).
+pub fn stat(pid: u32) -> Option<Stat> {
+    Stat::from_file(format!("/proc/{pid}/stat")).ok()
+}
+
 /// The identity of a live (not zombie) process, read from `/proc/<pid>/stat`.
 pub fn identity(pid: u32) -> Option<ProcIdentity> {
-    let stat = Process::new(pid as i32).ok()?.stat().ok()?;
+    let stat = stat(pid)?;
     (stat.state != 'Z').then_some(ProcIdentity {
         pid,
         starttime: stat.starttime,
@@ -25,7 +32,7 @@ pub fn identity(pid: u32) -> Option<ProcIdentity> {
 /// The exit status of a process that exited and is not reaped yet (a zombie), as a shell gives
 /// it (128 + N for signal N); `None` for a live process or one already reaped.
 pub fn zombie_status(pid: u32) -> Option<i32> {
-    let stat = Process::new(pid as i32).ok()?.stat().ok()?;
+    let stat = stat(pid)?;
     let status = stat.exit_code.filter(|_| stat.state == 'Z')?;
     Some(match status & 0x7f {
         0 => (status >> 8) & 0xff,
@@ -35,7 +42,7 @@ pub fn zombie_status(pid: u32) -> Option<i32> {
 
 /// The parent pid of a process.
 pub fn parent(pid: u32) -> Option<u32> {
-    let ppid = Process::new(pid as i32).ok()?.stat().ok()?.ppid;
+    let ppid = stat(pid)?.ppid;
     u32::try_from(ppid).ok()
 }
 
@@ -46,7 +53,7 @@ pub fn is_alive(id: ProcIdentity) -> bool {
 
 /// The one-letter scheduler state of a process (`R`, `S`, `T` for stopped, ...).
 pub fn state(pid: u32) -> Option<char> {
-    Some(Process::new(pid as i32).ok()?.stat().ok()?.state)
+    Some(stat(pid)?.state)
 }
 
 /// The real uid a process runs as.
@@ -237,7 +244,7 @@ pub fn lineage(pid: u32, depth: usize) -> Vec<Ancestor> {
     let mut out = Vec::new();
     let mut cur = pid;
     while out.len() < depth && cur > 1 {
-        let Some(stat) = Process::new(cur as i32).ok().and_then(|p| p.stat().ok()) else {
+        let Some(stat) = stat(cur) else {
             break;
         };
         if stat.state == 'Z' {
