@@ -100,10 +100,13 @@ pub async fn run() -> ExitCode {
         Vec::new()
     });
 
-    if let Err(e) = dbus::serve(&conn, svc.clone(), hooks, queue.clone(), events).await {
-        eprintln!("trusty-mpm: {e}");
-        return ExitCode::FAILURE;
-    }
+    let _hook_socket = match dbus::serve(&conn, svc.clone(), hooks, queue.clone(), events).await {
+        Ok(socket) => socket,
+        Err(e) => {
+            eprintln!("trusty-mpm: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     svc.spawn_maintenance();
     svc.spawn_transcript_follower();
     let mut counts = svc.counts();

@@ -1,6 +1,7 @@
 //! trusty-mpm: a systemd user service that runs and watches Claude Code sessions in tmux and
 //! exposes their lifecycle over D-Bus as `org.trusty.Mpm1`. `docs/architecture.md` is the map.
 
+pub mod bus_address;
 pub mod claude_settings;
 pub mod cli;
 pub mod config;

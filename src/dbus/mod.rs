@@ -7,6 +7,7 @@ mod access;
 mod events;
 mod figures;
 mod guarded;
+mod hook_socket;
 mod manager;
 mod object_manager;
 mod options;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use zbus::{Connection, OwnedObjectPath, fdo::RequestNameFlags, fdo::RequestNameReply};
 
 pub use events::{EventQueue, Queued};
+pub use hook_socket::HookSocket;
 pub use manager::Manager;
 pub use session::SessionObject;
 
@@ -76,6 +78,15 @@ impl Backend {
         Fut: std::future::Future<Output = Result<T>>,
     {
         self.access.check(hdr).await?;
+        self.run(f).await
+    }
+
+    /// `call` for a caller admitted already (by the hook socket).
+    async fn run<T, F, Fut>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
         let out = f().await;
         self.queue.caught_up().await;
         out
@@ -110,28 +121,32 @@ impl Backend {
     }
 }
 
-/// Serves the objects on `conn`, then claims the bus name. Fails with a clear message when
-/// another daemon already owns it.
+/// Serves the objects on `conn`, then claims the bus name, then listens on the hook socket
+/// (held until the daemon stops). Fails with a clear message when another daemon already owns
+/// the name.
 pub async fn serve(
     conn: &Connection,
     svc: Arc<SessionService>,
     hooks: Arc<HookService>,
     queue: Arc<EventQueue>,
     events: UnboundedReceiver<Queued>,
-) -> Result<()> {
+) -> Result<Option<HookSocket>> {
     let access = Access::bus(conn.clone());
-    publish(conn, svc, hooks, queue, events, access).await?;
+    let backend = publish(conn, svc, hooks, queue, events, access).await?;
     match conn
         .request_name_with_flags(BUS_NAME, RequestNameFlags::DO_NOT_QUEUE)
         .await
     {
-        Ok(RequestNameReply::PrimaryOwner | RequestNameReply::AlreadyOwner) => Ok(()),
+        Ok(RequestNameReply::PrimaryOwner | RequestNameReply::AlreadyOwner) => {
+            Ok(hook_socket::listen(backend))
+        }
         Ok(_) | Err(zbus::Error::NameTaken) => Err(name_taken()),
         Err(e) => Err(Error::internal("publishing the D-Bus objects", e)),
     }
 }
 
 /// Puts the objects on `conn`, every call checked by `access`, and starts publishing changes.
+/// What their calls go to.
 async fn publish(
     conn: &Connection,
     svc: Arc<SessionService>,
@@ -139,7 +154,7 @@ async fn publish(
     queue: Arc<EventQueue>,
     mut events: UnboundedReceiver<Queued>,
     access: Access,
-) -> Result<()> {
+) -> Result<Arc<Backend>> {
     // Changes from reconciliation describe the state the objects are built from; drop them.
     while let Ok(queued) = events.try_recv() {
         match queued {
@@ -176,7 +191,7 @@ async fn publish(
     let mut publisher = publisher::Publisher::new(conn.clone(), backend.clone());
     publisher.publish_existing().await.map_err(internal)?;
     tokio::spawn(publisher.run(events));
-    Ok(())
+    Ok(backend)
 }
 
 fn name_taken() -> Error {

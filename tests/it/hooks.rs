@@ -583,3 +583,108 @@ async fn newer_events_and_fields_are_understood() {
     relay(&env, &fork, &pane).await;
     assert_eq!(s.claude_session_id().await.unwrap(), FORK);
 }
+
+/// The unique names that came onto the bus while `run` ran: a relay through the bus is one.
+async fn bus_clients_during<F: std::future::Future>(env: &Env, run: F) -> (usize, F::Output) {
+    let dbus = zbus::fdo::DBusProxy::new(&env.conn).await.unwrap();
+    let mut owners = dbus.receive_name_owner_changed().await.unwrap();
+    let out = run.await;
+    // A marker name, owned and dropped after the run, bounds what the run made the bus say.
+    env.conn
+        .request_name("org.trusty.Test.Marker")
+        .await
+        .unwrap();
+    let mut came = 0;
+    loop {
+        let sig = tokio::time::timeout(Duration::from_secs(5), owners.next())
+            .await
+            .expect("NameOwnerChanged for the marker")
+            .unwrap();
+        let a = sig.args().unwrap();
+        if a.name().as_str() == "org.trusty.Test.Marker" {
+            break;
+        }
+        if a.name().as_str().starts_with(':') && a.new_owner().is_some() {
+            came += 1;
+        }
+    }
+    env.conn
+        .release_name("org.trusty.Test.Marker")
+        .await
+        .unwrap();
+    (came, out)
+}
+
+#[tokio::test]
+async fn ordinary_events_reach_the_daemon_on_its_hook_socket_and_else_through_the_bus() {
+    let mut env = Env::new().await;
+    env.start_active("sock").await;
+    let pane = pane_of(&env, "sock");
+    let bus_path = env.bus.address.strip_prefix("unix:path=").unwrap();
+    let bus_path = bus_path.split(',').next().unwrap().to_owned();
+    let socket = format!("{bus_path}.trusty-mpm-hook");
+    // The daemon listens once it owns its name (the harness waits for that), before READY=1.
+    let listening = || async { std::os::unix::net::UnixStream::connect(&socket).is_ok() };
+    wait_for("the hook socket", listening).await;
+    let mode = std::fs::metadata(&socket).unwrap().permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o600
+    );
+    let tmux = env.tmux_socket().to_string_lossy().into_owned();
+    let prompt = |text: &str| event("UserPromptSubmit", &format!(r#","prompt":"{text}""#));
+
+    // Beside its bus: no client comes onto the bus, and the event is the session's.
+    let direct = prompt("straight to the daemon");
+    let (came, r) = bus_clients_during(&env, relay(&env, &direct, &pane)).await;
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""));
+    assert_eq!(came, 0, "the relay connected to the bus");
+    // Where the bus's socket has no hook socket beside it (the same bus through a link), the
+    // relay goes through the bus, and the event arrives just the same.
+    let link = env.dir.path().join("bus-link");
+    std::os::unix::fs::symlink(&bus_path, &link).unwrap();
+    let linked = format!("unix:path={}", link.display());
+    let routed = prompt("through the bus");
+    let (came, r) = bus_clients_during(&env, relay_with(&linked, &tmux, &routed, &pane)).await;
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""));
+    assert_eq!(came, 1, "the relay did not come through the bus");
+    let summaries: Vec<String> = events_of(&env.manager().await, "sock")
+        .await
+        .into_iter()
+        .map(|e| e.summary)
+        .collect();
+    for want in [
+        "UserPromptSubmit: straight to the daemon",
+        "UserPromptSubmit: through the bus",
+    ] {
+        assert!(
+            summaries.iter().any(|s| s == want),
+            "no {want:?} in {summaries:?}"
+        );
+    }
+
+    // A stopped daemon takes its socket away; a killed one leaves it, and the next replaces it.
+    assert!(env.stop_daemon().success());
+    assert!(
+        !Path::new(&socket).exists(),
+        "the hook socket outlived the daemon"
+    );
+    env.start_daemon().await;
+    signal(env.daemon.as_ref().unwrap().id(), "KILL");
+    wait_child(env.daemon.as_mut().unwrap(), Duration::from_secs(5)).unwrap();
+    env.daemon = None;
+    assert!(
+        Path::new(&socket).exists(),
+        "a killed daemon's socket is left"
+    );
+    let r = relay(&env, &prompt("to nobody"), &pane).await;
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, ""),
+        "fails open on a dead socket"
+    );
+    env.start_daemon().await;
+    wait_for("the hook socket", listening).await;
+    let (came, r) = bus_clients_during(&env, relay(&env, &prompt("again"), &pane)).await;
+    assert_eq!((r.code, r.stdout.as_str(), came), (0, "", 0));
+}

@@ -8,10 +8,10 @@
 //! It never starts the daemon (only the clients' calls D-Bus-activate it).
 //!
 //! It runs for every Claude Code event, so it is short: the call is one blocking exchange with
-//! the bus (`wire`, with messages `marshal` writes by hand), without an async runtime, and it
-//! uses nothing but std, rustix and the config file's reader, so that `trusty-mpm-hook`, the
-//! relay's own small executable, starts about as fast as any process can (`trusty-mpm hook`
-//! runs the same code, after `main` saw its argument).
+//! the daemon's hook socket, or the bus (`wire`, with messages `marshal` writes by hand),
+//! without an async runtime, and it uses nothing but std, rustix and the config file's reader,
+//! so that `trusty-mpm-hook`, the relay's own small executable, starts about as fast as any
+//! process can (`trusty-mpm hook` runs the same code, after `main` saw its argument).
 
 mod marshal;
 #[cfg(test)]
@@ -78,7 +78,18 @@ pub fn relay_event() -> u8 {
 /// the tray) owns `ANSWERER_NAME`: nobody else could answer, so Claude Code should not be held.
 fn relay(payload: &str, asks: bool) -> Option<(String, i32, String)> {
     let start = Instant::now();
-    let mut bus = Bus::connect().ok()?;
+    // An ordinary event goes straight to the daemon, on its hook socket: no bus connection,
+    // Hello or routing, and the socket tells the daemon who called (the bus would be asked).
+    // A request needs the bus (is an answerer running?), and without a hook socket (no daemon,
+    // or one of another user) the bus decides: it fails when no daemon serves it.
+    let direct = match asks {
+        true => None,
+        false => Bus::connect_daemon().ok(),
+    };
+    let mut bus = match direct {
+        Some(daemon) => daemon,
+        None => Bus::connect().ok()?,
+    };
     let answerer = asks && has_owner(&mut bus, ANSWERER_NAME, start + CALL_LIMIT)?;
     let limit = match answerer {
         true => permission_wait(&config_file()) + PERMISSION_MARGIN,

@@ -1,7 +1,9 @@
-//! The relay's own session bus client: blocking, and only what one hook run needs. It connects
-//! to the bus's unix socket, authenticates (EXTERNAL, the caller's uid), says Hello and makes
-//! method calls, each within a deadline. Authentication, Hello and the first call go out in
-//! one write (the bus reads what follows BEGIN as messages), so a call costs one round trip.
+//! The relay's D-Bus client: blocking, and only what one hook run needs. It connects to the
+//! daemon's hook socket (a peer-to-peer connection, `crate::bus_address::hook_socket`) or to
+//! the session bus's socket, authenticates (EXTERNAL, the caller's uid), says Hello to a bus
+//! and makes method calls, each within a deadline. Authentication, Hello and the first call go
+//! out in one write (the other end reads what follows BEGIN as messages), so a call costs one
+//! round trip.
 //! Messages are written and read by `marshal`; no runtime, no background task, no match rule.
 //! Anything it cannot do (a bus that is not on a unix socket, a reply it does not expect) is an
 //! error, and the relay fails open.
@@ -13,6 +15,7 @@ use std::time::Instant;
 use rustix::net::SocketAddrUnix;
 
 use super::marshal::{Call, FIXED, METHOD_RETURN, Reply, message_len};
+use crate::bus_address::{hook_socket, session_socket};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -20,83 +23,52 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 /// replies are a few KB).
 const MAX_MESSAGE: usize = 4 << 20;
 
-/// A connection to the session bus.
+/// A connection to the session bus, or to the daemon itself.
 pub struct Bus {
     sock: UnixStream,
     /// Bytes read and not yet taken as a message.
     buf: Vec<u8>,
-    /// What goes out with the first call: the authentication and Hello.
+    /// What goes out with the first call: the authentication (and a bus's Hello).
     unsent: Vec<u8>,
-    /// Whether the bus's answer to the authentication was read.
+    /// Whether the other end's answer to the authentication was read.
     authenticated: bool,
     /// The serial of the last message sent.
     serial: u32,
 }
 
-/// The session bus's socket, as zbus finds it (so the relay reaches the bus the clients do):
-/// `DBUS_SESSION_BUS_ADDRESS`, else `unix:path=$XDG_RUNTIME_DIR/bus` (or
-/// `/run/user/<euid>/bus`). Of an address, the `unix` transport with `path` or `abstract`
-/// is taken, its value as written (zbus decodes no `%` escapes in either).
-fn session_socket() -> Result<SocketAddrUnix> {
-    let address = match std::env::var("DBUS_SESSION_BUS_ADDRESS") {
-        Ok(address) => address,
-        Err(_) => {
-            let dir = std::env::var("XDG_RUNTIME_DIR")
-                .unwrap_or_else(|_| format!("/run/user/{}", rustix::process::geteuid().as_raw()));
-            format!("unix:path={dir}/bus")
-        }
-    };
-    socket_of(&address)
-}
-
-/// The socket a D-Bus address names (see `session_socket`).
-fn socket_of(address: &str) -> Result<SocketAddrUnix> {
-    let Some(("unix", options)) = address.split_once(':') else {
-        return Err("the session bus is not on a unix socket".into());
-    };
-    let (mut path, mut name) = (None, None);
-    for option in options.split(',') {
-        match option.split_once('=') {
-            Some(("path", v)) if !v.is_empty() => path = Some(v),
-            Some(("abstract", v)) if !v.is_empty() => name = Some(v),
-            Some((key, v)) if !key.is_empty() && !v.is_empty() => {}
-            _ => return Err("the session bus address is not valid".into()),
-        }
-    }
-    Ok(match (path, name) {
-        (Some(path), None) => SocketAddrUnix::new(path)?,
-        (None, Some(name)) => SocketAddrUnix::new_abstract_name(name.as_bytes())?,
-        _ => return Err("the session bus address names no socket".into()),
-    })
-}
-
 impl Bus {
     /// Connects to the session bus. The authentication and Hello go out with the first call.
     pub fn connect() -> Result<Bus> {
-        let addr = session_socket()?;
-        // Never blocks: a bus whose backlog is full refuses at once, as an async client's
-        // connect would.
-        let fd = rustix::net::socket_with(
-            rustix::net::AddressFamily::UNIX,
-            rustix::net::SocketType::STREAM,
-            rustix::net::SocketFlags::CLOEXEC | rustix::net::SocketFlags::NONBLOCK,
-            None,
-        )?;
-        rustix::net::connect(&fd, &addr)?;
-        let sock = UnixStream::from(fd);
-        sock.set_nonblocking(false)?;
+        let sock = open(&session_socket()?)?;
+        let hello = Call::to_bus("Hello", &[]).encode(1)?;
+        Ok(Bus::new(sock, &hello))
+    }
+
+    /// Connects to the daemon's hook socket for the session bus, when the daemon listens there
+    /// and runs as this user (the socket's other end, as the kernel says). The authentication
+    /// goes out with the first call.
+    pub fn connect_daemon() -> Result<Bus> {
+        let path = hook_socket(&session_socket()?).ok_or("the bus has no hook socket")?;
+        let sock = open(&SocketAddrUnix::new(path)?)?;
+        let peer = rustix::net::sockopt::socket_peercred(&sock)?;
+        if peer.uid != rustix::process::getuid() {
+            return Err("the hook socket is another user's".into());
+        }
+        Ok(Bus::new(sock, &[]))
+    }
+
+    fn new(sock: UnixStream, first: &[u8]) -> Bus {
         let uid = rustix::process::getuid().as_raw().to_string();
         let hex: String = uid.bytes().map(|b| format!("{b:02x}")).collect();
-        let hello = Call::to_bus("Hello", &[]);
         let mut unsent = format!("\0AUTH EXTERNAL {hex}\r\nBEGIN\r\n").into_bytes();
-        unsent.extend_from_slice(&hello.encode(1)?);
-        Ok(Bus {
+        unsent.extend_from_slice(first);
+        Bus {
             sock,
             buf: Vec::with_capacity(4096),
             unsent,
             authenticated: false,
             serial: 1,
-        })
+        }
     }
 
     /// Makes the call and returns its reply; an error reply is an error.
@@ -173,6 +145,22 @@ impl Bus {
     }
 }
 
+/// A blocking connection to the unix socket `addr`.
+fn open(addr: &SocketAddrUnix) -> Result<UnixStream> {
+    // Never blocks: a listener whose backlog is full refuses at once, as an async client's
+    // connect would.
+    let fd = rustix::net::socket_with(
+        rustix::net::AddressFamily::UNIX,
+        rustix::net::SocketType::STREAM,
+        rustix::net::SocketFlags::CLOEXEC | rustix::net::SocketFlags::NONBLOCK,
+        None,
+    )?;
+    rustix::net::connect(&fd, addr)?;
+    let sock = UnixStream::from(fd);
+    sock.set_nonblocking(false)?;
+    Ok(sock)
+}
+
 /// Time left until `deadline` (an error once it passed: a zero timeout would mean none).
 fn remaining(deadline: Instant) -> Result<std::time::Duration> {
     let left = deadline.saturating_duration_since(Instant::now());
@@ -180,28 +168,4 @@ fn remaining(deadline: Instant) -> Result<std::time::Duration> {
         return Err("out of time".into());
     }
     Ok(left)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unix_addresses_name_their_socket_and_others_are_refused() {
-        let path = socket_of("unix:path=/run/user/1000/bus").unwrap();
-        assert_eq!(path.path().unwrap().to_str(), Ok("/run/user/1000/bus"));
-        let named = socket_of("unix:abstract=/tmp/dbus-x1,guid=0123456789abcdef").unwrap();
-        assert_eq!(named.abstract_name(), Some(&b"/tmp/dbus-x1"[..]));
-        for bad in [
-            "",
-            "unix:",
-            "tcp:host=localhost,port=1",
-            "unix:dir=/tmp",
-            "unix:path=/a,abstract=b",
-            "unix:path=",
-            "unix:path=/a,guid",
-        ] {
-            assert!(socket_of(bad).is_err(), "{bad:?}");
-        }
-    }
 }
