@@ -214,14 +214,7 @@ impl<T: Tmux> SessionService<T> {
         let Ok(name) = SessionName::new(&owner.session) else {
             return false;
         };
-        let pane_pid = match self.tmux.panes(&name).await {
-            Ok(panes) => panes.into_iter().find(|p| p.id == pane).map(|p| p.pid),
-            Err(e) => {
-                tracing::debug!("cannot ask tmux about pane {pane}: {e}");
-                None
-            }
-        };
-        let Some(k) = pane_pid.and_then(|pid| chain.iter().position(|a| a.id.pid == pid)) else {
+        let Some(k) = chain.iter().position(|a| a.id.pid == owner.pane_pid) else {
             return false;
         };
         let id = match self.find_by_name(name.as_str()) {

@@ -133,6 +133,7 @@ impl Tmux for MemoryTmux {
         Ok(w.sessions.iter().find_map(|(name, panes)| {
             panes.iter().find(|p| p.id == pane).map(|p| PaneOwner {
                 server_pid: p.server_pid,
+                pane_pid: p.pid,
                 session: name.clone(),
             })
         }))

@@ -303,13 +303,7 @@ impl Tmux for TmuxDriver {
             return Ok(None);
         }
         match self
-            .run(&[
-                "display-message",
-                "-p",
-                "-t",
-                pane,
-                "#{pid}\t#{session_name}",
-            ])
+            .run(&["display-message", "-p", "-t", pane, parse::OWNER_FORMAT])
             .await
         {
             Ok(out) => Ok(parse::parse_owner(&out)),

@@ -27,15 +27,21 @@ pub struct Pane {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaneOwner {
     pub server_pid: u32,
+    /// The pid of the pane's own process.
+    pub pane_pid: u32,
     pub session: String,
 }
 
-/// Parses `#{pid}\t#{session_name}`.
+/// The format `parse_owner` reads: the session's name comes last and keeps any tabs.
+pub const OWNER_FORMAT: &str = "#{pid}\t#{pane_pid}\t#{session_name}";
+
+/// Parses `OWNER_FORMAT`.
 pub fn parse_owner(out: &str) -> Option<PaneOwner> {
-    let (pid, session) = out.trim_end_matches('\n').split_once('\t')?;
+    let mut f = out.trim_end_matches('\n').splitn(3, '\t');
     Some(PaneOwner {
-        server_pid: pid.parse().ok()?,
-        session: session.to_owned(),
+        server_pid: f.next()?.parse().ok()?,
+        pane_pid: f.next()?.parse().ok()?,
+        session: f.next()?.to_owned(),
     })
 }
 
@@ -152,13 +158,15 @@ mod tests {
             ]
         );
         assert_eq!(
-            parse_owner("42\tmy\tproj\n"),
+            parse_owner("42\t43\tmy\tproj\n"),
             Some(PaneOwner {
                 server_pid: 42,
+                pane_pid: 43,
                 session: "my\tproj".into()
             })
         );
         assert_eq!(parse_owner("garbage"), None);
+        assert_eq!(parse_owner("42\tmy\tproj"), None);
     }
 
     #[test]

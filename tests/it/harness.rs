@@ -539,6 +539,15 @@ pub async fn events_of(m: &ManagerProxy<'_>, key: &str) -> Vec<Event> {
         .collect()
 }
 
+/// The summaries in the history of `key`, oldest first.
+pub async fn summaries_of(m: &ManagerProxy<'_>, key: &str) -> Vec<String> {
+    events_of(m, key)
+        .await
+        .into_iter()
+        .map(|e| e.summary)
+        .collect()
+}
+
 /// The names of the managed sessions, in `ListSessions` order.
 pub async fn session_names(m: &ManagerProxy<'_>) -> Vec<String> {
     m.list_sessions()

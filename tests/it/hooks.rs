@@ -101,11 +101,7 @@ async fn activity_follows_hooks_without_flicker() {
         "flicker: an extra ActivityChanged"
     );
     assert_eq!(s.activity().await.unwrap(), "ready");
-    let summaries: Vec<String> = events_of(&m, "act")
-        .await
-        .into_iter()
-        .map(|e| e.summary)
-        .collect();
+    let summaries = summaries_of(&m, "act").await;
     for want in [
         "Bash: cargo test",
         "Notification: Claude needs your permission to use Bash",
@@ -648,11 +644,7 @@ async fn ordinary_events_reach_the_daemon_on_its_hook_socket_and_else_through_th
     let (came, r) = bus_clients_during(&env, relay_with(&linked, &tmux, &routed, &pane)).await;
     assert_eq!((r.code, r.stdout.as_str()), (0, ""));
     assert_eq!(came, 1, "the relay did not come through the bus");
-    let summaries: Vec<String> = events_of(&env.manager().await, "sock")
-        .await
-        .into_iter()
-        .map(|e| e.summary)
-        .collect();
+    let summaries = summaries_of(&env.manager().await, "sock").await;
     for want in [
         "UserPromptSubmit: straight to the daemon",
         "UserPromptSubmit: through the bus",
