@@ -12,9 +12,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use std::os::fd::{BorrowedFd, OwnedFd};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Semaphore;
 use zbus::OwnedVariant;
+use zbus::connection::socket::{ReadHalf, Socket, Split, WriteHalf};
+use zbus::fdo::ConnectionCredentials;
 use zbus::interface;
 
 use super::Backend;
@@ -94,11 +99,8 @@ async fn accept(listener: UnixListener, backend: Arc<Backend>) {
 
 /// Serves `HandleHook` to one relay until it hangs up.
 async fn serve(stream: UnixStream, pid: u32, backend: Arc<Backend>) {
-    let Ok(stream) = stream.into_std() else {
-        return;
-    };
     let face = HookFace { backend, pid };
-    let conn = zbus::connection::Builder::unix_stream(stream)
+    let conn = zbus::connection::Builder::socket(Relay::new(stream, pid))
         .server(zbus::Guid::generate())
         .p2p()
         .serve_at(MANAGER_PATH, face)
@@ -112,6 +114,73 @@ async fn serve(stream: UnixStream, pid: u32, backend: Arc<Backend>) {
                 .await
         }
         Err(e) => tracing::debug!("a hook relay's connection failed: {e}"),
+    }
+}
+
+/// A relay's end of the hook socket, for zbus to run a connection over. It is a unix stream
+/// as `Builder::unix_stream` would take it, except for the peer's credentials: the ones
+/// accepting it read (this user, the relay's pid), without the supplementary groups zbus
+/// would look up through NSS on the blocking pool for every connection (D-Bus policies match
+/// on them; the hook socket has none).
+#[derive(Debug)]
+struct Relay {
+    read: OwnedReadHalf,
+    write: OwnedWriteHalf,
+    creds: (u32, u32),
+}
+
+impl Relay {
+    fn new(stream: UnixStream, pid: u32) -> Relay {
+        let (read, write) = stream.into_split();
+        let uid = rustix::process::getuid().as_raw();
+        Relay {
+            read,
+            write,
+            creds: (uid, pid),
+        }
+    }
+}
+
+impl Socket for Relay {
+    type ReadHalf = RelayRead;
+    type WriteHalf = RelayWrite;
+
+    fn split(self) -> Split<RelayRead, RelayWrite> {
+        Split::new(RelayRead(self.read, self.creds), RelayWrite(self.write))
+    }
+}
+
+#[derive(Debug)]
+struct RelayRead(OwnedReadHalf, (u32, u32));
+
+#[async_trait::async_trait]
+impl ReadHalf for RelayRead {
+    async fn recvmsg(&mut self, buf: &mut [u8]) -> std::io::Result<(usize, Vec<OwnedFd>)> {
+        // No file descriptors: neither half says it can pass them.
+        Ok((self.0.read(buf).await?, Vec::new()))
+    }
+
+    async fn peer_credentials(&mut self) -> std::io::Result<ConnectionCredentials> {
+        let (uid, pid) = self.1;
+        let creds = ConnectionCredentials::default().set_unix_user_id(uid);
+        Ok(match pid {
+            0 => creds,
+            pid => creds.set_process_id(pid),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct RelayWrite(OwnedWriteHalf);
+
+#[async_trait::async_trait]
+impl WriteHalf for RelayWrite {
+    async fn sendmsg(&mut self, buf: &[u8], _fds: &[BorrowedFd<'_>]) -> std::io::Result<usize> {
+        self.0.write(buf).await
+    }
+
+    async fn close(&mut self) -> std::io::Result<()> {
+        self.0.shutdown().await
     }
 }
 
