@@ -6,13 +6,14 @@
 //! pid is the one the socket names, as the bus would have said. Every other call, and the
 //! relay's requests, go through the bus.
 
+use std::collections::HashMap;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use std::os::fd::{BorrowedFd, OwnedFd};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{UnixListener, UnixStream};
@@ -26,7 +27,6 @@ use super::Backend;
 use crate::bus_address::{hook_socket, session_socket};
 use crate::contract::MANAGER_PATH;
 use crate::error::Error;
-use std::collections::HashMap;
 
 /// Relays served at once; a connection past these is closed (its relay fails open).
 const MAX_RELAYS: usize = 64;
