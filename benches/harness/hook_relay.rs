@@ -1,6 +1,7 @@
 //! Figure 5, the hook relay: wall time of one `trusty-mpm-hook` run (what Claude Code's settings
-//! run) from a managed session's pane (and from none), beside spawning `true` and one
-//! `busctl … Ping`; and `trusty-mpm hook`, the same relay in the whole command.
+//! run) from a managed session's pane (and from none), beside spawning `true` (bare, and with
+//! the hook's pipes) and one `busctl … Ping`; and `trusty-mpm hook`, the same relay in the
+//! whole command.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -22,8 +23,8 @@ pub async fn hook_relay(
     raw: &mut serde_json::Map<String, Value>,
 ) {
     log(
-        "hook relay: 40 runs each of true, busctl Ping, trusty-mpm-hook (managed, unmanaged) \
-         and trusty-mpm hook (unmanaged)",
+        "hook relay: 40 runs each of true (bare, with pipes), busctl Ping, trusty-mpm-hook \
+         (managed, unmanaged) and trusty-mpm hook (unmanaged)",
     );
     let pane = Pane::of(w, name);
     let payload = json!({
@@ -76,15 +77,19 @@ pub async fn hook_relay(
         false => run_relay(w, None, &stray),
     };
     let run_alias = || relay_run(Command::new(&w.bin).arg("hook"), w, None, &stray);
+    // `true` spawned as the relay is, as Claude Code runs a hook: the payload on its stdin,
+    // its stderr read to the end (the floor of a hook process, pipes included).
+    let run_true_piped = || relay_run(&mut Command::new("true"), w, None, &stray).0;
     for _ in 0..5 {
         run_true();
         run_busctl();
         run_hook(true);
         run_hook(false);
         run_alias();
+        run_true_piped();
     }
     let (mut t_true, mut t_busctl, mut t_hook) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut t_stray, mut t_alias) = (Vec::new(), Vec::new());
+    let (mut t_stray, mut t_alias, mut t_piped) = (Vec::new(), Vec::new(), Vec::new());
     let mut codes = HashMap::new();
     let mut stderr_sample = String::new();
     for _ in 0..40 {
@@ -94,13 +99,14 @@ pub async fn hook_relay(
         t_hook.push(d.as_secs_f64() * 1000.0);
         t_stray.push(run_hook(false).0.as_secs_f64() * 1000.0);
         t_alias.push(run_alias().0.as_secs_f64() * 1000.0);
+        t_piped.push(run_true_piped().as_secs_f64() * 1000.0);
         *codes.entry(format!("{code:?}")).or_insert(0u32) += 1;
         if stderr_sample.is_empty() && !err.is_empty() {
             stderr_sample = String::from_utf8_lossy(&err).into_owned();
         }
     }
     let (t_true, t_busctl, t_hook) = (sorted(t_true), sorted(t_busctl), sorted(t_hook));
-    let (t_stray, t_alias) = (sorted(t_stray), sorted(t_alias));
+    let (t_stray, t_alias, t_piped) = (sorted(t_stray), sorted(t_alias), sorted(t_piped));
     // The runs took the managed path: the session's history holds the Notification events.
     let m = ManagerProxy::new(&w.conn).await.expect("manager proxy");
     let events = m.get_events(name, 100).await.expect("GetEvents");
@@ -141,6 +147,16 @@ pub async fn hook_relay(
     rows.push(
         Row::new(
             5,
+            "hook relay run, unmanaged event, against `true` run alike",
+            "ms",
+            med(&t_stray),
+        )
+        .against(med(&t_piped), "`true` with the hook's pipes")
+        .note("both given the payload on stdin and their stderr read, as Claude Code runs hooks"),
+    );
+    rows.push(
+        Row::new(
+            5,
             "`trusty-mpm hook` run, unmanaged event, median",
             "ms",
             med(&t_alias),
@@ -152,7 +168,7 @@ pub async fn hook_relay(
         "hook_ms".into(),
         json!({
             "true": t_true, "busctl_ping": t_busctl, "hook": t_hook, "hook_unmanaged": t_stray,
-            "trusty_mpm_hook_unmanaged": t_alias,
+            "trusty_mpm_hook_unmanaged": t_alias, "true_with_pipes": t_piped,
             "hook_exit_codes": codes, "hook_stderr_sample": stderr_sample,
             "notification_events_in_session_history": reached,
         }),
@@ -209,12 +225,19 @@ fn relay_run(
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn the hook relay");
-    child
+    let written = child
         .stdin
         .take()
         .expect("hook stdin")
-        .write_all(payload.as_bytes())
-        .expect("write the payload");
+        .write_all(payload.as_bytes());
+    // A command that exits without reading (`true`) closes the pipe first.
+    if let Err(e) = written {
+        assert_eq!(
+            e.kind(),
+            std::io::ErrorKind::BrokenPipe,
+            "write the payload: {e}"
+        );
+    }
     let out = child.wait_with_output().expect("wait for the hook");
     (t.elapsed(), out.status.code(), out.stderr)
 }
