@@ -144,9 +144,10 @@ impl<T: Tmux> SessionService<T> {
     ) -> Option<Speaker> {
         let chain = match caller {
             0 => Vec::new(),
-            pid => procwatch::blocking(move || procwatch::lineage(pid, MAX_LINEAGE))
-                .await
-                .unwrap_or_default(),
+            // On this thread: at most MAX_LINEAGE reads of /proc/PID/stat, which wait on no
+            // other process and cost less than handing them to the blocking pool (see the
+            // runtime rules in docs/architecture.md).
+            pid => procwatch::lineage(pid, MAX_LINEAGE),
         };
         tracing::debug!("hook from pid {caller}, lineage {chain:?}");
         if let Some(found) = self.by_lineage(&chain) {
