@@ -1,6 +1,7 @@
 //! The real relay binary driven with recorded Claude Code payloads against a daemon on a
 //! private bus and tmux server, with TMUX_PANE set as Claude Code's hook processes have it.
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -616,9 +617,11 @@ async fn ordinary_events_reach_the_daemon_on_its_hook_socket_and_else_through_th
     let mut env = Env::new().await;
     env.start_active("sock").await;
     let pane = pane_of(&env, "sock");
-    let bus_path = env.bus.address.strip_prefix("unix:path=").unwrap();
-    let bus_path = bus_path.split(',').next().unwrap().to_owned();
-    let socket = format!("{bus_path}.trusty-mpm-hook");
+    let bus = trusty_mpm::bus_address::socket_of(&env.bus.address).unwrap();
+    let socket = trusty_mpm::bus_address::hook_socket(&bus).unwrap();
+    let bus_path =
+        std::path::PathBuf::from(std::ffi::OsStr::from_bytes(bus.path().unwrap().to_bytes()));
+    assert_eq!(socket.file_name().unwrap(), "bus.trusty-mpm-hook");
     // The daemon listens once it owns its name (the harness waits for that), before READY=1.
     let listening = || async { std::os::unix::net::UnixStream::connect(&socket).is_ok() };
     wait_for("the hook socket", listening).await;
